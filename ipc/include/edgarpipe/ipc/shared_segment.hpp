@@ -1,0 +1,75 @@
+// SharedSegment: one named POSIX shared-memory segment, mapped into this process.
+//
+// What it is: a thin owner of a Boost.Interprocess `shared_memory_object` + `mapped_region`.
+// The supervisor creates every segment of a run (mode 0600, name unique per run) and removes
+// them at exit; stage processes only open and map them.
+//
+// Memory-ordering contract: none of its own. The mapping is plain memory; every structure placed
+// in it (rings, doorbells, chunk descriptors) states its own ordering. Nothing in a segment is a
+// pointer: structures refer to each other by byte offsets from the segment base, because every
+// process maps the segment at a different address.
+//
+// Crash contract: a segment outlives the processes that map it. If the supervisor dies (kill -9)
+// its segments stay in /dev/shm; their names carry the creator's pid, so `edgarpipe cleanup`
+// (remove_stale) can tell a dead run's segments from a live one's and unlink them. A stage
+// process that dies only loses its mapping.
+//
+// Creation pre-faults the pages (MAP_POPULATE plus one touch pass) so that no stage takes page
+// faults in steady state; see docs/design/shared-memory.md for the measured cost of not doing so.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace edgarpipe::ipc {
+
+class SharedSegment {
+ public:
+  // Creates a new segment of `size` bytes (fails if the name exists), mode 0600, zero-filled and
+  // pre-faulted. Throws std::runtime_error with a one-line reason on failure.
+  static SharedSegment create(const std::string& name, std::size_t size);
+  // Opens and maps an existing segment read-write. Throws std::runtime_error on failure.
+  static SharedSegment open(const std::string& name);
+  // Unlinks a segment name; returns false if it did not exist. Mappings stay valid until unmapped.
+  static bool remove(const std::string& name) noexcept;
+
+  SharedSegment(SharedSegment&&) noexcept;
+  SharedSegment& operator=(SharedSegment&&) noexcept;
+  ~SharedSegment();
+
+  std::byte* base() const noexcept { return base_; }
+  std::size_t size() const noexcept { return size_; }
+  const std::string& name() const noexcept { return name_; }
+
+  template <class T>
+  T* at(std::uint64_t offset) const noexcept {
+    return reinterpret_cast<T*>(base_ + offset);
+  }
+
+ private:
+  struct Mapping;
+  SharedSegment(std::string name, std::unique_ptr<Mapping> mapping);
+  std::string name_;
+  std::unique_ptr<Mapping> mapping_;
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Bytes free in the filesystem behind POSIX shared memory (/dev/shm), or -1 if unknown.
+std::int64_t shm_bytes_available() noexcept;
+
+// Segment names of this project start with this prefix, then the creating pid: "edgarpipe-<pid>-".
+inline constexpr const char* kSegmentPrefix = "edgarpipe-";
+
+// Removes segments whose creating process no longer exists. Returns the names removed.
+std::vector<std::string> remove_stale_segments();
+
+// Rounds up to a multiple of `alignment` (a power of two).
+constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) noexcept {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
+
+}  // namespace edgarpipe::ipc

@@ -1,0 +1,100 @@
+// SpscRing: a bounded, lock-free, single-producer/single-consumer ring of 64-bit words in shared
+// memory. The pipeline has one ring per (producer process, consumer process) pair and direction,
+// as iceoryx2 does; see docs/design/shared-memory.md for why not one MPMC queue per boundary.
+//
+// Layout: a header with `head` (written only by the consumer) and `tail` (written only by the
+// producer), each on its own 128-byte block so the two processes never share a cache line (the
+// adjacent-line prefetcher pulls pairs of lines), followed by `capacity` 8-byte entries.
+// Entries carry handles (chunk pool handles, file indices), never payload.
+//
+// Memory ordering: the producer writes the entry, then publishes with a release store of `tail`;
+// the consumer loads `tail` with acquire before reading entries, reads them, then frees the slots
+// with a release store of `head`, which the producer loads with acquire before reusing slots.
+// Each side caches the other's index (rigtorp) and re-reads it only when the cache says
+// full/empty, so the steady state touches the shared line once per batch, not per item.
+//
+// Crash contract: each index has exactly one writer and every store is one aligned 64-bit word,
+// so after a kill -9 at any instant the ring is self-describing: entries in [head, tail) are fully
+// published and nothing else is. A dead consumer leaves its unread entries readable by whoever
+// takes over its role; a dead producer leaves only complete entries. Nothing can be stuck
+// "claimed but unpublished", which is the failure mode of MPMC ticket queues.
+//
+// Who may call what: try_push/push_many from the producer process only, try_pop/pop_many from
+// the consumer process only; size_approx from anyone (e.g. the supervisor's monitoring).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace edgarpipe::ipc {
+
+class SpscRing {
+ public:
+  // Bytes needed in shared memory for a ring of `capacity` entries (rounded up to a power of two).
+  static std::uint64_t bytes_for(std::uint32_t capacity) noexcept {
+    return sizeof(SpscRing) + sizeof(std::uint64_t) * round_up_pow2(capacity);
+  }
+
+  // Constructs an empty ring at `where` (which must be 128-byte aligned, e.g. a segment offset).
+  static SpscRing* construct(void* where, std::uint32_t capacity) noexcept {
+    return new (where) SpscRing(round_up_pow2(capacity));
+  }
+
+  std::uint32_t capacity() const noexcept { return capacity_; }
+
+  // Producer only. Returns false if the ring is full.
+  bool try_push(std::uint64_t value) noexcept {
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    if (tail - producer_cached_head_ >= capacity_) {
+      producer_cached_head_ = head_.load(std::memory_order_acquire);
+      if (tail - producer_cached_head_ >= capacity_) return false;
+    }
+    entries()[tail & mask_] = value;
+    tail_.store(tail + 1, std::memory_order_release);
+    return true;
+  }
+
+  // Consumer only. Returns false if the ring is empty.
+  bool try_pop(std::uint64_t& value) noexcept {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head == consumer_cached_tail_) {
+      consumer_cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (head == consumer_cached_tail_) return false;
+    }
+    value = entries()[head & mask_];
+    head_.store(head + 1, std::memory_order_release);
+    return true;
+  }
+
+  // Anyone: entries published and not yet consumed (a snapshot; exact when both sides are idle).
+  std::uint64_t size_approx() const noexcept {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+ private:
+  explicit SpscRing(std::uint32_t capacity) noexcept : capacity_(capacity), mask_(capacity - 1) {}
+
+  static std::uint32_t round_up_pow2(std::uint32_t v) noexcept {
+    std::uint32_t p = 1;
+    while (p < v) p <<= 1;
+    return p;
+  }
+  std::uint64_t* entries() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
+
+  // Read-only after construction.
+  alignas(128) std::uint32_t capacity_;
+  std::uint32_t mask_;
+  // Consumer's block: its index and its private cache of the producer's index. The caches live in
+  // shared memory only so that a successor process can take over a role; they are hints.
+  alignas(128) std::atomic<std::uint64_t> head_{0};
+  std::uint64_t consumer_cached_tail_ = 0;
+  // Producer's block.
+  alignas(128) std::atomic<std::uint64_t> tail_{0};
+  std::uint64_t producer_cached_head_ = 0;
+};
+
+static_assert(sizeof(SpscRing) % 128 == 0);
+
+}  // namespace edgarpipe::ipc

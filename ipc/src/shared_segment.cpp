@@ -1,0 +1,94 @@
+#include "edgarpipe/ipc/shared_segment.hpp"
+
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <signal.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace bip = boost::interprocess;
+
+namespace edgarpipe::ipc {
+
+struct SharedSegment::Mapping {
+  bip::shared_memory_object object;
+  bip::mapped_region region;
+};
+
+SharedSegment::SharedSegment(std::string name, std::unique_ptr<Mapping> mapping)
+    : name_(std::move(name)), mapping_(std::move(mapping)) {
+  base_ = static_cast<std::byte*>(mapping_->region.get_address());
+  size_ = mapping_->region.get_size();
+}
+
+SharedSegment::SharedSegment(SharedSegment&&) noexcept = default;
+SharedSegment& SharedSegment::operator=(SharedSegment&&) noexcept = default;
+SharedSegment::~SharedSegment() = default;
+
+SharedSegment SharedSegment::create(const std::string& name, std::size_t size) {
+  try {
+    bip::permissions owner_only;
+    owner_only.set_permissions(0600);
+    auto mapping = std::make_unique<Mapping>();
+    mapping->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, owner_only);
+    mapping->object.truncate(static_cast<bip::offset_t>(size));
+    // MAP_POPULATE pre-faults at map time; the touch pass below makes sure of it where the
+    // kernel ignores the hint. A tmpfs without room fails here with SIGBUS-free ENOMEM/ENOSPC
+    // only on touch, so the caller checks shm_bytes_available() first.
+    mapping->region = bip::mapped_region(mapping->object, bip::read_write, 0, size, nullptr, MAP_POPULATE);
+    auto* bytes = static_cast<volatile std::byte*>(mapping->region.get_address());
+    for (std::size_t i = 0; i < size; i += 4096) bytes[i] = std::byte{0};
+    return SharedSegment(name, std::move(mapping));
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw std::runtime_error("cannot create shared memory segment " + name + " of " +
+                             std::to_string(size) + " bytes: " + e.what());
+  }
+}
+
+SharedSegment SharedSegment::open(const std::string& name) {
+  try {
+    auto mapping = std::make_unique<Mapping>();
+    mapping->object = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
+    mapping->region = bip::mapped_region(mapping->object, bip::read_write, 0, 0, nullptr, MAP_POPULATE);
+    return SharedSegment(name, std::move(mapping));
+  } catch (const bip::interprocess_exception& e) {
+    throw std::runtime_error("cannot open shared memory segment " + name + ": " + e.what());
+  }
+}
+
+bool SharedSegment::remove(const std::string& name) noexcept {
+  return bip::shared_memory_object::remove(name.c_str());
+}
+
+std::int64_t shm_bytes_available() noexcept {
+  struct statvfs info {};
+  if (::statvfs("/dev/shm", &info) != 0) return -1;
+  return static_cast<std::int64_t>(info.f_bavail) * static_cast<std::int64_t>(info.f_frsize);
+}
+
+std::vector<std::string> remove_stale_segments() {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const std::string prefix = kSegmentPrefix;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    // "edgarpipe-<pid>-..." : the creator is alive if kill(pid, 0) succeeds or is refused.
+    const char* digits = name.c_str() + prefix.size();
+    char* end = nullptr;
+    const long pid = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '-' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+    if (SharedSegment::remove(name)) removed.push_back(name);
+  }
+  return removed;
+}
+
+}  // namespace edgarpipe::ipc

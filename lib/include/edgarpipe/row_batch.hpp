@@ -1,0 +1,212 @@
+// Row batches: how parsed rows travel from a parser to a writer inside one shared-memory chunk.
+//
+// A batch is a sequence of records written back to back into the chunk's payload and read in
+// place by the writer (text values are bound straight from the chunk; nothing is deserialized
+// into objects). Three records frame the rows of each input file:
+//
+//   FileBegin {file_index}                 -> the sink opens a savepoint
+//   Row {table, one value per column}      -> the sink inserts it
+//   FileEnd {status, dataset, cik, rows, unknown columns, error offset, error}
+//                                          -> the sink releases (loaded) or rolls back (rejected)
+//
+// A file's records may span several chunks; the parser then sends those chunks to the same writer
+// in order, so a file is all-or-nothing in the database. Values: a tag byte, then the payload
+// (int64 and double as 8 raw bytes, text as a 32-bit length and the bytes). Multi-byte fields are
+// unaligned and accessed with memcpy. All numbers are host byte order: a batch never leaves the box.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgarpipe/tables.hpp"
+
+namespace edgarpipe {
+
+enum class RecordKind : std::uint8_t { kFileBegin = 1, kRow = 2, kFileEnd = 3 };
+enum class ValueTag : std::uint8_t { kNull = 0, kInt = 1, kText = 2, kDecimal = 3 };
+enum class FileStatus : std::uint8_t { kLoaded = 0, kRejected = 1 };
+
+struct FileEndInfo {
+  std::uint32_t file_index = 0;
+  FileStatus status = FileStatus::kLoaded;
+  Dataset dataset = Dataset::kUnknown;
+  std::int64_t cik = -1;  // -1: unknown
+  std::uint64_t rows = 0;
+  std::uint32_t unknown_columns = 0;
+  std::int64_t error_offset = -1;  // -1: unknown
+  std::string_view error;
+};
+
+// Thrown when one row alone does not fit in an empty batch chunk.
+struct RowTooLarge : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Writes records into a chunk; asks its Output for a fresh chunk when one is full.
+class RowBatchWriter {
+ public:
+  class Output {
+   public:
+    virtual ~Output() = default;
+    // Hands over the `used` bytes of the current buffer (file_open: a file's records continue in
+    // the next buffer) and returns the next empty buffer.
+    virtual std::span<std::byte> flush(std::size_t used, bool file_open) = 0;
+  };
+
+  explicit RowBatchWriter(Output& output) : output_(output) {}
+
+  void reset(std::span<std::byte> buffer) noexcept {
+    buffer_ = buffer;
+    used_ = 0;
+    file_begin_offset_ = kNotInBuffer;
+  }
+  std::size_t used() const noexcept { return used_; }
+  bool file_open() const noexcept { return file_open_; }
+  bool empty() const noexcept { return used_ == 0; }
+
+  void begin_file(std::uint32_t file_index) {
+    begin_record();
+    put_u8(static_cast<std::uint8_t>(RecordKind::kFileBegin));
+    put(&file_index, sizeof file_index);
+    end_record();
+    file_open_ = true;
+    file_begin_offset_ = record_start_;  // 0 if the record was moved to a fresh buffer
+  }
+
+  void begin_row(TableId table) {
+    begin_record();
+    put_u8(static_cast<std::uint8_t>(RecordKind::kRow));
+    put_u8(static_cast<std::uint8_t>(table));
+  }
+  void null() { put_u8(static_cast<std::uint8_t>(ValueTag::kNull)); }
+  void integer(std::int64_t v) {
+    put_u8(static_cast<std::uint8_t>(ValueTag::kInt));
+    put(&v, sizeof v);
+  }
+  void text(std::string_view s) {
+    put_u8(static_cast<std::uint8_t>(ValueTag::kText));
+    put_len(s.size());
+    put(s.data(), s.size());
+  }
+  // A non-integral number: nearest double plus the exact decimal text as written in the JSON.
+  void decimal(double nearest, std::string_view exact) {
+    put_u8(static_cast<std::uint8_t>(ValueTag::kDecimal));
+    put(&nearest, sizeof nearest);
+    put_len(exact.size());
+    put(exact.data(), exact.size());
+  }
+  void end_row() { end_record(); }
+
+  void end_file(const FileEndInfo& info);
+
+  // Drops whatever this file wrote that is still in the current buffer (and any partial record),
+  // then ends the file as rejected. Earlier buffers of the file are rolled back by the sink.
+  void reject_file(const FileEndInfo& info);
+
+ private:
+  static constexpr std::size_t kNotInBuffer = SIZE_MAX;
+
+  void begin_record() noexcept {
+    record_start_ = used_;
+    spill_.clear();
+    in_record_ = true;
+  }
+  void end_record();
+  void put(const void* p, std::size_t n) {
+    if (spill_.empty() && used_ + n <= buffer_.size()) {
+      std::memcpy(buffer_.data() + used_, p, n);
+      used_ += n;
+    } else {
+      const auto* b = static_cast<const std::byte*>(p);
+      spill_.insert(spill_.end(), b, b + n);
+    }
+  }
+  void put_u8(std::uint8_t v) { put(&v, 1); }
+  void put_len(std::size_t n) {
+    if (n > UINT32_MAX) throw RowTooLarge("text value longer than 4 GiB");
+    const auto len = static_cast<std::uint32_t>(n);
+    put(&len, sizeof len);
+  }
+
+  Output& output_;
+  std::span<std::byte> buffer_;
+  std::size_t used_ = 0;
+  std::size_t record_start_ = 0;
+  std::size_t file_begin_offset_ = kNotInBuffer;
+  bool file_open_ = false;
+  bool in_record_ = false;
+  std::vector<std::byte> spill_;
+};
+
+// One value of a row, decoded in place.
+struct ValueView {
+  ValueTag tag = ValueTag::kNull;
+  std::int64_t integer = 0;
+  double nearest = 0;
+  std::string_view text;  // kText; for kDecimal the exact decimal text
+};
+
+class ValueCursor {
+ public:
+  explicit ValueCursor(const std::byte* p) noexcept : p_(p) {}
+  ValueView next() noexcept {
+    ValueView v;
+    v.tag = static_cast<ValueTag>(*p_++);
+    switch (v.tag) {
+      case ValueTag::kNull: break;
+      case ValueTag::kInt: std::memcpy(&v.integer, p_, 8); p_ += 8; break;
+      case ValueTag::kText: v.text = take_text(); break;
+      case ValueTag::kDecimal:
+        std::memcpy(&v.nearest, p_, 8);
+        p_ += 8;
+        v.text = take_text();
+        break;
+    }
+    return v;
+  }
+  const std::byte* position() const noexcept { return p_; }
+
+ private:
+  std::string_view take_text() noexcept {
+    std::uint32_t len;
+    std::memcpy(&len, p_, 4);
+    p_ += 4;
+    std::string_view s(reinterpret_cast<const char*>(p_), len);
+    p_ += len;
+    return s;
+  }
+  const std::byte* p_;
+};
+
+struct Record {
+  RecordKind kind{};
+  std::uint32_t file_index = 0;           // kFileBegin
+  TableId table{};                        // kRow
+  const std::byte* values = nullptr;      // kRow: first value, read with ValueCursor
+  FileEndInfo end;                        // kFileEnd
+};
+
+// Walks the records of one batch. The caller must consume each row's values with a ValueCursor
+// and hand its end position back through skip_to() (the reader does not know column counts).
+class RowBatchReader {
+ public:
+  RowBatchReader(const std::byte* data, std::size_t length) noexcept : p_(data), end_(data + length) {}
+  bool next(Record& r);
+  // After a kRow record: the position just past its last value.
+  void skip_to(const std::byte* p) noexcept { p_ = p; }
+
+ private:
+  const std::byte* p_;
+  const std::byte* end_;
+};
+
+// Reads a row's values past the last column of `table`: used by sinks that skip rows.
+const std::byte* skip_row_values(TableId table, const std::byte* values) noexcept;
+
+}  // namespace edgarpipe

@@ -1,0 +1,97 @@
+// Sinks: where rows end up. A sink URL names one (`sqlite:PATH`, `null:`); later dialects
+// (PostgreSQL, SQL Server) implement the same two interfaces.
+//
+// - SinkAdmin is the supervisor's handle: schema, the ingest_runs row, and which files are
+//   already loaded (so readers can skip them by content hash).
+// - SinkWriter is a writer process's handle: it applies row batches file by file. A file is
+//   all-or-nothing: begin_file opens a savepoint, end_file releases it (and writes the file's
+//   ingest_files row in the same transaction) or rolls it back. Transactions span many files and
+//   are committed by commit(), which the writer calls only between files.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "edgarpipe/row_batch.hpp"
+#include "edgarpipe/tables.hpp"
+
+namespace edgarpipe {
+
+// A database problem that ends the writer (disk full, I/O error, lost connection...).
+struct SinkError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct SinkUrl {
+  enum class Kind { kSqlite, kNull } kind = Kind::kSqlite;
+  std::string target;  // the database path for sqlite
+  std::string text;    // as given, for logs and ingest_runs.sink (never holds secrets)
+};
+// Throws UsageError (sources.hpp) for an unknown scheme.
+SinkUrl parse_sink_url(std::string_view url);
+
+struct RunStart {
+  std::string sources;  // the PATH arguments, space-separated
+  std::string sink;
+  std::uint32_t readers = 0, parsers = 0, writers = 0;
+};
+
+struct RunTotals {
+  std::string status;  // 'completed' | 'failed' | 'interrupted'
+  std::uint64_t files_seen = 0, files_loaded = 0, files_skipped = 0, files_rejected = 0, rows_written = 0;
+};
+
+class SinkAdmin {
+ public:
+  virtual ~SinkAdmin() = default;
+  virtual void create_schema() = 0;  // idempotent
+  virtual std::int64_t begin_run(const RunStart& run) = 0;
+  virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
+  // source_file -> content hashes with status 'loaded'.
+  virtual std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() = 0;
+};
+
+struct FileMeta {
+  std::string_view source_file;
+  std::uint64_t bytes = 0;
+  std::uint64_t content_hash = 0;
+};
+
+struct FileVerdict {
+  bool loaded = false;
+  std::string error;               // when not loaded: the reason as stored in ingest_files.error
+  std::uint64_t rows_by_table[kTableCount] = {};  // rows written (0 when not loaded)
+};
+
+class SinkWriter {
+ public:
+  virtual ~SinkWriter() = default;
+  virtual void begin_file() = 0;
+  // Applies one row; returns the position past its values.
+  virtual const std::byte* row(TableId table, const std::byte* values) = 0;
+  virtual FileVerdict end_file(const FileEndInfo& end, const FileMeta& meta) = 0;
+  virtual void commit() = 0;
+};
+
+std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url);
+std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id);
+
+// The DDL a sink would apply, for `edgarpipe schema` and review by a DBA.
+std::string schema_sql(const SinkUrl& url);
+
+// "xxh3:0123456789abcdef": content hashes as stored in ingest_files.content_hash.
+std::string format_content_hash(std::uint64_t hash);
+bool parse_content_hash(std::string_view text, std::uint64_t& hash);
+
+// Formats an error offset the one way every log line and ingest_files row uses.
+std::string describe_error(std::string_view reason, std::int64_t offset);
+
+// Current UTC time as "YYYY-MM-DD HH:MM:SS".
+std::string utc_now();
+
+}  // namespace edgarpipe

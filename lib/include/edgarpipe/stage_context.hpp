@@ -1,0 +1,42 @@
+// What every stage process attaches to at start: the control segment, its registry slot and its
+// identity as a chunk owner. Internal to the stage executables.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "edgarpipe/ipc/shared_segment.hpp"
+#include "edgarpipe/pipeline_layout.hpp"
+
+namespace edgarpipe {
+
+// The supervisor asked for an immediate stop; the stage unwinds and exits without committing.
+struct StageAborted : std::runtime_error {
+  StageAborted() : std::runtime_error("stopped by the supervisor") {}
+};
+
+struct StageContext {
+  ipc::SharedSegment control;
+  PipelineLayout layout;
+  std::uint32_t slot_index;
+  std::uint32_t index;  // within the role
+  ipc::ProcessSlot& slot;
+  ipc::OwnerId me;
+
+  // Parses `--control NAME --slot N`, attaches, checks the slot's role, marks it running.
+  static StageContext attach(int argc, char** argv, Role role);
+
+  ipc::Doorbell& my_bell() const noexcept { return layout.bell(slot_index); }
+  // Sleeps on this process's doorbell until rung or `timeout`; throws StageAborted on abort.
+  void wait(std::uint32_t key, std::chrono::milliseconds timeout = std::chrono::milliseconds(100)) const;
+  void check_abort() const {
+    if (layout.stop_mode() == StopMode::kAbort) throw StageAborted();
+  }
+};
+
+// Runs a stage body with the common error handling: returns the process exit status.
+int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(StageContext&));
+
+}  // namespace edgarpipe

@@ -1,0 +1,58 @@
+// The output tables of ../shared/edgar-tables.md, in code: every sink creates and loads exactly
+// these columns in this order, and parsers emit row values in this order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace edgarpipe {
+
+enum class ColumnType : std::uint8_t { kBigInt, kSmallInt, kInt, kText, kDate, kTimestamp, kDecimal };
+
+struct Column {
+  std::string_view name;
+  ColumnType type;
+  bool not_null;
+};
+
+// Data tables filled from input files. The bookkeeping tables (ingest_files, ingest_runs) are
+// written by sinks directly and are not row-batch tables.
+enum class TableId : std::uint8_t {
+  kCompanies = 0,
+  kCompanyTickers,
+  kFormerNames,
+  kSubmissionPages,
+  kFilings,
+  kEntities,
+  kConcepts,
+  kFacts,
+};
+inline constexpr std::size_t kTableCount = 8;
+
+struct TableDef {
+  TableId id;
+  std::string_view name;
+  std::span<const Column> columns;
+  std::span<const std::string_view> key;
+  // Rows that may legitimately repeat across files and are kept once (concepts).
+  bool ignore_duplicates;
+};
+
+const TableDef& table_def(TableId id) noexcept;
+std::span<const TableDef> all_tables() noexcept;
+
+enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
+std::string_view dataset_name(Dataset d) noexcept;
+
+// Column indexes the parsers write by name (kept in sync with tables.cpp by a unit test).
+namespace filings_col {
+enum : std::uint8_t {
+  cik, accession_number, filing_date, report_date, acceptance_datetime, act, form, file_number,
+  film_number, items, core_type, size, is_xbrl, is_inline_xbrl, is_xbrl_numeric, primary_document,
+  primary_doc_description, count_
+};
+}
+
+}  // namespace edgarpipe

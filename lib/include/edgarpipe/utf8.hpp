@@ -1,0 +1,40 @@
+// Locating the first invalid UTF-8 byte, for error messages. simdjson validates UTF-8 at
+// gigabytes per second but only says yes or no; this scalar scan runs only on the error path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edgarpipe {
+
+// Offset of the first byte that starts an invalid UTF-8 sequence, or `length` if all is valid.
+inline std::size_t first_invalid_utf8(const char* data, std::size_t length) noexcept {
+  const auto* s = reinterpret_cast<const std::uint8_t*>(data);
+  std::size_t i = 0;
+  while (i < length) {
+    const std::uint8_t c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
+    else return i;
+    if (i + n > length) return i;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n;
+  }
+  return length;
+}
+
+}  // namespace edgarpipe

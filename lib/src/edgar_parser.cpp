@@ -1,0 +1,836 @@
+#include "edgarpipe/edgar_parser.hpp"
+
+#include <simdjson.h>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+#include "edgarpipe/utf8.hpp"
+
+namespace edgarpipe {
+
+namespace od = simdjson::ondemand;
+
+// ---------------------------------------------------------------------------------------------
+// File names and hints
+
+FileNameInfo parse_file_name(std::string_view path) noexcept {
+  FileNameInfo info;
+  const auto slash = path.find_last_of('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  auto digits = [](std::string_view s) {
+    for (char c : s)
+      if (c < '0' || c > '9') return false;
+    return !s.empty();
+  };
+  if (name.size() < 3 + 10 + 5 || name.substr(0, 3) != "CIK" || !digits(name.substr(3, 10))) return info;
+  std::int64_t cik = 0;
+  std::from_chars(name.data() + 3, name.data() + 13, cik);
+  std::string_view rest = name.substr(13);
+  if (rest == ".json") {
+    info.cik = cik;
+  } else if (rest.size() > 13 + 5 && rest.substr(0, 13) == "-submissions-" && rest.substr(rest.size() - 5) == ".json" &&
+             digits(rest.substr(13, rest.size() - 18))) {
+    info.cik = cik;
+    info.overflow_page = true;
+  }
+  return info;
+}
+
+Dataset dataset_hint_from_path(std::string_view path) noexcept {
+  // The innermost directory component that names a dataset wins ("…/companyfacts/CIK….json").
+  Dataset hint = Dataset::kUnknown;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) break;  // the last component is the file name
+    std::string_view part = path.substr(start, end - start);
+    if (part.find("companyfacts") != std::string_view::npos) hint = Dataset::kCompanyfacts;
+    else if (part.find("submissions") != std::string_view::npos) hint = Dataset::kSubmissions;
+    start = end + 1;
+  }
+  return hint;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+namespace {
+
+// A bad-input verdict: reason plus where in the file (nullptr: unknown).
+struct Reject {
+  std::string reason;
+  const char* where;
+};
+
+// The document has `facts` before `cik`: parse `cik` first, then start over.
+struct NeedCikFirst {};
+
+// One scalar kept until its row is written (columnar filings, company header fields).
+struct Cell {
+  enum Kind : std::uint8_t { kNull, kInt, kText } kind = kNull;
+  std::int64_t integer = 0;
+  std::string_view text;
+  const char* where = nullptr;
+};
+
+enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
+
+std::string_view type_name(od::json_type t) {
+  switch (t) {
+    case od::json_type::array: return "an array";
+    case od::json_type::object: return "an object";
+    case od::json_type::number: return "a number";
+    case od::json_type::string: return "a string";
+    case od::json_type::boolean: return "a boolean";
+    case od::json_type::null: return "null";
+  }
+  return "an unknown value";
+}
+
+const char* location_of(od::value& v) noexcept {
+  auto r = v.current_location();
+  return r.error() ? nullptr : r.value_unsafe();
+}
+
+[[noreturn]] void wrong_type(od::value& v, std::string_view path, std::string_view expected) {
+  const char* where = location_of(v);
+  od::json_type t = v.type();
+  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + std::string(type_name(t)), where};
+}
+
+bool is_digits(std::string_view s) noexcept {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// YYYY-MM-DD with a plausible month and day.
+bool valid_date(std::string_view s) noexcept {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  if (!is_digits(s.substr(0, 4)) || !is_digits(s.substr(5, 2)) || !is_digits(s.substr(8, 2))) return false;
+  const int month = (s[5] - '0') * 10 + (s[6] - '0');
+  const int day = (s[8] - '0') * 10 + (s[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+// YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight. Writes the SQL form
+// "YYYY-MM-DD HH:MM:SS[.fff]" (milliseconds kept only when not zero) into `out`.
+bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_len) noexcept {
+  if (s.size() == 10) {
+    if (!valid_date(s)) return false;
+    std::memcpy(out, s.data(), 10);
+    std::memcpy(out + 10, " 00:00:00", 9);
+    out_len = 19;
+    return true;
+  }
+  if (s.size() < 20 || !valid_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+    return false;
+  if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
+  if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 6) return false;
+  std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
+  if (!fraction.empty() && (fraction[0] != '.' || fraction.size() > 4 || fraction.size() < 2 || !is_digits(fraction.substr(1))))
+    return false;
+  std::memcpy(out, s.data(), 19);
+  out[10] = ' ';
+  out_len = 19;
+  if (!fraction.empty() && fraction.find_first_not_of("0.") != std::string_view::npos) {
+    std::memcpy(out + 19, fraction.data(), fraction.size());
+    out_len += fraction.size();
+  }
+  return true;
+}
+
+std::string_view trim_right(std::string_view s) noexcept {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Columns of filings.recent / overflow pages, by JSON key.
+struct FilingColumn {
+  std::string_view key;
+  std::uint8_t column;
+  CellType type;
+};
+constexpr FilingColumn kFilingColumns[] = {
+    {"accessionNumber", filings_col::accession_number, CellType::kText},
+    {"filingDate", filings_col::filing_date, CellType::kDate},
+    {"reportDate", filings_col::report_date, CellType::kDate},
+    {"acceptanceDateTime", filings_col::acceptance_datetime, CellType::kTimestamp},
+    {"act", filings_col::act, CellType::kText},
+    {"form", filings_col::form, CellType::kText},
+    {"fileNumber", filings_col::file_number, CellType::kText},
+    {"filmNumber", filings_col::film_number, CellType::kText},
+    {"items", filings_col::items, CellType::kText},
+    {"core_type", filings_col::core_type, CellType::kText},
+    {"size", filings_col::size, CellType::kInt},
+    {"isXBRL", filings_col::is_xbrl, CellType::kInt},
+    {"isInlineXBRL", filings_col::is_inline_xbrl, CellType::kInt},
+    {"isXBRLNumeric", filings_col::is_xbrl_numeric, CellType::kInt},
+    {"primaryDocument", filings_col::primary_document, CellType::kText},
+    {"primaryDocDescription", filings_col::primary_doc_description, CellType::kText},
+};
+
+// Company header fields (top level of a main file) -> companies column.
+struct CompanyField {
+  std::string_view key;
+  std::uint8_t column;
+  CellType type;
+};
+constexpr CompanyField kCompanyFields[] = {
+    {"name", 1, CellType::kText},
+    {"entityType", 2, CellType::kText},
+    {"sic", 3, CellType::kText},
+    {"sicDescription", 4, CellType::kText},
+    {"ownerOrg", 5, CellType::kText},
+    {"insiderTransactionForOwnerExists", 6, CellType::kInt},
+    {"insiderTransactionForIssuerExists", 7, CellType::kInt},
+    {"ein", 8, CellType::kText},
+    {"lei", 9, CellType::kText},
+    {"description", 10, CellType::kText},
+    {"website", 11, CellType::kText},
+    {"investorWebsite", 12, CellType::kText},
+    {"category", 13, CellType::kText},
+    {"fiscalYearEnd", 14, CellType::kText},
+    {"stateOfIncorporation", 15, CellType::kText},
+    {"stateOfIncorporationDescription", 16, CellType::kText},
+    {"phone", 17, CellType::kText},
+    {"flags", 18, CellType::kText},
+};
+constexpr std::size_t kCompanyColumns = 39;
+constexpr std::uint8_t kMailingBase = 19;
+constexpr std::uint8_t kBusinessBase = 29;
+
+constexpr CompanyField kAddressFields[] = {
+    {"street1", 0, CellType::kText},
+    {"street2", 1, CellType::kText},
+    {"city", 2, CellType::kText},
+    {"stateOrCountry", 3, CellType::kText},
+    {"zipCode", 4, CellType::kText},
+    {"stateOrCountryDescription", 5, CellType::kText},
+    {"isForeignLocation", 6, CellType::kInt},
+    {"foreignStateTerritory", 7, CellType::kText},
+    {"country", 8, CellType::kText},
+    {"countryCode", 9, CellType::kText},
+};
+
+template <class Table>
+const auto* find_key(const Table& table, std::string_view key) noexcept {
+  for (const auto& entry : table)
+    if (entry.key == key) return &entry;
+  return static_cast<decltype(&table[0])>(nullptr);
+}
+
+bool is_submissions_key(std::string_view key) noexcept {
+  return key == "filings" || key == "entityType" || key == "name" || key == "tickers" || key == "exchanges" ||
+         key == "formerNames" || key == "addresses" || key == "sic" || find_key(kCompanyFields, key) != nullptr;
+}
+bool is_companyfacts_key(std::string_view key) noexcept { return key == "entityName" || key == "facts"; }
+
+}  // namespace
+
+struct EdgarParser::Impl {
+  od::parser parser;
+
+  // Per-document state.
+  const char* base = nullptr;
+  std::size_t length = 0;
+  RowBatchWriter* out = nullptr;
+  ParseOutcome result;
+  enum class Kind { kUnknown, kMain, kPage, kFacts } kind = Kind::kUnknown;
+  std::int64_t json_cik = -1;
+  std::int64_t name_cik = -1;
+  Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
+
+  // Submissions main file, kept until the end of the document (the CIK may come last).
+  std::array<Cell, kCompanyColumns> company{};
+  bool have_company_fields = false;
+  std::vector<Cell> tickers, exchanges;
+  const char* tickers_where = nullptr;
+  std::vector<std::array<Cell, 3>> former_names;
+  struct Page {
+    Cell name, count, from, to;
+  };
+  std::vector<Page> pages;
+  // Filing columns (recent or overflow page).
+  std::array<std::vector<Cell>, filings_col::count_> columns;
+  std::array<bool, filings_col::count_> column_present{};
+  std::array<const char*, filings_col::count_> column_where{};
+  bool have_filings = false;
+  // companyfacts
+  Cell entity_name;
+  bool have_entity_name = false;
+
+  void reset_document() {
+    result = ParseOutcome{};
+    kind = Kind::kUnknown;
+    json_cik = -1;
+    company.fill(Cell{});
+    have_company_fields = false;
+    tickers.clear();
+    exchanges.clear();
+    tickers_where = nullptr;
+    former_names.clear();
+    pages.clear();
+    for (auto& c : columns) c.clear();
+    column_present.fill(false);
+    column_where.fill(nullptr);
+    have_filings = false;
+    entity_name = Cell{};
+    have_entity_name = false;
+  }
+
+  std::int64_t cik() const noexcept { return json_cik >= 0 ? json_cik : name_cik; }
+
+  // -- scalar cells --------------------------------------------------------------------------
+
+  Cell text_cell(od::value v, std::string_view path) {
+    Cell c;
+    c.where = location_of(v);
+    switch (v.type()) {
+      case od::json_type::string: {
+        c.kind = Cell::kText;
+        c.text = v.get_string();
+        if (std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
+          throw Reject{std::string(path) + ": text contains a NUL character", c.where};
+        return c;
+      }
+      case od::json_type::null:
+        if (v.is_null()) return c;
+        [[fallthrough]];
+      default: wrong_type(v, path, "a string or null");
+    }
+  }
+
+  Cell int_cell(od::value v, std::string_view path) {
+    Cell c;
+    c.where = location_of(v);
+    switch (v.type()) {
+      case od::json_type::number:
+        if (v.get_number_type() != od::number_type::signed_integer) wrong_type(v, path, "an integer");
+        c.kind = Cell::kInt;
+        c.integer = v.get_int64();
+        return c;
+      case od::json_type::boolean:  // flags are 0/1 in SEC files; a boolean means the same
+        c.kind = Cell::kInt;
+        c.integer = v.get_bool() ? 1 : 0;
+        return c;
+      case od::json_type::null:
+        if (v.is_null()) return c;
+        [[fallthrough]];
+      default: wrong_type(v, path, "an integer or null");
+    }
+  }
+
+  Cell cell(od::value v, CellType type, std::string_view path) {
+    Cell c = type == CellType::kInt ? int_cell(v, path) : text_cell(v, path);
+    if (c.kind == Cell::kText && !c.text.empty()) {
+      if (type == CellType::kDate && !valid_date(c.text))
+        throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) + "\" is not a date (YYYY-MM-DD)", c.where};
+      if (type == CellType::kTimestamp) {
+        char buf[24];
+        std::size_t n;
+        if (!normalize_timestamp(c.text, buf, n))
+          throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) +
+                           "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
+                       c.where};
+      }
+    }
+    return c;
+  }
+
+  // Writes a validated cell as a column value of `type`.
+  void write(const Cell& c, CellType type) {
+    switch (c.kind) {
+      case Cell::kNull: out->null(); return;
+      case Cell::kInt: out->integer(c.integer); return;
+      case Cell::kText:
+        if (type == CellType::kDate) {
+          if (c.text.empty()) out->null();  // DATE columns map "" to NULL
+          else out->text(c.text);
+        } else if (type == CellType::kTimestamp) {
+          if (c.text.empty()) {
+            out->null();
+          } else {
+            char buf[24];
+            std::size_t n = 0;
+            normalize_timestamp(c.text, buf, n);  // validated in cell()
+            out->text(std::string_view(buf, n));
+          }
+        } else {
+          out->text(c.text);
+        }
+        return;
+    }
+  }
+
+  std::int64_t parse_cik(od::value v) {
+    const char* where = location_of(v);
+    switch (v.type()) {
+      case od::json_type::string: {
+        std::string_view s = v.get_string();
+        if (s.empty() || s.size() > 10 || !is_digits(s))
+          throw Reject{"cik: \"" + std::string(s.substr(0, 20)) + "\" is not a CIK (1 to 10 digits)", where};
+        std::int64_t cik = 0;
+        std::from_chars(s.data(), s.data() + s.size(), cik);
+        return cik;
+      }
+      case od::json_type::number: {
+        if (v.get_number_type() != od::number_type::signed_integer) wrong_type(v, "cik", "a whole number");
+        const std::int64_t cik = v.get_int64();
+        if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", where};
+        return cik;
+      }
+      default: wrong_type(v, "cik", "a string or number");
+    }
+  }
+
+  // -- submissions ---------------------------------------------------------------------------
+
+  void parse_columns(od::object obj, std::string_view prefix) {
+    have_filings = true;
+    for (od::field f : obj) {
+      std::string_view key = f.unescaped_key();
+      od::value v = f.value();
+      const FilingColumn* col = find_key(kFilingColumns, key);
+      if (col == nullptr) {
+        ++result.unknown_columns;
+        continue;  // unknown columns are ignored (On-Demand skips the value)
+      }
+      const std::string path = std::string(prefix) + std::string(key);
+      if (v.type() != od::json_type::array) wrong_type(v, path, "an array");
+      column_present[col->column] = true;
+      column_where[col->column] = location_of(v);
+      auto& cells = columns[col->column];
+      cells.clear();
+      for (od::value element : v.get_array()) cells.push_back(cell(element, col->type, path));
+    }
+  }
+
+  void emit_filings(std::int64_t cik, std::string_view prefix) {
+    if (!have_filings) return;
+    std::size_t rows = 0;
+    int first = -1;
+    for (int c = 0; c < filings_col::count_; ++c) {
+      if (!column_present[c]) continue;
+      if (first < 0) {
+        first = c;
+        rows = columns[c].size();
+      } else if (columns[c].size() != rows) {
+        throw Reject{std::string(prefix) + ": arrays of unequal length (" + std::string(key_of(first)) + " has " +
+                         std::to_string(rows) + " entries, " + std::string(key_of(c)) + " has " +
+                         std::to_string(columns[c].size()) + ")",
+                     column_where[c]};
+      }
+    }
+    if (rows == 0) return;
+    if (!column_present[filings_col::accession_number])
+      throw Reject{std::string(prefix) + ": filings without an accessionNumber column", nullptr};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const Cell& accession = columns[filings_col::accession_number][r];
+      if (accession.kind != Cell::kText || accession.text.empty())
+        throw Reject{std::string(prefix) + "accessionNumber[" + std::to_string(r) + "]: missing accession number",
+                     accession.where};
+      out->begin_row(TableId::kFilings);
+      out->integer(cik);
+      for (const FilingColumn& col : kFilingColumns) {
+        // kFilingColumns lists every column after cik in table order.
+        if (column_present[col.column]) write(columns[col.column][r], col.type);
+        else out->null();
+      }
+      out->end_row();
+    }
+    result.rows += rows;
+  }
+
+  static std::string_view key_of(int column) noexcept {
+    for (const auto& c : kFilingColumns)
+      if (c.column == column) return c.key;
+    return "?";
+  }
+
+  void parse_address(od::value v, std::uint8_t base, std::string_view path) {
+    if (v.type() == od::json_type::null) {
+      if (v.is_null()) return;
+    }
+    if (v.type() != od::json_type::object) wrong_type(v, path, "an object");
+    for (od::field f : v.get_object()) {
+      std::string_view key = f.unescaped_key();
+      const CompanyField* field = find_key(kAddressFields, key);
+      if (field == nullptr) continue;
+      company[base + field->column] = cell(f.value(), field->type, std::string(path) + "." + std::string(key));
+    }
+  }
+
+  void submissions_field(std::string_view key, od::value v) {
+    if (const CompanyField* field = find_key(kCompanyFields, key)) {
+      company[field->column] = cell(v, field->type, key);
+      have_company_fields = true;
+    } else if (key == "tickers" || key == "exchanges") {
+      auto& list = key == "tickers" ? tickers : exchanges;
+      if (v.type() != od::json_type::array) wrong_type(v, key, "an array");
+      if (key == "tickers") tickers_where = location_of(v);
+      for (od::value element : v.get_array()) list.push_back(text_cell(element, key));
+    } else if (key == "formerNames") {
+      if (v.type() != od::json_type::array) wrong_type(v, key, "an array");
+      for (od::value element : v.get_array()) {
+        if (element.type() != od::json_type::object) wrong_type(element, "formerNames[]", "an object");
+        std::array<Cell, 3> row{};
+        for (od::field f : element.get_object()) {
+          std::string_view k = f.unescaped_key();
+          if (k == "name") row[0] = text_cell(f.value(), "formerNames[].name");
+          else if (k == "from") row[1] = cell(f.value(), CellType::kTimestamp, "formerNames[].from");
+          else if (k == "to") row[2] = cell(f.value(), CellType::kTimestamp, "formerNames[].to");
+        }
+        former_names.push_back(row);
+      }
+    } else if (key == "addresses") {
+      if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
+      for (od::field f : v.get_object()) {
+        std::string_view k = f.unescaped_key();
+        if (k == "mailing") parse_address(f.value(), kMailingBase, "addresses.mailing");
+        else if (k == "business") parse_address(f.value(), kBusinessBase, "addresses.business");
+      }
+    } else if (key == "filings") {
+      if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
+      for (od::field f : v.get_object()) {
+        std::string_view k = f.unescaped_key();
+        od::value fv = f.value();
+        if (k == "recent") {
+          if (fv.type() != od::json_type::object) wrong_type(fv, "filings.recent", "an object");
+          parse_columns(fv.get_object(), "filings.recent.");
+        } else if (k == "files") {
+          if (fv.type() != od::json_type::array) wrong_type(fv, "filings.files", "an array");
+          for (od::value element : fv.get_array()) {
+            if (element.type() != od::json_type::object) wrong_type(element, "filings.files[]", "an object");
+            Page page;
+            const char* where = location_of(element);
+            for (od::field pf : element.get_object()) {
+              std::string_view pk = pf.unescaped_key();
+              if (pk == "name") page.name = text_cell(pf.value(), "filings.files[].name");
+              else if (pk == "filingCount") page.count = int_cell(pf.value(), "filings.files[].filingCount");
+              else if (pk == "filingFrom") page.from = cell(pf.value(), CellType::kDate, "filings.files[].filingFrom");
+              else if (pk == "filingTo") page.to = cell(pf.value(), CellType::kDate, "filings.files[].filingTo");
+            }
+            if (page.name.kind != Cell::kText || page.name.text.empty())
+              throw Reject{"filings.files[]: page without a name", where};
+            pages.push_back(page);
+          }
+        }
+      }
+    }
+  }
+
+  void emit_main() {
+    if (json_cik < 0) throw Reject{"missing \"cik\": not a submissions main file", nullptr};
+    const std::int64_t id = json_cik;
+    const TableDef& companies = table_def(TableId::kCompanies);
+    out->begin_row(TableId::kCompanies);
+    out->integer(id);
+    for (std::size_t c = 1; c < kCompanyColumns; ++c) {
+      const ColumnType t = companies.columns[c].type;
+      write(company[c], t == ColumnType::kSmallInt ? CellType::kInt : CellType::kText);
+    }
+    out->end_row();
+    result.rows += 1;
+
+    if (tickers.size() != exchanges.size())
+      throw Reject{"tickers has " + std::to_string(tickers.size()) + " entries but exchanges has " +
+                       std::to_string(exchanges.size()),
+                   tickers_where};
+    for (std::size_t i = 0; i < tickers.size(); ++i) {
+      out->begin_row(TableId::kCompanyTickers);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(tickers[i], CellType::kText);
+      write(exchanges[i], CellType::kText);
+      out->end_row();
+    }
+    for (std::size_t i = 0; i < former_names.size(); ++i) {
+      out->begin_row(TableId::kFormerNames);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(former_names[i][0], CellType::kText);
+      write(former_names[i][1], CellType::kTimestamp);
+      write(former_names[i][2], CellType::kTimestamp);
+      out->end_row();
+    }
+    for (const Page& page : pages) {
+      out->begin_row(TableId::kSubmissionPages);
+      out->integer(id);
+      write(page.name, CellType::kText);
+      write(page.count, CellType::kInt);
+      write(page.from, CellType::kDate);
+      write(page.to, CellType::kDate);
+      out->end_row();
+    }
+    result.rows += tickers.size() + former_names.size() + pages.size();
+    emit_filings(id, "filings.recent.");
+  }
+
+  // -- companyfacts --------------------------------------------------------------------------
+
+  void parse_facts(od::value v) {
+    if (v.type() != od::json_type::object) wrong_type(v, "facts", "an object");
+    const std::int64_t id = cik();
+    for (od::field tax_field : v.get_object()) {
+      const std::string_view taxonomy = tax_field.unescaped_key();
+      od::value tax_value = tax_field.value();
+      if (tax_value.type() != od::json_type::object) wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
+      for (od::field concept_field : tax_value.get_object()) {
+        const std::string_view concept_name = concept_field.unescaped_key();
+        od::value concept_value = concept_field.value();
+        if (concept_value.type() != od::json_type::object)
+          wrong_type(concept_value, "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
+        Cell label, description;
+        for (od::field cf : concept_value.get_object()) {
+          std::string_view k = cf.unescaped_key();
+          if (k == "label") label = text_cell(cf.value(), "label");
+          else if (k == "description") description = text_cell(cf.value(), "description");
+          else if (k == "units") parse_units(cf.value(), id, taxonomy, concept_name);
+        }
+        out->begin_row(TableId::kConcepts);
+        out->text(taxonomy);
+        out->text(concept_name);
+        write(label, CellType::kText);
+        write(description, CellType::kText);
+        out->end_row();
+        result.rows += 1;
+      }
+    }
+  }
+
+  void parse_units(od::value v, std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
+    if (v.type() != od::json_type::object) wrong_type(v, "units", "an object");
+    for (od::field unit_field : v.get_object()) {
+      const std::string_view unit = unit_field.unescaped_key();
+      od::value rows = unit_field.value();
+      if (rows.type() != od::json_type::array) wrong_type(rows, "units." + std::string(unit), "an array");
+      for (od::value fact : rows.get_array()) parse_fact(fact, id, taxonomy, concept_name, unit);
+    }
+  }
+
+  void parse_fact(od::value fact, std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
+                  std::string_view unit) {
+    if (fact.type() != od::json_type::object) wrong_type(fact, "fact", "an object");
+    const char* fact_where = location_of(fact);
+    Cell start, end, accn, fy, fp, form, filed, frame;
+    bool have_val = false;
+    bool val_null = true;
+    std::int64_t val_int = 0;
+    double val_double = 0;
+    std::string_view val_text;
+    bool val_is_int = false;
+    for (od::field f : fact.get_object()) {
+      std::string_view k = f.unescaped_key();
+      od::value fv = f.value();
+      switch (k.size()) {
+        case 2:
+          if (k == "fy") fy = int_cell(fv, "fy");
+          else if (k == "fp") fp = text_cell(fv, "fp");
+          break;
+        case 3:
+          if (k == "end") end = cell(fv, CellType::kDate, "end");
+          else if (k == "val") {
+            have_val = true;
+            if (fv.type() == od::json_type::null) {
+              val_null = fv.is_null();
+              break;
+            }
+            if (fv.type() != od::json_type::number) wrong_type(fv, "val", "a number");
+            val_null = false;
+            const od::number_type nt = fv.get_number_type();
+            if (nt == od::number_type::signed_integer) {
+              val_is_int = true;
+              val_int = fv.get_int64();
+            } else {
+              val_text = trim_right(fv.raw_json_token());
+              val_double = fv.get_double();
+            }
+          }
+          break;
+        case 4:
+          if (k == "accn") accn = text_cell(fv, "accn");
+          else if (k == "form") form = text_cell(fv, "form");
+          break;
+        case 5:
+          if (k == "start") start = cell(fv, CellType::kDate, "start");
+          else if (k == "filed") filed = cell(fv, CellType::kDate, "filed");
+          else if (k == "frame") frame = text_cell(fv, "frame");
+          break;
+        default: break;
+      }
+    }
+    if (end.kind != Cell::kText || end.text.empty()) throw Reject{"fact without an \"end\" date", fact_where};
+    if (accn.kind != Cell::kText || accn.text.empty()) throw Reject{"fact without an \"accn\"", fact_where};
+    if (!have_val) throw Reject{"fact without a \"val\"", fact_where};
+    out->begin_row(TableId::kFacts);
+    out->integer(id);
+    out->text(taxonomy);
+    out->text(concept_name);
+    out->text(unit);
+    write(start, CellType::kDate);
+    write(end, CellType::kDate);
+    if (val_null) out->null();
+    else if (val_is_int) out->integer(val_int);
+    else out->decimal(val_double, val_text);
+    write(accn, CellType::kText);
+    write(fy, CellType::kInt);
+    write(fp, CellType::kText);
+    write(form, CellType::kText);
+    write(filed, CellType::kDate);
+    write(frame, CellType::kText);
+    out->end_row();
+    result.rows += 1;
+  }
+
+  void companyfacts_field(std::string_view key, od::value v) {
+    if (key == "entityName") {
+      entity_name = text_cell(v, key);
+      have_entity_name = true;
+    } else if (key == "facts") {
+      if (json_cik < 0) throw NeedCikFirst{};
+      parse_facts(v);
+    }
+  }
+
+  void emit_entity() {
+    if (json_cik < 0 && !have_entity_name) return;  // `{}`: a valid file with no facts
+    if (cik() < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+    out->begin_row(TableId::kEntities);
+    out->integer(cik());
+    write(entity_name, CellType::kText);
+    out->end_row();
+    result.rows += 1;
+  }
+
+  // -- document ------------------------------------------------------------------------------
+
+  // After the top-level value, only the end of input may follow.
+  static void check_trailing(od::document& doc) {
+    auto where = doc.current_location();  // an error here means: at the end
+    if (!where.error()) throw Reject{"trailing content after the JSON document", where.value_unsafe()};
+  }
+
+  void parse_document(od::document& doc, bool cik_known) {
+    if (kind == Kind::kPage) {
+      if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
+      parse_columns(doc.get_object(), "");
+      check_trailing(doc);
+      emit_filings(name_cik, "");
+      return;
+    }
+    if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
+    for (od::field f : doc.get_object()) {
+      std::string_view key = f.unescaped_key();
+      od::value v = f.value();
+      if (key == "cik") {
+        if (!cik_known) json_cik = parse_cik(v);
+        continue;
+      }
+      const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
+      if (kind == Kind::kUnknown) {
+        kind = says;
+      } else if (says != Kind::kUnknown && says != kind) {
+        throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
+                         (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
+                     location_of(v)};
+      }
+      if (kind == Kind::kMain) submissions_field(key, v);
+      else if (kind == Kind::kFacts) companyfacts_field(key, v);
+    }
+    check_trailing(doc);
+    if (kind == Kind::kUnknown) {
+      // `{}` or only unknown keys: no rows. The path's hint names the dataset it is recorded under.
+      kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
+      if (kind == Kind::kMain) throw Reject{"no submissions keys (cik, name, filings...) in the document", nullptr};
+    }
+    if (kind == Kind::kMain) emit_main();
+    else emit_entity();
+  }
+
+  ParseOutcome parse(const char* data, std::size_t len, std::size_t capacity, std::string_view path, Dataset hint,
+                     bool forced, RowBatchWriter& writer) {
+    reset_document();
+    base = data;
+    length = len;
+    out = &writer;
+    const FileNameInfo name = parse_file_name(path);
+    name_cik = name.cik;
+    fallback = hint;
+    if (name.overflow_page) kind = Kind::kPage;
+    else if (forced && hint == Dataset::kSubmissions) kind = Kind::kMain;
+    else if (forced && hint == Dataset::kCompanyfacts) kind = Kind::kFacts;
+
+    const char* error_where = nullptr;
+    bool where_known = false;
+    od::document doc;
+    try {
+      if (len == 0) throw Reject{"empty file", data};
+      auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
+      if (iterated.error() == simdjson::UTF8_ERROR) {
+        const std::size_t bad = first_invalid_utf8(data, len);
+        throw Reject{"invalid UTF-8", data + bad};
+      }
+      doc = std::move(iterated.value());  // throws on other stage-1 errors
+      try {
+        parse_document(doc, false);
+      } catch (const NeedCikFirst&) {
+        // `facts` came before `cik`: read the CIK alone, then parse again from the start.
+        doc.rewind();
+        auto found = doc.find_field_unordered("cik");
+        if (!found.error()) json_cik = parse_cik(found.value_unsafe());
+        else if (name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+        const std::int64_t keep = json_cik;
+        reset_document();
+        json_cik = keep;
+        kind = Kind::kFacts;
+        doc.rewind();
+        parse_document(doc, true);
+      }
+      result.ok = true;
+    } catch (const Reject& r) {
+      result.error = r.reason;
+      error_where = r.where;
+      where_known = r.where != nullptr;
+    } catch (const simdjson::simdjson_error& e) {
+      result.error = std::string("invalid JSON: ") + simdjson::error_message(e.error());
+      if (e.error() == simdjson::UTF8_ERROR) {
+        error_where = data + first_invalid_utf8(data, len);
+        where_known = true;
+      } else if (e.error() == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e.error() == simdjson::UNCLOSED_STRING) {
+        error_where = data + len;  // the document ends too early
+        where_known = true;
+      } else {
+        auto loc = doc.current_location();
+        if (!loc.error()) {
+          error_where = loc.value_unsafe();
+          where_known = true;
+        }
+      }
+    } catch (const RowTooLarge& e) {
+      result.error = e.what();
+    }
+    if (!result.ok) {
+      result.rows = 0;
+      if (where_known && error_where >= data && error_where <= data + len) result.error_offset = error_where - data;
+    }
+    result.cik = cik();
+    result.dataset = (kind == Kind::kFacts)     ? Dataset::kCompanyfacts
+                     : (kind == Kind::kUnknown) ? (name.overflow_page ? Dataset::kSubmissions : hint)
+                                                : Dataset::kSubmissions;
+    return result;
+  }
+};
+
+EdgarParser::EdgarParser() : impl_(std::make_unique<Impl>()) {}
+EdgarParser::~EdgarParser() = default;
+
+ParseOutcome EdgarParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string_view path,
+                                Dataset hint, bool forced, RowBatchWriter& out) {
+  return impl_->parse(data, length, capacity, path, hint, forced, out);
+}
+
+}  // namespace edgarpipe

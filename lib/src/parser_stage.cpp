@@ -1,0 +1,196 @@
+// Parser stage: takes raw chunks from every reader, parses each file in place (simdjson reads the
+// reader's chunk where it lies) and writes its rows into row-batch chunks of its own pool, which
+// it hands to writers. A file's records that span several batch chunks go to the same writer.
+#include <fmt/format.h>
+
+#include <memory>
+#include <vector>
+
+#include "edgarpipe/edgar_parser.hpp"
+#include "edgarpipe/stage_context.hpp"
+#include "edgarpipe/stages.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+class Parser final : public RowBatchWriter::Output {
+ public:
+  explicit Parser(StageContext& ctx) : ctx_(ctx), batches_(*this) {
+    const ControlHeader& h = ctx.layout.header();
+    for (std::uint32_t r = 0; r < h.readers; ++r) {
+      raw_segments_.push_back(std::make_unique<ipc::SharedSegment>(
+          ipc::SharedSegment::open(PipelineLayout::raw_pool_name(h.run_name, r))));
+      raw_pools_.push_back(ipc::ChunkPool::attach(raw_segments_.back()->base()));
+    }
+    batch_segment_ = std::make_unique<ipc::SharedSegment>(
+        ipc::SharedSegment::open(PipelineLayout::batch_pool_name(h.run_name, ctx.index)));
+    allocator_ = std::make_unique<ipc::ChunkAllocator>(ipc::ChunkPool::attach(batch_segment_->base()));
+    outstanding_.assign(h.writers, 0);
+  }
+
+  void run() {
+    const ControlHeader& h = ctx_.layout.header();
+    start_batch();
+    std::uint32_t next_reader = 0;
+    for (;;) {
+      bool progressed = false;
+      for (std::uint32_t n = 0; n < h.readers; ++n) {
+        const std::uint32_t r = (next_reader + n) % h.readers;
+        std::uint64_t handle;
+        if (ctx_.layout.raw(r, ctx_.index).try_pop(handle)) {
+          process(r, handle);
+          progressed = true;
+          next_reader = r + 1;
+          break;
+        }
+      }
+      drain_returns();
+      if (progressed) continue;
+      // Idle: send what is batched so writers are never waiting on a half-full chunk.
+      if (!batches_.empty()) send_current(false);
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      if (inputs_done()) break;
+      bool any = false;
+      for (std::uint32_t r = 0; r < h.readers && !any; ++r) any = ctx_.layout.raw(r, ctx_.index).size_approx() != 0;
+      if (!any) ctx_.wait(key);
+    }
+    if (!batches_.empty()) send_current(false);
+    if (current_ != 0) allocator_->recycle(current_);  // the unused empty chunk
+  }
+
+  // RowBatchWriter::Output: the current chunk is full.
+  std::span<std::byte> flush(std::size_t used, bool file_open) override {
+    if (used == 0) return current_span();  // one record alone is larger than a chunk
+    send(used, file_open);
+    start_batch();
+    return current_span();
+  }
+
+ private:
+  const ipc::ChunkPool& pool() const noexcept { return allocator_->pool(); }
+  std::span<std::byte> current_span() const noexcept {
+    return {pool().data(current_), pool().descriptor_of(current_).capacity};
+  }
+
+  bool inputs_done() const {
+    const ControlHeader& h = ctx_.layout.header();
+    for (std::uint32_t r = 0; r < h.readers; ++r) {
+      const auto phase = ctx_.layout.slot(ctx_.layout.slot_of(Role::kReader, r)).current_phase();
+      if (phase != ipc::ProcessPhase::kFinished) return false;
+    }
+    // Acquire on the phases above orders these reads after the readers' last pushes.
+    for (std::uint32_t r = 0; r < h.readers; ++r)
+      if (ctx_.layout.raw(r, ctx_.index).size_approx() != 0) return false;
+    return true;
+  }
+
+  void drain_returns() {
+    for (std::uint32_t w = 0; w < outstanding_.size(); ++w) {
+      std::uint64_t handle;
+      while (ctx_.layout.batch_return(ctx_.index, w).try_pop(handle)) {
+        outstanding_[w] -= pool().descriptor_of(handle).length;
+        allocator_->recycle(handle);
+      }
+    }
+  }
+
+  void start_batch() {
+    const std::uint64_t size = pool().size_class(0).chunk_bytes;
+    for (;;) {
+      if (auto h = allocator_->acquire(size, ctx_.me)) {
+        current_ = *h;
+        batches_.reset(current_span());
+        return;
+      }
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      drain_returns();
+      if (allocator_->free_count() != 0) continue;
+      ctx_.wait(key);  // backpressure: all batch chunks are with writers
+    }
+  }
+
+  void send(std::size_t used, bool file_open) {
+    std::uint32_t target = sticky_writer_;
+    if (target == kNone) {
+      target = 0;
+      for (std::uint32_t w = 1; w < outstanding_.size(); ++w)
+        if (outstanding_[w] < outstanding_[target]) target = w;
+    }
+    pool().publish(current_, used, ctx_.me);
+    outstanding_[target] += used;
+    ctx_.layout.batch(ctx_.index, target).try_push(current_);  // cannot fail: capacity >= chunks
+    ctx_.layout.bell(ctx_.layout.slot_of(Role::kWriter, target)).ring();
+    sticky_writer_ = file_open ? target : kNone;
+    current_ = 0;
+  }
+
+  void send_current(bool file_open) {
+    send(batches_.used(), file_open);
+    start_batch();
+  }
+
+  void process(std::uint32_t reader, std::uint64_t handle) {
+    const ipc::ChunkPool& raw = raw_pools_[reader];
+    if (!raw.claim(handle, ctx_.me)) throw std::runtime_error("raw chunk handed over twice or stale");
+    const ipc::ChunkDescriptor& d = raw.descriptor_of(handle);
+    const std::uint64_t file_index = d.tag & ~kReadErrorTag;
+    const FileEntry& entry = ctx_.layout.file(file_index);
+    const char* data = reinterpret_cast<const char*>(raw.data(handle));
+
+    batches_.begin_file(static_cast<std::uint32_t>(file_index));
+    FileEndInfo end;
+    end.file_index = static_cast<std::uint32_t>(file_index);
+    ParseOutcome outcome;
+    const std::string_view path = ctx_.layout.path(entry);
+    if (d.tag & kReadErrorTag) {
+      outcome.error = std::string(data, d.length);
+      outcome.dataset = entry.hint;
+      outcome.cik = parse_file_name(path).cik;
+      if (parse_file_name(path).overflow_page) outcome.dataset = Dataset::kSubmissions;
+    } else {
+      outcome = parser_.parse(data, d.length, d.length + ipc::kTailPadding, path, entry.hint, entry.forced, batches_);
+    }
+    end.dataset = outcome.dataset;
+    end.cik = outcome.cik;
+    end.rows = outcome.rows;
+    end.unknown_columns = outcome.unknown_columns;
+    end.error_offset = outcome.error_offset;
+    end.error = outcome.error;
+    if (outcome.ok) {
+      end.status = FileStatus::kLoaded;
+      batches_.end_file(end);
+    } else {
+      end.status = FileStatus::kRejected;
+      batches_.reject_file(end);
+    }
+    ctx_.slot.add(counter::kFilesParsed, 1);
+    ctx_.slot.add(counter::kUnknownColumns, outcome.unknown_columns);
+
+    // Done with the file's bytes: give the chunk back to its reader.
+    raw.retire(handle, ctx_.me);
+    ctx_.layout.raw_return(reader, ctx_.index).try_push(handle);
+    ctx_.layout.bell(ctx_.layout.slot_of(Role::kReader, reader)).ring();
+  }
+
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+  StageContext& ctx_;
+  std::vector<std::unique_ptr<ipc::SharedSegment>> raw_segments_;
+  std::vector<ipc::ChunkPool> raw_pools_;
+  std::unique_ptr<ipc::SharedSegment> batch_segment_;
+  std::unique_ptr<ipc::ChunkAllocator> allocator_;
+  std::vector<std::uint64_t> outstanding_;  // batch bytes with each writer
+  EdgarParser parser_;
+  RowBatchWriter batches_;
+  ipc::ChunkHandle current_ = 0;
+  std::uint32_t sticky_writer_ = kNone;
+};
+
+}  // namespace
+
+int parser_main(int argc, char** argv) {
+  return run_stage("edgarpipe-parser", argc, argv, Role::kParser, [](StageContext& ctx) { Parser(ctx).run(); });
+}
+
+}  // namespace edgarpipe
+

@@ -1,0 +1,145 @@
+// Reader stage: claims files, reads each one whole into a chunk of its own pool (straight from
+// the file into shared memory, one copy), hashes it, and hands the chunk to the parser with the
+// fewest outstanding bytes. Files whose content hash is already loaded are skipped here, before
+// any parsing.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <vector>
+
+#include "edgarpipe/stage_context.hpp"
+#include "edgarpipe/stages.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(StageContext& ctx)
+      : ctx_(ctx),
+        pool_segment_(ipc::SharedSegment::open(PipelineLayout::raw_pool_name(ctx.layout.header().run_name, ctx.index))),
+        allocator_(ipc::ChunkPool::attach(pool_segment_.base())),
+        outstanding_(ctx.layout.header().parsers, 0) {}
+
+  void run() {
+    const ControlHeader& h = ctx_.layout.header();
+    while (ctx_.layout.stop_mode() == StopMode::kRun) {
+      const std::uint64_t index = ctx_.layout.header().next_file.fetch_add(1, std::memory_order_relaxed);
+      if (index >= h.file_count) break;
+      read_one(index);
+    }
+  }
+
+ private:
+  const ipc::ChunkPool& pool() const noexcept { return allocator_.pool(); }
+
+  // Takes back chunks the parsers are done with.
+  void drain_returns() {
+    for (std::uint32_t p = 0; p < outstanding_.size(); ++p) {
+      std::uint64_t handle;
+      while (ctx_.layout.raw_return(ctx_.index, p).try_pop(handle)) {
+        outstanding_[p] -= pool().descriptor_of(handle).length;
+        allocator_.recycle(handle);
+      }
+    }
+  }
+
+  ipc::ChunkHandle acquire(std::uint64_t bytes) {
+    for (;;) {
+      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      drain_returns();
+      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      drain_returns();
+      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      ctx_.wait(key);  // backpressure: every chunk that fits is with a parser
+    }
+  }
+
+  void publish(ipc::ChunkHandle h, std::uint64_t length, std::uint64_t tag) {
+    pool().descriptor_of(h).tag = tag;
+    pool().publish(h, length, ctx_.me);
+    // Route by outstanding bytes, not counts, so one large file does not starve a parser's queue.
+    std::uint32_t target = 0;
+    for (std::uint32_t p = 1; p < outstanding_.size(); ++p)
+      if (outstanding_[p] < outstanding_[target]) target = p;
+    outstanding_[target] += length;
+    // Cannot fail: the ring holds as many entries as the pool has chunks.
+    ctx_.layout.raw(ctx_.index, target).try_push(h);
+    ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, target)).ring();
+  }
+
+  void publish_error(std::uint64_t index, const std::string& message) {
+    const ipc::ChunkHandle h = acquire(message.size() + 1);
+    std::memcpy(pool().data(h), message.data(), message.size());
+    publish(h, message.size(), index | kReadErrorTag);
+  }
+
+  void read_one(std::uint64_t index) {
+    FileEntry& entry = ctx_.layout.file(index);
+    const std::string path(ctx_.layout.path(entry));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return publish_error(index, fmt::format("cannot stat: {}", std::strerror(err)));
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (!allocator_.fits(size)) {
+      ::close(fd);
+      return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,
+                                              pool().largest_chunk()));
+    }
+    const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size);
+    std::byte* data = pool().data(h);
+    std::uint64_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        allocator_.recycle(h);
+        return publish_error(index, fmt::format("read error at byte {}: {}", done, std::strerror(err)));
+      }
+      if (n == 0) break;  // the file shrank since it was listed
+      done += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+    std::memset(data + done, 0, ipc::kTailPadding);  // simdjson's padding, never uninitialised
+    const std::uint64_t hash = XXH3_64bits(data, done);
+    entry.size = done;
+    entry.content_hash = hash;
+    ctx_.slot.add(counter::kBytesRead, done);
+    for (std::uint8_t k = 0; k < entry.known_count; ++k) {
+      if (entry.known_hashes[k] == hash) {
+        allocator_.recycle(h);  // FILLING -> FREE: never published
+        ctx_.slot.add(counter::kFilesSkipped, 1);
+        return;
+      }
+    }
+    ctx_.slot.add(counter::kFilesRead, 1);
+    publish(h, done, index);
+  }
+
+  StageContext& ctx_;
+  ipc::SharedSegment pool_segment_;
+  ipc::ChunkAllocator allocator_;
+  std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
+};
+
+}  // namespace
+
+int reader_main(int argc, char** argv) {
+  return run_stage("edgarpipe-reader", argc, argv, Role::kReader, [](StageContext& ctx) { Reader(ctx).run(); });
+}
+
+}  // namespace edgarpipe

@@ -1,0 +1,305 @@
+// The SQLite sink: the embedded default. One database file; each writer process holds one
+// connection. SQLite admits one writing transaction at a time, so several writers take turns
+// (busy timeout) rather than load in parallel: one writer is the right setting for SQLite.
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string>
+
+#include "edgarpipe/sink.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+std::string sql_type(ColumnType t) {
+  switch (t) {
+    case ColumnType::kBigInt:
+    case ColumnType::kSmallInt:
+    case ColumnType::kInt: return "INTEGER";
+    case ColumnType::kDecimal: return "NUMERIC";  // integral values stay INTEGER, others REAL
+    default: return "TEXT";                       // text, and dates/timestamps as ISO-8601 text
+  }
+}
+
+std::string build_schema() {
+  std::string sql;
+  for (const TableDef& t : all_tables()) {
+    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
+    for (const Column& c : t.columns) sql += fmt::format("  {} {}{},\n", c.name, sql_type(c.type), c.not_null ? " NOT NULL" : "");
+    if (t.id == TableId::kFacts) {
+      sql.resize(sql.size() - 2);
+      sql += "\n);\n";
+      // period_start is NULL for instant facts; the key must treat NULL as a value.
+      sql += "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
+             "coalesce(period_start, ''), period_end, accession_number);\n";
+    } else {
+      std::string key;
+      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
+      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
+    }
+  }
+  sql +=
+      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
+      "  dataset TEXT NOT NULL,\n  source_file TEXT NOT NULL,\n  cik INTEGER,\n  bytes INTEGER,\n"
+      "  content_hash TEXT,\n  status TEXT NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows INTEGER,\n"
+      "  error TEXT,\n  run_id INTEGER,\n  loaded_at TEXT,\n  PRIMARY KEY (dataset, source_file)\n);\n"
+      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
+      "  run_id INTEGER PRIMARY KEY,\n  started_at TEXT NOT NULL,\n  finished_at TEXT,\n"
+      "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
+      "  sources TEXT,\n  sink TEXT,\n  files_seen INTEGER,\n  files_loaded INTEGER,\n  files_skipped INTEGER,\n"
+      "  files_rejected INTEGER,\n  rows_written INTEGER,\n  readers INTEGER,\n  parsers INTEGER,\n  writers INTEGER\n);\n";
+  return sql;
+}
+
+class Database {
+ public:
+  explicit Database(const std::string& path) {
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      throw SinkError("cannot open SQLite database " + path + ": " + message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, 600'000);  // other writers and the supervisor take turns
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA cache_size=-262144");  // 256 MiB page cache
+    exec("PRAGMA temp_store=MEMORY");
+  }
+  ~Database() {
+    if (db_) sqlite3_close_v2(db_);
+  }
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  sqlite3* get() const noexcept { return db_; }
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      throw SinkError("SQLite: " + message);
+    }
+  }
+
+  sqlite3_stmt* prepare(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+      throw SinkError("SQLite: cannot prepare statement: " + std::string(sqlite3_errmsg(db_)));
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  Statement() = default;
+  explicit Statement(sqlite3_stmt* s) : stmt(s) {}
+  Statement(Statement&& o) noexcept : stmt(o.stmt) { o.stmt = nullptr; }
+  Statement& operator=(Statement&& o) noexcept {
+    std::swap(stmt, o.stmt);
+    return *this;
+  }
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+
+class SqliteAdmin final : public SinkAdmin {
+ public:
+  explicit SqliteAdmin(const std::string& path) : db_(path) {}
+
+  void create_schema() override { db_.exec(build_schema()); }
+
+  std::int64_t begin_run(const RunStart& run) override {
+    Statement s(db_.prepare(
+        "INSERT INTO ingest_runs (started_at, status, sources, sink, files_seen, files_loaded, files_skipped, "
+        "files_rejected, rows_written, readers, parsers, writers) VALUES (?, 'running', ?, ?, 0, 0, 0, 0, 0, ?, ?, ?)"));
+    const std::string now = utc_now();
+    sqlite3_bind_text(s.stmt, 1, now.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.stmt, 2, run.sources.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.stmt, 3, run.sink.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s.stmt, 4, run.readers);
+    sqlite3_bind_int64(s.stmt, 5, run.parsers);
+    sqlite3_bind_int64(s.stmt, 6, run.writers);
+    if (sqlite3_step(s.stmt) != SQLITE_DONE) throw SinkError("SQLite: cannot record the run: " + std::string(sqlite3_errmsg(db_.get())));
+    return sqlite3_last_insert_rowid(db_.get());
+  }
+
+  void finish_run(std::int64_t run_id, const RunTotals& t) override {
+    Statement s(db_.prepare(
+        "UPDATE ingest_runs SET finished_at = ?, status = ?, files_seen = ?, files_loaded = ?, files_skipped = ?, "
+        "files_rejected = ?, rows_written = ? WHERE run_id = ?"));
+    const std::string now = utc_now();
+    sqlite3_bind_text(s.stmt, 1, now.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s.stmt, 2, t.status.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s.stmt, 3, static_cast<sqlite3_int64>(t.files_seen));
+    sqlite3_bind_int64(s.stmt, 4, static_cast<sqlite3_int64>(t.files_loaded));
+    sqlite3_bind_int64(s.stmt, 5, static_cast<sqlite3_int64>(t.files_skipped));
+    sqlite3_bind_int64(s.stmt, 6, static_cast<sqlite3_int64>(t.files_rejected));
+    sqlite3_bind_int64(s.stmt, 7, static_cast<sqlite3_int64>(t.rows_written));
+    sqlite3_bind_int64(s.stmt, 8, run_id);
+    if (sqlite3_step(s.stmt) != SQLITE_DONE) throw SinkError("SQLite: cannot finish the run: " + std::string(sqlite3_errmsg(db_.get())));
+  }
+
+  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
+    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
+    Statement s(db_.prepare("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'"));
+    int rc;
+    while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
+      const auto* file = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 0));
+      const auto* hash = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 1));
+      std::uint64_t h;
+      if (file && hash && parse_content_hash(hash, h)) map[file].push_back(h);
+    }
+    if (rc != SQLITE_DONE) throw SinkError("SQLite: cannot read ingest_files: " + std::string(sqlite3_errmsg(db_.get())));
+    return map;
+  }
+
+ private:
+  Database db_;
+};
+
+// Errors that concern one file's rows (the file is rejected, the run goes on). Everything else
+// (disk full, I/O error, corruption, lock timeout) is fatal for the writer.
+bool is_per_file_error(int rc) noexcept {
+  const int primary = rc & 0xFF;
+  return primary == SQLITE_CONSTRAINT || primary == SQLITE_TOOBIG || primary == SQLITE_MISMATCH || primary == SQLITE_RANGE;
+}
+
+class SqliteWriter final : public SinkWriter {
+ public:
+  SqliteWriter(const std::string& path, std::int64_t run_id) : db_(path), run_id_(run_id) {
+    for (const TableDef& t : all_tables()) {
+      std::string cols, marks;
+      for (const Column& c : t.columns) {
+        cols += (cols.empty() ? "" : ", ") + std::string(c.name);
+        marks += marks.empty() ? "?" : ", ?";
+      }
+      insert_[static_cast<std::size_t>(t.id)] = Statement(db_.prepare(fmt::format(
+          "INSERT {}INTO {} ({}) VALUES ({})", t.ignore_duplicates ? "OR IGNORE " : "", t.name, cols, marks)));
+    }
+    begin_ = Statement(db_.prepare("BEGIN IMMEDIATE"));
+    commit_ = Statement(db_.prepare("COMMIT"));
+    savepoint_ = Statement(db_.prepare("SAVEPOINT file"));
+    release_ = Statement(db_.prepare("RELEASE file"));
+    rollback_ = Statement(db_.prepare("ROLLBACK TO file"));
+    ingest_ = Statement(db_.prepare(
+        "INSERT OR REPLACE INTO ingest_files (dataset, source_file, cik, bytes, content_hash, status, rows, error, "
+        "run_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  }
+
+  void begin_file() override {
+    if (!in_transaction_) {
+      step_control(begin_.stmt, "BEGIN");
+      in_transaction_ = true;
+    }
+    step_control(savepoint_.stmt, "SAVEPOINT");
+    file_rows_ = {};
+    file_error_.clear();
+  }
+
+  const std::byte* row(TableId table, const std::byte* values) override {
+    if (!file_error_.empty()) return skip_row_values(table, values);  // the file is already lost
+    sqlite3_stmt* stmt = insert_[static_cast<std::size_t>(table)].stmt;
+    ValueCursor cursor(values);
+    const int columns = static_cast<int>(table_def(table).columns.size());
+    for (int i = 1; i <= columns; ++i) {
+      const ValueView v = cursor.next();
+      switch (v.tag) {
+        case ValueTag::kNull: sqlite3_bind_null(stmt, i); break;
+        case ValueTag::kInt: sqlite3_bind_int64(stmt, i, v.integer); break;
+        // The text stays in the shared-memory chunk until the row is stepped: no copy.
+        case ValueTag::kText: sqlite3_bind_text(stmt, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC); break;
+        case ValueTag::kDecimal: sqlite3_bind_double(stmt, i, v.nearest); break;
+      }
+    }
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      file_rows_[static_cast<std::size_t>(table)] += static_cast<std::uint64_t>(sqlite3_changes(db_.get()));
+    } else if (is_per_file_error(sqlite3_extended_errcode(db_.get()))) {
+      file_error_ = fmt::format("database refused a {} row: {}", table_def(table).name, sqlite3_errmsg(db_.get()));
+    } else {
+      const std::string message = sqlite3_errmsg(db_.get());
+      sqlite3_reset(stmt);
+      throw SinkError("SQLite: " + message);
+    }
+    sqlite3_reset(stmt);
+    return cursor.position();
+  }
+
+  FileVerdict end_file(const FileEndInfo& end, const FileMeta& meta) override {
+    FileVerdict verdict;
+    verdict.loaded = end.status == FileStatus::kLoaded && file_error_.empty();
+    if (verdict.loaded) {
+      step_control(release_.stmt, "RELEASE");
+      std::copy(file_rows_.begin(), file_rows_.end(), verdict.rows_by_table);
+    } else {
+      step_control(rollback_.stmt, "ROLLBACK TO");
+      step_control(release_.stmt, "RELEASE");
+      verdict.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+    }
+    std::uint64_t rows = 0;
+    for (auto r : verdict.rows_by_table) rows += r;
+    // The file's bookkeeping row commits in the same transaction as its rows.
+    sqlite3_stmt* s = ingest_.stmt;
+    const std::string dataset(dataset_name(end.dataset));
+    const std::string hash = format_content_hash(meta.content_hash);
+    const std::string now = utc_now();
+    sqlite3_bind_text(s, 1, dataset.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
+    if (end.cik >= 0) sqlite3_bind_int64(s, 3, end.cik);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(meta.bytes));
+    if (meta.content_hash != 0) sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(s, 5);
+    sqlite3_bind_text(s, 6, verdict.loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(rows));
+    if (verdict.loaded) sqlite3_bind_null(s, 8);
+    else sqlite3_bind_text(s, 8, verdict.error.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 9, run_id_);
+    sqlite3_bind_text(s, 10, now.c_str(), -1, SQLITE_TRANSIENT);
+    step_control(s, "ingest_files");
+    return verdict;
+  }
+
+  void commit() override {
+    if (!in_transaction_) return;
+    step_control(commit_.stmt, "COMMIT");
+    in_transaction_ = false;
+  }
+
+ private:
+  void step_control(sqlite3_stmt* stmt, const char* what) {
+    const int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+      const std::string message = sqlite3_errmsg(db_.get());
+      sqlite3_reset(stmt);
+      throw SinkError(fmt::format("SQLite {} failed: {}", what, message));
+    }
+    sqlite3_reset(stmt);
+  }
+
+  Database db_;
+  std::int64_t run_id_;
+  std::array<Statement, kTableCount> insert_;
+  Statement begin_, commit_, savepoint_, release_, rollback_, ingest_;
+  bool in_transaction_ = false;
+  std::array<std::uint64_t, kTableCount> file_rows_{};
+  std::string file_error_;
+};
+
+}  // namespace
+
+std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path) { return std::make_unique<SqliteAdmin>(path); }
+std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id) {
+  return std::make_unique<SqliteWriter>(path, run_id);
+}
+std::string sqlite_schema_sql() { return build_schema(); }
+
+}  // namespace edgarpipe

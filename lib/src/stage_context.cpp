@@ -1,0 +1,60 @@
+#include "edgarpipe/stage_context.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fmt/format.h>
+
+namespace edgarpipe {
+
+StageContext StageContext::attach(int argc, char** argv, Role role) {
+  std::string control_name;
+  long slot = -1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--control") == 0) control_name = argv[i + 1];
+    else if (std::strcmp(argv[i], "--slot") == 0) slot = std::strtol(argv[i + 1], nullptr, 10);
+  }
+  if (control_name.empty() || slot < 0)
+    throw std::invalid_argument("stage processes are started by `edgarpipe run`, not by hand (need --control NAME --slot N)");
+  auto control = ipc::SharedSegment::open(control_name);
+  PipelineLayout layout = PipelineLayout::attach(control.base());
+  if (static_cast<std::uint32_t>(slot) >= layout.slot_count()) throw std::invalid_argument("--slot out of range");
+  auto& s = layout.slot(static_cast<std::uint32_t>(slot));
+  if (s.role.load() != static_cast<std::uint32_t>(role)) throw std::invalid_argument("--slot names a slot of another role");
+  const ipc::OwnerId me{static_cast<std::uint8_t>(slot), static_cast<std::uint16_t>(s.incarnation.load())};
+  s.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+  s.set_phase(ipc::ProcessPhase::kRunning);
+  return StageContext{std::move(control), layout, static_cast<std::uint32_t>(slot), s.index.load(), s, me};
+}
+
+void StageContext::wait(std::uint32_t key, std::chrono::milliseconds timeout) const {
+  check_abort();
+  my_bell().wait(key, timeout);
+  check_abort();
+}
+
+int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(StageContext&)) {
+  // Ctrl-C reaches the whole process group; the supervisor alone decides how the run stops.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
+  ipc::ProcessSlot* slot = nullptr;
+  try {
+    StageContext ctx = StageContext::attach(argc, argv, role);
+    slot = &ctx.slot;
+    body(ctx);
+    ctx.slot.set_phase(ipc::ProcessPhase::kFinished);
+    // Wake everyone downstream: they re-check whether all their producers have finished.
+    for (std::uint32_t s = 0; s < ctx.layout.slot_count(); ++s) ctx.layout.bell(s).ring();
+    return 0;
+  } catch (const StageAborted&) {
+    if (slot) slot->set_phase(ipc::ProcessPhase::kFailed);
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: {}\n", name, e.what());
+    if (slot) slot->set_phase(ipc::ProcessPhase::kFailed);
+    return 1;
+  }
+}
+
+}  // namespace edgarpipe

@@ -1,0 +1,517 @@
+// The supervisor (`edgarpipe run`) and the small CLI around it.
+//
+// A run: list the inputs, ask the sink what is already loaded, create the control segment and
+// one pool segment per producer (pre-faulted), fork+exec the stage processes, then wait for
+// them with signals blocked and taken synchronously (sigtimedwait), so Ctrl-C, child exits and
+// the once-a-second progress line are handled in one loop with no async-signal hazards.
+// Segments are removed on every way out (RAII), also when a stage fails or the user interrupts.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgarpipe/ipc/chunk_pool.hpp"
+#include "edgarpipe/ipc/shared_segment.hpp"
+#include "edgarpipe/pipeline_layout.hpp"
+#include "edgarpipe/sink.hpp"
+#include "edgarpipe/sources.hpp"
+#include "edgarpipe/stages.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::uint64_t kMiB = 1024 * 1024;
+
+constexpr const char* kUsage = R"(usage:
+  edgarpipe run PATH... [options]   load EDGAR JSON files (directories are searched for *.json)
+  edgarpipe schema [--sink URL]     print the DDL the sink applies
+  edgarpipe cleanup                 remove shared memory left behind by dead runs
+  edgarpipe --help | --version
+
+run options:
+  --sink URL            sqlite:PATH (default sqlite:edgar.db) or null: (count and discard)
+  --readers N           reader processes (default 1)
+  --parsers N           parser processes (default 2)
+  --writers N           writer processes (default 1; SQLite takes one writer at a time)
+  --dataset D           submissions | companyfacts: treat every input as this dataset
+  --max-file-size MiB   largest input file carried whole (default 64)
+  --summary-json FILE   write the run summary as JSON
+  --progress WHEN       auto (on a terminal) | always | never (default auto)
+
+exit status: 0 all files loaded or skipped, 3 some files rejected, 1 the run failed,
+             2 usage error, 130/143 interrupted by SIGINT/SIGTERM
+)";
+
+struct RunOptions {
+  std::vector<std::string> paths;
+  std::string sink = "sqlite:edgar.db";
+  std::uint32_t readers = 1, parsers = 2, writers = 1;
+  Dataset dataset = Dataset::kUnknown;
+  std::uint64_t max_file_mib = 64;
+  std::string summary_json;
+  std::string progress = "auto";
+};
+
+std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
+  std::uint32_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9' || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value.empty() || n < 1 || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+  return n;
+}
+
+RunOptions parse_run_options(int argc, char** argv) {
+  RunOptions o;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value", arg));
+      return argv[++i];
+    };
+    if (arg == "--sink") o.sink = value();
+    else if (arg == "--readers") o.readers = parse_count(arg, value(), 64);
+    else if (arg == "--parsers") o.parsers = parse_count(arg, value(), 64);
+    else if (arg == "--writers") o.writers = parse_count(arg, value(), 64);
+    else if (arg == "--max-file-size") o.max_file_mib = parse_count(arg, value(), 4096);
+    else if (arg == "--summary-json") o.summary_json = value();
+    else if (arg == "--progress") {
+      o.progress = value();
+      if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
+        throw UsageError("--progress takes auto, always or never");
+    } else if (arg == "--dataset") {
+      const std::string_view d = value();
+      if (d == "submissions") o.dataset = Dataset::kSubmissions;
+      else if (d == "companyfacts") o.dataset = Dataset::kCompanyfacts;
+      else throw UsageError("--dataset takes submissions or companyfacts");
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      throw UsageError(fmt::format("unknown option {}", arg));
+    } else {
+      o.paths.emplace_back(arg);
+    }
+  }
+  if (o.paths.empty()) throw UsageError("run needs at least one PATH");
+  if (o.readers + o.parsers + o.writers > 250) throw UsageError("at most 250 stage processes");
+  return o;
+}
+
+// Pool sizes. Raw: most files are a few KB to a few MB; the largest class carries the biggest
+// allowed file whole. Batches: 1 MiB chunks, enough of them to keep every writer fed.
+std::vector<ipc::SizeClass> raw_classes(std::uint64_t max_file_bytes) {
+  const std::uint64_t top = ipc::align_up(max_file_bytes, 4096);
+  std::vector<ipc::SizeClass> classes;
+  for (ipc::SizeClass c : {ipc::SizeClass{256 * 1024, 16}, ipc::SizeClass{4 * kMiB, 4}})
+    if (c.chunk_bytes < top) classes.push_back(c);
+  classes.push_back({top, 2});
+  return classes;
+}
+std::vector<ipc::SizeClass> batch_classes(std::uint32_t writers) { return {{kMiB, 8 + 4 * writers}}; }
+
+std::uint32_t chunk_total(const std::vector<ipc::SizeClass>& classes) {
+  std::uint32_t n = 0;
+  for (const auto& c : classes) n += c.count;
+  return n;
+}
+
+// Every segment of the run; removed when the run ends, however it ends.
+class RunSegments {
+ public:
+  ~RunSegments() {
+    for (const auto& name : names_) ipc::SharedSegment::remove(name);
+  }
+  ipc::SharedSegment& create(const std::string& name, std::uint64_t size) {
+    segments_.push_back(ipc::SharedSegment::create(name, size));
+    names_.push_back(name);
+    return segments_.back();
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<ipc::SharedSegment> segments_;
+};
+
+std::string stage_path(const char* stage) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path dir = ec ? std::filesystem::path(".") : self.parent_path();
+  return (dir / (std::string("edgarpipe-") + stage)).string();
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else out += c;
+    }
+  }
+  return out;
+}
+
+struct StageProcesses {
+  Role role;
+  std::vector<pid_t> pids;
+};
+
+struct Summary {
+  std::int64_t run_id = 0;
+  std::string status;
+  std::string sink;
+  std::uint64_t files_seen = 0, files_loaded = 0, files_skipped = 0, files_rejected = 0, bytes = 0, unknown_columns = 0;
+  std::uint64_t rows[kTableCount] = {};
+  double seconds = 0;
+  std::vector<StageProcesses> stages;
+  std::string failure;
+
+  std::uint64_t rows_total() const {
+    std::uint64_t n = 0;
+    for (auto r : rows) n += r;
+    return n;
+  }
+
+  void print_human() const {
+    const double mb = static_cast<double>(bytes) / 1e6;
+    const double secs = seconds > 0 ? seconds : 1e-9;
+    fmt::print(stderr, "edgarpipe: run {} {} in {:.2f} s: {} files seen, {} loaded, {} skipped, {} rejected\n", run_id,
+               status, seconds, files_seen, files_loaded, files_skipped, files_rejected);
+    fmt::print(stderr, "  {} rows, {:.1f} MB read ({:.0f} files/s, {:.1f} MB/s)\n", rows_total(), mb,
+               static_cast<double>(files_loaded + files_rejected + files_skipped) / secs, mb / secs);
+    std::string per_table;
+    for (std::size_t t = 0; t < kTableCount; ++t)
+      per_table += fmt::format("{}{} {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
+    fmt::print(stderr, "  rows by table: {}\n", per_table);
+    if (unknown_columns) fmt::print(stderr, "  {} unknown filings columns ignored\n", unknown_columns);
+    std::string procs;
+    for (const auto& s : stages) procs += fmt::format("{}{} {}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role));
+    fmt::print(stderr, "  stages: {}\n", procs);
+    if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
+  }
+
+  std::string json() const {
+    std::string rows_json;
+    for (std::size_t t = 0; t < kTableCount; ++t)
+      rows_json += fmt::format("{}\"{}\": {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
+    std::string stages_json;
+    for (const auto& s : stages) {
+      std::string pids;
+      for (pid_t p : s.pids) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
+      stages_json += fmt::format("{}\"{}\": {{\"processes\": {}, \"pids\": [{}]}}", stages_json.empty() ? "" : ", ",
+                                 role_name(s.role), s.pids.size(), pids);
+    }
+    return fmt::format(
+        "{{\n  \"run_id\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  \"files_seen\": {},\n"
+        "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
+        "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
+        "  \"stages\": {{{}}},\n  \"failure\": \"{}\"\n}}\n",
+        run_id, status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected, rows_json,
+        rows_total(), bytes, seconds, unknown_columns, stages_json, json_escape(failure));
+  }
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(RunOptions options) : o_(std::move(options)) {}
+
+  int run() {
+    // Signals are taken synchronously in wait_all(); blocked from the start so that an early
+    // Ctrl-C still ends in an orderly 'interrupted' run with its segments removed.
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGCHLD);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGTERM);
+    sigprocmask(SIG_BLOCK, &handled, &original_mask_);
+    const auto started = Clock::now();
+    const SinkUrl sink_url = parse_sink_url(o_.sink);
+    std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.dataset);
+
+    auto admin = open_sink_admin(sink_url);
+    admin->create_schema();
+    const auto loaded = admin->loaded_hashes();
+    for (auto& f : files)
+      if (auto it = loaded.find(f.source_file); it != loaded.end()) f.known_hashes = it->second;
+    RunStart start;
+    for (const auto& p : o_.paths) start.sources += (start.sources.empty() ? "" : " ") + p;
+    start.sink = sink_url.text;
+    start.readers = o_.readers;
+    start.parsers = o_.parsers;
+    start.writers = o_.writers;
+    summary_.run_id = admin->begin_run(start);
+    summary_.sink = sink_url.text;
+    summary_.files_seen = files.size();
+
+    try {
+      launch_and_wait(files, sink_url);
+    } catch (const std::exception& e) {
+      summary_.failure = e.what();
+      failed_ = true;
+    }
+    summary_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    summary_.status = failed_ ? "failed" : interrupted_signal_ ? "interrupted" : "completed";
+
+    RunTotals totals;
+    totals.status = summary_.status;
+    totals.files_seen = summary_.files_seen;
+    totals.files_loaded = summary_.files_loaded;
+    totals.files_skipped = summary_.files_skipped;
+    totals.files_rejected = summary_.files_rejected;
+    totals.rows_written = summary_.rows_total();
+    admin->finish_run(summary_.run_id, totals);
+
+    summary_.print_human();
+    if (!o_.summary_json.empty()) {
+      std::ofstream out(o_.summary_json);
+      out << summary_.json();
+      if (!out) fmt::print(stderr, "edgarpipe: cannot write {}\n", o_.summary_json);
+    }
+    if (failed_) return 1;
+    if (interrupted_signal_) return 128 + interrupted_signal_;
+    return summary_.files_rejected ? 3 : 0;
+  }
+
+ private:
+  void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
+    const auto removed = ipc::remove_stale_segments();
+    if (!removed.empty()) fmt::print(stderr, "edgarpipe: removed {} shared memory segments of dead runs\n", removed.size());
+
+    const auto raw = raw_classes(o_.max_file_mib * kMiB);
+    const auto batch = batch_classes(o_.writers);
+    PipelineShape shape;
+    shape.readers = o_.readers;
+    shape.parsers = o_.parsers;
+    shape.writers = o_.writers;
+    shape.raw_chunks_per_reader = chunk_total(raw);
+    shape.batch_chunks_per_parser = chunk_total(batch);
+
+    const std::uint64_t control_bytes = PipelineLayout::bytes_for(shape, files);
+    const std::uint64_t raw_bytes = ipc::ChunkPool::bytes_for(raw);
+    const std::uint64_t batch_bytes = ipc::ChunkPool::bytes_for(batch);
+    const std::uint64_t total = control_bytes + o_.readers * raw_bytes + o_.parsers * batch_bytes;
+    const std::int64_t available = ipc::shm_bytes_available();
+    if (available >= 0 && static_cast<std::uint64_t>(available) < total)
+      throw std::runtime_error(fmt::format(
+          "/dev/shm has {} MiB free but the pools need {} MiB: lower --max-file-size or --readers, or enlarge /dev/shm",
+          available / static_cast<std::int64_t>(kMiB), total / kMiB));
+
+    std::random_device random;
+    const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());
+    RunSegments segments;
+    auto& control = segments.create(PipelineLayout::control_name(run_name), control_bytes);
+    for (std::uint32_t r = 0; r < o_.readers; ++r)
+      ipc::ChunkPool::format(segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes).base(),
+                             static_cast<std::uint16_t>(1 + r), raw);
+    for (std::uint32_t p = 0; p < o_.parsers; ++p)
+      ipc::ChunkPool::format(segments.create(PipelineLayout::batch_pool_name(run_name, p), batch_bytes).base(),
+                             static_cast<std::uint16_t>(0x8000 + p), batch);
+    layout_.emplace(PipelineLayout::format(control.base(), shape, files, run_name));
+    ControlHeader& h = layout_->header();
+    h.run_id = summary_.run_id;
+    h.forced_dataset = o_.dataset;
+    if (sink_url.text.size() >= sizeof h.sink) throw UsageError("--sink URL too long");
+    std::memcpy(h.sink, sink_url.text.data(), sink_url.text.size());
+
+    spawn_all();
+    wait_all();
+    collect_counters();
+  }
+
+  void spawn_all() {
+    const pid_t me = ::getpid();
+    const std::pair<Role, const char*> roles[] = {{Role::kReader, "reader"}, {Role::kParser, "parser"}, {Role::kWriter, "writer"}};
+    for (const auto& [role, name] : roles) {
+      StageProcesses group{role, {}};
+      const std::uint32_t count = role == Role::kReader ? o_.readers : role == Role::kParser ? o_.parsers : o_.writers;
+      const std::string exe = stage_path(name);
+      if (::access(exe.c_str(), X_OK) != 0) throw std::runtime_error("stage executable not found: " + exe);
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t slot = layout_->slot_of(role, i);
+        layout_->slot(slot).incarnation.store(1);
+        layout_->slot(slot).set_phase(ipc::ProcessPhase::kStarting);
+        const std::string control = PipelineLayout::control_name(layout_->header().run_name);
+        const std::string slot_text = std::to_string(slot);
+        const pid_t pid = ::fork();
+        if (pid < 0) throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
+        if (pid == 0) {
+          // Child: die with the supervisor (its kill -9 must not leave orphans holding segments).
+          ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+          if (::getppid() != me) ::_exit(1);
+          sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+          ::execl(exe.c_str(), exe.c_str(), "--control", control.c_str(), "--slot", slot_text.c_str(), nullptr);
+          ::_exit(127);
+        }
+        layout_->slot(slot).pid.store(pid);
+        group.pids.push_back(pid);
+        live_.push_back(pid);
+      }
+      summary_.stages.push_back(std::move(group));
+    }
+  }
+
+  void wait_all() {
+    const bool show_progress = o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO));
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGCHLD);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGTERM);
+    std::optional<Clock::time_point> kill_deadline;
+    const auto started = Clock::now();
+    while (!live_.empty()) {
+      timespec tick{1, 0};
+      const int sig = sigtimedwait(&handled, nullptr, &tick);
+      if (sig == SIGINT || sig == SIGTERM) {
+        if (interrupted_signal_ == 0) {
+          interrupted_signal_ = sig;
+          fmt::print(stderr, "\nedgarpipe: stopping: finishing the files in flight (interrupt again to abort)\n");
+          layout_->request_stop(StopMode::kDrain);
+        } else {
+          fmt::print(stderr, "\nedgarpipe: aborting: uncommitted work is rolled back\n");
+          abort_run();
+          kill_deadline = Clock::now();
+        }
+      }
+      reap(kill_deadline);
+      if (kill_deadline && Clock::now() >= *kill_deadline)
+        for (pid_t p : live_) ::kill(p, SIGKILL);
+      if (show_progress && !live_.empty()) print_progress(started);
+    }
+    if (show_progress) fmt::print(stderr, "\r\033[K");
+  }
+
+  void abort_run() { layout_->request_stop(StopMode::kAbort); }
+
+  void reap(std::optional<Clock::time_point>& kill_deadline) {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      std::erase(live_, pid);
+      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (ok) continue;
+      const std::string what = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                                   : fmt::format("exited with status {}", WEXITSTATUS(status));
+      if (!failed_ && layout_->stop_mode() != StopMode::kAbort) {
+        failed_ = true;
+        summary_.failure = fmt::format("{} process {} {}", role_of(pid), pid, what);
+        fmt::print(stderr, "edgarpipe: {}; stopping the run\n", summary_.failure);
+        abort_run();
+        // Stages see the abort within their wait timeout; force the stragglers after that.
+        kill_deadline = Clock::now() + std::chrono::seconds(5);
+      }
+    }
+  }
+
+  std::string_view role_of(pid_t pid) const {
+    for (const auto& s : summary_.stages)
+      if (std::find(s.pids.begin(), s.pids.end(), pid) != s.pids.end()) return role_name(s.role);
+    return "stage";
+  }
+
+  struct Totals {
+    std::uint64_t done = 0, bytes = 0, rejected = 0, rows = 0;
+  };
+  Totals current_totals() const {
+    Totals t;
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      t.done += slot.get(counter::kFilesLoaded) + slot.get(counter::kFilesRejected) + slot.get(counter::kFilesSkipped);
+      t.bytes += slot.get(counter::kBytesRead);
+      t.rejected += slot.get(counter::kFilesRejected);
+      for (std::uint32_t k = 0; k < kTableCount; ++k) t.rows += slot.get(counter::kRowsFirst + k);
+    }
+    return t;
+  }
+
+  void print_progress(Clock::time_point started) const {
+    const Totals t = current_totals();
+    const double secs = std::max(1e-3, std::chrono::duration<double>(Clock::now() - started).count());
+    const std::uint64_t total = layout_->header().file_count;
+    const double rate = static_cast<double>(t.done) / secs;
+    const double eta = rate > 0 ? static_cast<double>(total - std::min(total, t.done)) / rate : 0;
+    fmt::print(stderr, "\r\033[K{}/{} files, {:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {} rows, {} rejected, ETA {:.0f} s",
+               t.done, total, static_cast<double>(t.bytes) / 1e6, rate, static_cast<double>(t.bytes) / 1e6 / secs,
+               t.rows, t.rejected, eta);
+  }
+
+  void collect_counters() {
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      summary_.files_loaded += slot.get(counter::kFilesLoaded);
+      summary_.files_rejected += slot.get(counter::kFilesRejected);
+      summary_.files_skipped += slot.get(counter::kFilesSkipped);
+      summary_.bytes += slot.get(counter::kBytesRead);
+      summary_.unknown_columns += slot.get(counter::kUnknownColumns);
+      for (std::uint32_t k = 0; k < kTableCount; ++k) summary_.rows[k] += slot.get(counter::kRowsFirst + k);
+    }
+  }
+
+  RunOptions o_;
+  std::optional<PipelineLayout> layout_;
+  Summary summary_;
+  std::vector<pid_t> live_;
+  sigset_t original_mask_{};
+  bool failed_ = false;
+  int interrupted_signal_ = 0;
+};
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  try {
+    if (argc < 2) throw UsageError("missing command");
+    const std::string_view command = argv[1];
+    if (command == "--help" || command == "-h" || command == "help") {
+      fmt::print("{}", kUsage);
+      return 0;
+    }
+    if (command == "--version") {
+      fmt::print("edgarpipe 0.1.0\n");
+      return 0;
+    }
+    if (command == "run") return Supervisor(parse_run_options(argc, argv)).run();
+    if (command == "schema") {
+      std::string sink = "sqlite:edgar.db";
+      for (int i = 2; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--sink" && i + 1 < argc) sink = argv[++i];
+        else throw UsageError(fmt::format("unknown argument {}", argv[i]));
+      }
+      fmt::print("{}", schema_sql(parse_sink_url(sink)));
+      return 0;
+    }
+    if (command == "cleanup") {
+      const auto removed = ipc::remove_stale_segments();
+      for (const auto& name : removed) fmt::print("removed /dev/shm/{}\n", name);
+      fmt::print("{} segments removed\n", removed.size());
+      return 0;
+    }
+    throw UsageError(fmt::format("unknown command '{}'", command));
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "edgarpipe: {}\n\n{}", e.what(), kUsage);
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "edgarpipe: {}\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace edgarpipe

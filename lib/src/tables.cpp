@@ -1,0 +1,124 @@
+#include "edgarpipe/tables.hpp"
+
+namespace edgarpipe {
+namespace {
+
+using T = ColumnType;
+
+// Address columns: the same ten fields for `mailing_` and `business_`.
+#define EDGARPIPE_ADDRESS(prefix)                                                                 \
+  Column{prefix "street1", T::kText, false}, Column{prefix "street2", T::kText, false},           \
+      Column{prefix "city", T::kText, false}, Column{prefix "state_or_country", T::kText, false}, \
+      Column{prefix "zip_code", T::kText, false},                                                 \
+      Column{prefix "state_or_country_description", T::kText, false},                             \
+      Column{prefix "is_foreign_location", T::kSmallInt, false},                                  \
+      Column{prefix "foreign_state_territory", T::kText, false},                                  \
+      Column{prefix "country", T::kText, false}, Column{prefix "country_code", T::kText, false}
+
+constexpr Column kCompanies[] = {
+    {"cik", T::kBigInt, true},
+    {"name", T::kText, false},
+    {"entity_type", T::kText, false},
+    {"sic", T::kText, false},
+    {"sic_description", T::kText, false},
+    {"owner_org", T::kText, false},
+    {"insider_transaction_for_owner_exists", T::kSmallInt, false},
+    {"insider_transaction_for_issuer_exists", T::kSmallInt, false},
+    {"ein", T::kText, false},
+    {"lei", T::kText, false},
+    {"description", T::kText, false},
+    {"website", T::kText, false},
+    {"investor_website", T::kText, false},
+    {"category", T::kText, false},
+    {"fiscal_year_end", T::kText, false},
+    {"state_of_incorporation", T::kText, false},
+    {"state_of_incorporation_description", T::kText, false},
+    {"phone", T::kText, false},
+    {"flags", T::kText, false},
+    EDGARPIPE_ADDRESS("mailing_"),
+    EDGARPIPE_ADDRESS("business_"),
+};
+#undef EDGARPIPE_ADDRESS
+
+constexpr Column kCompanyTickers[] = {
+    {"cik", T::kBigInt, true}, {"ordinal", T::kInt, true}, {"ticker", T::kText, false}, {"exchange", T::kText, false}};
+constexpr Column kFormerNames[] = {{"cik", T::kBigInt, true},
+                                   {"ordinal", T::kInt, true},
+                                   {"name", T::kText, false},
+                                   {"date_from", T::kTimestamp, false},
+                                   {"date_to", T::kTimestamp, false}};
+constexpr Column kSubmissionPages[] = {{"cik", T::kBigInt, true},
+                                       {"name", T::kText, true},
+                                       {"filing_count", T::kBigInt, false},
+                                       {"filing_from", T::kDate, false},
+                                       {"filing_to", T::kDate, false}};
+constexpr Column kFilings[] = {
+    {"cik", T::kBigInt, true},
+    {"accession_number", T::kText, true},
+    {"filing_date", T::kDate, false},
+    {"report_date", T::kDate, false},
+    {"acceptance_datetime", T::kTimestamp, false},
+    {"act", T::kText, false},
+    {"form", T::kText, false},
+    {"file_number", T::kText, false},
+    {"film_number", T::kText, false},
+    {"items", T::kText, false},
+    {"core_type", T::kText, false},
+    {"size", T::kBigInt, false},
+    {"is_xbrl", T::kSmallInt, false},
+    {"is_inline_xbrl", T::kSmallInt, false},
+    {"is_xbrl_numeric", T::kSmallInt, false},
+    {"primary_document", T::kText, false},
+    {"primary_doc_description", T::kText, false},
+};
+constexpr Column kEntities[] = {{"cik", T::kBigInt, true}, {"entity_name", T::kText, false}};
+constexpr Column kConcepts[] = {
+    {"taxonomy", T::kText, true}, {"concept", T::kText, true}, {"label", T::kText, false}, {"description", T::kText, false}};
+constexpr Column kFacts[] = {
+    {"cik", T::kBigInt, true},
+    {"taxonomy", T::kText, true},
+    {"concept", T::kText, true},
+    {"unit", T::kText, true},
+    {"period_start", T::kDate, false},
+    {"period_end", T::kDate, true},
+    {"value", T::kDecimal, false},
+    {"accession_number", T::kText, true},
+    {"fiscal_year", T::kInt, false},
+    {"fiscal_period", T::kText, false},
+    {"form", T::kText, false},
+    {"filed", T::kDate, false},
+    {"frame", T::kText, false},
+};
+
+constexpr std::string_view kKeyCik[] = {"cik"};
+constexpr std::string_view kKeyCikOrdinal[] = {"cik", "ordinal"};
+constexpr std::string_view kKeyCikName[] = {"cik", "name"};
+constexpr std::string_view kKeyFilings[] = {"cik", "accession_number"};
+constexpr std::string_view kKeyConcepts[] = {"taxonomy", "concept"};
+constexpr std::string_view kKeyFacts[] = {"cik", "taxonomy", "concept", "unit", "period_start", "period_end", "accession_number"};
+
+constexpr TableDef kTables[kTableCount] = {
+    {TableId::kCompanies, "companies", kCompanies, kKeyCik, false},
+    {TableId::kCompanyTickers, "company_tickers", kCompanyTickers, kKeyCikOrdinal, false},
+    {TableId::kFormerNames, "former_names", kFormerNames, kKeyCikOrdinal, false},
+    {TableId::kSubmissionPages, "submission_pages", kSubmissionPages, kKeyCikName, false},
+    {TableId::kFilings, "filings", kFilings, kKeyFilings, false},
+    {TableId::kEntities, "entities", kEntities, kKeyCik, false},
+    {TableId::kConcepts, "concepts", kConcepts, kKeyConcepts, true},
+    {TableId::kFacts, "facts", kFacts, kKeyFacts, false},
+};
+
+}  // namespace
+
+const TableDef& table_def(TableId id) noexcept { return kTables[static_cast<std::size_t>(id)]; }
+std::span<const TableDef> all_tables() noexcept { return kTables; }
+
+std::string_view dataset_name(Dataset d) noexcept {
+  switch (d) {
+    case Dataset::kSubmissions: return "submissions";
+    case Dataset::kCompanyfacts: return "companyfacts";
+    default: return "unknown";
+  }
+}
+
+}  // namespace edgarpipe

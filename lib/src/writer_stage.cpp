@@ -1,0 +1,140 @@
+// Writer stage: applies row batches from every parser to the sink, file by file, in large
+// transactions committed only between files. A rejected file leaves nothing but its
+// ingest_files row; its reason is printed once, here, with the file's path.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "edgarpipe/sink.hpp"
+#include "edgarpipe/stage_context.hpp"
+#include "edgarpipe/stages.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Writer {
+ public:
+  explicit Writer(StageContext& ctx) : ctx_(ctx) {
+    const ControlHeader& h = ctx.layout.header();
+    for (std::uint32_t p = 0; p < h.parsers; ++p) {
+      segments_.push_back(std::make_unique<ipc::SharedSegment>(
+          ipc::SharedSegment::open(PipelineLayout::batch_pool_name(h.run_name, p))));
+      pools_.push_back(ipc::ChunkPool::attach(segments_.back()->base()));
+    }
+    sink_ = open_sink_writer(parse_sink_url(h.sink), h.run_id);
+  }
+
+  void run() {
+    const ControlHeader& h = ctx_.layout.header();
+    std::uint32_t next = 0;
+    last_commit_ = Clock::now();
+    for (;;) {
+      bool progressed = false;
+      for (std::uint32_t n = 0; n < h.parsers; ++n) {
+        const std::uint32_t p = sticky_parser_ != kNone ? sticky_parser_ : (next + n) % h.parsers;
+        std::uint64_t handle;
+        if (ctx_.layout.batch(p, ctx_.index).try_pop(handle)) {
+          apply(p, handle);
+          progressed = true;
+          next = p + 1;
+          break;
+        }
+        if (sticky_parser_ != kNone) break;  // a file is open: only its parser may continue it
+      }
+      if (progressed) {
+        maybe_commit(kCommitInterval);
+        continue;
+      }
+      if (sticky_parser_ == kNone) maybe_commit(kIdleCommitInterval);
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      if (sticky_parser_ == kNone && inputs_done()) break;
+      ctx_.wait(key);
+    }
+    sink_->commit();
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+  static constexpr auto kCommitInterval = std::chrono::seconds(2);
+  static constexpr auto kIdleCommitInterval = std::chrono::milliseconds(500);
+
+  bool inputs_done() const {
+    const ControlHeader& h = ctx_.layout.header();
+    for (std::uint32_t p = 0; p < h.parsers; ++p)
+      if (ctx_.layout.slot(ctx_.layout.slot_of(Role::kParser, p)).current_phase() != ipc::ProcessPhase::kFinished)
+        return false;
+    for (std::uint32_t p = 0; p < h.parsers; ++p)
+      if (ctx_.layout.batch(p, ctx_.index).size_approx() != 0) return false;
+    return true;
+  }
+
+  void maybe_commit(Clock::duration interval) {
+    if (!pending_ || Clock::now() - last_commit_ < interval) return;
+    sink_->commit();
+    pending_ = false;
+    last_commit_ = Clock::now();
+  }
+
+  void apply(std::uint32_t parser, std::uint64_t handle) {
+    const ipc::ChunkPool& pool = pools_[parser];
+    if (!pool.claim(handle, ctx_.me)) throw std::runtime_error("batch chunk handed over twice or stale");
+    const ipc::ChunkDescriptor& d = pool.descriptor_of(handle);
+    RowBatchReader reader(pool.data(handle), d.length);
+    Record record;
+    while (reader.next(record)) {
+      switch (record.kind) {
+        case RecordKind::kFileBegin:
+          sink_->begin_file();
+          file_open_ = true;
+          pending_ = true;
+          break;
+        case RecordKind::kRow: reader.skip_to(sink_->row(record.table, record.values)); break;
+        case RecordKind::kFileEnd: end_file(record.end); break;
+      }
+    }
+    sticky_parser_ = file_open_ ? parser : kNone;
+    pool.retire(handle, ctx_.me);
+    ctx_.layout.batch_return(parser, ctx_.index).try_push(handle);
+    ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();
+  }
+
+  void end_file(const FileEndInfo& end) {
+    const FileEntry& entry = ctx_.layout.file(end.file_index);
+    FileMeta meta;
+    meta.source_file = ctx_.layout.source(entry);
+    meta.bytes = entry.size;
+    meta.content_hash = entry.content_hash;
+    const FileVerdict verdict = sink_->end_file(end, meta);
+    file_open_ = false;
+    if (verdict.loaded) {
+      ctx_.slot.add(counter::kFilesLoaded, 1);
+      for (std::size_t t = 0; t < kTableCount; ++t)
+        ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), verdict.rows_by_table[t]);
+    } else {
+      ctx_.slot.add(counter::kFilesRejected, 1);
+      fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(entry), verdict.error);
+    }
+  }
+
+  StageContext& ctx_;
+  std::vector<std::unique_ptr<ipc::SharedSegment>> segments_;
+  std::vector<ipc::ChunkPool> pools_;
+  std::unique_ptr<SinkWriter> sink_;
+  std::uint32_t sticky_parser_ = kNone;
+  bool file_open_ = false;
+  bool pending_ = false;
+  Clock::time_point last_commit_;
+};
+
+}  // namespace
+
+int writer_main(int argc, char** argv) {
+  return run_stage("edgarpipe-writer", argc, argv, Role::kWriter, [](StageContext& ctx) { Writer(ctx).run(); });
+}
+
+}  // namespace edgarpipe
