@@ -399,7 +399,7 @@ struct EdgarParser::Impl {
         ++result.unknown_columns;
         continue;  // unknown columns are ignored (On-Demand skips the value)
       }
-      const std::string path = std::string(prefix) + std::string(key);
+      const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
       if (v.type() != od::json_type::array) wrong_type(v, path, "an array");
       column_present[col->column] = true;
       column_where[col->column] = location_of(v);
@@ -419,7 +419,7 @@ struct EdgarParser::Impl {
         first = c;
         rows = columns[c].size();
       } else if (columns[c].size() != rows) {
-        throw Reject{std::string(prefix) + ": arrays of unequal length (" + std::string(key_of(first)) + " has " +
+        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" + std::string(key_of(first)) + " has " +
                          std::to_string(rows) + " entries, " + std::string(key_of(c)) + " has " +
                          std::to_string(columns[c].size()) + ")",
                      column_where[c]};
@@ -427,11 +427,11 @@ struct EdgarParser::Impl {
     }
     if (rows == 0) return;
     if (!column_present[filings_col::accession_number])
-      throw Reject{std::string(prefix) + ": filings without an accessionNumber column", nullptr};
+      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": filings without an accessionNumber column", nullptr};
     for (std::size_t r = 0; r < rows; ++r) {
       const Cell& accession = columns[filings_col::accession_number][r];
       if (accession.kind != Cell::kText || accession.text.empty())
-        throw Reject{std::string(prefix) + "accessionNumber[" + std::to_string(r) + "]: missing accession number",
+        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" + std::to_string(r) + "]: missing accession number",
                      accession.where};
       out->begin_row(TableId::kFilings);
       out->integer(cik);
@@ -500,7 +500,7 @@ struct EdgarParser::Impl {
         od::value fv = f.value();
         if (k == "recent") {
           if (fv.type() != od::json_type::object) wrong_type(fv, "filings.recent", "an object");
-          parse_columns(fv.get_object(), "filings.recent.");
+          parse_columns(fv.get_object(), "filings.recent");
         } else if (k == "files") {
           if (fv.type() != od::json_type::array) wrong_type(fv, "filings.files", "an array");
           for (od::value element : fv.get_array()) {
@@ -567,7 +567,7 @@ struct EdgarParser::Impl {
       out->end_row();
     }
     result.rows += tickers.size() + former_names.size() + pages.size();
-    emit_filings(id, "filings.recent.");
+    emit_filings(id, "filings.recent");
   }
 
   // -- companyfacts --------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <fmt/format.h>
 #include <vector>
 
@@ -82,6 +83,7 @@ class Reader {
   }
 
   void read_one(std::uint64_t index) {
+    if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     FileEntry& entry = ctx_.layout.file(index);
     const std::string path(ctx_.layout.path(entry));
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

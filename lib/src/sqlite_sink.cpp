@@ -244,8 +244,9 @@ class SqliteWriter final : public SinkWriter {
       step_control(release_.stmt, "RELEASE");
       verdict.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
     }
-    std::uint64_t rows = 0;
-    for (auto r : verdict.rows_by_table) rows += r;
+    // The file's own rows (every concept it describes counts, even one another file inserted
+    // first), so the figure does not depend on load order.
+    const std::uint64_t rows = verdict.loaded ? end.rows : 0;
     // The file's bookkeeping row commits in the same transaction as its rows.
     sqlite3_stmt* s = ingest_.stmt;
     const std::string dataset(dataset_name(end.dataset));

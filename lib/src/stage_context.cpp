@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <fmt/format.h>
 
 namespace edgarpipe {
@@ -34,6 +36,19 @@ void StageContext::wait(std::uint32_t key, std::chrono::milliseconds timeout) co
   check_abort();
 }
 
+// EDGARPIPE_TEST_FAULT=kill:<stage> makes that stage SIGKILL itself once running;
+// slow:<stage>:<ms> makes it pause <ms> per file. Tests use it to exercise crash and interrupt
+// paths deterministically; it is never set in production.
+void apply_test_faults(StageContext& ctx, Role role) {
+  const char* fault = std::getenv("EDGARPIPE_TEST_FAULT");
+  if (fault == nullptr) return;
+  const std::string spec = fault;
+  const std::string name(role_name(role));
+  if (spec == "kill:" + name) ::raise(SIGKILL);
+  if (spec.rfind("slow:" + name + ":", 0) == 0)
+    ctx.test_delay_per_file = std::chrono::milliseconds(std::strtol(spec.c_str() + 6 + name.size(), nullptr, 10));
+}
+
 int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(StageContext&)) {
   // Ctrl-C reaches the whole process group; the supervisor alone decides how the run stops.
   ::signal(SIGINT, SIG_IGN);
@@ -42,6 +57,7 @@ int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(S
   try {
     StageContext ctx = StageContext::attach(argc, argv, role);
     slot = &ctx.slot;
+    apply_test_faults(ctx, role);
     body(ctx);
     ctx.slot.set_phase(ipc::ProcessPhase::kFinished);
     // Wake everyone downstream: they re-check whether all their producers have finished.

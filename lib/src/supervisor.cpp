@@ -220,11 +220,11 @@ struct Summary {
                                  role_name(s.role), s.pids.size(), pids);
     }
     return fmt::format(
-        "{{\n  \"run_id\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  \"files_seen\": {},\n"
+        "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  \"files_seen\": {},\n"
         "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"failure\": \"{}\"\n}}\n",
-        run_id, status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected, rows_json,
+        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected, rows_json,
         rows_total(), bytes, seconds, unknown_columns, stages_json, json_escape(failure));
   }
 };

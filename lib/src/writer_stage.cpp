@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "edgarpipe/sink.hpp"
@@ -109,6 +110,7 @@ class Writer {
     meta.source_file = ctx_.layout.source(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
+    if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     const FileVerdict verdict = sink_->end_file(end, meta);
     file_open_ = false;
     if (verdict.loaded) {

@@ -24,6 +24,8 @@ struct StageContext {
   std::uint32_t index;  // within the role
   ipc::ProcessSlot& slot;
   ipc::OwnerId me;
+  // Test-only fault injection (EDGARPIPE_TEST_FAULT, see docs/HACKING.md): a pause per file.
+  std::chrono::milliseconds test_delay_per_file{0};
 
   // Parses `--control NAME --slot N`, attaches, checks the slot's role, marks it running.
   static StageContext attach(int argc, char** argv, Role role);

@@ -1,0 +1,335 @@
+// End to end: the real executables as separate processes over real shared memory, loading real
+// SEC files into real SQLite databases. Every expectation here was computed independently from
+// the JSON (Python's json module), not from edgarpipe's own output.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kData = EDGARPIPE_TEST_DATA_DIR;
+const std::string kBin = EDGARPIPE_BIN_DIR;
+
+struct TempDir {
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "edgarpipe-test-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
+  fs::path path;
+};
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args, const std::string& env = "") {
+  const std::string command = env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+class Db {
+ public:
+  explicit Db(const std::string& path) { REQUIRE(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK); }
+  ~Db() { sqlite3_close(db_); }
+  // All rows of a query as text, one line per row, columns separated by '|', NULL as \N.
+  std::string text(const std::string& sql) const {
+    sqlite3_stmt* stmt = nullptr;
+    INFO(sql);
+    REQUIRE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::string out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        if (i) out += '|';
+        if (sqlite3_column_type(stmt, i) == SQLITE_NULL) out += "\\N";
+        else out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+      }
+      out += '\n';
+    }
+    sqlite3_finalize(stmt);
+    if (!out.empty()) out.pop_back();
+    return out;
+  }
+  long long count(const std::string& sql) const { return std::stoll(text(sql)); }
+  // Every table, in a canonical order: for comparing two loads.
+  std::string dump() const {
+    std::string all;
+    for (const char* t : {"companies", "company_tickers", "former_names", "submission_pages", "filings", "entities",
+                          "concepts", "facts"}) {
+      const std::string cols = text(fmt::format("SELECT group_concat(name, ',') FROM pragma_table_info('{}')", t));
+      all += fmt::format("== {}\n{}\n", t, text(fmt::format("SELECT * FROM {} ORDER BY {}", t, cols)));
+    }
+    all += text("SELECT dataset, source_file, cik, bytes, content_hash, status, rows, error FROM ingest_files ORDER BY 1, 2");
+    return all;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The pids listed for one stage in the summary JSON.
+std::vector<long> stage_pids(const std::string& json, const std::string& stage) {
+  std::smatch m;
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + stage + "\": \\{\"processes\": (\\d+), \"pids\": \\[([0-9, ]*)\\]")));
+  std::vector<long> pids;
+  std::stringstream list(m[2].str());
+  std::string item;
+  while (std::getline(list, item, ',')) pids.push_back(std::stol(item));
+  REQUIRE(pids.size() == std::stoul(m[1].str()));
+  return pids;
+}
+
+long json_number(const std::string& json, const std::string& key) {
+  std::smatch m;
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (\\d+)")));
+  return std::stol(m[1].str());
+}
+
+// Segments of runs whose supervisor was `pid`.
+bool segments_left_by(long pid) {
+  for (const auto& e : fs::directory_iterator("/dev/shm"))
+    if (e.path().filename().string().rfind(fmt::format("edgarpipe-{}-", pid), 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the samples load into SQLite with exactly the contract's rows", "[integration]") {
+  TempDir tmp;
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --readers 1 --parsers 2 --writers 1 --summary-json {}", kData,
+                                   tmp / "edgar.db", tmp / "summary.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  Db db(tmp / "edgar.db");
+  CHECK(db.count("SELECT count(*) FROM companies") == 19);
+  CHECK(db.count("SELECT count(*) FROM company_tickers") == 26);
+  CHECK(db.count("SELECT count(*) FROM former_names") == 31);
+  CHECK(db.count("SELECT count(*) FROM submission_pages") == 12);
+  CHECK(db.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(db.count("SELECT count(*) FROM entities") == 6);
+  CHECK(db.count("SELECT count(*) FROM concepts") == 1642);
+  CHECK(db.count("SELECT count(*) FROM facts") == 98502);
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded' AND error IS NULL AND run_id = 1") == 29);
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE content_hash LIKE 'xxh3:%'") == 29);
+  CHECK(db.text("SELECT status, files_seen, files_loaded, files_skipped, files_rejected, rows_written, readers, parsers, "
+                "writers FROM ingest_runs") == "completed|29|29|0|0|114126|1|2|1");
+
+  // Chosen values.
+  CHECK(db.text("SELECT filing_date, report_date, acceptance_datetime, form, size FROM filings "
+                "WHERE cik = 320193 AND accession_number = '0000320193-24-000123'") ==
+        "2024-11-01|2024-09-28|2024-11-01 10:01:36|10-K|9759333");
+  CHECK(db.text("SELECT value, typeof(value) FROM facts WHERE cik = 320193 AND concept = 'EarningsPerShareBasic' "
+                "AND period_start = '2023-10-01' AND period_end = '2024-09-28' AND form = '10-K'") == "6.11|real");
+  CHECK(db.count("SELECT count(*) FROM facts WHERE cik = 1652044 AND fiscal_year IS NULL") == 82);
+  CHECK(db.count("SELECT count(*) FROM filings WHERE cik = 1318605") == 1002 + 720);  // main + overflow page
+  CHECK(db.text("SELECT sic, ein IS NULL FROM companies WHERE cik = 315090") == "|1");  // "" kept apart from NULL
+  CHECK(db.text("SELECT date_from FROM former_names WHERE cik = 320193 AND ordinal = 0") == "2007-01-10 05:00:00");
+  CHECK(db.text("SELECT cik, entity_name FROM entities WHERE cik = 1997711") == "1997711|Logistic Properties of the Americas");
+  // The facts key holds (NULL period_start treated as a value).
+  CHECK(db.count("SELECT count(*) FROM (SELECT DISTINCT cik, taxonomy, concept, unit, coalesce(period_start, ''), "
+                 "period_end, accession_number FROM facts)") == 98502);
+
+  // Summary JSON: the keys scripts rely on, and real, distinct processes per stage.
+  const std::string json = read_text(tmp / "summary.json");
+  for (const char* key : {"files_seen", "files_loaded", "files_skipped", "files_rejected", "rows", "bytes", "seconds", "stages"})
+    CHECK_THAT(json, Catch::Contains(fmt::format("\"{}\"", key)));
+  CHECK(json_number(json, "files_loaded") == 29);
+  CHECK(json_number(json, "facts") == 98502);
+  std::set<long> pids;
+  for (const char* stage : {"reader", "parser", "writer"})
+    for (long pid : stage_pids(json, stage)) pids.insert(pid);
+  CHECK(pids.size() == 4);
+  CHECK(stage_pids(json, "parser").size() == 2);
+}
+
+TEST_CASE("1 parser and 3 parsers (and 2 readers) load identical databases", "[integration]") {
+  TempDir tmp;
+  const Result one = run(fmt::format("run {} --sink sqlite:{} --parsers 1 --progress never", kData, tmp / "one.db"));
+  REQUIRE(one.exit_code == 0);
+  const Result three = run(fmt::format("run {} --sink sqlite:{} --readers 2 --parsers 3 --summary-json {}", kData,
+                                       tmp / "three.db", tmp / "three.json"));
+  INFO(three.output);
+  REQUIRE(three.exit_code == 0);
+  const auto parsers = stage_pids(read_text(tmp / "three.json"), "parser");
+  CHECK(std::set<long>(parsers.begin(), parsers.end()).size() == 3);
+  CHECK(stage_pids(read_text(tmp / "three.json"), "reader").size() == 2);
+  const std::string a = Db(tmp / "one.db").dump();
+  const std::string b = Db(tmp / "three.db").dump();
+  CHECK(a.size() > 1'000'000);
+  CHECK(a == b);
+}
+
+TEST_CASE("a rerun skips what is loaded; a null: run counts without a database", "[integration]") {
+  TempDir tmp;
+  REQUIRE(run(fmt::format("run {}/submissions --sink sqlite:{}", kData, tmp / "e.db")).exit_code == 0);
+  const Result again = run(fmt::format("run {}/submissions --sink sqlite:{} --summary-json {}", kData, tmp / "e.db", tmp / "s.json"));
+  REQUIRE(again.exit_code == 0);
+  const std::string json = read_text(tmp / "s.json");
+  CHECK(json_number(json, "files_skipped") == 23);
+  CHECK(json_number(json, "files_loaded") == 0);
+  Db db(tmp / "e.db");
+  CHECK(db.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(db.text("SELECT run_id, status, files_loaded, files_skipped FROM ingest_runs ORDER BY run_id") ==
+        "1|completed|23|0\n2|completed|0|23");
+
+  const Result null_run = run(fmt::format("run {} --sink null: --summary-json {}", kData, tmp / "n.json"));
+  REQUIRE(null_run.exit_code == 0);
+  const std::string null_json = read_text(tmp / "n.json");
+  CHECK(json_number(null_json, "facts") == 98502);
+  CHECK(json_number(null_json, "filings") == 13888);
+  CHECK(json_number(null_json, "bytes") == 17369068);
+}
+
+TEST_CASE("malformed files next to good ones: each rejected with its reason, every good row loaded", "[integration][malformed]") {
+  TempDir tmp;
+  const fs::path corpus = tmp.path / "corpus" / "submissions";
+  fs::create_directories(corpus);
+  fs::create_directories(tmp.path / "corpus" / "companyfacts");
+  for (const char* good : {"CIK0000320193.json", "CIK0001318605.json", "CIK0001318605-submissions-001.json", "CIK0001800903.json"})
+    fs::copy_file(kData + "/submissions/" + good, corpus / good);
+  fs::copy_file(kData + "/companyfacts/CIK0001835632.json", tmp.path / "corpus" / "companyfacts" / "CIK0001835632.json");
+  const std::string fund = read_text(kData + "/submissions/CIK0001800903.json");
+  auto write = [&](const std::string& name, const std::string& bytes) { std::ofstream(corpus / name, std::ios::binary) << bytes; };
+  write("CIK0000000001.json", fund.substr(0, 600));  // truncated
+  std::string bad_utf8 = fund;
+  bad_utf8.insert(200, "\xFF");
+  write("CIK0000000002.json", bad_utf8);
+  std::string wrong = fund;
+  const std::string cik_field = "\"cik\":\"0001800903\"";
+  wrong.replace(wrong.find(cik_field), cik_field.size(), "\"cik\":[1]");
+  write("CIK0000000003.json", wrong);
+  std::string unequal = fund;
+  unequal.replace(unequal.find("\"form\":[\"D\"]"), 12, "\"form\":[\"D\",\"D\"]");
+  write("CIK0000000004.json", unequal);
+  write("CIK0000000005.json", "");
+  // A main file that loads but whose overflow page is broken: only the page is rejected.
+  write("CIK0000000006-submissions-001.json", "{\"accessionNumber\":[\"a\",\"b\"],\"form\":[\"4\"]}");
+
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", (tmp.path / "corpus").string(), tmp / "m.db",
+                                   tmp / "m.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 3);
+  Db db(tmp / "m.db");
+  CHECK(db.text("SELECT source_file, error FROM ingest_files WHERE status = 'rejected' ORDER BY source_file") ==
+        "submissions/CIK0000000001.json|invalid JSON: A string is opened, but never closed. (at byte 600)\n"
+        "submissions/CIK0000000002.json|invalid UTF-8 (at byte 200)\n"
+        "submissions/CIK0000000003.json|cik: expected a string or number, found an array (at byte 7)\n"
+        "submissions/CIK0000000004.json|filings.recent: arrays of unequal length (accessionNumber has 1 entries, form "
+        "has 2) (at byte 1124)\n"
+        "submissions/CIK0000000005.json|empty file (at byte 0)\n"
+        "submissions/CIK0000000006-submissions-001.json|columns: arrays of unequal length (accessionNumber has 2 "
+        "entries, form has 1) (at byte 36)");
+  // Every good row: Apple 1000 + Tesla 1002 + 720 + fund 1 filings; Marvell facts.
+  CHECK(db.count("SELECT count(*) FROM filings") == 1000 + 1002 + 720 + 1);
+  CHECK(db.count("SELECT count(*) FROM companies") == 3);
+  CHECK(db.count("SELECT count(*) FROM facts WHERE cik = 1835632") == 8053);
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded'") == 5);
+  // Nothing of a rejected file is in the data tables.
+  CHECK(db.count("SELECT count(*) FROM filings WHERE cik IN (1, 2, 3, 4, 5, 6)") == 0);
+  CHECK(json_number(read_text(tmp / "m.json"), "files_rejected") == 6);
+  // One line per rejected file on stderr, naming the file and the offset.
+  CHECK_THAT(r.output, Catch::Contains("rejected " + (corpus / "CIK0000000002.json").string() + ": invalid UTF-8 (at byte 200)"));
+  CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
+}
+
+TEST_CASE("usage errors exit 2 with a message", "[integration]") {
+  CHECK(run("").exit_code == 2);
+  CHECK(run("frobnicate").exit_code == 2);
+  const Result missing = run("run /nonexistent/path --sink null:");
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.output, Catch::Contains("no such file or directory: /nonexistent/path"));
+  CHECK(run(fmt::format("run {} --sink mysql://x", kData)).exit_code == 2);
+  CHECK(run(fmt::format("run {} --parsers 0", kData)).exit_code == 2);
+  CHECK(run(fmt::format("run {} --bogus", kData)).exit_code == 2);
+  CHECK(run("--help").exit_code == 0);
+  const Result schema = run("schema --sink sqlite:x.db");
+  CHECK(schema.exit_code == 0);
+  CHECK_THAT(schema.output, Catch::Contains("CREATE TABLE IF NOT EXISTS facts"));
+}
+
+TEST_CASE("a stage process that dies fails the run cleanly and leaves no shared memory", "[integration][crash]") {
+  for (const char* stage : {"reader", "parser", "writer"}) {
+    INFO(stage);
+    TempDir tmp;
+    const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", kData, tmp / "c.db", tmp / "c.json"),
+                         fmt::format("EDGARPIPE_TEST_FAULT=kill:{}", stage));
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Catch::Contains(fmt::format("{} process", stage)));
+    CHECK_THAT(r.output, Catch::Contains("killed by signal 9"));
+    Db db(tmp / "c.db");
+    CHECK(db.text("SELECT status FROM ingest_runs") == "failed");
+    // Whatever was committed is whole files only: every loaded file has all its rows.
+    CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded' AND rows = 0") == 0);
+    const std::string json = read_text(tmp / "c.json");
+    CHECK_THAT(json, Catch::Contains("\"status\": \"failed\""));
+    // The supervisor's own segments are gone (its pid is in their names).
+    CHECK_FALSE(segments_left_by(json_number(json, "supervisor_pid")));
+  }
+}
+
+TEST_CASE("Ctrl-C drains what is in flight, marks the run interrupted and exits 130", "[integration][signal]") {
+  TempDir tmp;
+  const std::string db_path = tmp / "i.db";
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setenv("EDGARPIPE_TEST_FAULT", "slow:reader:100", 1);  // 100 ms per file: the run takes ~3 s
+    const std::string exe = kBin + "/edgarpipe";
+    const std::string sink = "sqlite:" + db_path;
+    ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK_FALSE(segments_left_by(pid));
+  Db db(db_path);
+  CHECK(db.text("SELECT status FROM ingest_runs") == "interrupted");
+  const long loaded = db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded'");
+  CHECK(loaded > 0);
+  CHECK(loaded < 29);
+  // A rerun loads exactly what is missing and ends with the full content.
+  const Result rest = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", kData, db_path, tmp / "r.json"));
+  REQUIRE(rest.exit_code == 0);
+  CHECK(json_number(read_text(tmp / "r.json"), "files_skipped") == loaded);
+  Db after(db_path);
+  CHECK(after.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(after.count("SELECT count(*) FROM facts") == 98502);
+}

@@ -1,0 +1,191 @@
+// ChunkPool and ChunkAllocator: layout, size classes, the ownership state machine, stale handles,
+// and a producer/consumer stress across processes with every chunk accounted for at the end.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "edgarpipe/ipc/chunk_pool.hpp"
+#include "edgarpipe/ipc/doorbell.hpp"
+#include "edgarpipe/ipc/shared_segment.hpp"
+#include "edgarpipe/ipc/spsc_ring.hpp"
+
+using namespace edgarpipe::ipc;
+
+namespace {
+const SizeClass kClasses[] = {{4096, 8}, {64 * 1024, 4}, {1024 * 1024, 2}};
+const OwnerId kProducer{1, 1};
+const OwnerId kConsumer{2, 7};
+
+std::string unique_name(const char* what) {
+  return std::string(kSegmentPrefix) + std::to_string(::getpid()) + "-test-" + what + "-" +
+         std::to_string(std::random_device{}());
+}
+}  // namespace
+
+TEST_CASE("ChunkPool lays out page-aligned, padded chunks per size class", "[ipc][pool]") {
+  std::vector<std::byte> memory(ChunkPool::bytes_for(kClasses) + 4096);
+  auto* base = reinterpret_cast<std::byte*>(align_up(reinterpret_cast<std::uintptr_t>(memory.data()), 4096));
+  ChunkPool pool = ChunkPool::format(base, 3, kClasses);
+  REQUIRE(pool.chunk_count() == 14);
+  REQUIRE(pool.largest_chunk() == 1024 * 1024);
+  std::byte* previous_end = nullptr;
+  for (std::uint16_t i = 0; i < pool.chunk_count(); ++i) {
+    const ChunkHandle h = pool.current_handle(i);
+    REQUIRE(handle_pool(h) == 3);
+    std::byte* data = pool.data(h);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(data) % 4096 == 0);
+    if (previous_end) REQUIRE(data >= previous_end);  // no overlap, padding included
+    previous_end = data + pool.descriptor(i).capacity + kTailPadding;
+  }
+  REQUIRE(previous_end <= base + ChunkPool::bytes_for(kClasses));
+  REQUIRE(ChunkPool::attach(base).chunk_count() == 14);
+  std::vector<std::byte> garbage(8192);
+  REQUIRE_THROWS(ChunkPool::attach(garbage.data()));
+}
+
+TEST_CASE("Chunk ownership follows FREE-FILLING-PUBLISHED-CLAIMED-RETURNED and refuses stale handles", "[ipc][pool]") {
+  std::vector<std::byte> memory(ChunkPool::bytes_for(kClasses));
+  ChunkPool pool = ChunkPool::format(memory.data(), 1, kClasses);
+  ChunkAllocator alloc(pool);
+  REQUIRE(alloc.free_count() == 14);
+
+  const auto h = alloc.acquire(100, kProducer);
+  REQUIRE(h);
+  REQUIRE(pool.descriptor_of(*h).capacity == 4096);
+  auto state = [&] { return ChunkDescriptor::state_of(pool.descriptor_of(*h).state.load()); };
+  auto owner = [&] { return ChunkDescriptor::owner_of(pool.descriptor_of(*h).state.load()); };
+  REQUIRE(state() == ChunkState::kFilling);
+  REQUIRE(owner() == kProducer.packed());
+
+  REQUIRE_FALSE(pool.claim(*h, kConsumer));  // not published yet
+  REQUIRE_FALSE(pool.publish(*h, 5000, kProducer));  // longer than the chunk
+  REQUIRE_FALSE(pool.publish(*h, 10, kConsumer));  // not the owner
+  REQUIRE(pool.publish(*h, 10, kProducer));
+  REQUIRE(state() == ChunkState::kPublished);
+  REQUIRE(pool.claim(*h, kConsumer));
+  REQUIRE_FALSE(pool.claim(*h, kConsumer));  // handed over twice
+  REQUIRE(owner() == kConsumer.packed());
+  REQUIRE(pool.retire(*h, kConsumer));
+  REQUIRE(state() == ChunkState::kReturned);
+  alloc.recycle(*h);
+  REQUIRE(alloc.free_count() == 14);
+  // The old handle is stale now: the generation moved on.
+  const ChunkHandle fresh = pool.current_handle(handle_index(*h));
+  REQUIRE(handle_generation(fresh) == handle_generation(*h) + 1);
+  REQUIRE_FALSE(pool.begin_fill(*h, kProducer));
+  REQUIRE_FALSE(pool.claim(*h, kConsumer));
+}
+
+TEST_CASE("ChunkAllocator picks the smallest class, overflows one class up, keeps the largest for large payloads",
+          "[ipc][pool]") {
+  std::vector<std::byte> memory(ChunkPool::bytes_for(kClasses));
+  ChunkPool pool = ChunkPool::format(memory.data(), 1, kClasses);
+  ChunkAllocator alloc(pool);
+  std::vector<ChunkHandle> small;
+  for (int i = 0; i < 8; ++i) small.push_back(*alloc.acquire(1000, kProducer));
+  for (auto h : small) REQUIRE(pool.descriptor_of(h).capacity == 4096);
+  // Small class exhausted: the next one up serves.
+  std::vector<ChunkHandle> medium;
+  for (int i = 0; i < 4; ++i) medium.push_back(*alloc.acquire(1000, kProducer));
+  for (auto h : medium) REQUIRE(pool.descriptor_of(h).capacity == 64 * 1024);
+  // But never the largest class for a payload that a smaller class could hold.
+  REQUIRE_FALSE(alloc.acquire(1000, kProducer));
+  // A large payload gets the largest class; one too large for any class never fits.
+  const auto big = alloc.acquire(900 * 1024, kProducer);
+  REQUIRE(big);
+  REQUIRE(pool.descriptor_of(*big).capacity == 1024 * 1024);
+  REQUIRE_FALSE(alloc.fits(2 * 1024 * 1024));
+  REQUIRE(alloc.fits(1024 * 1024));
+  // An abandoned fill goes straight back.
+  alloc.recycle(*big);
+  REQUIRE(alloc.free_count() == 2);
+  // The allocator rebuilt from the records (as after a restart) sees the same free chunks.
+  ChunkAllocator rebuilt(pool);
+  REQUIRE(rebuilt.free_count() == 2);
+}
+
+TEST_CASE("Chunks cross processes zero-copy; every chunk comes back", "[ipc][pool][process][stress]") {
+  const std::string pool_name = unique_name("pool");
+  const std::string ring_name = unique_name("rings");
+  const std::uint32_t ring_bytes = static_cast<std::uint32_t>(align_up(SpscRing::bytes_for(16), 128));
+  SharedSegment pool_segment = SharedSegment::create(pool_name, ChunkPool::bytes_for(kClasses));
+  SharedSegment ring_segment = SharedSegment::create(ring_name, 2 * ring_bytes + 2 * sizeof(Doorbell));
+  ChunkPool pool = ChunkPool::format(pool_segment.base(), 9, kClasses);
+  SpscRing* forward = SpscRing::construct(ring_segment.base(), 16);
+  SpscRing* back = SpscRing::construct(ring_segment.base() + ring_bytes, 16);
+  auto* bells = new (ring_segment.base() + 2 * ring_bytes) Doorbell[2];
+  constexpr int kMessages = 20'000;
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    SharedSegment p = SharedSegment::open(pool_name);
+    SharedSegment r = SharedSegment::open(ring_name);
+    ChunkPool view = ChunkPool::attach(p.base());
+    auto* in = reinterpret_cast<SpscRing*>(r.base());
+    auto* out = reinterpret_cast<SpscRing*>(r.base() + ring_bytes);
+    auto* b = reinterpret_cast<Doorbell*>(r.base() + 2 * ring_bytes);
+    int bad = 0;
+    for (int n = 0; n < kMessages;) {
+      const std::uint32_t key = b[0].prepare_wait();
+      std::uint64_t h;
+      if (!in->try_pop(h)) {
+        b[0].wait(key, std::chrono::milliseconds(100));
+        continue;
+      }
+      if (!view.claim(h, kConsumer)) ++bad;
+      const auto& d = view.descriptor_of(h);
+      // Check the payload in place: every byte equals the low byte of the message number.
+      const auto expected = static_cast<std::byte>(d.tag & 0xFF);
+      for (std::uint64_t i = 0; i < d.length; ++i)
+        if (view.data(h)[i] != expected) {
+          ++bad;
+          break;
+        }
+      if (!view.retire(h, kConsumer)) ++bad;
+      while (!out->try_push(h)) std::this_thread::yield();
+      b[1].ring();
+      ++n;
+    }
+    ::_exit(bad == 0 ? 0 : 1);
+  }
+
+  ChunkAllocator alloc(pool);
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<std::uint64_t> size(1, 1024 * 1024);
+  int sent = 0;
+  while (sent < kMessages) {
+    const std::uint64_t bytes = size(rng);
+    std::optional<ChunkHandle> h;
+    while (!(h = alloc.acquire(bytes, kProducer))) {
+      const std::uint32_t key = bells[1].prepare_wait();
+      std::uint64_t returned;
+      bool any = false;
+      while (back->try_pop(returned)) {
+        alloc.recycle(returned);
+        any = true;
+      }
+      if (!any) bells[1].wait(key, std::chrono::milliseconds(100));
+    }
+    std::memset(pool.data(*h), sent & 0xFF, bytes);
+    pool.descriptor_of(*h).tag = static_cast<std::uint64_t>(sent);
+    REQUIRE(pool.publish(*h, bytes, kProducer));
+    REQUIRE(forward->try_push(*h));  // capacity >= chunk count: never full while we hold a chunk
+    bells[0].ring();
+    ++sent;
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  std::uint64_t returned;
+  while (back->try_pop(returned)) alloc.recycle(returned);
+  SharedSegment::remove(pool_name);
+  SharedSegment::remove(ring_name);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(alloc.free_count() == pool.chunk_count());
+}

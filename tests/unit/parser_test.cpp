@@ -1,0 +1,312 @@
+// EdgarParser on the real SEC samples (exact row counts and chosen values, computed independently
+// from the JSON with Python's json module) and on malformed input.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+
+#include "parse_helpers.hpp"
+
+using namespace edgarpipe;
+using namespace edgarpipe::test;
+
+namespace {
+
+std::string col(const Row& r, TableId t, std::string_view name) {
+  const Cell& c = r.at(column_index(t, name));
+  return c ? *c : "<NULL>";
+}
+
+}  // namespace
+
+TEST_CASE("file names: main files, overflow pages and their CIKs", "[parser]") {
+  CHECK(parse_file_name("x/CIK0000320193.json").cik == 320193);
+  CHECK_FALSE(parse_file_name("x/CIK0000320193.json").overflow_page);
+  CHECK(parse_file_name("CIK0001318605-submissions-001.json").overflow_page);
+  CHECK(parse_file_name("CIK0001318605-submissions-001.json").cik == 1318605);
+  CHECK(parse_file_name("CIK123.json").cik == -1);
+  CHECK(parse_file_name("CIK0001318605-submissions-.json").cik == -1);
+  CHECK(parse_file_name("apple.json").cik == -1);
+  CHECK(dataset_hint_from_path("/data/companyfacts/CIK0000320193.json") == Dataset::kCompanyfacts);
+  CHECK(dataset_hint_from_path("/data/submissions/x/CIK0000320193.json") == Dataset::kSubmissions);
+  CHECK(dataset_hint_from_path("/data/submissions/companyfacts/CIK1.json") == Dataset::kCompanyfacts);
+  CHECK(dataset_hint_from_path("CIK0000320193.json") == Dataset::kUnknown);
+}
+
+TEST_CASE("all submissions samples: exact row counts per table", "[parser][samples]") {
+  std::size_t companies = 0, tickers = 0, former = 0, pages = 0, filings = 0, files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(EDGARPIPE_TEST_DATA_DIR) + "/submissions")) {
+    const auto parsed = parse_sample("submissions/" + entry.path().filename().string());
+    INFO(entry.path().string() << ": " << parsed.outcome.error);
+    REQUIRE(parsed.outcome.ok);
+    REQUIRE(parsed.outcome.dataset == Dataset::kSubmissions);
+    companies += parsed.decoded.count(TableId::kCompanies);
+    tickers += parsed.decoded.count(TableId::kCompanyTickers);
+    former += parsed.decoded.count(TableId::kFormerNames);
+    pages += parsed.decoded.count(TableId::kSubmissionPages);
+    filings += parsed.decoded.count(TableId::kFilings);
+    ++files;
+  }
+  CHECK(files == 23);
+  CHECK(companies == 19);
+  CHECK(tickers == 26);
+  CHECK(former == 31);
+  CHECK(pages == 12);
+  CHECK(filings == 13888);
+}
+
+TEST_CASE("Apple's main file: company, tickers, former names, pages and a 10-K filing", "[parser][samples]") {
+  const auto p = parse_sample("submissions/CIK0000320193.json");
+  REQUIRE(p.outcome.ok);
+  REQUIRE(p.outcome.cik == 320193);
+  const auto& company = p.decoded.rows.at(TableId::kCompanies).at(0);
+  const auto C = TableId::kCompanies;
+  CHECK(col(company, C, "cik") == "320193");
+  CHECK(col(company, C, "name") == "Apple Inc.");
+  CHECK(col(company, C, "ein") == "942404110");
+  CHECK(col(company, C, "fiscal_year_end") == "0927");
+  CHECK(col(company, C, "sic") == "3571");
+  CHECK(col(company, C, "owner_org") == "06 Technology");
+  CHECK(col(company, C, "lei") == "<NULL>");
+  CHECK(col(company, C, "description") == "");
+  CHECK(col(company, C, "business_city") == "CUPERTINO");
+  CHECK(col(company, C, "mailing_street2") == "<NULL>");
+  CHECK(col(company, C, "mailing_is_foreign_location") == "0");
+
+  const auto& ticker = p.decoded.rows.at(TableId::kCompanyTickers).at(0);
+  CHECK(ticker == Row{"320193", "0", "AAPL", "Nasdaq"});
+
+  const auto& former = p.decoded.rows.at(TableId::kFormerNames);
+  REQUIRE(former.size() == 3);
+  CHECK(former[0] == Row{"320193", "0", "APPLE INC", "2007-01-10 05:00:00", "2019-08-05 04:00:00"});
+
+  const auto& page = p.decoded.rows.at(TableId::kSubmissionPages).at(0);
+  CHECK(page == Row{"320193", "CIK0000320193-submissions-001.json", "1145", "1994-01-26", "2014-09-21"});
+
+  const Row* tenk = find_row(p.decoded, TableId::kFilings, 1, "0000320193-24-000123");
+  REQUIRE(tenk);
+  const auto F = TableId::kFilings;
+  CHECK(col(*tenk, F, "filing_date") == "2024-11-01");
+  CHECK(col(*tenk, F, "report_date") == "2024-09-28");
+  CHECK(col(*tenk, F, "acceptance_datetime") == "2024-11-01 10:01:36");
+  CHECK(col(*tenk, F, "form") == "10-K");
+  CHECK(col(*tenk, F, "core_type") == "XBRL");
+  CHECK(col(*tenk, F, "size") == "9759333");
+  CHECK(col(*tenk, F, "is_inline_xbrl") == "1");
+  CHECK(col(*tenk, F, "is_xbrl_numeric") == "<NULL>");  // column absent in this file
+  CHECK(col(*tenk, F, "primary_document") == "aapl-20240928.htm");
+}
+
+TEST_CASE("empty strings and nulls stay apart, per field", "[parser][samples]") {
+  const auto buffett = parse_sample("submissions/CIK0000315090.json");
+  REQUIRE(buffett.outcome.ok);
+  const auto& c = buffett.decoded.rows.at(TableId::kCompanies).at(0);
+  CHECK(col(c, TableId::kCompanies, "ein") == "<NULL>");
+  CHECK(col(c, TableId::kCompanies, "fiscal_year_end") == "<NULL>");
+  CHECK(col(c, TableId::kCompanies, "sic") == "");
+  CHECK(col(c, TableId::kCompanies, "owner_org") == "");
+  CHECK(col(c, TableId::kCompanies, "entity_type") == "other");
+  // reportDate "" -> NULL (a DATE column); act "" stays "" (a text column).
+  bool saw_null_report_date = false, saw_empty_act = false;
+  for (const Row& f : buffett.decoded.rows.at(TableId::kFilings)) {
+    saw_null_report_date |= !f[filings_col::report_date].has_value();
+    saw_empty_act |= f[filings_col::act] && f[filings_col::act]->empty();
+  }
+  CHECK(saw_null_report_date);
+  CHECK(saw_empty_act);
+
+  // The literal string "null" is text, not NULL.
+  const auto marvell = parse_sample("submissions/CIK0001835632.json");
+  REQUIRE(find_row(marvell.decoded, TableId::kFilings, filings_col::primary_doc_description, "null"));
+}
+
+TEST_CASE("schema drift: old files without core_type, new files with isXBRLNumeric", "[parser][samples]") {
+  const auto murphy = parse_sample("submissions/CIK0000717423.json");
+  REQUIRE(murphy.outcome.ok);
+  REQUIRE(murphy.outcome.cik == 717423);  // "717423": unpadded string CIK
+  for (const Row& f : murphy.decoded.rows.at(TableId::kFilings)) REQUIRE_FALSE(f[filings_col::core_type].has_value());
+  CHECK(col(murphy.decoded.rows.at(TableId::kCompanies).at(0), TableId::kCompanies, "owner_org") == "<NULL>");
+
+  const auto unicycive = parse_sample("submissions/CIK0001766140.json");
+  REQUIRE(unicycive.outcome.ok);
+  std::size_t nulls = 0, values = 0;
+  for (const Row& f : unicycive.decoded.rows.at(TableId::kFilings))
+    (f[filings_col::is_xbrl_numeric] ? values : nulls) += 1;
+  CHECK(nulls == 266);
+  CHECK(values == 31);
+  CHECK(col(unicycive.decoded.rows.at(TableId::kCompanies).at(0), TableId::kCompanies, "category") ==
+        "<br>Emerging growth company");
+}
+
+TEST_CASE("overflow pages take their CIK from the file name", "[parser][samples]") {
+  const auto p = parse_sample("submissions/CIK0001318605-submissions-001.json");
+  REQUIRE(p.outcome.ok);
+  CHECK(p.outcome.cik == 1318605);
+  CHECK(p.decoded.count(TableId::kFilings) == 720);
+  CHECK(p.decoded.count(TableId::kCompanies) == 0);
+  for (const Row& f : p.decoded.rows.at(TableId::kFilings)) REQUIRE(*f[0] == "1318605");
+}
+
+TEST_CASE("zero-filing entity and odd names", "[parser][samples]") {
+  const auto p = parse_sample("submissions/CIK0000350001.json");
+  REQUIRE(p.outcome.ok);
+  CHECK(p.decoded.count(TableId::kFilings) == 0);
+  CHECK(p.decoded.count(TableId::kFormerNames) == 19);
+  const std::string name = col(p.decoded.rows.at(TableId::kCompanies).at(0), TableId::kCompanies, "name");
+  CHECK(name.find('`') != std::string::npos);
+  CHECK(name.find('\\') != std::string::npos);  // an escaped backslash, decoded
+}
+
+TEST_CASE("companyfacts: exact values, decimals as written, null fy, IFRS with a string CIK", "[parser][samples]") {
+  std::size_t facts = 0, entities = 0;
+  for (const char* f : {"CIK0000320193.json", "CIK0000717423.json", "CIK0001045810.json", "CIK0001652044.json",
+                        "CIK0001835632.json", "reformatted/CIK0001997711.json"}) {
+    const auto p = parse_sample(std::string("companyfacts/") + f);
+    INFO(f << ": " << p.outcome.error);
+    REQUIRE(p.outcome.ok);
+    REQUIRE(p.outcome.dataset == Dataset::kCompanyfacts);
+    facts += p.decoded.count(TableId::kFacts);
+    entities += p.decoded.count(TableId::kEntities);
+  }
+  CHECK(facts == 98502);
+  CHECK(entities == 6);
+
+  const auto apple = parse_sample("companyfacts/CIK0000320193.json");
+  CHECK(apple.decoded.count(TableId::kFacts) == 23259);
+  CHECK(apple.decoded.rows.at(TableId::kEntities).at(0) == Row{"320193", "Apple Inc."});
+  const auto X = TableId::kFacts;
+  bool found_eps = false, found_tiny = false, found_instant = false;
+  for (const Row& r : apple.decoded.rows.at(X)) {
+    if (col(r, X, "concept") == "EarningsPerShareBasic" && col(r, X, "period_end") == "2024-09-28" &&
+        col(r, X, "period_start") == "2023-10-01" && col(r, X, "accession_number") == "0000320193-24-000123") {
+      found_eps = true;
+      CHECK(col(r, X, "value") == "6.11");
+      CHECK(col(r, X, "unit") == "USD/shares");
+      CHECK(col(r, X, "fiscal_year") == "2024");
+      CHECK(col(r, X, "fiscal_period") == "FY");
+      CHECK(col(r, X, "frame") == "CY2024");
+      CHECK(col(r, X, "filed") == "2024-11-01");
+    }
+    if (col(r, X, "value") == "0.00001") found_tiny = true;  // exact text, not 1e-05
+    if (col(r, X, "period_start") == "<NULL>") found_instant = true;
+  }
+  CHECK(found_eps);
+  CHECK(found_tiny);
+  CHECK(found_instant);
+
+  const auto alphabet = parse_sample("companyfacts/CIK0001652044.json");
+  std::size_t null_fy = 0, null_fp = 0;
+  for (const Row& r : alphabet.decoded.rows.at(X)) {
+    null_fy += col(r, X, "fiscal_year") == "<NULL>";
+    null_fp += col(r, X, "fiscal_period") == "<NULL>";
+  }
+  CHECK(null_fy == 82);
+  CHECK(null_fp == 82);
+
+  const auto lpa = parse_sample("companyfacts/reformatted/CIK0001997711.json");
+  REQUIRE(lpa.outcome.ok);
+  CHECK(lpa.outcome.cik == 1997711);
+  std::size_t ifrs_null_labels = 0;
+  for (const Row& r : lpa.decoded.rows.at(TableId::kConcepts))
+    if (*r[0] == "ifrs-full") {
+      CHECK_FALSE(r[2].has_value());
+      ++ifrs_null_labels;
+    }
+  CHECK(ifrs_null_labels == 177);
+}
+
+TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, \\u escapes", "[parser]") {
+  const auto empty = parse_bytes("{}", "companyfacts/CIK0000000042.json");
+  REQUIRE(empty.outcome.ok);
+  CHECK(empty.outcome.dataset == Dataset::kCompanyfacts);
+  CHECK(empty.outcome.cik == 42);  // from the file name, for ingest_files
+  CHECK(empty.decoded.rows.empty());
+
+  const auto no_facts = parse_bytes(R"({"cik":7,"entityName":"Seven","facts":{}})", "CIK0000000007.json");
+  REQUIRE(no_facts.outcome.ok);
+  CHECK(no_facts.decoded.rows.at(TableId::kEntities).at(0) == Row{"7", "Seven"});
+
+  const auto late = parse_bytes(
+      R"({"facts":{"dei":{"X":{"label":"L","description":null,"units":{"shares":[{"end":"2020-01-31","val":-5,"accn":"a","fy":null,"fp":null,"form":"8-K","filed":"2020-02-01"}]}}}},"entityName":"Late","cik":"0000000099"})",
+      "whatever.json");
+  REQUIRE(late.outcome.ok);
+  CHECK(late.decoded.rows.at(TableId::kFacts).at(0) ==
+        Row{"99", "dei", "X", "shares", std::nullopt, "2020-01-31", "-5", "a", std::nullopt, std::nullopt, "8-K", "2020-02-01", std::nullopt});
+
+  const auto escaped = parse_bytes(R"({"cik":1,"entityName":"Caf\u00e9 \ud83d\ude00 \"q\"","facts":{}})", "x.json");
+  REQUIRE(escaped.outcome.ok);
+  CHECK(*escaped.decoded.rows.at(TableId::kEntities).at(0)[1] == "Caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\"");
+}
+
+TEST_CASE("rows spill across small batch chunks without loss", "[parser][batch]") {
+  const auto big = parse_sample("companyfacts/CIK0000320193.json", 1 << 20);
+  const auto small = parse_sample("companyfacts/CIK0000320193.json", 8192);
+  REQUIRE(small.outcome.ok);
+  CHECK(small.decoded.count(TableId::kFacts) == big.decoded.count(TableId::kFacts));
+  CHECK(small.decoded.rows.at(TableId::kFacts) == big.decoded.rows.at(TableId::kFacts));
+  CHECK(small.decoded.file_begins == 1);
+  CHECK(small.decoded.ends.size() == 1);
+}
+
+TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser][malformed]") {
+  const std::string fund = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/submissions/CIK0001800903.json");
+  const auto name_at = fund.find("\"name\":\"") + 8;
+  struct Case {
+    const char* what;
+    std::string bytes;
+    std::string reason;
+    std::int64_t offset;  // -1: any
+  };
+  std::string bad_utf8 = fund;
+  bad_utf8.insert(name_at, "\xC3\x28");
+  std::string unequal = fund;
+  unequal.replace(unequal.find("\"form\":[\"D\"]"), 12, "\"form\":[\"D\",\"D\"]");
+  std::string wrong_type = fund;
+  wrong_type.replace(wrong_type.find("\"size\":["), 8, "\"size\":[\"12\",");
+  std::string bad_date = fund;
+  bad_date.replace(bad_date.find("\"filingDate\":[\""), 15, "\"filingDate\":[\"2021-13-01\",\"");
+  const Case cases[] = {
+      {"truncated", fund.substr(0, 700), "invalid JSON", 700},
+      {"invalid UTF-8", bad_utf8, "invalid UTF-8", static_cast<std::int64_t>(name_at)},
+      {"unequal arrays", unequal, "arrays of unequal length", -1},
+      {"wrong type", wrong_type, "filings.recent.size: expected an integer or null, found a string", -1},
+      {"bad date", bad_date, "is not a date", -1},
+      {"empty file", "", "empty file", 0},
+      {"not JSON", "<Error><Code>NoSuchKey</Code></Error>", "invalid JSON", -1},
+      {"top-level array", "[1,2,3]", "expected a JSON object at the top level", 0},
+      {"trailing content", fund + "{}", "trailing content", static_cast<std::int64_t>(fund.size())},
+      {"NUL byte", fund.substr(0, 40) + std::string(1, '\0') + fund.substr(40), "invalid JSON", -1},
+      {"NUL escape", R"({"cik":1,"entityName":"a\u0000b","facts":{}})", "NUL character", -1},
+      {"huge number", R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1e999,"accn":"a"}]}}}}})",
+       "invalid JSON", -1},
+      {"deep nesting", std::string(4000, '[') + std::string(4000, ']'), "", -1},
+      {"cik out of range", R"({"cik":"12345678901","name":"x"})", "is not a CIK", 7},
+      {"fact without accn", R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1}]}}}}})",
+       "fact without an \"accn\"", -1},
+      {"tickers vs exchanges", R"({"cik":"1","name":"x","tickers":["A","B"],"exchanges":["NYSE"]})",
+       "tickers has 2 entries but exchanges has 1", -1},
+      {"mixed kinds", R"({"cik":1,"entityName":"x","filings":{}})", "does not belong in a companyfacts file", -1},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const auto p = parse_bytes(c.bytes, "submissions/CIK0000000001.json");
+    REQUIRE_FALSE(p.outcome.ok);
+    CHECK_THAT(p.outcome.error, Catch::Contains(c.reason));
+    CHECK(p.outcome.error.find('\n') == std::string::npos);
+    if (c.offset >= 0) CHECK(p.outcome.error_offset == c.offset);
+    CHECK(p.outcome.rows == 0);
+    CHECK(p.decoded.rows.empty());  // nothing of a rejected file reaches the batch
+    REQUIRE(p.decoded.ends.size() == 1);
+    CHECK(p.decoded.ends[0].status == FileStatus::kRejected);
+  }
+}
+
+TEST_CASE("a forced dataset (--dataset) must match the document; a path hint only settles silent documents", "[parser]") {
+  const std::string apple_facts = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/companyfacts/CIK0000320193.json");
+  const auto forced = parse_bytes(apple_facts, "CIK0000320193.json", Dataset::kSubmissions, true);
+  REQUIRE_FALSE(forced.outcome.ok);
+  CHECK_THAT(forced.outcome.error, Catch::Contains("does not belong in a submissions main file"));
+  // A path hint alone does not override what the document says it is.
+  const auto hinted = parse_bytes(apple_facts, "submissions/CIK0000320193.json", Dataset::kSubmissions, false);
+  REQUIRE(hinted.outcome.ok);
+  CHECK(hinted.outcome.dataset == Dataset::kCompanyfacts);
+}

@@ -1,0 +1,115 @@
+// RowBatchWriter/Reader: values round-trip, records move whole to the next chunk, and a rejected
+// file leaves no rows behind in the chunk it began in.
+#include <catch2/catch.hpp>
+#include <limits>
+
+#include "parse_helpers.hpp"
+
+using namespace edgarpipe;
+using namespace edgarpipe::test;
+
+namespace {
+void write_entity(RowBatchWriter& w, std::int64_t cik, std::string_view name) {
+  w.begin_row(TableId::kEntities);
+  w.integer(cik);
+  w.text(name);
+  w.end_row();
+}
+}  // namespace
+
+TEST_CASE("row batch values round-trip exactly", "[batch]") {
+  CollectingOutput out(4096);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  w.begin_file(5);
+  w.begin_row(TableId::kFacts);
+  w.integer(std::numeric_limits<std::int64_t>::min());
+  w.text("us-gaap");
+  w.text("");
+  w.text("USD/shares");
+  w.null();
+  w.text("2024-09-28");
+  w.decimal(0.00001, "0.00001");
+  w.text("0000320193-24-000123");
+  w.integer(2024);
+  w.null();
+  w.text("10-K");
+  w.text("2024-11-01");
+  w.text("CY2024Q3I");
+  w.end_row();
+  FileEndInfo end;
+  end.file_index = 5;
+  end.dataset = Dataset::kCompanyfacts;
+  end.cik = 320193;
+  end.rows = 1;
+  end.unknown_columns = 2;
+  w.end_file(end);
+  out.finish(w.used());
+  const Decoded d = decode(out.chunks);
+  REQUIRE(d.file_begins == 1);
+  REQUIRE(d.rows.at(TableId::kFacts).size() == 1);
+  CHECK(d.rows.at(TableId::kFacts)[0] ==
+        Row{std::to_string(std::numeric_limits<std::int64_t>::min()), "us-gaap", "", "USD/shares", std::nullopt,
+            "2024-09-28", "0.00001", "0000320193-24-000123", "2024", std::nullopt, "10-K", "2024-11-01", "CY2024Q3I"});
+  REQUIRE(d.ends.size() == 1);
+  CHECK(d.ends[0].file_index == 5);
+  CHECK(d.ends[0].cik == 320193);
+  CHECK(d.ends[0].dataset == Dataset::kCompanyfacts);
+  CHECK(d.ends[0].unknown_columns == 2);
+  CHECK(d.ends[0].status == FileStatus::kLoaded);
+}
+
+TEST_CASE("a record that does not fit moves whole to the next chunk; files spanning chunks are flagged", "[batch]") {
+  CollectingOutput out(256);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  w.begin_file(1);
+  for (int i = 0; i < 50; ++i) write_entity(w, i, "a name of some length to fill chunks");
+  FileEndInfo end;
+  end.file_index = 1;
+  w.end_file(end);
+  out.finish(w.used());
+  REQUIRE(out.chunks.size() > 5);
+  for (std::size_t i = 0; i + 1 < out.chunks.size(); ++i) CHECK(out.open_at_flush[i]);  // the file continues
+  const Decoded d = decode(out.chunks);
+  REQUIRE(d.count(TableId::kEntities) == 50);
+  for (int i = 0; i < 50; ++i) CHECK(*d.rows.at(TableId::kEntities)[i][0] == std::to_string(i));
+}
+
+TEST_CASE("reject_file drops the file's rows from the chunk it began in", "[batch]") {
+  CollectingOutput out(4096);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  w.begin_file(1);
+  write_entity(w, 1, "good");
+  FileEndInfo good;
+  good.file_index = 1;
+  w.end_file(good);
+  w.begin_file(2);
+  write_entity(w, 2, "bad");
+  w.begin_row(TableId::kEntities);  // a partial row when the error strikes
+  w.integer(3);
+  FileEndInfo bad;
+  bad.file_index = 2;
+  bad.status = FileStatus::kRejected;
+  bad.error = "broken";
+  bad.error_offset = 17;
+  w.reject_file(bad);
+  out.finish(w.used());
+  const Decoded d = decode(out.chunks);
+  REQUIRE(d.count(TableId::kEntities) == 1);
+  CHECK(*d.rows.at(TableId::kEntities)[0][1] == "good");
+  REQUIRE(d.ends.size() == 2);
+  CHECK(d.file_begins == 2);
+  CHECK(d.ends[1].status == FileStatus::kRejected);
+  CHECK(d.end_errors[1] == "broken");
+  CHECK(d.ends[1].error_offset == 17);
+}
+
+TEST_CASE("a single row larger than a chunk is refused, not truncated", "[batch]") {
+  CollectingOutput out(128);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  w.begin_file(1);
+  REQUIRE_THROWS_AS(write_entity(w, 1, std::string(500, 'x')), RowTooLarge);
+}
