@@ -90,6 +90,18 @@ std::string_view type_name(od::json_type t) {
   return "an unknown value";
 }
 
+// A field's key without copying it: SEC keys have no escapes, so the bytes between the quotes in
+// the document are the key. Keys with a backslash take simdjson's unescaping path.
+std::string_view key_of(od::field& f) {
+  const char* start = f.key().raw();
+  const char* p = start;
+  while (*p != '"') {
+    if (*p == '\\') return f.unescaped_key();
+    ++p;
+  }
+  return {start, static_cast<std::size_t>(p - start)};
+}
+
 const char* location_of(od::value& v) noexcept {
   auto r = v.current_location();
   return r.error() ? nullptr : r.value_unsafe();
@@ -243,6 +255,7 @@ struct EdgarParser::Impl {
   std::int64_t json_cik = -1;
   std::int64_t name_cik = -1;
   Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
+  bool nul_escape_in_document = false;
 
   // Submissions main file, kept until the end of the document (the CIK may come last).
   std::array<Cell, kCompanyColumns> company{};
@@ -293,7 +306,7 @@ struct EdgarParser::Impl {
       case od::json_type::string: {
         c.kind = Cell::kText;
         c.text = v.get_string();
-        if (std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
+        if (nul_escape_in_document && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
           throw Reject{std::string(path) + ": text contains a NUL character", c.where};
         return c;
       }
@@ -392,7 +405,7 @@ struct EdgarParser::Impl {
   void parse_columns(od::object obj, std::string_view prefix) {
     have_filings = true;
     for (od::field f : obj) {
-      std::string_view key = f.unescaped_key();
+      std::string_view key = key_of(f);
       od::value v = f.value();
       const FilingColumn* col = find_key(kFilingColumns, key);
       if (col == nullptr) {
@@ -419,8 +432,8 @@ struct EdgarParser::Impl {
         first = c;
         rows = columns[c].size();
       } else if (columns[c].size() != rows) {
-        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" + std::string(key_of(first)) + " has " +
-                         std::to_string(rows) + " entries, " + std::string(key_of(c)) + " has " +
+        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" + std::string(column_key(first)) + " has " +
+                         std::to_string(rows) + " entries, " + std::string(column_key(c)) + " has " +
                          std::to_string(columns[c].size()) + ")",
                      column_where[c]};
       }
@@ -445,7 +458,7 @@ struct EdgarParser::Impl {
     result.rows += rows;
   }
 
-  static std::string_view key_of(int column) noexcept {
+  static std::string_view column_key(int column) noexcept {
     for (const auto& c : kFilingColumns)
       if (c.column == column) return c.key;
     return "?";
@@ -457,7 +470,7 @@ struct EdgarParser::Impl {
     }
     if (v.type() != od::json_type::object) wrong_type(v, path, "an object");
     for (od::field f : v.get_object()) {
-      std::string_view key = f.unescaped_key();
+      std::string_view key = key_of(f);
       const CompanyField* field = find_key(kAddressFields, key);
       if (field == nullptr) continue;
       company[base + field->column] = cell(f.value(), field->type, std::string(path) + "." + std::string(key));
@@ -479,7 +492,7 @@ struct EdgarParser::Impl {
         if (element.type() != od::json_type::object) wrong_type(element, "formerNames[]", "an object");
         std::array<Cell, 3> row{};
         for (od::field f : element.get_object()) {
-          std::string_view k = f.unescaped_key();
+          std::string_view k = key_of(f);
           if (k == "name") row[0] = text_cell(f.value(), "formerNames[].name");
           else if (k == "from") row[1] = cell(f.value(), CellType::kTimestamp, "formerNames[].from");
           else if (k == "to") row[2] = cell(f.value(), CellType::kTimestamp, "formerNames[].to");
@@ -489,14 +502,14 @@ struct EdgarParser::Impl {
     } else if (key == "addresses") {
       if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
       for (od::field f : v.get_object()) {
-        std::string_view k = f.unescaped_key();
+        std::string_view k = key_of(f);
         if (k == "mailing") parse_address(f.value(), kMailingBase, "addresses.mailing");
         else if (k == "business") parse_address(f.value(), kBusinessBase, "addresses.business");
       }
     } else if (key == "filings") {
       if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
       for (od::field f : v.get_object()) {
-        std::string_view k = f.unescaped_key();
+        std::string_view k = key_of(f);
         od::value fv = f.value();
         if (k == "recent") {
           if (fv.type() != od::json_type::object) wrong_type(fv, "filings.recent", "an object");
@@ -508,7 +521,7 @@ struct EdgarParser::Impl {
             Page page;
             const char* where = location_of(element);
             for (od::field pf : element.get_object()) {
-              std::string_view pk = pf.unescaped_key();
+              std::string_view pk = key_of(pf);
               if (pk == "name") page.name = text_cell(pf.value(), "filings.files[].name");
               else if (pk == "filingCount") page.count = int_cell(pf.value(), "filings.files[].filingCount");
               else if (pk == "filingFrom") page.from = cell(pf.value(), CellType::kDate, "filings.files[].filingFrom");
@@ -576,17 +589,17 @@ struct EdgarParser::Impl {
     if (v.type() != od::json_type::object) wrong_type(v, "facts", "an object");
     const std::int64_t id = cik();
     for (od::field tax_field : v.get_object()) {
-      const std::string_view taxonomy = tax_field.unescaped_key();
+      const std::string_view taxonomy = key_of(tax_field);
       od::value tax_value = tax_field.value();
       if (tax_value.type() != od::json_type::object) wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
       for (od::field concept_field : tax_value.get_object()) {
-        const std::string_view concept_name = concept_field.unescaped_key();
+        const std::string_view concept_name = key_of(concept_field);
         od::value concept_value = concept_field.value();
         if (concept_value.type() != od::json_type::object)
           wrong_type(concept_value, "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
         Cell label, description;
         for (od::field cf : concept_value.get_object()) {
-          std::string_view k = cf.unescaped_key();
+          std::string_view k = key_of(cf);
           if (k == "label") label = text_cell(cf.value(), "label");
           else if (k == "description") description = text_cell(cf.value(), "description");
           else if (k == "units") parse_units(cf.value(), id, taxonomy, concept_name);
@@ -605,7 +618,7 @@ struct EdgarParser::Impl {
   void parse_units(od::value v, std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
     if (v.type() != od::json_type::object) wrong_type(v, "units", "an object");
     for (od::field unit_field : v.get_object()) {
-      const std::string_view unit = unit_field.unescaped_key();
+      const std::string_view unit = key_of(unit_field);
       od::value rows = unit_field.value();
       if (rows.type() != od::json_type::array) wrong_type(rows, "units." + std::string(unit), "an array");
       for (od::value fact : rows.get_array()) parse_fact(fact, id, taxonomy, concept_name, unit);
@@ -624,7 +637,7 @@ struct EdgarParser::Impl {
     std::string_view val_text;
     bool val_is_int = false;
     for (od::field f : fact.get_object()) {
-      std::string_view k = f.unescaped_key();
+      std::string_view k = key_of(f);
       od::value fv = f.value();
       switch (k.size()) {
         case 2:
@@ -724,7 +737,7 @@ struct EdgarParser::Impl {
     }
     if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
     for (od::field f : doc.get_object()) {
-      std::string_view key = f.unescaped_key();
+      std::string_view key = key_of(f);
       od::value v = f.value();
       if (key == "cik") {
         if (!cik_known) json_cik = parse_cik(v);
@@ -775,6 +788,11 @@ struct EdgarParser::Impl {
         throw Reject{"invalid UTF-8", data + bad};
       }
       doc = std::move(iterated.value());  // throws on other stage-1 errors
+      // Text must not carry NUL (PostgreSQL cannot store it). A raw NUL byte is never valid JSON;
+      // the only other source is a \u0000 escape, so strings are checked only if one exists.
+      if (const void* nul = std::memchr(data, 0, len))
+        throw Reject{"NUL byte in the document", static_cast<const char*>(nul)};
+      nul_escape_in_document = ::memmem(data, len, "\\u0000", 6) != nullptr;
       try {
         parse_document(doc, false);
       } catch (const NeedCikFirst&) {

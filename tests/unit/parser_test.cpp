@@ -274,7 +274,7 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
       {"not JSON", "<Error><Code>NoSuchKey</Code></Error>", "invalid JSON", -1},
       {"top-level array", "[1,2,3]", "expected a JSON object at the top level", 0},
       {"trailing content", fund + "{}", "trailing content", static_cast<std::int64_t>(fund.size())},
-      {"NUL byte", fund.substr(0, 40) + std::string(1, '\0') + fund.substr(40), "invalid JSON", -1},
+      {"NUL byte", fund.substr(0, 40) + std::string(1, '\0') + fund.substr(40), "NUL byte", 40},
       {"NUL escape", R"({"cik":1,"entityName":"a\u0000b","facts":{}})", "NUL character", -1},
       {"huge number", R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1e999,"accn":"a"}]}}}}})",
        "invalid JSON", -1},

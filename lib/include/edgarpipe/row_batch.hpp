@@ -86,10 +86,24 @@ class RowBatchWriter {
   }
   void null() { put_u8(static_cast<std::uint8_t>(ValueTag::kNull)); }
   void integer(std::int64_t v) {
+    if (std::byte* p = room(9)) {  // fast path: one capacity check per value
+      *p = static_cast<std::byte>(ValueTag::kInt);
+      std::memcpy(p + 1, &v, 8);
+      return;
+    }
     put_u8(static_cast<std::uint8_t>(ValueTag::kInt));
     put(&v, sizeof v);
   }
   void text(std::string_view s) {
+    if (s.size() <= UINT32_MAX - 5) {
+      if (std::byte* p = room(5 + s.size())) {
+        const auto len = static_cast<std::uint32_t>(s.size());
+        *p = static_cast<std::byte>(ValueTag::kText);
+        std::memcpy(p + 1, &len, 4);
+        std::memcpy(p + 5, s.data(), s.size());
+        return;
+      }
+    }
     put_u8(static_cast<std::uint8_t>(ValueTag::kText));
     put_len(s.size());
     put(s.data(), s.size());
@@ -118,6 +132,14 @@ class RowBatchWriter {
     in_record_ = true;
   }
   void end_record();
+  // Reserves n bytes in the buffer and returns where they start, or nullptr if the record is
+  // already spilling or the bytes do not fit (then the slow path spills).
+  std::byte* room(std::size_t n) noexcept {
+    if (!spill_.empty() || used_ + n > buffer_.size()) return nullptr;
+    std::byte* p = buffer_.data() + used_;
+    used_ += n;
+    return p;
+  }
   void put(const void* p, std::size_t n) {
     if (spill_.empty() && used_ + n <= buffer_.size()) {
       std::memcpy(buffer_.data() + used_, p, n);

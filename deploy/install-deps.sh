@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything edgarpipe needs to build, test and benchmark, from Debian 12 packages only.
+# Idempotent; safe to run again. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev          # Boost.Interprocess (header-only)
+  libsimdjson-dev       # JSON parsing
+  libfmt-dev
+  libsqlite3-dev sqlite3
+  libxxhash-dev         # content hashes of input files
+  catch2                # tests (Catch2 v2)
+  libbenchmark-dev      # Google Benchmark
+  python3               # the benchmark harness and scripts
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

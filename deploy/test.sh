@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The second README command (and what CI runs): install, build, run the whole test suite, then
+# the concurrency tests again under AddressSanitizer+UBSan and ThreadSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deploy/install-deps.sh
+
+echo "== build and test (RelWithDebInfo)"
+deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON
+(cd build && ctest --output-on-failure --timeout 300 -j2)
+
+echo "== AddressSanitizer + UBSan: ipc, parser and multi-process pipeline tests"
+BUILD_DIR=build-asan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=address -DEDGARPIPE_BUILD_BENCHMARKS=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j2)
+
+echo "== ThreadSanitizer: ring, doorbell and pool stress tests"
+BUILD_DIR=build-tsan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=thread -DEDGARPIPE_BUILD_BENCHMARKS=OFF
+(cd build-tsan && ctest --output-on-failure --timeout 600 -j2 -L ipc)
+
+echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
+build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null
+echo "deploy/test.sh: all passed"
