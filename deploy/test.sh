@@ -14,8 +14,9 @@ BUILD_DIR=build-asan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=addre
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j2)
 
 echo "== ThreadSanitizer: ring, doorbell and pool stress tests"
-BUILD_DIR=build-tsan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=thread -DEDGARPIPE_BUILD_BENCHMARKS=OFF
-(cd build-tsan && ctest --output-on-failure --timeout 600 -j2 -L ipc)
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGARPIPE_SANITIZE=thread -DEDGARPIPE_BUILD_BENCHMARKS=OFF
+cmake --build build-tsan --target ipc_tests --parallel "$(nproc)"
+TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/ipc_tests
 
 echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
 build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null

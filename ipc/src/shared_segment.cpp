@@ -32,11 +32,13 @@ SharedSegment& SharedSegment::operator=(SharedSegment&&) noexcept = default;
 SharedSegment::~SharedSegment() = default;
 
 SharedSegment SharedSegment::create(const std::string& name, std::size_t size) {
+  bool created = false;
   try {
     bip::permissions owner_only;
     owner_only.set_permissions(0600);
     auto mapping = std::make_unique<Mapping>();
     mapping->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, owner_only);
+    created = true;
     mapping->object.truncate(static_cast<bip::offset_t>(size));
     // MAP_POPULATE pre-faults at map time; the touch pass below makes sure of it where the
     // kernel ignores the hint. A tmpfs without room fails here with SIGBUS-free ENOMEM/ENOSPC
@@ -46,7 +48,7 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t size) {
     for (std::size_t i = 0; i < size; i += 4096) bytes[i] = std::byte{0};
     return SharedSegment(name, std::move(mapping));
   } catch (const bip::interprocess_exception& e) {
-    bip::shared_memory_object::remove(name.c_str());
+    if (created) bip::shared_memory_object::remove(name.c_str());  // never someone else's segment
     throw std::runtime_error("cannot create shared memory segment " + name + " of " +
                              std::to_string(size) + " bytes: " + e.what());
   }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -144,7 +145,7 @@ class RunSegments {
 
  private:
   std::vector<std::string> names_;
-  std::vector<ipc::SharedSegment> segments_;
+  std::deque<ipc::SharedSegment> segments_;  // a deque: references handed out stay valid
 };
 
 std::string stage_path(const char* stage) {

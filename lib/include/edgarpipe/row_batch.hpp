@@ -100,7 +100,7 @@ class RowBatchWriter {
         const auto len = static_cast<std::uint32_t>(s.size());
         *p = static_cast<std::byte>(ValueTag::kText);
         std::memcpy(p + 1, &len, 4);
-        std::memcpy(p + 5, s.data(), s.size());
+        if (!s.empty()) std::memcpy(p + 5, s.data(), s.size());
         return;
       }
     }
@@ -141,6 +141,7 @@ class RowBatchWriter {
     return p;
   }
   void put(const void* p, std::size_t n) {
+    if (n == 0) return;  // an empty string_view may carry a null pointer
     if (spill_.empty() && used_ + n <= buffer_.size()) {
       std::memcpy(buffer_.data() + used_, p, n);
       used_ += n;
