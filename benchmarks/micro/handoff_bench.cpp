@@ -104,8 +104,10 @@ void BM_Handoff(benchmark::State& state) {
   // Wait for the consumer to finish what is in flight so the timing covers every byte read.
   while (alloc.free_count() != pool.chunk_count()) {
     std::uint64_t r;
-    if (back->try_pop(r)) alloc.recycle(r);
-    else std::this_thread::yield();
+    if (back->try_pop(r))
+      alloc.recycle(r);
+    else
+      std::this_thread::yield();
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));

@@ -41,9 +41,15 @@ void BM_SimdjsonWalk(benchmark::State& state) {
         case simdjson::ondemand::json_type::array:
           for (auto element : v.get_array()) self(self, element.value());
           break;
-        case simdjson::ondemand::json_type::string: values += v.get_string().value().size(); break;
-        case simdjson::ondemand::json_type::number: values += static_cast<std::uint64_t>(v.get_double().value()); break;
-        default: v.is_null(); ++values;
+        case simdjson::ondemand::json_type::string:
+          values += v.get_string().value().size();
+          break;
+        case simdjson::ondemand::json_type::number:
+          values += static_cast<std::uint64_t>(v.get_double().value());
+          break;
+        default:
+          v.is_null();
+          ++values;
       }
     };
     walk(walk, doc.get_value().value());

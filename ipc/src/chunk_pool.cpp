@@ -36,7 +36,8 @@ ChunkPool::Header& ChunkPool::header() const noexcept { return *reinterpret_cast
 
 ChunkPool ChunkPool::format(std::byte* base, std::uint16_t pool_id, std::span<const SizeClass> classes) {
   static_assert(sizeof(Header) <= 4096);
-  if (classes.empty() || classes.size() > kMaxSizeClasses) throw std::invalid_argument("chunk pool: 1 to 8 size classes");
+  if (classes.empty() || classes.size() > kMaxSizeClasses)
+    throw std::invalid_argument("chunk pool: 1 to 8 size classes");
   ChunkPool pool(base);
   Header& h = *new (base) Header{};
   h.pool_id = pool_id;
@@ -80,7 +81,9 @@ std::uint16_t ChunkPool::pool_id() const noexcept { return header().pool_id; }
 std::uint32_t ChunkPool::chunk_count() const noexcept { return header().chunk_count; }
 std::uint32_t ChunkPool::class_count() const noexcept { return header().class_count; }
 SizeClass ChunkPool::size_class(std::uint32_t i) const noexcept { return header().classes[i]; }
-std::uint64_t ChunkPool::largest_chunk() const noexcept { return header().classes[header().class_count - 1].chunk_bytes; }
+std::uint64_t ChunkPool::largest_chunk() const noexcept {
+  return header().classes[header().class_count - 1].chunk_bytes;
+}
 
 ChunkDescriptor& ChunkPool::descriptor(std::uint16_t index) const noexcept {
   return *reinterpret_cast<ChunkDescriptor*>(base_ + descriptors_offset() + index * sizeof(ChunkDescriptor));
@@ -98,7 +101,8 @@ bool ChunkPool::transition(ChunkHandle h, ChunkState from, ChunkState to, std::u
   if (handle_pool(h) != pool_id() || handle_index(h) >= chunk_count()) return false;
   auto& state = descriptor_of(h).state;
   std::uint64_t word = state.load(std::memory_order_acquire);
-  if (ChunkDescriptor::state_of(word) != from || ChunkDescriptor::generation_of(word) != handle_generation(h)) return false;
+  if (ChunkDescriptor::state_of(word) != from || ChunkDescriptor::generation_of(word) != handle_generation(h))
+    return false;
   if (check_owner && ChunkDescriptor::owner_of(word) != expected_owner) return false;
   const std::uint64_t next = ChunkDescriptor::pack(to, owner, handle_generation(h));
   return state.compare_exchange_strong(word, next, order, std::memory_order_relaxed);
@@ -117,7 +121,8 @@ bool ChunkPool::publish(ChunkHandle h, std::uint64_t length, OwnerId producer) c
 }
 
 bool ChunkPool::claim(ChunkHandle h, OwnerId consumer) const noexcept {
-  return transition(h, ChunkState::kPublished, ChunkState::kClaimed, consumer.packed(), false, 0, std::memory_order_acquire);
+  return transition(h, ChunkState::kPublished, ChunkState::kClaimed, consumer.packed(), false, 0,
+                    std::memory_order_acquire);
 }
 
 bool ChunkPool::retire(ChunkHandle h, OwnerId consumer) const noexcept {
@@ -130,10 +135,12 @@ std::optional<ChunkHandle> ChunkPool::recycle(ChunkHandle h) const noexcept {
   auto& state = descriptor_of(h).state;
   std::uint64_t word = state.load(std::memory_order_acquire);
   const auto s = ChunkDescriptor::state_of(word);
-  if ((s != ChunkState::kReturned && s != ChunkState::kFilling) || ChunkDescriptor::generation_of(word) != handle_generation(h))
+  if ((s != ChunkState::kReturned && s != ChunkState::kFilling) ||
+      ChunkDescriptor::generation_of(word) != handle_generation(h))
     return std::nullopt;
   const std::uint32_t generation = handle_generation(h) + 1;
-  if (!state.compare_exchange_strong(word, ChunkDescriptor::pack(ChunkState::kFree, 0, generation), std::memory_order_acq_rel))
+  if (!state.compare_exchange_strong(word, ChunkDescriptor::pack(ChunkState::kFree, 0, generation),
+                                     std::memory_order_acq_rel))
     return std::nullopt;
   return make_handle(generation, pool_id(), handle_index(h));
 }

@@ -1,8 +1,8 @@
 #include "edgarpipe/ipc/shared_segment.hpp"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
-#include <signal.h>
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
@@ -49,8 +49,8 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t size) {
     return SharedSegment(name, std::move(mapping));
   } catch (const bip::interprocess_exception& e) {
     if (created) bip::shared_memory_object::remove(name.c_str());  // never someone else's segment
-    throw std::runtime_error("cannot create shared memory segment " + name + " of " +
-                             std::to_string(size) + " bytes: " + e.what());
+    throw std::runtime_error("cannot create shared memory segment " + name + " of " + std::to_string(size) +
+                             " bytes: " + e.what());
   }
 }
 
@@ -65,9 +65,7 @@ SharedSegment SharedSegment::open(const std::string& name) {
   }
 }
 
-bool SharedSegment::remove(const std::string& name) noexcept {
-  return bip::shared_memory_object::remove(name.c_str());
-}
+bool SharedSegment::remove(const std::string& name) noexcept { return bip::shared_memory_object::remove(name.c_str()); }
 
 std::int64_t shm_bytes_available() noexcept {
   struct statvfs info {};

@@ -47,8 +47,10 @@ Dataset dataset_hint_from_path(std::string_view path) noexcept {
     std::size_t end = path.find('/', start);
     if (end == std::string_view::npos) break;  // the last component is the file name
     std::string_view part = path.substr(start, end - start);
-    if (part.find("companyfacts") != std::string_view::npos) hint = Dataset::kCompanyfacts;
-    else if (part.find("submissions") != std::string_view::npos) hint = Dataset::kSubmissions;
+    if (part.find("companyfacts") != std::string_view::npos)
+      hint = Dataset::kCompanyfacts;
+    else if (part.find("submissions") != std::string_view::npos)
+      hint = Dataset::kSubmissions;
     start = end + 1;
   }
   return hint;
@@ -80,12 +82,18 @@ enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
 
 std::string_view type_name(od::json_type t) {
   switch (t) {
-    case od::json_type::array: return "an array";
-    case od::json_type::object: return "an object";
-    case od::json_type::number: return "a number";
-    case od::json_type::string: return "a string";
-    case od::json_type::boolean: return "a boolean";
-    case od::json_type::null: return "null";
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
   }
   return "an unknown value";
 }
@@ -110,7 +118,8 @@ const char* location_of(od::value& v) noexcept {
 [[noreturn]] void wrong_type(od::value& v, std::string_view path, std::string_view expected) {
   const char* where = location_of(v);
   od::json_type t = v.type();
-  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + std::string(type_name(t)), where};
+  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + std::string(type_name(t)),
+               where};
 }
 
 bool is_digits(std::string_view s) noexcept {
@@ -143,7 +152,8 @@ bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_l
   if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
   if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 6) return false;
   std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
-  if (!fraction.empty() && (fraction[0] != '.' || fraction.size() > 4 || fraction.size() < 2 || !is_digits(fraction.substr(1))))
+  if (!fraction.empty() &&
+      (fraction[0] != '.' || fraction.size() > 4 || fraction.size() < 2 || !is_digits(fraction.substr(1))))
     return false;
   std::memcpy(out, s.data(), 19);
   out[10] = ' ';
@@ -156,7 +166,8 @@ bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_l
 }
 
 std::string_view trim_right(std::string_view s) noexcept {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -313,7 +324,8 @@ struct EdgarParser::Impl {
       case od::json_type::null:
         if (v.is_null()) return c;
         [[fallthrough]];
-      default: wrong_type(v, path, "a string or null");
+      default:
+        wrong_type(v, path, "a string or null");
     }
   }
 
@@ -333,7 +345,8 @@ struct EdgarParser::Impl {
       case od::json_type::null:
         if (v.is_null()) return c;
         [[fallthrough]];
-      default: wrong_type(v, path, "an integer or null");
+      default:
+        wrong_type(v, path, "an integer or null");
     }
   }
 
@@ -341,7 +354,8 @@ struct EdgarParser::Impl {
     Cell c = type == CellType::kInt ? int_cell(v, path) : text_cell(v, path);
     if (c.kind == Cell::kText && !c.text.empty()) {
       if (type == CellType::kDate && !valid_date(c.text))
-        throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) + "\" is not a date (YYYY-MM-DD)", c.where};
+        throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) + "\" is not a date (YYYY-MM-DD)",
+                     c.where};
       if (type == CellType::kTimestamp) {
         char buf[24];
         std::size_t n;
@@ -357,12 +371,18 @@ struct EdgarParser::Impl {
   // Writes a validated cell as a column value of `type`.
   void write(const Cell& c, CellType type) {
     switch (c.kind) {
-      case Cell::kNull: out->null(); return;
-      case Cell::kInt: out->integer(c.integer); return;
+      case Cell::kNull:
+        out->null();
+        return;
+      case Cell::kInt:
+        out->integer(c.integer);
+        return;
       case Cell::kText:
         if (type == CellType::kDate) {
-          if (c.text.empty()) out->null();  // DATE columns map "" to NULL
-          else out->text(c.text);
+          if (c.text.empty())
+            out->null();  // DATE columns map "" to NULL
+          else
+            out->text(c.text);
         } else if (type == CellType::kTimestamp) {
           if (c.text.empty()) {
             out->null();
@@ -396,7 +416,8 @@ struct EdgarParser::Impl {
         if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", where};
         return cik;
       }
-      default: wrong_type(v, "cik", "a string or number");
+      default:
+        wrong_type(v, "cik", "a string or number");
     }
   }
 
@@ -432,26 +453,31 @@ struct EdgarParser::Impl {
         first = c;
         rows = columns[c].size();
       } else if (columns[c].size() != rows) {
-        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" + std::string(column_key(first)) + " has " +
-                         std::to_string(rows) + " entries, " + std::string(column_key(c)) + " has " +
-                         std::to_string(columns[c].size()) + ")",
+        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" +
+                         std::string(column_key(first)) + " has " + std::to_string(rows) + " entries, " +
+                         std::string(column_key(c)) + " has " + std::to_string(columns[c].size()) + ")",
                      column_where[c]};
       }
     }
     if (rows == 0) return;
     if (!column_present[filings_col::accession_number])
-      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": filings without an accessionNumber column", nullptr};
+      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) +
+                       ": filings without an accessionNumber column",
+                   nullptr};
     for (std::size_t r = 0; r < rows; ++r) {
       const Cell& accession = columns[filings_col::accession_number][r];
       if (accession.kind != Cell::kText || accession.text.empty())
-        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" + std::to_string(r) + "]: missing accession number",
+        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
+                         std::to_string(r) + "]: missing accession number",
                      accession.where};
       out->begin_row(TableId::kFilings);
       out->integer(cik);
       for (const FilingColumn& col : kFilingColumns) {
         // kFilingColumns lists every column after cik in table order.
-        if (column_present[col.column]) write(columns[col.column][r], col.type);
-        else out->null();
+        if (column_present[col.column])
+          write(columns[col.column][r], col.type);
+        else
+          out->null();
       }
       out->end_row();
     }
@@ -493,9 +519,12 @@ struct EdgarParser::Impl {
         std::array<Cell, 3> row{};
         for (od::field f : element.get_object()) {
           std::string_view k = key_of(f);
-          if (k == "name") row[0] = text_cell(f.value(), "formerNames[].name");
-          else if (k == "from") row[1] = cell(f.value(), CellType::kTimestamp, "formerNames[].from");
-          else if (k == "to") row[2] = cell(f.value(), CellType::kTimestamp, "formerNames[].to");
+          if (k == "name")
+            row[0] = text_cell(f.value(), "formerNames[].name");
+          else if (k == "from")
+            row[1] = cell(f.value(), CellType::kTimestamp, "formerNames[].from");
+          else if (k == "to")
+            row[2] = cell(f.value(), CellType::kTimestamp, "formerNames[].to");
         }
         former_names.push_back(row);
       }
@@ -503,8 +532,10 @@ struct EdgarParser::Impl {
       if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
       for (od::field f : v.get_object()) {
         std::string_view k = key_of(f);
-        if (k == "mailing") parse_address(f.value(), kMailingBase, "addresses.mailing");
-        else if (k == "business") parse_address(f.value(), kBusinessBase, "addresses.business");
+        if (k == "mailing")
+          parse_address(f.value(), kMailingBase, "addresses.mailing");
+        else if (k == "business")
+          parse_address(f.value(), kBusinessBase, "addresses.business");
       }
     } else if (key == "filings") {
       if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
@@ -522,10 +553,14 @@ struct EdgarParser::Impl {
             const char* where = location_of(element);
             for (od::field pf : element.get_object()) {
               std::string_view pk = key_of(pf);
-              if (pk == "name") page.name = text_cell(pf.value(), "filings.files[].name");
-              else if (pk == "filingCount") page.count = int_cell(pf.value(), "filings.files[].filingCount");
-              else if (pk == "filingFrom") page.from = cell(pf.value(), CellType::kDate, "filings.files[].filingFrom");
-              else if (pk == "filingTo") page.to = cell(pf.value(), CellType::kDate, "filings.files[].filingTo");
+              if (pk == "name")
+                page.name = text_cell(pf.value(), "filings.files[].name");
+              else if (pk == "filingCount")
+                page.count = int_cell(pf.value(), "filings.files[].filingCount");
+              else if (pk == "filingFrom")
+                page.from = cell(pf.value(), CellType::kDate, "filings.files[].filingFrom");
+              else if (pk == "filingTo")
+                page.to = cell(pf.value(), CellType::kDate, "filings.files[].filingTo");
             }
             if (page.name.kind != Cell::kText || page.name.text.empty())
               throw Reject{"filings.files[]: page without a name", where};
@@ -591,7 +626,8 @@ struct EdgarParser::Impl {
     for (od::field tax_field : v.get_object()) {
       const std::string_view taxonomy = key_of(tax_field);
       od::value tax_value = tax_field.value();
-      if (tax_value.type() != od::json_type::object) wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
+      if (tax_value.type() != od::json_type::object)
+        wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
       for (od::field concept_field : tax_value.get_object()) {
         const std::string_view concept_name = key_of(concept_field);
         od::value concept_value = concept_field.value();
@@ -600,9 +636,12 @@ struct EdgarParser::Impl {
         Cell label, description;
         for (od::field cf : concept_value.get_object()) {
           std::string_view k = key_of(cf);
-          if (k == "label") label = text_cell(cf.value(), "label");
-          else if (k == "description") description = text_cell(cf.value(), "description");
-          else if (k == "units") parse_units(cf.value(), id, taxonomy, concept_name);
+          if (k == "label")
+            label = text_cell(cf.value(), "label");
+          else if (k == "description")
+            description = text_cell(cf.value(), "description");
+          else if (k == "units")
+            parse_units(cf.value(), id, taxonomy, concept_name);
         }
         out->begin_row(TableId::kConcepts);
         out->text(taxonomy);
@@ -641,11 +680,14 @@ struct EdgarParser::Impl {
       od::value fv = f.value();
       switch (k.size()) {
         case 2:
-          if (k == "fy") fy = int_cell(fv, "fy");
-          else if (k == "fp") fp = text_cell(fv, "fp");
+          if (k == "fy")
+            fy = int_cell(fv, "fy");
+          else if (k == "fp")
+            fp = text_cell(fv, "fp");
           break;
         case 3:
-          if (k == "end") end = cell(fv, CellType::kDate, "end");
+          if (k == "end")
+            end = cell(fv, CellType::kDate, "end");
           else if (k == "val") {
             have_val = true;
             if (fv.type() == od::json_type::null) {
@@ -665,15 +707,21 @@ struct EdgarParser::Impl {
           }
           break;
         case 4:
-          if (k == "accn") accn = text_cell(fv, "accn");
-          else if (k == "form") form = text_cell(fv, "form");
+          if (k == "accn")
+            accn = text_cell(fv, "accn");
+          else if (k == "form")
+            form = text_cell(fv, "form");
           break;
         case 5:
-          if (k == "start") start = cell(fv, CellType::kDate, "start");
-          else if (k == "filed") filed = cell(fv, CellType::kDate, "filed");
-          else if (k == "frame") frame = text_cell(fv, "frame");
+          if (k == "start")
+            start = cell(fv, CellType::kDate, "start");
+          else if (k == "filed")
+            filed = cell(fv, CellType::kDate, "filed");
+          else if (k == "frame")
+            frame = text_cell(fv, "frame");
           break;
-        default: break;
+        default:
+          break;
       }
     }
     if (end.kind != Cell::kText || end.text.empty()) throw Reject{"fact without an \"end\" date", fact_where};
@@ -686,9 +734,12 @@ struct EdgarParser::Impl {
     out->text(unit);
     write(start, CellType::kDate);
     write(end, CellType::kDate);
-    if (val_null) out->null();
-    else if (val_is_int) out->integer(val_int);
-    else out->decimal(val_double, val_text);
+    if (val_null)
+      out->null();
+    else if (val_is_int)
+      out->integer(val_int);
+    else
+      out->decimal(val_double, val_text);
     write(accn, CellType::kText);
     write(fy, CellType::kInt);
     write(fp, CellType::kText);
@@ -743,7 +794,9 @@ struct EdgarParser::Impl {
         if (!cik_known) json_cik = parse_cik(v);
         continue;
       }
-      const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
+      const Kind says = is_companyfacts_key(key)  ? Kind::kFacts
+                        : is_submissions_key(key) ? Kind::kMain
+                                                  : Kind::kUnknown;
       if (kind == Kind::kUnknown) {
         kind = says;
       } else if (says != Kind::kUnknown && says != kind) {
@@ -751,8 +804,10 @@ struct EdgarParser::Impl {
                          (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
                      location_of(v)};
       }
-      if (kind == Kind::kMain) submissions_field(key, v);
-      else if (kind == Kind::kFacts) companyfacts_field(key, v);
+      if (kind == Kind::kMain)
+        submissions_field(key, v);
+      else if (kind == Kind::kFacts)
+        companyfacts_field(key, v);
     }
     check_trailing(doc);
     if (kind == Kind::kUnknown) {
@@ -760,8 +815,10 @@ struct EdgarParser::Impl {
       kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
       if (kind == Kind::kMain) throw Reject{"no submissions keys (cik, name, filings...) in the document", nullptr};
     }
-    if (kind == Kind::kMain) emit_main();
-    else emit_entity();
+    if (kind == Kind::kMain)
+      emit_main();
+    else
+      emit_entity();
   }
 
   ParseOutcome parse(const char* data, std::size_t len, std::size_t capacity, std::string_view path, Dataset hint,
@@ -773,9 +830,12 @@ struct EdgarParser::Impl {
     const FileNameInfo name = parse_file_name(path);
     name_cik = name.cik;
     fallback = hint;
-    if (name.overflow_page) kind = Kind::kPage;
-    else if (forced && hint == Dataset::kSubmissions) kind = Kind::kMain;
-    else if (forced && hint == Dataset::kCompanyfacts) kind = Kind::kFacts;
+    if (name.overflow_page)
+      kind = Kind::kPage;
+    else if (forced && hint == Dataset::kSubmissions)
+      kind = Kind::kMain;
+    else if (forced && hint == Dataset::kCompanyfacts)
+      kind = Kind::kFacts;
 
     const char* error_where = nullptr;
     bool where_known = false;
@@ -799,8 +859,10 @@ struct EdgarParser::Impl {
         // `facts` came before `cik`: read the CIK alone, then parse again from the start.
         doc.rewind();
         auto found = doc.find_field_unordered("cik");
-        if (!found.error()) json_cik = parse_cik(found.value_unsafe());
-        else if (name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+        if (!found.error())
+          json_cik = parse_cik(found.value_unsafe());
+        else if (name_cik < 0)
+          throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
         const std::int64_t keep = json_cik;
         reset_document();
         json_cik = keep;

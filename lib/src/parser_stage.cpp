@@ -19,8 +19,8 @@ class Parser final : public RowBatchWriter::Output {
   explicit Parser(StageContext& ctx) : ctx_(ctx), batches_(*this) {
     const ControlHeader& h = ctx.layout.header();
     for (std::uint32_t r = 0; r < h.readers; ++r) {
-      raw_segments_.push_back(std::make_unique<ipc::SharedSegment>(
-          ipc::SharedSegment::open(PipelineLayout::raw_pool_name(h.run_name, r))));
+      raw_segments_.push_back(
+          std::make_unique<ipc::SharedSegment>(ipc::SharedSegment::open(PipelineLayout::raw_pool_name(h.run_name, r))));
       raw_pools_.push_back(ipc::ChunkPool::attach(raw_segments_.back()->base()));
     }
     batch_segment_ = std::make_unique<ipc::SharedSegment>(
@@ -193,4 +193,3 @@ int parser_main(int argc, char** argv) {
 }
 
 }  // namespace edgarpipe
-

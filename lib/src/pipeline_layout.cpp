@@ -40,9 +40,12 @@ std::uint64_t string_bytes(const std::vector<InputFile>& files) {
 
 std::string_view role_name(Role r) noexcept {
   switch (r) {
-    case Role::kReader: return "reader";
-    case Role::kParser: return "parser";
-    case Role::kWriter: return "writer";
+    case Role::kReader:
+      return "reader";
+    case Role::kParser:
+      return "parser";
+    case Role::kWriter:
+      return "writer";
   }
   return "?";
 }
@@ -129,9 +132,12 @@ PipelineLayout PipelineLayout::attach(std::byte* base) {
 
 std::uint32_t PipelineLayout::slot_of(Role role, std::uint32_t index) const noexcept {
   switch (role) {
-    case Role::kReader: return index;
-    case Role::kParser: return header().readers + index;
-    case Role::kWriter: return header().readers + header().parsers + index;
+    case Role::kReader:
+      return index;
+    case Role::kParser:
+      return header().readers + index;
+    case Role::kWriter:
+      return header().readers + header().parsers + index;
   }
   return 0;
 }
@@ -157,9 +163,15 @@ ipc::SpscRing& PipelineLayout::ring(int kind, std::uint32_t a, std::uint32_t b) 
   const std::uint64_t raw_block = std::uint64_t{h.readers} * h.parsers * h.raw_ring_stride;
   std::uint64_t off = h.rings_offset;
   switch (kind) {
-    case 0: off += (a * h.parsers + b) * h.raw_ring_stride; break;
-    case 1: off += raw_block + (a * h.parsers + b) * h.raw_ring_stride; break;
-    case 2: off += 2 * raw_block + (a * h.writers + b) * h.batch_ring_stride; break;
+    case 0:
+      off += (a * h.parsers + b) * h.raw_ring_stride;
+      break;
+    case 1:
+      off += raw_block + (a * h.parsers + b) * h.raw_ring_stride;
+      break;
+    case 2:
+      off += 2 * raw_block + (a * h.writers + b) * h.batch_ring_stride;
+      break;
     default:
       off += 2 * raw_block + std::uint64_t{h.parsers} * h.writers * h.batch_ring_stride +
              (a * h.writers + b) * h.batch_ring_stride;

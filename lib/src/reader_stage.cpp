@@ -7,10 +7,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
 #include <thread>
-#include <fmt/format.h>
 #include <vector>
 
 #include "edgarpipe/stage_context.hpp"

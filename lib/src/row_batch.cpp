@@ -6,7 +6,8 @@ void RowBatchWriter::end_record() {
   in_record_ = false;
   if (spill_.empty()) return;
   // The record did not fit: hand over everything before it and restart it in a fresh buffer.
-  std::vector<std::byte> record(buffer_.begin() + static_cast<std::ptrdiff_t>(record_start_), buffer_.begin() + static_cast<std::ptrdiff_t>(used_));
+  std::vector<std::byte> record(buffer_.begin() + static_cast<std::ptrdiff_t>(record_start_),
+                                buffer_.begin() + static_cast<std::ptrdiff_t>(used_));
   record.insert(record.end(), spill_.begin(), spill_.end());
   spill_.clear();
   const bool open_before = file_open_;

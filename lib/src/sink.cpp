@@ -33,8 +33,10 @@ class NullWriter final : public SinkWriter {
   FileVerdict end_file(const FileEndInfo& end, const FileMeta&) override {
     FileVerdict v;
     v.loaded = end.status == FileStatus::kLoaded;
-    if (v.loaded) std::copy(file_rows_.begin(), file_rows_.end(), v.rows_by_table);
-    else v.error = describe_error(end.error, end.error_offset);
+    if (v.loaded)
+      std::copy(file_rows_.begin(), file_rows_.end(), v.rows_by_table);
+    else
+      v.error = describe_error(end.error, end.error_offset);
     return v;
   }
   void commit() override {}

@@ -18,9 +18,12 @@ std::string sql_type(ColumnType t) {
   switch (t) {
     case ColumnType::kBigInt:
     case ColumnType::kSmallInt:
-    case ColumnType::kInt: return "INTEGER";
-    case ColumnType::kDecimal: return "NUMERIC";  // integral values stay INTEGER, others REAL
-    default: return "TEXT";                       // text, and dates/timestamps as ISO-8601 text
+    case ColumnType::kInt:
+      return "INTEGER";
+    case ColumnType::kDecimal:
+      return "NUMERIC";  // integral values stay INTEGER, others REAL
+    default:
+      return "TEXT";  // text, and dates/timestamps as ISO-8601 text
   }
 }
 
@@ -28,13 +31,15 @@ std::string build_schema() {
   std::string sql;
   for (const TableDef& t : all_tables()) {
     sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
-    for (const Column& c : t.columns) sql += fmt::format("  {} {}{},\n", c.name, sql_type(c.type), c.not_null ? " NOT NULL" : "");
+    for (const Column& c : t.columns)
+      sql += fmt::format("  {} {}{},\n", c.name, sql_type(c.type), c.not_null ? " NOT NULL" : "");
     if (t.id == TableId::kFacts) {
       sql.resize(sql.size() - 2);
       sql += "\n);\n";
       // period_start is NULL for instant facts; the key must treat NULL as a value.
-      sql += "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
-             "coalesce(period_start, ''), period_end, accession_number);\n";
+      sql +=
+          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
+          "coalesce(period_start, ''), period_end, accession_number);\n";
     } else {
       std::string key;
       for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
@@ -50,14 +55,16 @@ std::string build_schema() {
       "  run_id INTEGER PRIMARY KEY,\n  started_at TEXT NOT NULL,\n  finished_at TEXT,\n"
       "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
       "  sources TEXT,\n  sink TEXT,\n  files_seen INTEGER,\n  files_loaded INTEGER,\n  files_skipped INTEGER,\n"
-      "  files_rejected INTEGER,\n  rows_written INTEGER,\n  readers INTEGER,\n  parsers INTEGER,\n  writers INTEGER\n);\n";
+      "  files_rejected INTEGER,\n  rows_written INTEGER,\n  readers INTEGER,\n  parsers INTEGER,\n  writers "
+      "INTEGER\n);\n";
   return sql;
 }
 
 class Database {
  public:
   explicit Database(const std::string& path) {
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
@@ -119,7 +126,8 @@ class SqliteAdmin final : public SinkAdmin {
   std::int64_t begin_run(const RunStart& run) override {
     Statement s(db_.prepare(
         "INSERT INTO ingest_runs (started_at, status, sources, sink, files_seen, files_loaded, files_skipped, "
-        "files_rejected, rows_written, readers, parsers, writers) VALUES (?, 'running', ?, ?, 0, 0, 0, 0, 0, ?, ?, ?)"));
+        "files_rejected, rows_written, readers, parsers, writers) VALUES (?, 'running', ?, ?, 0, 0, 0, 0, 0, ?, ?, "
+        "?)"));
     const std::string now = utc_now();
     sqlite3_bind_text(s.stmt, 1, now.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s.stmt, 2, run.sources.c_str(), -1, SQLITE_TRANSIENT);
@@ -127,7 +135,8 @@ class SqliteAdmin final : public SinkAdmin {
     sqlite3_bind_int64(s.stmt, 4, run.readers);
     sqlite3_bind_int64(s.stmt, 5, run.parsers);
     sqlite3_bind_int64(s.stmt, 6, run.writers);
-    if (sqlite3_step(s.stmt) != SQLITE_DONE) throw SinkError("SQLite: cannot record the run: " + std::string(sqlite3_errmsg(db_.get())));
+    if (sqlite3_step(s.stmt) != SQLITE_DONE)
+      throw SinkError("SQLite: cannot record the run: " + std::string(sqlite3_errmsg(db_.get())));
     return sqlite3_last_insert_rowid(db_.get());
   }
 
@@ -144,7 +153,8 @@ class SqliteAdmin final : public SinkAdmin {
     sqlite3_bind_int64(s.stmt, 6, static_cast<sqlite3_int64>(t.files_rejected));
     sqlite3_bind_int64(s.stmt, 7, static_cast<sqlite3_int64>(t.rows_written));
     sqlite3_bind_int64(s.stmt, 8, run_id);
-    if (sqlite3_step(s.stmt) != SQLITE_DONE) throw SinkError("SQLite: cannot finish the run: " + std::string(sqlite3_errmsg(db_.get())));
+    if (sqlite3_step(s.stmt) != SQLITE_DONE)
+      throw SinkError("SQLite: cannot finish the run: " + std::string(sqlite3_errmsg(db_.get())));
   }
 
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
@@ -157,7 +167,8 @@ class SqliteAdmin final : public SinkAdmin {
       std::uint64_t h;
       if (file && hash && parse_content_hash(hash, h)) map[file].push_back(h);
     }
-    if (rc != SQLITE_DONE) throw SinkError("SQLite: cannot read ingest_files: " + std::string(sqlite3_errmsg(db_.get())));
+    if (rc != SQLITE_DONE)
+      throw SinkError("SQLite: cannot read ingest_files: " + std::string(sqlite3_errmsg(db_.get())));
     return map;
   }
 
@@ -169,7 +180,8 @@ class SqliteAdmin final : public SinkAdmin {
 // (disk full, I/O error, corruption, lock timeout) is fatal for the writer.
 bool is_per_file_error(int rc) noexcept {
   const int primary = rc & 0xFF;
-  return primary == SQLITE_CONSTRAINT || primary == SQLITE_TOOBIG || primary == SQLITE_MISMATCH || primary == SQLITE_RANGE;
+  return primary == SQLITE_CONSTRAINT || primary == SQLITE_TOOBIG || primary == SQLITE_MISMATCH ||
+         primary == SQLITE_RANGE;
 }
 
 class SqliteWriter final : public SinkWriter {
@@ -212,11 +224,19 @@ class SqliteWriter final : public SinkWriter {
     for (int i = 1; i <= columns; ++i) {
       const ValueView v = cursor.next();
       switch (v.tag) {
-        case ValueTag::kNull: sqlite3_bind_null(stmt, i); break;
-        case ValueTag::kInt: sqlite3_bind_int64(stmt, i, v.integer); break;
+        case ValueTag::kNull:
+          sqlite3_bind_null(stmt, i);
+          break;
+        case ValueTag::kInt:
+          sqlite3_bind_int64(stmt, i, v.integer);
+          break;
         // The text stays in the shared-memory chunk until the row is stepped: no copy.
-        case ValueTag::kText: sqlite3_bind_text(stmt, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC); break;
-        case ValueTag::kDecimal: sqlite3_bind_double(stmt, i, v.nearest); break;
+        case ValueTag::kText:
+          sqlite3_bind_text(stmt, i, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+          break;
+        case ValueTag::kDecimal:
+          sqlite3_bind_double(stmt, i, v.nearest);
+          break;
       }
     }
     const int rc = sqlite3_step(stmt);
@@ -254,15 +274,21 @@ class SqliteWriter final : public SinkWriter {
     const std::string now = utc_now();
     sqlite3_bind_text(s, 1, dataset.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
-    if (end.cik >= 0) sqlite3_bind_int64(s, 3, end.cik);
-    else sqlite3_bind_null(s, 3);
+    if (end.cik >= 0)
+      sqlite3_bind_int64(s, 3, end.cik);
+    else
+      sqlite3_bind_null(s, 3);
     sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(meta.bytes));
-    if (meta.content_hash != 0) sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, 5);
+    if (meta.content_hash != 0)
+      sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+    else
+      sqlite3_bind_null(s, 5);
     sqlite3_bind_text(s, 6, verdict.loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(rows));
-    if (verdict.loaded) sqlite3_bind_null(s, 8);
-    else sqlite3_bind_text(s, 8, verdict.error.c_str(), -1, SQLITE_TRANSIENT);
+    if (verdict.loaded)
+      sqlite3_bind_null(s, 8);
+    else
+      sqlite3_bind_text(s, 8, verdict.error.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 9, run_id_);
     sqlite3_bind_text(s, 10, now.c_str(), -1, SQLITE_TRANSIENT);
     step_control(s, "ingest_files");

@@ -3,10 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
-#include <fmt/format.h>
 
 namespace edgarpipe {
 
@@ -14,16 +14,20 @@ StageContext StageContext::attach(int argc, char** argv, Role role) {
   std::string control_name;
   long slot = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--control") == 0) control_name = argv[i + 1];
-    else if (std::strcmp(argv[i], "--slot") == 0) slot = std::strtol(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--control") == 0)
+      control_name = argv[i + 1];
+    else if (std::strcmp(argv[i], "--slot") == 0)
+      slot = std::strtol(argv[i + 1], nullptr, 10);
   }
   if (control_name.empty() || slot < 0)
-    throw std::invalid_argument("stage processes are started by `edgarpipe run`, not by hand (need --control NAME --slot N)");
+    throw std::invalid_argument(
+        "stage processes are started by `edgarpipe run`, not by hand (need --control NAME --slot N)");
   auto control = ipc::SharedSegment::open(control_name);
   PipelineLayout layout = PipelineLayout::attach(control.base());
   if (static_cast<std::uint32_t>(slot) >= layout.slot_count()) throw std::invalid_argument("--slot out of range");
   auto& s = layout.slot(static_cast<std::uint32_t>(slot));
-  if (s.role.load() != static_cast<std::uint32_t>(role)) throw std::invalid_argument("--slot names a slot of another role");
+  if (s.role.load() != static_cast<std::uint32_t>(role))
+    throw std::invalid_argument("--slot names a slot of another role");
   const ipc::OwnerId me{static_cast<std::uint8_t>(slot), static_cast<std::uint16_t>(s.incarnation.load())};
   s.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
   s.set_phase(ipc::ProcessPhase::kRunning);

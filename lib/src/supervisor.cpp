@@ -87,21 +87,30 @@ RunOptions parse_run_options(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value", arg));
       return argv[++i];
     };
-    if (arg == "--sink") o.sink = value();
-    else if (arg == "--readers") o.readers = parse_count(arg, value(), 64);
-    else if (arg == "--parsers") o.parsers = parse_count(arg, value(), 64);
-    else if (arg == "--writers") o.writers = parse_count(arg, value(), 64);
-    else if (arg == "--max-file-size") o.max_file_mib = parse_count(arg, value(), 4096);
-    else if (arg == "--summary-json") o.summary_json = value();
+    if (arg == "--sink")
+      o.sink = value();
+    else if (arg == "--readers")
+      o.readers = parse_count(arg, value(), 64);
+    else if (arg == "--parsers")
+      o.parsers = parse_count(arg, value(), 64);
+    else if (arg == "--writers")
+      o.writers = parse_count(arg, value(), 64);
+    else if (arg == "--max-file-size")
+      o.max_file_mib = parse_count(arg, value(), 4096);
+    else if (arg == "--summary-json")
+      o.summary_json = value();
     else if (arg == "--progress") {
       o.progress = value();
       if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
         throw UsageError("--progress takes auto, always or never");
     } else if (arg == "--dataset") {
       const std::string_view d = value();
-      if (d == "submissions") o.dataset = Dataset::kSubmissions;
-      else if (d == "companyfacts") o.dataset = Dataset::kCompanyfacts;
-      else throw UsageError("--dataset takes submissions or companyfacts");
+      if (d == "submissions")
+        o.dataset = Dataset::kSubmissions;
+      else if (d == "companyfacts")
+        o.dataset = Dataset::kCompanyfacts;
+      else
+        throw UsageError("--dataset takes submissions or companyfacts");
     } else if (arg.size() > 1 && arg[0] == '-') {
       throw UsageError(fmt::format("unknown option {}", arg));
     } else {
@@ -159,12 +168,20 @@ std::string json_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        else
+          out += c;
     }
   }
   return out;
@@ -204,7 +221,8 @@ struct Summary {
     fmt::print(stderr, "  rows by table: {}\n", per_table);
     if (unknown_columns) fmt::print(stderr, "  {} unknown filings columns ignored\n", unknown_columns);
     std::string procs;
-    for (const auto& s : stages) procs += fmt::format("{}{} {}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role));
+    for (const auto& s : stages)
+      procs += fmt::format("{}{} {}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role));
     fmt::print(stderr, "  stages: {}\n", procs);
     if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
   }
@@ -221,12 +239,13 @@ struct Summary {
                                  role_name(s.role), s.pids.size(), pids);
     }
     return fmt::format(
-        "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  \"files_seen\": {},\n"
+        "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  "
+        "\"files_seen\": {},\n"
         "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"failure\": \"{}\"\n}}\n",
-        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected, rows_json,
-        rows_total(), bytes, seconds, unknown_columns, stages_json, json_escape(failure));
+        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected,
+        rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, json_escape(failure));
   }
 };
 
@@ -294,7 +313,8 @@ class Supervisor {
  private:
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto removed = ipc::remove_stale_segments();
-    if (!removed.empty()) fmt::print(stderr, "edgarpipe: removed {} shared memory segments of dead runs\n", removed.size());
+    if (!removed.empty())
+      fmt::print(stderr, "edgarpipe: removed {} shared memory segments of dead runs\n", removed.size());
 
     const auto raw = raw_classes(o_.max_file_mib * kMiB);
     const auto batch = batch_classes(o_.writers);
@@ -339,7 +359,8 @@ class Supervisor {
 
   void spawn_all() {
     const pid_t me = ::getpid();
-    const std::pair<Role, const char*> roles[] = {{Role::kReader, "reader"}, {Role::kParser, "parser"}, {Role::kWriter, "writer"}};
+    const std::pair<Role, const char*> roles[] = {
+        {Role::kReader, "reader"}, {Role::kParser, "parser"}, {Role::kWriter, "writer"}};
     for (const auto& [role, name] : roles) {
       StageProcesses group{role, {}};
       const std::uint32_t count = role == Role::kReader ? o_.readers : role == Role::kParser ? o_.parsers : o_.writers;
@@ -449,7 +470,8 @@ class Supervisor {
     const std::uint64_t total = layout_->header().file_count;
     const double rate = static_cast<double>(t.done) / secs;
     const double eta = rate > 0 ? static_cast<double>(total - std::min(total, t.done)) / rate : 0;
-    fmt::print(stderr, "\r\033[K{}/{} files, {:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {} rows, {} rejected, ETA {:.0f} s",
+    fmt::print(stderr,
+               "\r\033[K{}/{} files, {:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {} rows, {} rejected, ETA {:.0f} s",
                t.done, total, static_cast<double>(t.bytes) / 1e6, rate, static_cast<double>(t.bytes) / 1e6 / secs,
                t.rows, t.rejected, eta);
   }
@@ -493,8 +515,10 @@ int cli_main(int argc, char** argv) {
     if (command == "schema") {
       std::string sink = "sqlite:edgar.db";
       for (int i = 2; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "--sink" && i + 1 < argc) sink = argv[++i];
-        else throw UsageError(fmt::format("unknown argument {}", argv[i]));
+        if (std::string_view(argv[i]) == "--sink" && i + 1 < argc)
+          sink = argv[++i];
+        else
+          throw UsageError(fmt::format("unknown argument {}", argv[i]));
       }
       fmt::print("{}", schema_sql(parse_sink_url(sink)));
       return 0;

@@ -6,14 +6,14 @@ namespace {
 using T = ColumnType;
 
 // Address columns: the same ten fields for `mailing_` and `business_`.
-#define EDGARPIPE_ADDRESS(prefix)                                                                 \
-  Column{prefix "street1", T::kText, false}, Column{prefix "street2", T::kText, false},           \
-      Column{prefix "city", T::kText, false}, Column{prefix "state_or_country", T::kText, false}, \
-      Column{prefix "zip_code", T::kText, false},                                                 \
-      Column{prefix "state_or_country_description", T::kText, false},                             \
-      Column{prefix "is_foreign_location", T::kSmallInt, false},                                  \
-      Column{prefix "foreign_state_territory", T::kText, false},                                  \
-      Column{prefix "country", T::kText, false}, Column{prefix "country_code", T::kText, false}
+#define EDGARPIPE_ADDRESS(prefix)                                                                                    \
+  Column{prefix "street1", T::kText, false}, Column{prefix "street2", T::kText, false},                              \
+      Column{prefix "city", T::kText, false}, Column{prefix "state_or_country", T::kText, false},                    \
+      Column{prefix "zip_code", T::kText, false}, Column{prefix "state_or_country_description", T::kText, false},    \
+      Column{prefix "is_foreign_location", T::kSmallInt, false},                                                     \
+      Column{prefix "foreign_state_territory", T::kText, false}, Column{prefix "country", T::kText, false}, Column { \
+    prefix "country_code", T::kText, false                                                                           \
+  }
 
 constexpr Column kCompanies[] = {
     {"cik", T::kBigInt, true},
@@ -72,21 +72,17 @@ constexpr Column kFilings[] = {
     {"primary_doc_description", T::kText, false},
 };
 constexpr Column kEntities[] = {{"cik", T::kBigInt, true}, {"entity_name", T::kText, false}};
-constexpr Column kConcepts[] = {
-    {"taxonomy", T::kText, true}, {"concept", T::kText, true}, {"label", T::kText, false}, {"description", T::kText, false}};
+constexpr Column kConcepts[] = {{"taxonomy", T::kText, true},
+                                {"concept", T::kText, true},
+                                {"label", T::kText, false},
+                                {"description", T::kText, false}};
 constexpr Column kFacts[] = {
-    {"cik", T::kBigInt, true},
-    {"taxonomy", T::kText, true},
-    {"concept", T::kText, true},
-    {"unit", T::kText, true},
-    {"period_start", T::kDate, false},
-    {"period_end", T::kDate, true},
-    {"value", T::kDecimal, false},
-    {"accession_number", T::kText, true},
-    {"fiscal_year", T::kInt, false},
-    {"fiscal_period", T::kText, false},
-    {"form", T::kText, false},
-    {"filed", T::kDate, false},
+    {"cik", T::kBigInt, true},         {"taxonomy", T::kText, true},
+    {"concept", T::kText, true},       {"unit", T::kText, true},
+    {"period_start", T::kDate, false}, {"period_end", T::kDate, true},
+    {"value", T::kDecimal, false},     {"accession_number", T::kText, true},
+    {"fiscal_year", T::kInt, false},   {"fiscal_period", T::kText, false},
+    {"form", T::kText, false},         {"filed", T::kDate, false},
     {"frame", T::kText, false},
 };
 
@@ -95,7 +91,8 @@ constexpr std::string_view kKeyCikOrdinal[] = {"cik", "ordinal"};
 constexpr std::string_view kKeyCikName[] = {"cik", "name"};
 constexpr std::string_view kKeyFilings[] = {"cik", "accession_number"};
 constexpr std::string_view kKeyConcepts[] = {"taxonomy", "concept"};
-constexpr std::string_view kKeyFacts[] = {"cik", "taxonomy", "concept", "unit", "period_start", "period_end", "accession_number"};
+constexpr std::string_view kKeyFacts[] = {"cik",          "taxonomy",   "concept",         "unit",
+                                          "period_start", "period_end", "accession_number"};
 
 constexpr TableDef kTables[kTableCount] = {
     {TableId::kCompanies, "companies", kCompanies, kKeyCik, false},
@@ -115,9 +112,12 @@ std::span<const TableDef> all_tables() noexcept { return kTables; }
 
 std::string_view dataset_name(Dataset d) noexcept {
   switch (d) {
-    case Dataset::kSubmissions: return "submissions";
-    case Dataset::kCompanyfacts: return "companyfacts";
-    default: return "unknown";
+    case Dataset::kSubmissions:
+      return "submissions";
+    case Dataset::kCompanyfacts:
+      return "companyfacts";
+    default:
+      return "unknown";
   }
 }
 

@@ -94,8 +94,12 @@ class Writer {
           file_open_ = true;
           pending_ = true;
           break;
-        case RecordKind::kRow: reader.skip_to(sink_->row(record.table, record.values)); break;
-        case RecordKind::kFileEnd: end_file(record.end); break;
+        case RecordKind::kRow:
+          reader.skip_to(sink_->row(record.table, record.values));
+          break;
+        case RecordKind::kFileEnd:
+          end_file(record.end);
+          break;
       }
     }
     sticky_parser_ = file_open_ ? parser : kNone;

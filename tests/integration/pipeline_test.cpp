@@ -6,11 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -56,7 +56,9 @@ Result run(const std::string& args, const std::string& env = "") {
 
 class Db {
  public:
-  explicit Db(const std::string& path) { REQUIRE(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK); }
+  explicit Db(const std::string& path) {
+    REQUIRE(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  }
   ~Db() { sqlite3_close(db_); }
   // All rows of a query as text, one line per row, columns separated by '|', NULL as \N.
   std::string text(const std::string& sql) const {
@@ -67,8 +69,10 @@ class Db {
     while (sqlite3_step(stmt) == SQLITE_ROW) {
       for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
         if (i) out += '|';
-        if (sqlite3_column_type(stmt, i) == SQLITE_NULL) out += "\\N";
-        else out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+        if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+          out += "\\N";
+        else
+          out += reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
       }
       out += '\n';
     }
@@ -85,7 +89,8 @@ class Db {
       const std::string cols = text(fmt::format("SELECT group_concat(name, ',') FROM pragma_table_info('{}')", t));
       all += fmt::format("== {}\n{}\n", t, text(fmt::format("SELECT * FROM {} ORDER BY {}", t, cols)));
     }
-    all += text("SELECT dataset, source_file, cik, bytes, content_hash, status, rows, error FROM ingest_files ORDER BY 1, 2");
+    all += text(
+        "SELECT dataset, source_file, cik, bytes, content_hash, status, rows, error FROM ingest_files ORDER BY 1, 2");
     return all;
   }
 
@@ -103,7 +108,8 @@ std::string read_text(const std::string& path) {
 // The pids listed for one stage in the summary JSON.
 std::vector<long> stage_pids(const std::string& json, const std::string& stage) {
   std::smatch m;
-  REQUIRE(std::regex_search(json, m, std::regex("\"" + stage + "\": \\{\"processes\": (\\d+), \"pids\": \\[([0-9, ]*)\\]")));
+  REQUIRE(std::regex_search(json, m,
+                            std::regex("\"" + stage + "\": \\{\"processes\": (\\d+), \"pids\": \\[([0-9, ]*)\\]")));
   std::vector<long> pids;
   std::stringstream list(m[2].str());
   std::string item;
@@ -129,8 +135,8 @@ bool segments_left_by(long pid) {
 
 TEST_CASE("the samples load into SQLite with exactly the contract's rows", "[integration]") {
   TempDir tmp;
-  const Result r = run(fmt::format("run {} --sink sqlite:{} --readers 1 --parsers 2 --writers 1 --summary-json {}", kData,
-                                   tmp / "edgar.db", tmp / "summary.json"));
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --readers 1 --parsers 2 --writers 1 --summary-json {}",
+                                   kData, tmp / "edgar.db", tmp / "summary.json"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   Db db(tmp / "edgar.db");
@@ -144,8 +150,9 @@ TEST_CASE("the samples load into SQLite with exactly the contract's rows", "[int
   CHECK(db.count("SELECT count(*) FROM facts") == 98502);
   CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded' AND error IS NULL AND run_id = 1") == 29);
   CHECK(db.count("SELECT count(*) FROM ingest_files WHERE content_hash LIKE 'xxh3:%'") == 29);
-  CHECK(db.text("SELECT status, files_seen, files_loaded, files_skipped, files_rejected, rows_written, readers, parsers, "
-                "writers FROM ingest_runs") == "completed|29|29|0|0|114126|1|2|1");
+  CHECK(
+      db.text("SELECT status, files_seen, files_loaded, files_skipped, files_rejected, rows_written, readers, parsers, "
+              "writers FROM ingest_runs") == "completed|29|29|0|0|114126|1|2|1");
 
   // Chosen values.
   CHECK(db.text("SELECT filing_date, report_date, acceptance_datetime, form, size FROM filings "
@@ -154,17 +161,19 @@ TEST_CASE("the samples load into SQLite with exactly the contract's rows", "[int
   CHECK(db.text("SELECT value, typeof(value) FROM facts WHERE cik = 320193 AND concept = 'EarningsPerShareBasic' "
                 "AND period_start = '2023-10-01' AND period_end = '2024-09-28' AND form = '10-K'") == "6.11|real");
   CHECK(db.count("SELECT count(*) FROM facts WHERE cik = 1652044 AND fiscal_year IS NULL") == 82);
-  CHECK(db.count("SELECT count(*) FROM filings WHERE cik = 1318605") == 1002 + 720);  // main + overflow page
+  CHECK(db.count("SELECT count(*) FROM filings WHERE cik = 1318605") == 1002 + 720);    // main + overflow page
   CHECK(db.text("SELECT sic, ein IS NULL FROM companies WHERE cik = 315090") == "|1");  // "" kept apart from NULL
   CHECK(db.text("SELECT date_from FROM former_names WHERE cik = 320193 AND ordinal = 0") == "2007-01-10 05:00:00");
-  CHECK(db.text("SELECT cik, entity_name FROM entities WHERE cik = 1997711") == "1997711|Logistic Properties of the Americas");
+  CHECK(db.text("SELECT cik, entity_name FROM entities WHERE cik = 1997711") ==
+        "1997711|Logistic Properties of the Americas");
   // The facts key holds (NULL period_start treated as a value).
   CHECK(db.count("SELECT count(*) FROM (SELECT DISTINCT cik, taxonomy, concept, unit, coalesce(period_start, ''), "
                  "period_end, accession_number FROM facts)") == 98502);
 
   // Summary JSON: the keys scripts rely on, and real, distinct processes per stage.
   const std::string json = read_text(tmp / "summary.json");
-  for (const char* key : {"files_seen", "files_loaded", "files_skipped", "files_rejected", "rows", "bytes", "seconds", "stages"})
+  for (const char* key :
+       {"files_seen", "files_loaded", "files_skipped", "files_rejected", "rows", "bytes", "seconds", "stages"})
     CHECK_THAT(json, Catch::Contains(fmt::format("\"{}\"", key)));
   CHECK(json_number(json, "files_loaded") == 29);
   CHECK(json_number(json, "facts") == 98502);
@@ -195,7 +204,8 @@ TEST_CASE("1 parser and 3 parsers (and 2 readers) load identical databases", "[i
 TEST_CASE("a rerun skips what is loaded; a null: run counts without a database", "[integration]") {
   TempDir tmp;
   REQUIRE(run(fmt::format("run {}/submissions --sink sqlite:{}", kData, tmp / "e.db")).exit_code == 0);
-  const Result again = run(fmt::format("run {}/submissions --sink sqlite:{} --summary-json {}", kData, tmp / "e.db", tmp / "s.json"));
+  const Result again =
+      run(fmt::format("run {}/submissions --sink sqlite:{} --summary-json {}", kData, tmp / "e.db", tmp / "s.json"));
   REQUIRE(again.exit_code == 0);
   const std::string json = read_text(tmp / "s.json");
   CHECK(json_number(json, "files_skipped") == 23);
@@ -213,16 +223,21 @@ TEST_CASE("a rerun skips what is loaded; a null: run counts without a database",
   CHECK(json_number(null_json, "bytes") == 17369068);
 }
 
-TEST_CASE("malformed files next to good ones: each rejected with its reason, every good row loaded", "[integration][malformed]") {
+TEST_CASE("malformed files next to good ones: each rejected with its reason, every good row loaded",
+          "[integration][malformed]") {
   TempDir tmp;
   const fs::path corpus = tmp.path / "corpus" / "submissions";
   fs::create_directories(corpus);
   fs::create_directories(tmp.path / "corpus" / "companyfacts");
-  for (const char* good : {"CIK0000320193.json", "CIK0001318605.json", "CIK0001318605-submissions-001.json", "CIK0001800903.json"})
+  for (const char* good :
+       {"CIK0000320193.json", "CIK0001318605.json", "CIK0001318605-submissions-001.json", "CIK0001800903.json"})
     fs::copy_file(kData + "/submissions/" + good, corpus / good);
-  fs::copy_file(kData + "/companyfacts/CIK0001835632.json", tmp.path / "corpus" / "companyfacts" / "CIK0001835632.json");
+  fs::copy_file(kData + "/companyfacts/CIK0001835632.json",
+                tmp.path / "corpus" / "companyfacts" / "CIK0001835632.json");
   const std::string fund = read_text(kData + "/submissions/CIK0001800903.json");
-  auto write = [&](const std::string& name, const std::string& bytes) { std::ofstream(corpus / name, std::ios::binary) << bytes; };
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(corpus / name, std::ios::binary) << bytes;
+  };
   write("CIK0000000001.json", fund.substr(0, 600));  // truncated
   std::string bad_utf8 = fund;
   bad_utf8.insert(200, "\xFF");
@@ -238,8 +253,8 @@ TEST_CASE("malformed files next to good ones: each rejected with its reason, eve
   // A main file that loads but whose overflow page is broken: only the page is rejected.
   write("CIK0000000006-submissions-001.json", "{\"accessionNumber\":[\"a\",\"b\"],\"form\":[\"4\"]}");
 
-  const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", (tmp.path / "corpus").string(), tmp / "m.db",
-                                   tmp / "m.json"));
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", (tmp.path / "corpus").string(),
+                                   tmp / "m.db", tmp / "m.json"));
   INFO(r.output);
   REQUIRE(r.exit_code == 3);
   Db db(tmp / "m.db");
@@ -261,7 +276,8 @@ TEST_CASE("malformed files next to good ones: each rejected with its reason, eve
   CHECK(db.count("SELECT count(*) FROM filings WHERE cik IN (1, 2, 3, 4, 5, 6)") == 0);
   CHECK(json_number(read_text(tmp / "m.json"), "files_rejected") == 6);
   // One line per rejected file on stderr, naming the file and the offset.
-  CHECK_THAT(r.output, Catch::Contains("rejected " + (corpus / "CIK0000000002.json").string() + ": invalid UTF-8 (at byte 200)"));
+  CHECK_THAT(r.output,
+             Catch::Contains("rejected " + (corpus / "CIK0000000002.json").string() + ": invalid UTF-8 (at byte 200)"));
   CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
 }
 

@@ -3,12 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
-#include <random>
-#include <atomic>
 #include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -65,9 +65,9 @@ TEST_CASE("Chunk ownership follows FREE-FILLING-PUBLISHED-CLAIMED-RETURNED and r
   REQUIRE(state() == ChunkState::kFilling);
   REQUIRE(owner() == kProducer.packed());
 
-  REQUIRE_FALSE(pool.claim(*h, kConsumer));  // not published yet
+  REQUIRE_FALSE(pool.claim(*h, kConsumer));          // not published yet
   REQUIRE_FALSE(pool.publish(*h, 5000, kProducer));  // longer than the chunk
-  REQUIRE_FALSE(pool.publish(*h, 10, kConsumer));  // not the owner
+  REQUIRE_FALSE(pool.publish(*h, 10, kConsumer));    // not the owner
   REQUIRE(pool.publish(*h, 10, kProducer));
   REQUIRE(state() == ChunkState::kPublished);
   REQUIRE(pool.claim(*h, kConsumer));

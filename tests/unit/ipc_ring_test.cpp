@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -66,8 +66,10 @@ TEST_CASE("SpscRing stress: two threads pass a million values in order", "[ipc][
   constexpr std::uint64_t kCount = 1'000'000;
   std::thread producer([&] {
     for (std::uint64_t i = 0; i < kCount;)
-      if (ring.try_push(i)) ++i;
-      else std::this_thread::yield();
+      if (ring.try_push(i))
+        ++i;
+      else
+        std::this_thread::yield();
   });
   std::uint64_t expected = 0;
   bool in_order = true;

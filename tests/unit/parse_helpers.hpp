@@ -70,10 +70,18 @@ inline Decoded decode(const std::vector<std::vector<std::byte>>& chunks) {
       for (std::size_t i = 0; i < table_def(r.table).columns.size(); ++i) {
         const ValueView v = c.next();
         switch (v.tag) {
-          case ValueTag::kNull: row.emplace_back(std::nullopt); break;
-          case ValueTag::kInt: row.emplace_back(std::to_string(v.integer)); break;
-          case ValueTag::kText: row.emplace_back(std::string(v.text)); break;
-          case ValueTag::kDecimal: row.emplace_back(std::string(v.text)); break;
+          case ValueTag::kNull:
+            row.emplace_back(std::nullopt);
+            break;
+          case ValueTag::kInt:
+            row.emplace_back(std::to_string(v.integer));
+            break;
+          case ValueTag::kText:
+            row.emplace_back(std::string(v.text));
+            break;
+          case ValueTag::kDecimal:
+            row.emplace_back(std::string(v.text));
+            break;
         }
       }
       reader.skip_to(c.position());
@@ -110,16 +118,18 @@ inline ParsedFile parse_bytes(const std::string& bytes, const std::string& path,
   FileEndInfo end;
   end.status = result.outcome.ok ? FileStatus::kLoaded : FileStatus::kRejected;
   end.error = result.outcome.error;
-  if (result.outcome.ok) writer.end_file(end);
-  else writer.reject_file(end);
+  if (result.outcome.ok)
+    writer.end_file(end);
+  else
+    writer.reject_file(end);
   out.finish(writer.used());
   result.decoded = decode(out.chunks);
   return result;
 }
 
 inline ParsedFile parse_sample(const std::string& relative, std::size_t chunk = 1 << 20) {
-  return parse_bytes(read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/" + relative), relative, Dataset::kUnknown, false,
-                     chunk);
+  return parse_bytes(read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/" + relative), relative, Dataset::kUnknown,
+                     false, chunk);
 }
 
 // The first row of `table` whose column `column` equals `value`.

@@ -229,8 +229,9 @@ TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, \\u esca
       R"({"facts":{"dei":{"X":{"label":"L","description":null,"units":{"shares":[{"end":"2020-01-31","val":-5,"accn":"a","fy":null,"fp":null,"form":"8-K","filed":"2020-02-01"}]}}}},"entityName":"Late","cik":"0000000099"})",
       "whatever.json");
   REQUIRE(late.outcome.ok);
-  CHECK(late.decoded.rows.at(TableId::kFacts).at(0) ==
-        Row{"99", "dei", "X", "shares", std::nullopt, "2020-01-31", "-5", "a", std::nullopt, std::nullopt, "8-K", "2020-02-01", std::nullopt});
+  CHECK(late.decoded.rows.at(TableId::kFacts).at(0) == Row{"99", "dei", "X", "shares", std::nullopt, "2020-01-31", "-5",
+                                                           "a", std::nullopt, std::nullopt, "8-K", "2020-02-01",
+                                                           std::nullopt});
 
   const auto escaped = parse_bytes(R"({"cik":1,"entityName":"Caf\u00e9 \ud83d\ude00 \"q\"","facts":{}})", "x.json");
   REQUIRE(escaped.outcome.ok);
@@ -300,7 +301,8 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
   }
 }
 
-TEST_CASE("a forced dataset (--dataset) must match the document; a path hint only settles silent documents", "[parser]") {
+TEST_CASE("a forced dataset (--dataset) must match the document; a path hint only settles silent documents",
+          "[parser]") {
   const std::string apple_facts = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/companyfacts/CIK0000320193.json");
   const auto forced = parse_bytes(apple_facts, "CIK0000320193.json", Dataset::kSubmissions, true);
   REQUIRE_FALSE(forced.outcome.ok);

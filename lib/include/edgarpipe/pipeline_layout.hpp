@@ -66,12 +66,12 @@ struct FileEntry {
   std::uint64_t source_offset;  // into the string table: source_file as recorded in the sink
   std::uint32_t path_length;
   std::uint32_t source_length;
-  std::uint64_t size;           // at enumeration time
+  std::uint64_t size;             // at enumeration time
   std::uint64_t known_hashes[2];  // content hashes already loaded under this source_file
   std::uint8_t known_count;
   Dataset hint;
   bool forced;
-  std::uint64_t content_hash;   // written by the reader before it publishes the file
+  std::uint64_t content_hash;  // written by the reader before it publishes the file
 };
 
 struct ControlHeader {
@@ -118,9 +118,13 @@ class PipelineLayout {
   ipc::Doorbell& bell(std::uint32_t s) const noexcept;
 
   ipc::SpscRing& raw(std::uint32_t reader, std::uint32_t parser) const noexcept { return ring(0, reader, parser); }
-  ipc::SpscRing& raw_return(std::uint32_t reader, std::uint32_t parser) const noexcept { return ring(1, reader, parser); }
+  ipc::SpscRing& raw_return(std::uint32_t reader, std::uint32_t parser) const noexcept {
+    return ring(1, reader, parser);
+  }
   ipc::SpscRing& batch(std::uint32_t parser, std::uint32_t writer) const noexcept { return ring(2, parser, writer); }
-  ipc::SpscRing& batch_return(std::uint32_t parser, std::uint32_t writer) const noexcept { return ring(3, parser, writer); }
+  ipc::SpscRing& batch_return(std::uint32_t parser, std::uint32_t writer) const noexcept {
+    return ring(3, parser, writer);
+  }
 
   StopMode stop_mode() const noexcept { return static_cast<StopMode>(header().stop.load(std::memory_order_acquire)); }
   void request_stop(StopMode m) const noexcept;

@@ -182,9 +182,15 @@ class ValueCursor {
     ValueView v;
     v.tag = static_cast<ValueTag>(*p_++);
     switch (v.tag) {
-      case ValueTag::kNull: break;
-      case ValueTag::kInt: std::memcpy(&v.integer, p_, 8); p_ += 8; break;
-      case ValueTag::kText: v.text = take_text(); break;
+      case ValueTag::kNull:
+        break;
+      case ValueTag::kInt:
+        std::memcpy(&v.integer, p_, 8);
+        p_ += 8;
+        break;
+      case ValueTag::kText:
+        v.text = take_text();
+        break;
       case ValueTag::kDecimal:
         std::memcpy(&v.nearest, p_, 8);
         p_ += 8;
@@ -209,10 +215,10 @@ class ValueCursor {
 
 struct Record {
   RecordKind kind{};
-  std::uint32_t file_index = 0;           // kFileBegin
-  TableId table{};                        // kRow
-  const std::byte* values = nullptr;      // kRow: first value, read with ValueCursor
-  FileEndInfo end;                        // kFileEnd
+  std::uint32_t file_index = 0;       // kFileBegin
+  TableId table{};                    // kRow
+  const std::byte* values = nullptr;  // kRow: first value, read with ValueCursor
+  FileEndInfo end;                    // kFileEnd
 };
 
 // Walks the records of one batch. The caller must consume each row's values with a ValueCursor

@@ -64,7 +64,7 @@ struct FileMeta {
 
 struct FileVerdict {
   bool loaded = false;
-  std::string error;               // when not loaded: the reason as stored in ingest_files.error
+  std::string error;                              // when not loaded: the reason as stored in ingest_files.error
   std::uint64_t rows_by_table[kTableCount] = {};  // rows inserted (0 when not loaded; concepts
                                                   // another file inserted first do not count)
 };

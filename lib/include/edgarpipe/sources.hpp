@@ -20,8 +20,8 @@ struct InputFile {
   std::string source_file;  // as recorded in ingest_files: relative to the directory argument,
                             // or the file name for a file argument
   std::uint64_t size = 0;
-  Dataset hint = Dataset::kUnknown;  // --dataset, else a directory named like a dataset
-  bool forced = false;               // hint came from --dataset
+  Dataset hint = Dataset::kUnknown;         // --dataset, else a directory named like a dataset
+  bool forced = false;                      // hint came from --dataset
   std::vector<std::uint64_t> known_hashes;  // content hashes already loaded (filled by the caller)
 };
 

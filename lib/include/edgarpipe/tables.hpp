@@ -49,9 +49,24 @@ std::string_view dataset_name(Dataset d) noexcept;
 // Column indexes the parsers write by name (kept in sync with tables.cpp by a unit test).
 namespace filings_col {
 enum : std::uint8_t {
-  cik, accession_number, filing_date, report_date, acceptance_datetime, act, form, file_number,
-  film_number, items, core_type, size, is_xbrl, is_inline_xbrl, is_xbrl_numeric, primary_document,
-  primary_doc_description, count_
+  cik,
+  accession_number,
+  filing_date,
+  report_date,
+  acceptance_datetime,
+  act,
+  form,
+  file_number,
+  film_number,
+  items,
+  core_type,
+  size,
+  is_xbrl,
+  is_inline_xbrl,
+  is_xbrl_numeric,
+  primary_document,
+  primary_doc_description,
+  count_
 };
 }
 

@@ -19,10 +19,17 @@ inline std::size_t first_invalid_utf8(const char* data, std::size_t length) noex
     }
     std::size_t n;
     std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
-    else return i;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4;
+      cp = c & 0x07;
+    } else
+      return i;
     if (i + n > length) return i;
     for (std::size_t k = 1; k < n; ++k) {
       if ((s[i + k] & 0xC0) != 0x80) return i;

@@ -68,7 +68,9 @@ struct alignas(64) ChunkDescriptor {
     return (std::uint64_t{generation} << 32) | (std::uint64_t{owner & 0xFFFFFF} << 8) | static_cast<std::uint8_t>(s);
   }
   static ChunkState state_of(std::uint64_t word) noexcept { return static_cast<ChunkState>(word & 0xFF); }
-  static std::uint32_t owner_of(std::uint64_t word) noexcept { return static_cast<std::uint32_t>((word >> 8) & 0xFFFFFF); }
+  static std::uint32_t owner_of(std::uint64_t word) noexcept {
+    return static_cast<std::uint32_t>((word >> 8) & 0xFFFFFF);
+  }
   static std::uint32_t generation_of(std::uint64_t word) noexcept { return static_cast<std::uint32_t>(word >> 32); }
 };
 
@@ -103,10 +105,10 @@ class ChunkPool {
 
   // Transitions; each returns false (and changes nothing) if the chunk is not in the expected
   // state or the handle's generation is stale.
-  bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;             // FREE -> FILLING
+  bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;                     // FREE -> FILLING
   bool publish(ChunkHandle h, std::uint64_t length, OwnerId producer) const noexcept;  // FILLING -> PUBLISHED
-  bool claim(ChunkHandle h, OwnerId consumer) const noexcept;                  // PUBLISHED -> CLAIMED
-  bool retire(ChunkHandle h, OwnerId consumer) const noexcept;                 // CLAIMED -> RETURNED
+  bool claim(ChunkHandle h, OwnerId consumer) const noexcept;                          // PUBLISHED -> CLAIMED
+  bool retire(ChunkHandle h, OwnerId consumer) const noexcept;                         // CLAIMED -> RETURNED
   // RETURNED (or FILLING, for a producer abandoning a fill) -> FREE, generation + 1.
   // Returns the new handle of the chunk.
   std::optional<ChunkHandle> recycle(ChunkHandle h) const noexcept;

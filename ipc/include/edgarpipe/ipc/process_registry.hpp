@@ -24,7 +24,14 @@ namespace edgarpipe::ipc {
 
 inline constexpr std::uint32_t kSlotCounters = 24;
 
-enum class ProcessPhase : std::uint32_t { kEmpty = 0, kStarting = 1, kRunning = 2, kFinished = 3, kFailed = 4, kDead = 5 };
+enum class ProcessPhase : std::uint32_t {
+  kEmpty = 0,
+  kStarting = 1,
+  kRunning = 2,
+  kFinished = 3,
+  kFailed = 4,
+  kDead = 5
+};
 
 struct alignas(128) ProcessSlot {
   std::atomic<std::uint32_t> role{0};   // defined by the layer above
@@ -35,7 +42,9 @@ struct alignas(128) ProcessSlot {
   std::atomic<std::uint64_t> heartbeat_ns{0};
   std::atomic<std::uint64_t> counters[kSlotCounters]{};
 
-  ProcessPhase current_phase() const noexcept { return static_cast<ProcessPhase>(phase.load(std::memory_order_acquire)); }
+  ProcessPhase current_phase() const noexcept {
+    return static_cast<ProcessPhase>(phase.load(std::memory_order_acquire));
+  }
   void set_phase(ProcessPhase p) noexcept { phase.store(static_cast<std::uint32_t>(p), std::memory_order_release); }
   void add(std::uint32_t counter, std::uint64_t amount) noexcept {
     // Single writer: a relaxed load+store is enough and avoids a locked instruction on the hot path.
