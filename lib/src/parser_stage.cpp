@@ -31,7 +31,7 @@ class Parser final : public RowBatchWriter::Output {
 
   void run() {
     const ControlHeader& h = ctx_.layout.header();
-    start_batch();
+    start_batch(false);
     std::uint32_t next_reader = 0;
     for (;;) {
       bool progressed = false;
@@ -48,22 +48,22 @@ class Parser final : public RowBatchWriter::Output {
       drain_returns();
       if (progressed) continue;
       // Idle: send what is batched so writers are never waiting on a half-full chunk.
-      if (!batches_.empty()) send_current(false);
+      if (!batches_.empty()) send_current();
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       if (inputs_done()) break;
       bool any = false;
       for (std::uint32_t r = 0; r < h.readers && !any; ++r) any = ctx_.layout.raw(r, ctx_.index).size_approx() != 0;
       if (!any) ctx_.wait(key);
     }
-    if (!batches_.empty()) send_current(false);
-    if (current_ != 0) allocator_->recycle(current_);  // the unused empty chunk
+    if (!batches_.empty()) send(batches_.used(), false);
+    else allocator_->recycle(current_);  // the unused empty chunk
   }
 
   // RowBatchWriter::Output: the current chunk is full.
   std::span<std::byte> flush(std::size_t used, bool file_open) override {
     if (used == 0) return current_span();  // one record alone is larger than a chunk
     send(used, file_open);
-    start_batch();
+    start_batch(file_open);
     return current_span();
   }
 
@@ -95,18 +95,25 @@ class Parser final : public RowBatchWriter::Output {
     }
   }
 
-  void start_batch() {
+  // A new file's chunk may not take the last free chunk; only a continuation may. The writer a
+  // continuation goes to is pinned to this parser and returns its chunks in order, so a file in
+  // progress can always finish with that reserve, even while other writers sit pinned to other
+  // parsers with some of this parser's chunks queued behind them (no cycle of waits).
+  void start_batch(bool continuation) {
     const std::uint64_t size = pool().size_class(0).chunk_bytes;
     for (;;) {
-      if (auto h = allocator_->acquire(size, ctx_.me)) {
-        current_ = *h;
-        batches_.reset(current_span());
-        return;
+      if (continuation || allocator_->free_count() >= 2) {
+        if (auto h = allocator_->acquire(size, ctx_.me)) {
+          current_ = *h;
+          batches_.reset(current_span());
+          return;
+        }
       }
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      const std::uint32_t before = allocator_->free_count();
       drain_returns();
-      if (allocator_->free_count() != 0) continue;
-      ctx_.wait(key);  // backpressure: all batch chunks are with writers
+      if (allocator_->free_count() != before) continue;
+      ctx_.wait(key);  // backpressure: the batch chunks are with writers
     }
   }
 
@@ -125,9 +132,9 @@ class Parser final : public RowBatchWriter::Output {
     current_ = 0;
   }
 
-  void send_current(bool file_open) {
-    send(batches_.used(), file_open);
-    start_batch();
+  void send_current() {
+    send(batches_.used(), false);
+    start_batch(false);
   }
 
   void process(std::uint32_t reader, std::uint64_t handle) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 namespace edgarpipe {
@@ -57,22 +58,22 @@ int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(S
   // Ctrl-C reaches the whole process group; the supervisor alone decides how the run stops.
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
-  ipc::ProcessSlot* slot = nullptr;
+  // The context (and with it the mapping of the slot) outlives every use of the slot below.
+  std::optional<StageContext> ctx;
   try {
-    StageContext ctx = StageContext::attach(argc, argv, role);
-    slot = &ctx.slot;
-    apply_test_faults(ctx, role);
-    body(ctx);
-    ctx.slot.set_phase(ipc::ProcessPhase::kFinished);
+    ctx.emplace(StageContext::attach(argc, argv, role));
+    apply_test_faults(*ctx, role);
+    body(*ctx);
+    ctx->slot.set_phase(ipc::ProcessPhase::kFinished);
     // Wake everyone downstream: they re-check whether all their producers have finished.
-    for (std::uint32_t s = 0; s < ctx.layout.slot_count(); ++s) ctx.layout.bell(s).ring();
+    for (std::uint32_t s = 0; s < ctx->layout.slot_count(); ++s) ctx->layout.bell(s).ring();
     return 0;
   } catch (const StageAborted&) {
-    if (slot) slot->set_phase(ipc::ProcessPhase::kFailed);
+    if (ctx) ctx->slot.set_phase(ipc::ProcessPhase::kFailed);
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: {}\n", name, e.what());
-    if (slot) slot->set_phase(ipc::ProcessPhase::kFailed);
+    if (ctx) ctx->slot.set_phase(ipc::ProcessPhase::kFailed);
     return 1;
   }
 }

@@ -52,6 +52,7 @@ run options:
   --writers N           writer processes (default 1; SQLite takes one writer at a time)
   --dataset D           submissions | companyfacts: treat every input as this dataset
   --max-file-size MiB   largest input file carried whole (default 64)
+  --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
   --summary-json FILE   write the run summary as JSON
   --progress WHEN       auto (on a terminal) | always | never (default auto)
 
@@ -65,6 +66,7 @@ struct RunOptions {
   std::uint32_t readers = 1, parsers = 2, writers = 1;
   Dataset dataset = Dataset::kUnknown;
   std::uint64_t max_file_mib = 64;
+  std::uint64_t batch_kib = 1024;
   std::string summary_json;
   std::string progress = "auto";
 };
@@ -97,6 +99,8 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.writers = parse_count(arg, value(), 64);
     else if (arg == "--max-file-size")
       o.max_file_mib = parse_count(arg, value(), 4096);
+    else if (arg == "--batch-size")
+      o.batch_kib = parse_count(arg, value(), 256 * 1024);
     else if (arg == "--summary-json")
       o.summary_json = value();
     else if (arg == "--progress") {
@@ -123,7 +127,7 @@ RunOptions parse_run_options(int argc, char** argv) {
 }
 
 // Pool sizes. Raw: most files are a few KB to a few MB; the largest class carries the biggest
-// allowed file whole. Batches: 1 MiB chunks, enough of them to keep every writer fed.
+// allowed file whole. Batches: --batch-size chunks (1 MiB), enough to keep every writer fed.
 std::vector<ipc::SizeClass> raw_classes(std::uint64_t max_file_bytes) {
   const std::uint64_t top = ipc::align_up(max_file_bytes, 4096);
   std::vector<ipc::SizeClass> classes;
@@ -132,7 +136,9 @@ std::vector<ipc::SizeClass> raw_classes(std::uint64_t max_file_bytes) {
   classes.push_back({top, 2});
   return classes;
 }
-std::vector<ipc::SizeClass> batch_classes(std::uint32_t writers) { return {{kMiB, 8 + 4 * writers}}; }
+std::vector<ipc::SizeClass> batch_classes(std::uint64_t chunk_bytes, std::uint32_t writers) {
+  return {{ipc::align_up(chunk_bytes, 4096), 8 + 4 * writers}};
+}
 
 std::uint32_t chunk_total(const std::vector<ipc::SizeClass>& classes) {
   std::uint32_t n = 0;
@@ -317,7 +323,7 @@ class Supervisor {
       fmt::print(stderr, "edgarpipe: removed {} shared memory segments of dead runs\n", removed.size());
 
     const auto raw = raw_classes(o_.max_file_mib * kMiB);
-    const auto batch = batch_classes(o_.writers);
+    const auto batch = batch_classes(o_.batch_kib * 1024, o_.writers);
     PipelineShape shape;
     shape.readers = o_.readers;
     shape.parsers = o_.parsers;

@@ -51,7 +51,7 @@ class Writer {
         maybe_commit(kCommitInterval);
         continue;
       }
-      if (sticky_parser_ == kNone) maybe_commit(kIdleCommitInterval);
+      maybe_commit(kIdleCommitInterval);
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       if (sticky_parser_ == kNone && inputs_done()) break;
       ctx_.wait(key);
@@ -74,8 +74,10 @@ class Writer {
     return true;
   }
 
+  // Commits only between files: a COMMIT inside a file would release its savepoint and split
+  // the file across transactions.
   void maybe_commit(Clock::duration interval) {
-    if (!pending_ || Clock::now() - last_commit_ < interval) return;
+    if (file_open_ || !pending_ || Clock::now() - last_commit_ < interval) return;
     sink_->commit();
     pending_ = false;
     last_commit_ = Clock::now();

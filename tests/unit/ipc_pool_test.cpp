@@ -112,7 +112,7 @@ TEST_CASE("ChunkAllocator picks the smallest class, overflows one class up, keep
   REQUIRE(rebuilt.free_count() == 2);
 }
 
-TEST_CASE("Chunks cross processes zero-copy; every chunk comes back", "[ipc][pool][process][stress]") {
+TEST_CASE("Chunks cross processes zero-copy and every chunk comes back", "[ipc][pool][process][stress]") {
   const std::string pool_name = unique_name("pool");
   const std::string ring_name = unique_name("rings");
   const std::uint32_t ring_bytes = static_cast<std::uint32_t>(align_up(SpscRing::bytes_for(16), 128));

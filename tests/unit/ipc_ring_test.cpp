@@ -201,7 +201,7 @@ TEST_CASE("A killed consumer leaves the ring self-describing", "[ipc][ring][proc
   SharedSegment::remove(name);
 }
 
-TEST_CASE("Segments are created 0600, pre-faulted and removable; stale ones are cleaned up", "[ipc][segment]") {
+TEST_CASE("Segments are created 0600, pre-faulted and removable, and stale ones are cleaned up", "[ipc][segment]") {
   const std::string name = unique_name("seg");
   {
     SharedSegment s = SharedSegment::create(name, 1 << 20);

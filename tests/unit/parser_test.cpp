@@ -214,7 +214,7 @@ TEST_CASE("companyfacts: exact values, decimals as written, null fy, IFRS with a
   CHECK(ifrs_null_labels == 177);
 }
 
-TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, \\u escapes", "[parser]") {
+TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, unicode escapes", "[parser]") {
   const auto empty = parse_bytes("{}", "companyfacts/CIK0000000042.json");
   REQUIRE(empty.outcome.ok);
   CHECK(empty.outcome.dataset == Dataset::kCompanyfacts);
@@ -301,7 +301,7 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
   }
 }
 
-TEST_CASE("a forced dataset (--dataset) must match the document; a path hint only settles silent documents",
+TEST_CASE("a forced dataset (--dataset) must match the document, and a path hint only settles silent documents",
           "[parser]") {
   const std::string apple_facts = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/companyfacts/CIK0000320193.json");
   const auto forced = parse_bytes(apple_facts, "CIK0000320193.json", Dataset::kSubmissions, true);

@@ -59,7 +59,7 @@ TEST_CASE("row batch values round-trip exactly", "[batch]") {
   CHECK(d.ends[0].status == FileStatus::kLoaded);
 }
 
-TEST_CASE("a record that does not fit moves whole to the next chunk; files spanning chunks are flagged", "[batch]") {
+TEST_CASE("a record that does not fit moves whole to the next chunk, and files spanning chunks are flagged", "[batch]") {
   CollectingOutput out(256);
   RowBatchWriter w(out);
   w.reset(out.first());
