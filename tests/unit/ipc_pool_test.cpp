@@ -24,6 +24,22 @@ const SizeClass kClasses[] = {{4096, 8}, {64 * 1024, 4}, {1024 * 1024, 2}};
 const OwnerId kProducer{1, 1};
 const OwnerId kConsumer{2, 7};
 
+// A producer's acquire: take back returned chunks and sleep on the doorbell until one fits.
+std::optional<ChunkHandle> acquire_or_wait(ChunkAllocator& alloc, SpscRing& returns, Doorbell& bell,
+                                           std::uint64_t bytes) {
+  for (;;) {
+    if (auto h = alloc.acquire(bytes, kProducer)) return h;
+    const std::uint32_t key = bell.prepare_wait();
+    std::uint64_t returned;
+    bool any = false;
+    while (returns.try_pop(returned)) {
+      alloc.recycle(returned);
+      any = true;
+    }
+    if (!any) bell.wait(key, std::chrono::milliseconds(100));
+  }
+}
+
 std::string unique_name(const char* what) {
   return std::string(kSegmentPrefix) + std::to_string(::getpid()) + "-test-" + what + "-" +
          std::to_string(std::random_device{}());
@@ -165,17 +181,7 @@ TEST_CASE("Chunks cross processes zero-copy and every chunk comes back", "[ipc][
   int sent = 0;
   while (sent < kMessages) {
     const std::uint64_t bytes = size(rng);
-    std::optional<ChunkHandle> h;
-    while (!(h = alloc.acquire(bytes, kProducer))) {
-      const std::uint32_t key = bells[1].prepare_wait();
-      std::uint64_t returned;
-      bool any = false;
-      while (back->try_pop(returned)) {
-        alloc.recycle(returned);
-        any = true;
-      }
-      if (!any) bells[1].wait(key, std::chrono::milliseconds(100));
-    }
+    const std::optional<ChunkHandle> h = acquire_or_wait(alloc, *back, bells[1], bytes);
     std::memset(pool.data(*h), sent & 0xFF, bytes);
     pool.descriptor_of(*h).tag = static_cast<std::uint64_t>(sent);
     REQUIRE(pool.publish(*h, bytes, kProducer));
@@ -226,17 +232,7 @@ TEST_CASE("Chunk hand-off between threads: payload visible after claim (checked 
   ChunkAllocator alloc(pool);
   for (int sent = 0; sent < kMessages; ++sent) {
     const std::uint64_t bytes = 8 * (1 + static_cast<std::uint64_t>(sent) % 512);
-    std::optional<ChunkHandle> h;
-    while (!(h = alloc.acquire(bytes, kProducer))) {
-      const std::uint32_t key = bells[1].prepare_wait();
-      std::uint64_t returned;
-      bool any = false;
-      while (back->try_pop(returned)) {
-        alloc.recycle(returned);
-        any = true;
-      }
-      if (!any) bells[1].wait(key, std::chrono::milliseconds(100));
-    }
+    const std::optional<ChunkHandle> h = acquire_or_wait(alloc, *back, bells[1], bytes);
     auto* words = reinterpret_cast<std::uint64_t*>(pool.data(*h));
     for (std::uint64_t i = 0; i < bytes / 8; ++i) words[i] = static_cast<std::uint64_t>(sent);
     pool.descriptor_of(*h).tag = static_cast<std::uint64_t>(sent);
