@@ -228,7 +228,8 @@ struct Summary {
     if (unknown_columns) fmt::print(stderr, "  {} unknown filings columns ignored\n", unknown_columns);
     std::string procs;
     for (const auto& s : stages)
-      procs += fmt::format("{}{} {}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role));
+      procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
+                           s.pids.size() == 1 ? "" : "s");
     fmt::print(stderr, "  stages: {}\n", procs);
     if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
   }
