@@ -38,7 +38,7 @@ class Parser final : public RowBatchWriter::Output {
       for (std::uint32_t n = 0; n < h.readers; ++n) {
         const std::uint32_t r = (next_reader + n) % h.readers;
         std::uint64_t handle;
-        if (ctx_.layout.raw(r, ctx_.index).try_pop(handle)) {
+        if (ctx_.layout.raw(r, ctx_.index).try_peek(handle)) {
           process(r, handle);
           progressed = true;
           next_reader = r + 1;
@@ -139,7 +139,10 @@ class Parser final : public RowBatchWriter::Output {
 
   void process(std::uint32_t reader, std::uint64_t handle) {
     const ipc::ChunkPool& raw = raw_pools_[reader];
+    // Claim before the handle leaves the ring: at every instant the chunk is either in the ring or
+    // recorded as ours, so a recovery scan after a kill finds it.
     if (!raw.claim(handle, ctx_.me)) throw std::runtime_error("raw chunk handed over twice or stale");
+    ctx_.layout.raw(reader, ctx_.index).pop();
     const ipc::ChunkDescriptor& d = raw.descriptor_of(handle);
     const std::uint64_t file_index = d.tag & ~kReadErrorTag;
     const FileEntry& entry = ctx_.layout.file(file_index);

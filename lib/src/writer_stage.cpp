@@ -39,7 +39,7 @@ class Writer {
       for (std::uint32_t n = 0; n < h.parsers; ++n) {
         const std::uint32_t p = sticky_parser_ != kNone ? sticky_parser_ : (next + n) % h.parsers;
         std::uint64_t handle;
-        if (ctx_.layout.batch(p, ctx_.index).try_pop(handle)) {
+        if (ctx_.layout.batch(p, ctx_.index).try_peek(handle)) {
           apply(p, handle);
           progressed = true;
           next = p + 1;
@@ -85,7 +85,9 @@ class Writer {
 
   void apply(std::uint32_t parser, std::uint64_t handle) {
     const ipc::ChunkPool& pool = pools_[parser];
+    // Claim, then take the handle off the ring (see the parser stage: no instant without an owner).
     if (!pool.claim(handle, ctx_.me)) throw std::runtime_error("batch chunk handed over twice or stale");
+    ctx_.layout.batch(parser, ctx_.index).pop();
     const ipc::ChunkDescriptor& d = pool.descriptor_of(handle);
     RowBatchReader reader(pool.data(handle), d.length);
     Record record;

@@ -19,8 +19,9 @@
 // takes over its role; a dead producer leaves only complete entries. Nothing can be stuck
 // "claimed but unpublished", which is the failure mode of MPMC ticket queues.
 //
-// Who may call what: try_push/push_many from the producer process only, try_pop/pop_many from
-// the consumer process only; size_approx from anyone (e.g. the supervisor's monitoring).
+// Who may call what: try_push from the producer process only, try_pop/try_peek/pop from the
+// consumer process only; size_approx from anyone (e.g. the supervisor's monitoring); for_each_unconsumed from a
+// recovering supervisor once the consumer is dead.
 #pragma once
 
 #include <atomic>
@@ -68,9 +69,32 @@ class SpscRing {
     return true;
   }
 
+  // Consumer only: reads the oldest entry without consuming it. With pop(), this lets a consumer
+  // record ownership of what the entry names (e.g. claim a chunk) before the entry leaves the
+  // ring, so a kill between the two steps never loses track of it.
+  bool try_peek(std::uint64_t& value) noexcept {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head == consumer_cached_tail_) {
+      consumer_cached_tail_ = tail_.load(std::memory_order_acquire);
+      if (head == consumer_cached_tail_) return false;
+    }
+    value = entries()[head & mask_];
+    return true;
+  }
+  // Consumer only, after a successful try_peek: consumes that entry.
+  void pop() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
   // Anyone: entries published and not yet consumed (a snapshot; exact when both sides are idle).
   std::uint64_t size_approx() const noexcept {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+  // Recovery only (the consumer is dead and reaped, so `head` no longer moves): calls f(entry)
+  // for every published entry the consumer did not take, oldest first, without consuming them.
+  template <class F>
+  void for_each_unconsumed(F&& f) const {
+    const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+    for (std::uint64_t i = head_.load(std::memory_order_acquire); i != tail; ++i) f(entries()[i & mask_]);
   }
 
  private:
@@ -82,6 +106,7 @@ class SpscRing {
     return p;
   }
   std::uint64_t* entries() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
+  const std::uint64_t* entries() const noexcept { return reinterpret_cast<const std::uint64_t*>(this + 1); }
 
   // Read-only after construction.
   alignas(128) std::uint32_t capacity_;
