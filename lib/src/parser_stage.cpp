@@ -3,6 +3,7 @@
 // it hands to writers. A file's records that span several batch chunks go to the same writer.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -27,6 +28,8 @@ class Parser final : public RowBatchWriter::Output {
         ipc::SharedSegment::open(PipelineLayout::batch_pool_name(h.run_name, ctx.index)));
     allocator_ = std::make_unique<ipc::ChunkAllocator>(ipc::ChunkPool::attach(batch_segment_->base()));
     outstanding_.assign(h.writers, 0);
+    const ipc::SizeClass batch = pool().size_class(0);
+    window_ = std::max<std::uint64_t>(batch.chunk_bytes, batch.chunk_bytes * batch.count / h.writers);
   }
 
   void run() {
@@ -117,13 +120,27 @@ class Parser final : public RowBatchWriter::Output {
     }
   }
 
-  void send(std::size_t used, bool file_open) {
-    std::uint32_t target = sticky_writer_;
-    if (target == kNone) {
-      target = 0;
-      for (std::uint32_t w = 1; w < outstanding_.size(); ++w)
-        if (outstanding_[w] < outstanding_[target]) target = w;
+  // Like the reader's routing: fewest outstanding bytes among writers under their window (their
+  // share of this pool, or anything when they hold nothing). A continuation goes to its pinned
+  // writer regardless: that writer is waiting for exactly this chunk.
+  std::uint32_t choose_writer(std::size_t used) {
+    if (sticky_writer_ != kNone) return sticky_writer_;
+    for (;;) {
+      std::uint32_t target = kNone;
+      for (std::uint32_t w = 0; w < outstanding_.size(); ++w) {
+        const bool eligible = outstanding_[w] == 0 || outstanding_[w] + used <= window_;
+        if (eligible && (target == kNone || outstanding_[w] < outstanding_[target])) target = w;
+      }
+      if (target != kNone) return target;
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      const std::uint32_t before = allocator_->free_count();
+      drain_returns();
+      if (allocator_->free_count() == before) ctx_.wait(key);
     }
+  }
+
+  void send(std::size_t used, bool file_open) {
+    const std::uint32_t target = choose_writer(used);
     pool().publish(current_, used, ctx_.me);
     outstanding_[target] += used;
     ctx_.layout.batch(ctx_.index, target).try_push(current_);  // cannot fail: capacity >= chunks
@@ -190,6 +207,7 @@ class Parser final : public RowBatchWriter::Output {
   std::unique_ptr<ipc::SharedSegment> batch_segment_;
   std::unique_ptr<ipc::ChunkAllocator> allocator_;
   std::vector<std::uint64_t> outstanding_;  // batch bytes with each writer
+  std::uint64_t window_ = 0;                // the most one writer may hold of this pool
   EdgarParser parser_;
   RowBatchWriter batches_;
   ipc::ChunkHandle current_ = 0;

@@ -26,7 +26,12 @@ class Reader {
       : ctx_(ctx),
         pool_segment_(ipc::SharedSegment::open(PipelineLayout::raw_pool_name(ctx.layout.header().run_name, ctx.index))),
         allocator_(ipc::ChunkPool::attach(pool_segment_.base())),
-        outstanding_(ctx.layout.header().parsers, 0) {}
+        outstanding_(ctx.layout.header().parsers, 0) {
+    std::uint64_t pool_bytes = 0;
+    for (std::uint32_t c = 0; c < pool().class_count(); ++c)
+      pool_bytes += pool().size_class(c).chunk_bytes * pool().size_class(c).count;
+    window_ = pool_bytes / outstanding_.size();
+  }
 
   void run() {
     const ControlHeader& h = ctx_.layout.header();
@@ -63,13 +68,34 @@ class Reader {
     }
   }
 
+  // The parser with the fewest outstanding bytes (not counts, so one large file does not starve
+  // a queue), among those under their window: no parser holds more than its share of this pool
+  // unless it holds nothing. Waits for returns when every parser is at its window.
+  std::uint32_t choose_parser(std::uint64_t length) {
+    for (;;) {
+      std::uint32_t target = kNone;
+      for (std::uint32_t p = 0; p < outstanding_.size(); ++p) {
+        const bool eligible = outstanding_[p] == 0 || outstanding_[p] + length <= window_;
+        if (eligible && (target == kNone || outstanding_[p] < outstanding_[target])) target = p;
+      }
+      if (target != kNone) return target;
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      const std::uint64_t before = total_outstanding();
+      drain_returns();
+      if (total_outstanding() == before) ctx_.wait(key);
+    }
+  }
+
+  std::uint64_t total_outstanding() const {
+    std::uint64_t n = 0;
+    for (auto b : outstanding_) n += b;
+    return n;
+  }
+
   void publish(ipc::ChunkHandle h, std::uint64_t length, std::uint64_t tag) {
     pool().descriptor_of(h).tag = tag;
+    const std::uint32_t target = choose_parser(length);
     pool().publish(h, length, ctx_.me);
-    // Route by outstanding bytes, not counts, so one large file does not starve a parser's queue.
-    std::uint32_t target = 0;
-    for (std::uint32_t p = 1; p < outstanding_.size(); ++p)
-      if (outstanding_[p] < outstanding_[target]) target = p;
     outstanding_[target] += length;
     // Cannot fail: the ring holds as many entries as the pool has chunks.
     ctx_.layout.raw(ctx_.index, target).try_push(h);
@@ -135,7 +161,9 @@ class Reader {
   StageContext& ctx_;
   ipc::SharedSegment pool_segment_;
   ipc::ChunkAllocator allocator_;
+  static constexpr std::uint32_t kNone = UINT32_MAX;
   std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
+  std::uint64_t window_ = 0;                // the most one parser may hold of this pool
 };
 
 }  // namespace

@@ -51,7 +51,7 @@ run options:
   --parsers N           parser processes (default 2)
   --writers N           writer processes (default 1; SQLite takes one writer at a time)
   --dataset D           submissions | companyfacts: treat every input as this dataset
-  --max-file-size MiB   largest input file carried whole (default 64)
+  --max-file-size MiB   largest input file carried whole (default 256)
   --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
   --summary-json FILE   write the run summary as JSON
   --progress WHEN       auto (on a terminal) | always | never (default auto)
@@ -65,7 +65,7 @@ struct RunOptions {
   std::string sink = "sqlite:edgar.db";
   std::uint32_t readers = 1, parsers = 2, writers = 1;
   Dataset dataset = Dataset::kUnknown;
-  std::uint64_t max_file_mib = 64;
+  std::uint64_t max_file_mib = 256;
   std::uint64_t batch_kib = 1024;
   std::string summary_json;
   std::string progress = "auto";
@@ -126,14 +126,17 @@ RunOptions parse_run_options(int argc, char** argv) {
   return o;
 }
 
-// Pool sizes. Raw: most files are a few KB to a few MB; the largest class carries the biggest
-// allowed file whole. Batches: --batch-size chunks (1 MiB), enough to keep every writer fed.
+// Pool sizes, per process, so they scale with the stage counts (a 16-core box running
+// 2 readers, 12 parsers and 2 writers needs ~0.9 GiB of /dev/shm; the 2-core default ~0.4 GiB).
+// Raw: most submissions files are a few KB, companyfacts a few MB, the largest tens of MB; one
+// chunk of --max-file-size carries the rare giant whole. Batches: --batch-size chunks, enough to
+// keep every writer fed (8 + 4 per writer).
 std::vector<ipc::SizeClass> raw_classes(std::uint64_t max_file_bytes) {
   const std::uint64_t top = ipc::align_up(max_file_bytes, 4096);
   std::vector<ipc::SizeClass> classes;
-  for (ipc::SizeClass c : {ipc::SizeClass{256 * 1024, 16}, ipc::SizeClass{4 * kMiB, 4}})
+  for (ipc::SizeClass c : {ipc::SizeClass{256 * 1024, 32}, ipc::SizeClass{4 * kMiB, 8}, ipc::SizeClass{32 * kMiB, 2}})
     if (c.chunk_bytes < top) classes.push_back(c);
-  classes.push_back({top, 2});
+  classes.push_back({top, 1});
   return classes;
 }
 std::vector<ipc::SizeClass> batch_classes(std::uint64_t chunk_bytes, std::uint32_t writers) {

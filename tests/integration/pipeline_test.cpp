@@ -315,6 +315,19 @@ TEST_CASE("malformed files next to good ones: each rejected with its reason, eve
   CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
 }
 
+TEST_CASE("a file larger than --max-file-size is rejected with its size, the others load", "[integration][malformed]") {
+  TempDir tmp;
+  const Result r = run(fmt::format("run {}/companyfacts --sink sqlite:{} --max-file-size 2", kData, tmp / "big.db"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 3);
+  Db db(tmp / "big.db");
+  // Four companyfacts files are over 2 MiB; Marvell (1.3 MB) and the IFRS file (266 KB) are not.
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'rejected' AND error LIKE "
+                 "'file of % bytes is larger than --max-file-size (2097152 bytes)'") == 4);
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded'") == 2);
+  CHECK(db.count("SELECT count(*) FROM facts") == 8053 + 768);
+}
+
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run("").exit_code == 2);
   CHECK(run("frobnicate").exit_code == 2);
