@@ -165,6 +165,16 @@ bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_l
   return true;
 }
 
+// Whether the document may contain a \u0000 escape. Backslashes are rare in SEC files, so a memchr
+// walk over them beats memmem; an escaped backslash before "u0000" only costs a needless check.
+bool has_nul_escape(const char* data, std::size_t len) noexcept {
+  const char* end = data + len;
+  for (const char* p = data;
+       (p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) != nullptr; ++p)
+    if (end - p >= 6 && std::memcmp(p + 1, "u0000", 5) == 0) return true;
+  return false;
+}
+
 std::string_view trim_right(std::string_view s) noexcept {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
     s.remove_suffix(1);
@@ -316,6 +326,15 @@ struct EdgarParser::Impl {
     switch (v.type()) {
       case od::json_type::string: {
         c.kind = Cell::kText;
+        // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
+        // quotes in the document are the value, already UTF-8-validated by simdjson's first
+        // stage. The value is left unconsumed; On-Demand skips it on the next step.
+        const std::string_view raw = trim_right(v.raw_json_token());
+        const std::string_view inner = raw.substr(1, raw.size() - 2);
+        if (raw.size() >= 2 && std::memchr(inner.data(), '\\', inner.size()) == nullptr) {
+          c.text = inner;
+          return c;
+        }
         c.text = v.get_string();
         if (nul_escape_in_document && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
           throw Reject{std::string(path) + ": text contains a NUL character", c.where};
@@ -852,7 +871,7 @@ struct EdgarParser::Impl {
       // the only other source is a \u0000 escape, so strings are checked only if one exists.
       if (const void* nul = std::memchr(data, 0, len))
         throw Reject{"NUL byte in the document", static_cast<const char*>(nul)};
-      nul_escape_in_document = ::memmem(data, len, "\\u0000", 6) != nullptr;
+      nul_escape_in_document = has_nul_escape(data, len);
       try {
         parse_document(doc, false);
       } catch (const NeedCikFirst&) {
