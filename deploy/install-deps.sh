@@ -10,6 +10,8 @@ packages=(
   libfmt-dev
   libsqlite3-dev sqlite3
   libxxhash-dev         # content hashes of input files
+  libpq-dev             # the PostgreSQL sink
+  postgresql            # a throw-away server for the tests and benchmarks (deploy/pg-cluster.sh)
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark
   python3               # the benchmark harness and scripts

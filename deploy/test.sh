@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The second README command (and what CI runs): install, build, run the whole test suite, then
-# the concurrency tests again under AddressSanitizer+UBSan and ThreadSanitizer.
+# The second README command (and what CI runs): install, start a throw-away PostgreSQL server on
+# loopback, build, run the whole test suite, then again under AddressSanitizer+UBSan, and the
+# concurrency tests under ThreadSanitizer; stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+
+echo "== PostgreSQL: a throw-away server on loopback for the sink tests"
+PGDIR=$(mktemp -d /tmp/edgarpipe-pg.XXXXXX)
+trap 'deploy/pg-cluster.sh stop "$PGDIR"' EXIT
+eval "$(deploy/pg-cluster.sh start "$PGDIR")"
+echo "EDGARPIPE_TEST_PG=$EDGARPIPE_TEST_PG"
 
 echo "== build and test (RelWithDebInfo)"
 deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON

@@ -2,17 +2,32 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <ctime>
+#include <utility>
 
 #include "edgarpipe/sources.hpp"
 
 namespace edgarpipe {
 
 std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path);
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo);
+std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id);
+std::string postgres_schema_sql();
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id);
 std::string sqlite_schema_sql();
 
 namespace {
+
+// A password in a URI (user:secret@host) or a key=value conninfo (password=...).
+bool has_password(std::string_view url) {
+  if (url.find("password=") != std::string_view::npos) return true;
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return false;
+  const auto at = url.find('@', scheme + 3);
+  if (at == std::string_view::npos) return false;
+  return url.substr(scheme + 3, at - scheme - 3).find(':') != std::string_view::npos;
+}
 
 class NullAdmin final : public SinkAdmin {
  public:
@@ -30,19 +45,20 @@ class NullWriter final : public SinkWriter {
     ++file_rows_[static_cast<std::size_t>(table)];
     return skip_row_values(table, values);
   }
-  FileVerdict end_file(const FileEndInfo& end, const FileMeta&) override {
-    FileVerdict v;
-    v.loaded = end.status == FileStatus::kLoaded;
-    if (v.loaded)
-      std::copy(file_rows_.begin(), file_rows_.end(), v.rows_by_table);
-    else
-      v.error = describe_error(end.error, end.error_offset);
-    return v;
+  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
+    if (end.status == FileStatus::kLoaded) {
+      ++pending_.files_loaded;
+      for (std::size_t t = 0; t < kTableCount; ++t) pending_.rows_by_table[t] += file_rows_[t];
+    } else {
+      ++pending_.files_rejected;
+      pending_.rejections.push_back({meta.file_index, describe_error(end.error, end.error_offset)});
+    }
   }
-  void commit() override {}
+  CommitReport commit() override { return std::exchange(pending_, CommitReport{}); }
 
  private:
   std::array<std::uint64_t, kTableCount> file_rows_{};
+  CommitReport pending_;
 };
 
 }  // namespace
@@ -57,26 +73,45 @@ SinkUrl parse_sink_url(std::string_view url) {
     if (s.target.empty()) throw UsageError("--sink sqlite:PATH needs a database path");
     return s;
   }
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 || url.find('=') != std::string_view::npos) {
+    // A libpq URI or key=value conninfo. Passwords belong in PGPASSWORD, ~/.pgpass or a service
+    // file, not here: the sink text is logged and stored in ingest_runs.
+    s.kind = SinkUrl::Kind::kPostgres;
+    s.target = std::string(url);
+    if (has_password(url))
+      throw UsageError("do not put a password in --sink (it shows in ps and logs): use PGPASSWORD, ~/.pgpass or a service file");
+    return s;
+  }
   if (url == "null:" || url == "null") {
     s.kind = SinkUrl::Kind::kNull;
     return s;
   }
-  throw UsageError("unknown sink '" + std::string(url) + "' (expected sqlite:PATH or null:)");
+  throw UsageError("unknown sink '" + std::string(url) + "' (expected sqlite:PATH, postgresql://... or null:)");
 }
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullAdmin>();
+  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target);
   return open_sqlite_admin(url.target);
 }
 
 std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullWriter>();
+  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_writer(url.target, run_id);
   return open_sqlite_writer(url.target, run_id);
 }
 
 std::string schema_sql(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return "-- the null: sink has no schema\n";
+  if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql();
   return sqlite_schema_sql();
+}
+
+void CommitReport::add(const CommitReport& other) {
+  files_loaded += other.files_loaded;
+  files_rejected += other.files_rejected;
+  for (std::size_t t = 0; t < kTableCount; ++t) rows_by_table[t] += other.rows_by_table[t];
+  rejections.insert(rejections.end(), other.rejections.begin(), other.rejections.end());
 }
 
 std::string format_content_hash(std::uint64_t hash) { return fmt::format("xxh3:{:016x}", hash); }

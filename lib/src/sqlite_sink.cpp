@@ -7,6 +7,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 
 #include "edgarpipe/sink.hpp"
 
@@ -253,20 +254,23 @@ class SqliteWriter final : public SinkWriter {
     return cursor.position();
   }
 
-  FileVerdict end_file(const FileEndInfo& end, const FileMeta& meta) override {
-    FileVerdict verdict;
-    verdict.loaded = end.status == FileStatus::kLoaded && file_error_.empty();
-    if (verdict.loaded) {
+  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
+    const bool loaded = end.status == FileStatus::kLoaded && file_error_.empty();
+    std::string error;
+    if (loaded) {
       step_control(release_.stmt, "RELEASE");
-      std::copy(file_rows_.begin(), file_rows_.end(), verdict.rows_by_table);
+      ++pending_.files_loaded;
+      for (std::size_t t = 0; t < kTableCount; ++t) pending_.rows_by_table[t] += file_rows_[t];
     } else {
       step_control(rollback_.stmt, "ROLLBACK TO");
       step_control(release_.stmt, "RELEASE");
-      verdict.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+      error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+      ++pending_.files_rejected;
+      pending_.rejections.push_back({meta.file_index, error});
     }
     // The file's own rows (every concept it describes counts, even one another file inserted
     // first), so the figure does not depend on load order.
-    const std::uint64_t rows = verdict.loaded ? end.rows : 0;
+    const std::uint64_t rows = loaded ? end.rows : 0;
     // The file's bookkeeping row commits in the same transaction as its rows.
     sqlite3_stmt* s = ingest_.stmt;
     const std::string dataset(dataset_name(end.dataset));
@@ -274,31 +278,26 @@ class SqliteWriter final : public SinkWriter {
     const std::string now = utc_now();
     sqlite3_bind_text(s, 1, dataset.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
-    if (end.cik >= 0)
-      sqlite3_bind_int64(s, 3, end.cik);
-    else
-      sqlite3_bind_null(s, 3);
+    if (end.cik >= 0) sqlite3_bind_int64(s, 3, end.cik);
+    else sqlite3_bind_null(s, 3);
     sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(meta.bytes));
-    if (meta.content_hash != 0)
-      sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
-    else
-      sqlite3_bind_null(s, 5);
-    sqlite3_bind_text(s, 6, verdict.loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
+    if (meta.content_hash != 0) sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(s, 5);
+    sqlite3_bind_text(s, 6, loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(rows));
-    if (verdict.loaded)
-      sqlite3_bind_null(s, 8);
-    else
-      sqlite3_bind_text(s, 8, verdict.error.c_str(), -1, SQLITE_TRANSIENT);
+    if (loaded) sqlite3_bind_null(s, 8);
+    else sqlite3_bind_text(s, 8, error.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 9, run_id_);
     sqlite3_bind_text(s, 10, now.c_str(), -1, SQLITE_TRANSIENT);
     step_control(s, "ingest_files");
-    return verdict;
   }
 
-  void commit() override {
-    if (!in_transaction_) return;
-    step_control(commit_.stmt, "COMMIT");
-    in_transaction_ = false;
+  CommitReport commit() override {
+    if (in_transaction_) {
+      step_control(commit_.stmt, "COMMIT");
+      in_transaction_ = false;
+    }
+    return std::exchange(pending_, CommitReport{});
   }
 
  private:
@@ -319,6 +318,7 @@ class SqliteWriter final : public SinkWriter {
   bool in_transaction_ = false;
   std::array<std::uint64_t, kTableCount> file_rows_{};
   std::string file_error_;
+  CommitReport pending_;  // what the open transaction holds
 };
 
 }  // namespace

@@ -46,7 +46,9 @@ constexpr const char* kUsage = R"(usage:
   edgarpipe --help | --version
 
 run options:
-  --sink URL            sqlite:PATH (default sqlite:edgar.db) or null: (count and discard)
+  --sink URL            sqlite:PATH (default sqlite:edgar.db), postgresql://USER@HOST:PORT/DB
+                        (or a libpq key=value conninfo; password via PGPASSWORD or ~/.pgpass),
+                        or null: (count and discard)
   --readers N           reader processes (default 1)
   --parsers N           parser processes (default 2)
   --writers N           writer processes (default 1; SQLite takes one writer at a time)

@@ -56,7 +56,7 @@ class Writer {
       if (sticky_parser_ == kNone && inputs_done()) break;
       ctx_.wait(key);
     }
-    sink_->commit();
+    commit();
   }
 
  private:
@@ -77,10 +77,8 @@ class Writer {
   // Commits only between files: a COMMIT inside a file would release its savepoint and split
   // the file across transactions.
   void maybe_commit(Clock::duration interval) {
-    if (file_open_ || !pending_ || Clock::now() - last_commit_ < interval) return;
-    sink_->commit();
-    pending_ = false;
-    last_commit_ = Clock::now();
+    if (file_open_ || !pending_) return;
+    if (Clock::now() - last_commit_ >= interval || sink_->wants_commit()) commit();
   }
 
   void apply(std::uint32_t parser, std::uint64_t handle) {
@@ -115,20 +113,26 @@ class Writer {
   void end_file(const FileEndInfo& end) {
     const FileEntry& entry = ctx_.layout.file(end.file_index);
     FileMeta meta;
+    meta.file_index = end.file_index;
     meta.source_file = ctx_.layout.source(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
-    const FileVerdict verdict = sink_->end_file(end, meta);
+    sink_->end_file(end, meta);
     file_open_ = false;
-    if (verdict.loaded) {
-      ctx_.slot.add(counter::kFilesLoaded, 1);
-      for (std::size_t t = 0; t < kTableCount; ++t)
-        ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), verdict.rows_by_table[t]);
-    } else {
-      ctx_.slot.add(counter::kFilesRejected, 1);
-      fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(entry), verdict.error);
-    }
+  }
+
+  // Counters and reject lines follow what was made durable, not what was merely applied.
+  void commit() {
+    const CommitReport report = sink_->commit();
+    pending_ = false;
+    last_commit_ = Clock::now();
+    ctx_.slot.add(counter::kFilesLoaded, report.files_loaded);
+    ctx_.slot.add(counter::kFilesRejected, report.files_rejected);
+    for (std::size_t t = 0; t < kTableCount; ++t)
+      ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), report.rows_by_table[t]);
+    for (const Rejection& r : report.rejections)
+      fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(ctx_.layout.file(r.file_index)), r.error);
   }
 
   StageContext& ctx_;

@@ -1,12 +1,13 @@
-// Sinks: where rows end up. A sink URL names one (`sqlite:PATH`, `null:`); later dialects
-// (PostgreSQL, SQL Server) implement the same two interfaces.
+// Sinks: where rows end up. A sink URL names one (`sqlite:PATH`, `postgresql://...` or a libpq
+// key=value conninfo, `null:`); SQL Server will implement the same two interfaces.
 //
 // - SinkAdmin is the supervisor's handle: schema, the ingest_runs row, and which files are
 //   already loaded (so readers can skip them by content hash).
 // - SinkWriter is a writer process's handle: it applies row batches file by file. A file is
 //   all-or-nothing: begin_file opens a savepoint, end_file releases it (and writes the file's
 //   ingest_files row in the same transaction) or rolls it back. Transactions span many files and
-//   are committed by commit(), which the writer calls only between files.
+//   are committed by commit(), which the writer calls only between files and which reports what
+//   became durable (sinks that buffer, like PostgreSQL's COPY, only know a file's fate then).
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,8 @@ struct SinkError : std::runtime_error {
 };
 
 struct SinkUrl {
-  enum class Kind { kSqlite, kNull } kind = Kind::kSqlite;
-  std::string target;  // the database path for sqlite
+  enum class Kind { kSqlite, kPostgres, kNull } kind = Kind::kSqlite;
+  std::string target;  // the database path for sqlite, the conninfo for postgres
   std::string text;    // as given, for logs and ingest_runs.sink (never holds secrets)
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.
@@ -57,26 +58,39 @@ class SinkAdmin {
 };
 
 struct FileMeta {
+  std::uint32_t file_index = 0;
   std::string_view source_file;
   std::uint64_t bytes = 0;
   std::uint64_t content_hash = 0;
 };
 
-struct FileVerdict {
-  bool loaded = false;
-  std::string error;                              // when not loaded: the reason as stored in ingest_files.error
-  std::uint64_t rows_by_table[kTableCount] = {};  // rows inserted (0 when not loaded; concepts
-                                                  // another file inserted first do not count)
+struct Rejection {
+  std::uint32_t file_index = 0;
+  std::string error;  // as stored in ingest_files.error
+};
+
+// What one commit made durable.
+struct CommitReport {
+  std::uint64_t files_loaded = 0, files_rejected = 0;
+  std::uint64_t rows_by_table[kTableCount] = {};  // rows inserted (concepts already present do not count)
+  std::vector<Rejection> rejections;              // every rejected file, whoever rejected it
+  void add(const CommitReport& other);
 };
 
 class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
   virtual void begin_file() = 0;
-  // Applies one row; returns the position past its values.
+  // Applies (or buffers) one row; returns the position past its values.
   virtual const std::byte* row(TableId table, const std::byte* values) = 0;
-  virtual FileVerdict end_file(const FileEndInfo& end, const FileMeta& meta) = 0;
-  virtual void commit() = 0;
+  // Ends the file: loaded, or rejected (by the parser, or by the sink's own checks).
+  virtual void end_file(const FileEndInfo& end, const FileMeta& meta) = 0;
+  // Makes every file ended since the last commit durable, each whole or not at all (a file the
+  // database refuses is rejected alone), with its ingest_files row; reports what it did.
+  virtual CommitReport commit() = 0;
+  // True when the sink holds enough buffered work that the writer should commit at the next
+  // file boundary (bounds the memory of sinks that buffer).
+  virtual bool wants_commit() const { return false; }
 };
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url);

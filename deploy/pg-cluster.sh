@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A throw-away PostgreSQL cluster on loopback for the tests and benchmarks (Debian's postgresql).
+#
+#   eval "$(deploy/pg-cluster.sh start DIR)"   # initdb + start on a free port; prints exports
+#   deploy/pg-cluster.sh stop DIR              # stop and delete it
+#
+# The server runs as the 'postgres' system user when invoked as root (PostgreSQL refuses root),
+# listens on 127.0.0.1 only, trusts local connections, and is tuned for throw-away speed
+# (fsync=off): never use these settings for data you want to keep.
+set -euo pipefail
+cmd=${1:?start|stop}
+dir=${2:?directory}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U edgarpipe --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB -c shared_buffers=256MB" \
+      >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U edgarpipe edgarpipe_test
+    echo "$port" > "$dir/port"
+    echo "export EDGARPIPE_TEST_PG='postgresql://edgarpipe@127.0.0.1:$port/edgarpipe_test'"
+    ;;
+  stop)
+    [ -d "$dir/data" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
+  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,153 @@
+#include "edgarpipe/pg_binary.hpp"
+
+#include <cstring>
+#include <vector>
+
+namespace edgarpipe::pg {
+
+namespace {
+
+bool digits(std::string_view s, int& value) noexcept {
+  value = 0;
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return true;
+}
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+constexpr std::int64_t kPgEpochDays = 10957;  // 2000-01-01 - 1970-01-01
+
+void put16(std::string& out, std::uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+bool date_days(std::string_view s, std::int32_t& days) noexcept {
+  int y, m, d;
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !digits(s.substr(0, 4), y) || !digits(s.substr(5, 2), m) ||
+      !digits(s.substr(8, 2), d) || m < 1 || m > 12 || d < 1 || d > 31)
+    return false;
+  days = static_cast<std::int32_t>(days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) - kPgEpochDays);
+  return true;
+}
+
+bool timestamp_micros(std::string_view s, std::int64_t& micros) noexcept {
+  std::int32_t days;
+  int hh, mm, ss;
+  if (s.size() < 19 || !date_days(s.substr(0, 10), days) || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+      !digits(s.substr(11, 2), hh) || !digits(s.substr(14, 2), mm) || !digits(s.substr(17, 2), ss))
+    return false;
+  std::int64_t fraction = 0;
+  if (s.size() > 19) {
+    const std::string_view f = s.substr(20);
+    if (s[19] != '.' || f.empty() || f.size() > 6) return false;
+    int v;
+    if (!digits(f, v)) return false;
+    fraction = v;
+    for (std::size_t i = f.size(); i < 6; ++i) fraction *= 10;
+  }
+  micros = ((static_cast<std::int64_t>(days) * 24 + hh) * 60 + mm) * 60 * 1'000'000LL + ss * 1'000'000LL + fraction;
+  return true;
+}
+
+bool append_numeric(std::string_view text, std::string& out) {
+  // Split into sign, digits and the position of the decimal point (after an optional exponent).
+  bool negative = false;
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  std::string all;       // every mantissa digit
+  int point = -1;        // digits before the point in `all`
+  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
+    if (text[i] == '.') {
+      if (point >= 0) return false;
+      point = static_cast<int>(all.size());
+    } else if (text[i] >= '0' && text[i] <= '9') {
+      all.push_back(text[i]);
+    } else {
+      return false;
+    }
+  }
+  if (all.empty() || all.size() > 1000) return false;
+  if (point < 0) point = static_cast<int>(all.size());
+  if (i < text.size()) {  // exponent
+    ++i;
+    bool exp_negative = false;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) exp_negative = text[i++] == '-';
+    int exponent;
+    if (!digits(text.substr(i), exponent) || exponent > 1000) return false;
+    point += exp_negative ? -exponent : exponent;
+  }
+  // Display scale: digits after the point, as written (PostgreSQL keeps "6.110" as 6.110).
+  const int dscale = std::max(0, static_cast<int>(all.size()) - point);
+  // Left-pad so the integer part is a whole number of 4-digit groups, right-pad the fraction.
+  std::string padded;
+  int int_digits = point;
+  if (int_digits < 0) {
+    padded.assign(static_cast<std::size_t>(-int_digits), '0');
+    int_digits = 0;
+  }
+  padded += all;
+  if (point > static_cast<int>(all.size())) padded.append(static_cast<std::size_t>(point - static_cast<int>(all.size())), '0');
+  const int lead = (4 - int_digits % 4) % 4;
+  padded.insert(0, static_cast<std::size_t>(lead), '0');
+  int_digits += lead;
+  while (padded.size() % 4 != 0) padded.push_back('0');
+  std::vector<std::uint16_t> groups;
+  for (std::size_t g = 0; g < padded.size(); g += 4)
+    groups.push_back(static_cast<std::uint16_t>((padded[g] - '0') * 1000 + (padded[g + 1] - '0') * 100 +
+                                                (padded[g + 2] - '0') * 10 + (padded[g + 3] - '0')));
+  int weight = int_digits / 4 - 1;
+  // Normalise: no leading or trailing zero groups.
+  std::size_t first = 0;
+  while (first < groups.size() && groups[first] == 0) {
+    ++first;
+    --weight;
+  }
+  std::size_t last = groups.size();
+  while (last > first && groups[last - 1] == 0) --last;
+  const std::size_t ndigits = last - first;
+  if (ndigits == 0) {
+    weight = 0;
+    negative = false;
+  }
+  put16(out, static_cast<std::uint16_t>(ndigits));
+  put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(weight)));
+  put16(out, negative ? 0x4000 : 0x0000);
+  put16(out, static_cast<std::uint16_t>(dscale));
+  for (std::size_t g = first; g < last; ++g) put16(out, groups[g]);
+  return true;
+}
+
+void append_numeric(std::int64_t value, std::string& out) { append_numeric(std::to_string(value), out); }
+
+bool CopyBuffer::numeric(std::string_view decimal) {
+  const std::size_t at = bytes_.size();
+  put32(0);
+  if (!append_numeric(decimal, bytes_)) {
+    bytes_.resize(at);
+    return false;
+  }
+  const auto len = static_cast<std::uint32_t>(bytes_.size() - at - 4);
+  const char b[4] = {static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+                     static_cast<char>(len)};
+  std::memcpy(bytes_.data() + at, b, 4);
+  return true;
+}
+
+void CopyBuffer::numeric(std::int64_t value) { numeric(std::to_string(value)); }
+
+}  // namespace edgarpipe::pg

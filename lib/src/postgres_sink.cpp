@@ -1,0 +1,475 @@
+// The PostgreSQL sink: rows go in with COPY ... FROM STDIN (FORMAT binary), one COPY per table per
+// commit, so the database, not our code, sets the pace.
+//
+// A writer buffers the binary tuples of the files it ends (bounded: it asks to commit past
+// kCommitBytes) and, at commit, sends each table's tuples in one COPY inside one transaction, plus
+// every file's ingest_files row. If the database refuses a row (a data or constraint error), the
+// transaction is rolled back and replayed file by file, each under a savepoint, so only the
+// offending file is rejected and every other file still loads whole.
+//
+// Concepts repeat across files and ingest_files rows may replace earlier ones, so both go through
+// temporary staging tables and INSERT ... ON CONFLICT, ordered by key so that concurrent writers
+// take row locks in the same order (no deadlock between writers).
+//
+// Credentials never appear on the command line: libpq reads PGPASSWORD, ~/.pgpass and service
+// files itself; parse_sink_url refuses a password in the URL.
+#include <libpq-fe.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <cstdlib>
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "edgarpipe/pg_binary.hpp"
+#include "edgarpipe/sink.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+constexpr std::size_t kCommitBytes = 64 << 20;
+
+std::string pg_type(ColumnType t) {
+  switch (t) {
+    case ColumnType::kBigInt: return "BIGINT";
+    case ColumnType::kSmallInt: return "SMALLINT";
+    case ColumnType::kInt: return "INTEGER";
+    case ColumnType::kText: return "TEXT";
+    case ColumnType::kDate: return "DATE";
+    case ColumnType::kTimestamp: return "TIMESTAMP";
+    case ColumnType::kDecimal: return "NUMERIC";
+  }
+  return "TEXT";
+}
+
+std::string build_schema() {
+  std::string sql;
+  for (const TableDef& t : all_tables()) {
+    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
+    for (const Column& c : t.columns) sql += fmt::format("  {} {}{},\n", c.name, pg_type(c.type), c.not_null ? " NOT NULL" : "");
+    if (t.id == TableId::kFacts) {
+      sql.resize(sql.size() - 2);
+      sql += "\n);\n";
+      // period_start is NULL for instant facts; the key treats NULL as a value.
+      sql += "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
+             "COALESCE(period_start, '-infinity'::date), period_end, accession_number);\n";
+    } else {
+      std::string key;
+      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
+      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
+    }
+  }
+  sql +=
+      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
+      "  dataset TEXT NOT NULL,\n  source_file TEXT NOT NULL,\n  cik BIGINT,\n  bytes BIGINT,\n"
+      "  content_hash TEXT,\n  status TEXT NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows BIGINT,\n"
+      "  error TEXT,\n  run_id BIGINT,\n  loaded_at TIMESTAMP,\n  PRIMARY KEY (dataset, source_file)\n);\n"
+      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
+      "  run_id BIGSERIAL PRIMARY KEY,\n  started_at TIMESTAMP NOT NULL,\n  finished_at TIMESTAMP,\n"
+      "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
+      "  sources TEXT,\n  sink TEXT,\n  files_seen BIGINT,\n  files_loaded BIGINT,\n  files_skipped BIGINT,\n"
+      "  files_rejected BIGINT,\n  rows_written BIGINT,\n  readers INTEGER,\n  parsers INTEGER,\n  writers INTEGER\n);\n";
+  return sql;
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// A failed statement: the message, and whether it concerns the data of the rows sent (SQLSTATE
+// class 22 data exception, 23 integrity constraint violation) rather than the connection.
+struct StatementError {
+  std::string message;
+  bool data_error = false;
+};
+
+class Connection {
+ public:
+  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = PQerrorMessage(conn_);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      PQfinish(conn_);
+      conn_ = nullptr;
+      throw SinkError("cannot connect to PostgreSQL: " + message);
+    }
+    exec("SET client_encoding = 'UTF8'");
+    const char* integer_datetimes = PQparameterStatus(conn_, "integer_datetimes");
+    if (integer_datetimes == nullptr || std::string_view(integer_datetimes) != "on")
+      throw SinkError("PostgreSQL server without integer datetimes is not supported");
+  }
+  ~Connection() {
+    if (conn_) PQfinish(conn_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  PGconn* get() const noexcept { return conn_; }
+
+  // Runs SQL; throws SinkError on any failure.
+  Result exec(const std::string& sql) {
+    Result r(PQexec(conn_, sql.c_str()));
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw SinkError("PostgreSQL: " + message_of(r.get()));
+    return r;
+  }
+
+  // Runs SQL; returns the error instead of throwing (for statements inside a file's savepoint).
+  std::optional<StatementError> try_exec(const std::string& sql, std::uint64_t* affected = nullptr) {
+    Result r(PQexec(conn_, sql.c_str()));
+    const auto status = PQresultStatus(r.get());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      if (affected) *affected = std::strtoull(PQcmdTuples(r.get()), nullptr, 10);
+      return std::nullopt;
+    }
+    return error_of(r.get());
+  }
+
+  // COPY table FROM STDIN (FORMAT binary) with the given tuples (without header and trailer).
+  std::optional<StatementError> copy(const std::string& target, std::string_view tuples) {
+    Result start(PQexec(conn_, fmt::format("COPY {} FROM STDIN (FORMAT binary)", target).c_str()));
+    if (PQresultStatus(start.get()) != PGRES_COPY_IN) return error_of(start.get());
+    bool sent = put(pg::CopyBuffer::kHeader) && put(tuples) && put(pg::CopyBuffer::kTrailer);
+    if (PQputCopyEnd(conn_, sent ? nullptr : "client failed to send") != 1) sent = false;
+    std::optional<StatementError> error;
+    while (PGresult* raw = PQgetResult(conn_)) {
+      Result r(raw);
+      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK && !error) error = error_of(r.get());
+    }
+    if (!sent && !error) error = StatementError{PQerrorMessage(conn_), false};
+    return error;
+  }
+
+ private:
+  bool put(std::string_view bytes) {
+    // libpq takes int lengths: send in pieces of at most 1 GiB.
+    while (!bytes.empty()) {
+      const std::size_t n = std::min<std::size_t>(bytes.size(), 1 << 30);
+      if (PQputCopyData(conn_, bytes.data(), static_cast<int>(n)) != 1) return false;
+      bytes.remove_prefix(n);
+    }
+    return true;
+  }
+  std::string message_of(const PGresult* r) const {
+    std::string m = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    if (m.empty()) m = PQerrorMessage(conn_);
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    for (char& c : m)
+      if (c == '\n') c = ' ';  // one line, for logs and ingest_files.error
+    return m;
+  }
+  StatementError error_of(const PGresult* r) const {
+    StatementError e;
+    e.message = message_of(r);
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    e.data_error = state && (std::string_view(state).substr(0, 2) == "22" || std::string_view(state).substr(0, 2) == "23");
+    return e;
+  }
+
+  PGconn* conn_ = nullptr;
+};
+
+class PostgresAdmin final : public SinkAdmin {
+ public:
+  explicit PostgresAdmin(const std::string& conninfo) : db_(conninfo) {}
+
+  void create_schema() override {
+    // Serialise concurrent first runs: CREATE ... IF NOT EXISTS races on the catalog otherwise.
+    db_.exec("BEGIN");
+    db_.exec("SELECT pg_advisory_xact_lock(7254389471)");
+    db_.exec(build_schema());
+    db_.exec("COMMIT");
+  }
+
+  std::int64_t begin_run(const RunStart& run) override {
+    const std::string started = utc_now();
+    const std::string readers = std::to_string(run.readers), parsers = std::to_string(run.parsers),
+                      writers = std::to_string(run.writers);
+    const char* values[] = {started.c_str(), run.sources.c_str(), run.sink.c_str(), readers.c_str(), parsers.c_str(),
+                            writers.c_str()};
+    Result r(PQexecParams(db_.get(),
+                          "INSERT INTO ingest_runs (started_at, status, sources, sink, files_seen, files_loaded, "
+                          "files_skipped, files_rejected, rows_written, readers, parsers, writers) "
+                          "VALUES ($1, 'running', $2, $3, 0, 0, 0, 0, 0, $4, $5, $6) RETURNING run_id",
+                          6, nullptr, values, nullptr, nullptr, 0));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
+      throw SinkError("PostgreSQL: cannot record the run: " + std::string(PQresultErrorMessage(r.get())));
+    return std::stoll(PQgetvalue(r.get(), 0, 0));
+  }
+
+  void finish_run(std::int64_t run_id, const RunTotals& t) override {
+    const std::string finished = utc_now(), seen = std::to_string(t.files_seen), loaded = std::to_string(t.files_loaded),
+                      skipped = std::to_string(t.files_skipped), rejected = std::to_string(t.files_rejected),
+                      rows = std::to_string(t.rows_written), id = std::to_string(run_id);
+    const char* values[] = {finished.c_str(), t.status.c_str(), seen.c_str(), loaded.c_str(),
+                            skipped.c_str(),  rejected.c_str(), rows.c_str(), id.c_str()};
+    Result r(PQexecParams(db_.get(),
+                          "UPDATE ingest_runs SET finished_at = $1, status = $2, files_seen = $3, files_loaded = $4, "
+                          "files_skipped = $5, files_rejected = $6, rows_written = $7 WHERE run_id = $8",
+                          8, nullptr, values, nullptr, nullptr, 0));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      throw SinkError("PostgreSQL: cannot finish the run: " + std::string(PQresultErrorMessage(r.get())));
+  }
+
+  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
+    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
+    Result r = db_.exec("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'");
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      std::uint64_t h;
+      if (!PQgetisnull(r.get(), i, 1) && parse_content_hash(PQgetvalue(r.get(), i, 1), h))
+        map[PQgetvalue(r.get(), i, 0)].push_back(h);
+    }
+    return map;
+  }
+
+ private:
+  Connection db_;
+};
+
+std::string column_list(const TableDef& t) {
+  std::string cols;
+  for (const Column& c : t.columns) cols += (cols.empty() ? "" : ", ") + std::string(c.name);
+  return cols;
+}
+
+class PostgresWriter final : public SinkWriter {
+ public:
+  PostgresWriter(const std::string& conninfo, std::int64_t run_id) : db_(conninfo), run_id_(run_id) {
+    db_.exec("CREATE TEMP TABLE concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");
+    db_.exec("CREATE TEMP TABLE ingest_stage (LIKE ingest_files) ON COMMIT DELETE ROWS");
+  }
+
+  void begin_file() override {
+    for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
+    file_.rows = {};
+    file_error_.clear();
+  }
+
+  const std::byte* row(TableId table, const std::byte* values) override {
+    const TableDef& def = table_def(table);
+    pg::CopyBuffer& out = tables_[static_cast<std::size_t>(table)];
+    ValueCursor cursor(values);
+    out.begin_tuple(static_cast<std::uint16_t>(def.columns.size()));
+    for (const Column& column : def.columns) {
+      const ValueView v = cursor.next();
+      if (!encode(out, column, v) && file_error_.empty())
+        file_error_ = fmt::format("{}.{}: value \"{}\" does not fit {}", def.name, column.name, v.text.substr(0, 40),
+                                  pg_type(column.type));
+    }
+    ++file_.rows[static_cast<std::size_t>(table)];
+    return cursor.position();
+  }
+
+  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
+    IngestRow ingest;
+    ingest.file_index = meta.file_index;
+    ingest.dataset = std::string(dataset_name(end.dataset));
+    ingest.source_file = std::string(meta.source_file);
+    ingest.cik = end.cik;
+    ingest.bytes = meta.bytes;
+    ingest.content_hash = meta.content_hash;
+    ingest.rows = end.rows;
+    ingest.loaded_at = utc_now();
+    if (end.status == FileStatus::kLoaded && file_error_.empty()) {
+      for (std::size_t t = 0; t < kTableCount; ++t) file_.end[t] = tables_[t].size();
+      ingest.span = spans_.size();
+      spans_.push_back(file_);
+    } else {
+      for (std::size_t t = 0; t < kTableCount; ++t) tables_[t].truncate(file_.start[t]);
+      ingest.loaded = false;
+      ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+    }
+    ingest_.push_back(std::move(ingest));
+  }
+
+  bool wants_commit() const override {
+    std::size_t bytes = 0;
+    for (const auto& t : tables_) bytes += t.size();
+    return bytes >= kCommitBytes;
+  }
+
+  CommitReport commit() override {
+    CommitReport report;
+    if (ingest_.empty()) return report;
+    db_.exec("BEGIN");
+    std::uint64_t concepts_inserted = 0;
+    std::optional<StatementError> error = send_all(concepts_inserted);
+    if (error && !error->data_error) throw SinkError("PostgreSQL: " + error->message);
+    if (error) {
+      // The database refused a row: replay file by file, each under a savepoint.
+      db_.exec("ROLLBACK");
+      db_.exec("BEGIN");
+      concepts_inserted = 0;
+      for (IngestRow& file : ingest_) {
+        if (!file.loaded) continue;
+        db_.exec("SAVEPOINT file");
+        std::uint64_t inserted = 0;
+        std::optional<StatementError> e = send_span(spans_[file.span], inserted);
+        if (e && !e->data_error) throw SinkError("PostgreSQL: " + e->message);
+        if (e) {
+          db_.exec("ROLLBACK TO SAVEPOINT file");
+          file.loaded = false;
+          file.error = "database refused a row: " + e->message;
+        } else {
+          concepts_inserted += inserted;
+        }
+        db_.exec("RELEASE SAVEPOINT file");
+      }
+    }
+    write_ingest_rows();
+    db_.exec("COMMIT");
+
+    for (const IngestRow& file : ingest_) {
+      if (file.loaded) {
+        ++report.files_loaded;
+        const FileSpan& span = spans_[file.span];
+        for (std::size_t t = 0; t < kTableCount; ++t)
+          if (t != static_cast<std::size_t>(TableId::kConcepts)) report.rows_by_table[t] += span.rows[t];
+      } else {
+        ++report.files_rejected;
+        report.rejections.push_back({file.file_index, file.error});
+      }
+    }
+    report.rows_by_table[static_cast<std::size_t>(TableId::kConcepts)] = concepts_inserted;
+    for (auto& t : tables_) t.clear();
+    spans_.clear();
+    ingest_.clear();
+    return report;
+  }
+
+ private:
+  struct FileSpan {
+    std::array<std::size_t, kTableCount> start{}, end{};
+    std::array<std::uint64_t, kTableCount> rows{};
+  };
+  struct IngestRow {
+    std::uint32_t file_index = 0;
+    std::string dataset, source_file, error, loaded_at;
+    std::int64_t cik = -1;
+    std::uint64_t bytes = 0, content_hash = 0, rows = 0;
+    bool loaded = true;
+    std::size_t span = 0;
+  };
+
+  static bool encode(pg::CopyBuffer& out, const Column& column, const ValueView& v) {
+    if (v.tag == ValueTag::kNull) {
+      out.null();
+      return true;
+    }
+    switch (column.type) {
+      case ColumnType::kBigInt:
+        if (v.tag != ValueTag::kInt) break;
+        out.int64(v.integer);
+        return true;
+      case ColumnType::kInt:
+        if (v.tag != ValueTag::kInt || v.integer < INT32_MIN || v.integer > INT32_MAX) break;
+        out.int32(static_cast<std::int32_t>(v.integer));
+        return true;
+      case ColumnType::kSmallInt:
+        if (v.tag != ValueTag::kInt || v.integer < INT16_MIN || v.integer > INT16_MAX) break;
+        out.int16(static_cast<std::int16_t>(v.integer));
+        return true;
+      case ColumnType::kText:
+        if (v.tag != ValueTag::kText) break;
+        out.text(v.text);
+        return true;
+      case ColumnType::kDate:
+        if (v.tag == ValueTag::kText && out.date(v.text)) return true;
+        break;
+      case ColumnType::kTimestamp:
+        if (v.tag == ValueTag::kText && out.timestamp(v.text)) return true;
+        break;
+      case ColumnType::kDecimal:
+        if (v.tag == ValueTag::kInt) {
+          out.numeric(v.integer);
+          return true;
+        }
+        if ((v.tag == ValueTag::kDecimal || v.tag == ValueTag::kText) && out.numeric(v.text)) return true;
+        break;
+    }
+    out.null();  // keeps the tuple well-formed; the file is rejected by its error
+    return false;
+  }
+
+  // Every buffered file in one go: one COPY per table.
+  std::optional<StatementError> send_all(std::uint64_t& concepts_inserted) {
+    FileSpan all;
+    for (std::size_t t = 0; t < kTableCount; ++t) all.end[t] = tables_[t].size();
+    return send_span(all, concepts_inserted);
+  }
+
+  std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
+    for (const TableDef& def : all_tables()) {
+      const auto t = static_cast<std::size_t>(def.id);
+      if (span.end[t] == span.start[t]) continue;
+      const std::string_view tuples(tables_[t].bytes().data() + span.start[t], span.end[t] - span.start[t]);
+      if (def.id == TableId::kConcepts) {
+        if (auto e = db_.copy("concepts_stage", tuples)) return e;
+        if (auto e = db_.try_exec("INSERT INTO concepts SELECT * FROM concepts_stage ORDER BY taxonomy, concept "
+                                  "ON CONFLICT DO NOTHING",
+                                  &concepts_inserted))
+          return e;
+        if (auto e = db_.try_exec("DELETE FROM concepts_stage")) return e;
+      } else {
+        if (auto e = db_.copy(fmt::format("{} ({})", def.name, column_list(def)), tuples)) return e;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void write_ingest_rows() {
+    pg::CopyBuffer rows;
+    for (const IngestRow& f : ingest_) {
+      rows.begin_tuple(10);
+      rows.text(f.dataset);
+      rows.text(f.source_file);
+      if (f.cik >= 0) rows.int64(f.cik);
+      else rows.null();
+      rows.int64(static_cast<std::int64_t>(f.bytes));
+      if (f.content_hash != 0) rows.text(format_content_hash(f.content_hash));
+      else rows.null();
+      rows.text(f.loaded ? "loaded" : "rejected");
+      rows.int64(static_cast<std::int64_t>(f.loaded ? f.rows : 0));
+      if (f.loaded) rows.null();
+      else rows.text(f.error);
+      rows.int64(run_id_);
+      rows.timestamp(f.loaded_at);
+    }
+    if (auto e = db_.copy("ingest_stage", rows.bytes())) throw SinkError("PostgreSQL: " + e->message);
+    db_.exec(
+        "INSERT INTO ingest_files SELECT DISTINCT ON (dataset, source_file) * FROM ingest_stage "
+        "ORDER BY dataset, source_file "
+        "ON CONFLICT (dataset, source_file) DO UPDATE SET cik = EXCLUDED.cik, bytes = EXCLUDED.bytes, "
+        "content_hash = EXCLUDED.content_hash, status = EXCLUDED.status, rows = EXCLUDED.rows, "
+        "error = EXCLUDED.error, run_id = EXCLUDED.run_id, loaded_at = EXCLUDED.loaded_at");
+    db_.exec("DELETE FROM ingest_stage");
+  }
+
+  Connection db_;
+  std::int64_t run_id_;
+  std::array<pg::CopyBuffer, kTableCount> tables_;
+  std::vector<FileSpan> spans_;  // files loaded so far in this transaction
+  std::vector<IngestRow> ingest_;  // every file ended since the last commit
+  FileSpan file_;                  // the open file
+  std::string file_error_;
+};
+
+}  // namespace
+
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo) {
+  return std::make_unique<PostgresAdmin>(conninfo);
+}
+std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id) {
+  return std::make_unique<PostgresWriter>(conninfo, run_id);
+}
+std::string postgres_schema_sql() { return build_schema(); }
+
+}  // namespace edgarpipe

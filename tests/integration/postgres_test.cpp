@@ -1,0 +1,189 @@
+// The PostgreSQL sink against a real server: the throw-away cluster deploy/test.sh starts on
+// loopback (deploy/pg-cluster.sh) and names in EDGARPIPE_TEST_PG. Each test gets a database of
+// its own. Expected values come from the JSON (Python's json module with exact decimals).
+#include <libpq-fe.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kData = EDGARPIPE_TEST_DATA_DIR;
+const std::string kBin = EDGARPIPE_BIN_DIR;
+
+std::string base_url() {
+  const char* url = std::getenv("EDGARPIPE_TEST_PG");
+  if (url == nullptr || *url == '\0')
+    FAIL("EDGARPIPE_TEST_PG is not set: run deploy/test.sh, or start a server with "
+         "eval \"$(deploy/pg-cluster.sh start /tmp/pg)\"");
+  return url;
+}
+
+struct Result {
+  int exit_code = -1;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const bool is_run = args.rfind("run ", 0) == 0;
+  const std::string command = kBin + "/edgarpipe " + args + (is_run ? " --progress never" : "") + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+class Pg {
+ public:
+  explicit Pg(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
+    INFO(PQerrorMessage(conn_));
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+  }
+  ~Pg() { PQfinish(conn_); }
+  std::string text(const std::string& sql) const {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    INFO(sql << ": " << PQresultErrorMessage(r));
+    REQUIRE((PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK));
+    std::string out;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      for (int j = 0; j < PQnfields(r); ++j) {
+        if (j) out += '|';
+        out += PQgetisnull(r, i, j) ? "\\N" : PQgetvalue(r, i, j);
+      }
+      out += '\n';
+    }
+    PQclear(r);
+    if (!out.empty()) out.pop_back();
+    return out;
+  }
+  long long count(const std::string& sql) const { return std::stoll(text(sql)); }
+
+ private:
+  PGconn* conn_;
+};
+
+// A fresh database on the test server, dropped afterwards.
+class TempDatabase {
+ public:
+  TempDatabase() : admin_url_(base_url()) {
+    name_ = fmt::format("edgarpipe_t{}_{}", ::getpid(), std::random_device{}() % 1000000);
+    Pg(admin_url_).text("CREATE DATABASE " + name_);
+    const auto slash = admin_url_.rfind('/');
+    url_ = admin_url_.substr(0, slash + 1) + name_;
+  }
+  ~TempDatabase() {
+    PGconn* c = PQconnectdb(admin_url_.c_str());
+    PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)").c_str()));
+    PQfinish(c);
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string admin_url_, name_, url_;
+};
+
+struct TempDir {
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "edgarpipe-pgtest-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path path;
+};
+
+}  // namespace
+
+TEST_CASE("PostgreSQL: the samples load with exactly the contract's rows, three writers at once", "[postgres]") {
+  TempDatabase db;
+  const Result r = run(fmt::format("run {} --sink '{}' --parsers 2 --writers 3", kData, db.url()));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  Pg pg(db.url());
+  CHECK(pg.count("SELECT count(*) FROM companies") == 19);
+  CHECK(pg.count("SELECT count(*) FROM company_tickers") == 26);
+  CHECK(pg.count("SELECT count(*) FROM former_names") == 31);
+  CHECK(pg.count("SELECT count(*) FROM submission_pages") == 12);
+  CHECK(pg.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(pg.count("SELECT count(*) FROM entities") == 6);
+  CHECK(pg.count("SELECT count(*) FROM concepts") == 1642);
+  CHECK(pg.count("SELECT count(*) FROM facts") == 98502);
+  CHECK(pg.text("SELECT status, files_loaded, files_rejected, rows_written, writers FROM ingest_runs") ==
+        "completed|29|0|114126|3");
+  CHECK(pg.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded' AND content_hash LIKE 'xxh3:%'") == 29);
+
+  // NUMERIC is exact: the sum of every value and the count of fractional ones, as Python's
+  // Decimal computes them from the JSON text.
+  CHECK(pg.text("SELECT sum(value), count(*) FILTER (WHERE scale(value) > 0) FROM facts") ==
+        "879778428576246.02500|6367");
+  CHECK(pg.count("SELECT count(*) FROM facts WHERE value::text = '0.00001'") == 30);
+  CHECK(pg.text("SELECT value::text FROM facts WHERE cik = 320193 AND concept = 'EarningsPerShareBasic' "
+                "AND period_start = '2023-10-01' AND period_end = '2024-09-28' AND form = '10-K'") == "6.11");
+  CHECK(pg.text("SELECT min(value), max(value) FROM facts") == "-121983000000|2830067000000");
+  // Types and chosen values.
+  CHECK(pg.text("SELECT pg_typeof(filing_date), pg_typeof(acceptance_datetime), acceptance_datetime, size FROM filings "
+                "WHERE cik = 320193 AND accession_number = '0000320193-24-000123'") ==
+        "date|timestamp without time zone|2024-11-01 10:01:36|9759333");
+  CHECK(pg.text("SELECT sic, ein IS NULL FROM companies WHERE cik = 315090") == "|t");
+  CHECK(pg.count("SELECT count(*) FROM filings WHERE cik = 1318605") == 1722);
+  CHECK(pg.count("SELECT count(*) FROM facts WHERE cik = 1652044 AND fiscal_year IS NULL") == 82);
+  CHECK(pg.count("SELECT count(*) FROM filings WHERE report_date IS NULL") > 0);  // "" -> NULL for dates
+}
+
+TEST_CASE("PostgreSQL: a file the database refuses is rejected alone, a rerun skips the rest", "[postgres]") {
+  TempDatabase db;
+  TempDir tmp;
+  fs::create_directories(tmp.path / "a");
+  fs::create_directories(tmp.path / "b");
+  for (const char* f : {"CIK0000320193.json", "CIK0001318605.json", "CIK0001800903.json"})
+    fs::copy_file(kData + "/submissions/" + f, tmp.path / "a" / f);
+  // The same filer again under another name: its rows collide with the first copy's keys.
+  fs::copy_file(kData + "/submissions/CIK0001800903.json", tmp.path / "b" / "CIK0001800903.json");
+  const Result r = run(fmt::format("run {} {} --sink '{}' --writers 1", (tmp.path / "a").string(),
+                                   (tmp.path / "b" / "CIK0001800903.json").string(), db.url()));
+  INFO(r.output);
+  Pg pg(db.url());
+  // Both copies share the source name CIK0001800903.json, so one ingest_files row holds the last
+  // verdict; what matters is that every other file is whole and the duplicate added nothing.
+  CHECK(pg.count("SELECT count(*) FROM filings") == 1000 + 1002 + 1);
+  CHECK(pg.count("SELECT count(*) FROM companies") == 3);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, Catch::Contains("database refused a row: ERROR:  duplicate key value violates unique constraint"));
+
+  const Result again = run(fmt::format("run {} --sink '{}' --summary-json {}", (tmp.path / "a").string(), db.url(),
+                                       (tmp.path / "s.json").string()));
+  REQUIRE(again.exit_code == 0);
+  CHECK(pg.count("SELECT count(*) FROM filings") == 1000 + 1002 + 1);
+}
+
+TEST_CASE("PostgreSQL: credentials stay out of the command line, errors are clear", "[postgres]") {
+  const Result password = run(fmt::format("run {} --sink 'postgresql://user:secret@127.0.0.1/x'", kData));
+  CHECK(password.exit_code == 2);
+  CHECK_THAT(password.output, Catch::Contains("do not put a password in --sink"));
+  CHECK(password.output.find("secret") == std::string::npos);
+  const Result keyvalue = run(fmt::format("run {} --sink 'host=127.0.0.1 password=secret'", kData));
+  CHECK(keyvalue.exit_code == 2);
+  // Nothing listens on port 1: a one-line error and exit 1.
+  const Result down = run(fmt::format("run {} --sink 'postgresql://edgarpipe@127.0.0.1:1/x'", kData));
+  CHECK(down.exit_code == 1);
+  CHECK_THAT(down.output, Catch::Contains("cannot connect to PostgreSQL"));
+  const Result schema = run("schema --sink 'postgresql://edgarpipe@127.0.0.1/x'");
+  CHECK(schema.exit_code == 0);
+  CHECK_THAT(schema.output, Catch::Contains("value NUMERIC"));
+  CHECK_THAT(schema.output, Catch::Contains("COALESCE(period_start, '-infinity'::date)"));
+}
