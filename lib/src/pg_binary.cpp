@@ -41,7 +41,8 @@ bool date_days(std::string_view s, std::int32_t& days) noexcept {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !digits(s.substr(0, 4), y) || !digits(s.substr(5, 2), m) ||
       !digits(s.substr(8, 2), d) || m < 1 || m > 12 || d < 1 || d > 31)
     return false;
-  days = static_cast<std::int32_t>(days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) - kPgEpochDays);
+  days =
+      static_cast<std::int32_t>(days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) - kPgEpochDays);
   return true;
 }
 
@@ -69,8 +70,8 @@ bool append_numeric(std::string_view text, std::string& out) {
   bool negative = false;
   std::size_t i = 0;
   if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
-  std::string all;       // every mantissa digit
-  int point = -1;        // digits before the point in `all`
+  std::string all;  // every mantissa digit
+  int point = -1;   // digits before the point in `all`
   for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
     if (text[i] == '.') {
       if (point >= 0) return false;
@@ -101,7 +102,8 @@ bool append_numeric(std::string_view text, std::string& out) {
     int_digits = 0;
   }
   padded += all;
-  if (point > static_cast<int>(all.size())) padded.append(static_cast<std::size_t>(point - static_cast<int>(all.size())), '0');
+  if (point > static_cast<int>(all.size()))
+    padded.append(static_cast<std::size_t>(point - static_cast<int>(all.size())), '0');
   const int lead = (4 - int_digits % 4) % 4;
   padded.insert(0, static_cast<std::size_t>(lead), '0');
   int_digits += lead;

@@ -17,11 +17,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <memory>
 #include <optional>
-#include <cstdlib>
-#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -38,13 +38,20 @@ constexpr std::size_t kCommitBytes = 64 << 20;
 
 std::string pg_type(ColumnType t) {
   switch (t) {
-    case ColumnType::kBigInt: return "BIGINT";
-    case ColumnType::kSmallInt: return "SMALLINT";
-    case ColumnType::kInt: return "INTEGER";
-    case ColumnType::kText: return "TEXT";
-    case ColumnType::kDate: return "DATE";
-    case ColumnType::kTimestamp: return "TIMESTAMP";
-    case ColumnType::kDecimal: return "NUMERIC";
+    case ColumnType::kBigInt:
+      return "BIGINT";
+    case ColumnType::kSmallInt:
+      return "SMALLINT";
+    case ColumnType::kInt:
+      return "INTEGER";
+    case ColumnType::kText:
+      return "TEXT";
+    case ColumnType::kDate:
+      return "DATE";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMP";
+    case ColumnType::kDecimal:
+      return "NUMERIC";
   }
   return "TEXT";
 }
@@ -53,13 +60,15 @@ std::string build_schema() {
   std::string sql;
   for (const TableDef& t : all_tables()) {
     sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
-    for (const Column& c : t.columns) sql += fmt::format("  {} {}{},\n", c.name, pg_type(c.type), c.not_null ? " NOT NULL" : "");
+    for (const Column& c : t.columns)
+      sql += fmt::format("  {} {}{},\n", c.name, pg_type(c.type), c.not_null ? " NOT NULL" : "");
     if (t.id == TableId::kFacts) {
       sql.resize(sql.size() - 2);
       sql += "\n);\n";
       // period_start is NULL for instant facts; the key treats NULL as a value.
-      sql += "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
-             "COALESCE(period_start, '-infinity'::date), period_end, accession_number);\n";
+      sql +=
+          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
+          "COALESCE(period_start, '-infinity'::date), period_end, accession_number);\n";
     } else {
       std::string key;
       for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
@@ -75,7 +84,8 @@ std::string build_schema() {
       "  run_id BIGSERIAL PRIMARY KEY,\n  started_at TIMESTAMP NOT NULL,\n  finished_at TIMESTAMP,\n"
       "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
       "  sources TEXT,\n  sink TEXT,\n  files_seen BIGINT,\n  files_loaded BIGINT,\n  files_skipped BIGINT,\n"
-      "  files_rejected BIGINT,\n  rows_written BIGINT,\n  readers INTEGER,\n  parsers INTEGER,\n  writers INTEGER\n);\n";
+      "  files_rejected BIGINT,\n  rows_written BIGINT,\n  readers INTEGER,\n  parsers INTEGER,\n  writers "
+      "INTEGER\n);\n";
   return sql;
 }
 
@@ -170,7 +180,8 @@ class Connection {
     StatementError e;
     e.message = message_of(r);
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    e.data_error = state && (std::string_view(state).substr(0, 2) == "22" || std::string_view(state).substr(0, 2) == "23");
+    e.data_error =
+        state && (std::string_view(state).substr(0, 2) == "22" || std::string_view(state).substr(0, 2) == "23");
     return e;
   }
 
@@ -193,8 +204,8 @@ class PostgresAdmin final : public SinkAdmin {
     const std::string started = utc_now();
     const std::string readers = std::to_string(run.readers), parsers = std::to_string(run.parsers),
                       writers = std::to_string(run.writers);
-    const char* values[] = {started.c_str(), run.sources.c_str(), run.sink.c_str(), readers.c_str(), parsers.c_str(),
-                            writers.c_str()};
+    const char* values[] = {started.c_str(), run.sources.c_str(), run.sink.c_str(),
+                            readers.c_str(), parsers.c_str(),     writers.c_str()};
     Result r(PQexecParams(db_.get(),
                           "INSERT INTO ingest_runs (started_at, status, sources, sink, files_seen, files_loaded, "
                           "files_skipped, files_rejected, rows_written, readers, parsers, writers) "
@@ -206,9 +217,10 @@ class PostgresAdmin final : public SinkAdmin {
   }
 
   void finish_run(std::int64_t run_id, const RunTotals& t) override {
-    const std::string finished = utc_now(), seen = std::to_string(t.files_seen), loaded = std::to_string(t.files_loaded),
-                      skipped = std::to_string(t.files_skipped), rejected = std::to_string(t.files_rejected),
-                      rows = std::to_string(t.rows_written), id = std::to_string(run_id);
+    const std::string finished = utc_now(), seen = std::to_string(t.files_seen),
+                      loaded = std::to_string(t.files_loaded), skipped = std::to_string(t.files_skipped),
+                      rejected = std::to_string(t.files_rejected), rows = std::to_string(t.rows_written),
+                      id = std::to_string(run_id);
     const char* values[] = {finished.c_str(), t.status.c_str(), seen.c_str(), loaded.c_str(),
                             skipped.c_str(),  rejected.c_str(), rows.c_str(), id.c_str()};
     Result r(PQexecParams(db_.get(),
@@ -431,15 +443,21 @@ class PostgresWriter final : public SinkWriter {
       rows.begin_tuple(10);
       rows.text(f.dataset);
       rows.text(f.source_file);
-      if (f.cik >= 0) rows.int64(f.cik);
-      else rows.null();
+      if (f.cik >= 0)
+        rows.int64(f.cik);
+      else
+        rows.null();
       rows.int64(static_cast<std::int64_t>(f.bytes));
-      if (f.content_hash != 0) rows.text(format_content_hash(f.content_hash));
-      else rows.null();
+      if (f.content_hash != 0)
+        rows.text(format_content_hash(f.content_hash));
+      else
+        rows.null();
       rows.text(f.loaded ? "loaded" : "rejected");
       rows.int64(static_cast<std::int64_t>(f.loaded ? f.rows : 0));
-      if (f.loaded) rows.null();
-      else rows.text(f.error);
+      if (f.loaded)
+        rows.null();
+      else
+        rows.text(f.error);
       rows.int64(run_id_);
       rows.timestamp(f.loaded_at);
     }
@@ -456,7 +474,7 @@ class PostgresWriter final : public SinkWriter {
   Connection db_;
   std::int64_t run_id_;
   std::array<pg::CopyBuffer, kTableCount> tables_;
-  std::vector<FileSpan> spans_;  // files loaded so far in this transaction
+  std::vector<FileSpan> spans_;    // files loaded so far in this transaction
   std::vector<IngestRow> ingest_;  // every file ended since the last commit
   FileSpan file_;                  // the open file
   std::string file_error_;

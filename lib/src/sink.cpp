@@ -73,13 +73,15 @@ SinkUrl parse_sink_url(std::string_view url) {
     if (s.target.empty()) throw UsageError("--sink sqlite:PATH needs a database path");
     return s;
   }
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 || url.find('=') != std::string_view::npos) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 ||
+      url.find('=') != std::string_view::npos) {
     // A libpq URI or key=value conninfo. Passwords belong in PGPASSWORD, ~/.pgpass or a service
     // file, not here: the sink text is logged and stored in ingest_runs.
     s.kind = SinkUrl::Kind::kPostgres;
     s.target = std::string(url);
     if (has_password(url))
-      throw UsageError("do not put a password in --sink (it shows in ps and logs): use PGPASSWORD, ~/.pgpass or a service file");
+      throw UsageError(
+          "do not put a password in --sink (it shows in ps and logs): use PGPASSWORD, ~/.pgpass or a service file");
     return s;
   }
   if (url == "null:" || url == "null") {

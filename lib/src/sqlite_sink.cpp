@@ -278,15 +278,21 @@ class SqliteWriter final : public SinkWriter {
     const std::string now = utc_now();
     sqlite3_bind_text(s, 1, dataset.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
-    if (end.cik >= 0) sqlite3_bind_int64(s, 3, end.cik);
-    else sqlite3_bind_null(s, 3);
+    if (end.cik >= 0)
+      sqlite3_bind_int64(s, 3, end.cik);
+    else
+      sqlite3_bind_null(s, 3);
     sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(meta.bytes));
-    if (meta.content_hash != 0) sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, 5);
+    if (meta.content_hash != 0)
+      sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+    else
+      sqlite3_bind_null(s, 5);
     sqlite3_bind_text(s, 6, loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(rows));
-    if (loaded) sqlite3_bind_null(s, 8);
-    else sqlite3_bind_text(s, 8, error.c_str(), -1, SQLITE_TRANSIENT);
+    if (loaded)
+      sqlite3_bind_null(s, 8);
+    else
+      sqlite3_bind_text(s, 8, error.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 9, run_id_);
     sqlite3_bind_text(s, 10, now.c_str(), -1, SQLITE_TRANSIENT);
     step_control(s, "ingest_files");

@@ -5,11 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -25,8 +25,9 @@ const std::string kBin = EDGARPIPE_BIN_DIR;
 std::string base_url() {
   const char* url = std::getenv("EDGARPIPE_TEST_PG");
   if (url == nullptr || *url == '\0')
-    FAIL("EDGARPIPE_TEST_PG is not set: run deploy/test.sh, or start a server with "
-         "eval \"$(deploy/pg-cluster.sh start /tmp/pg)\"");
+    FAIL(
+        "EDGARPIPE_TEST_PG is not set: run deploy/test.sh, or start a server with "
+        "eval \"$(deploy/pg-cluster.sh start /tmp/pg)\"");
   return url;
 }
 
@@ -163,7 +164,8 @@ TEST_CASE("PostgreSQL: a file the database refuses is rejected alone, a rerun sk
   CHECK(pg.count("SELECT count(*) FROM filings") == 1000 + 1002 + 1);
   CHECK(pg.count("SELECT count(*) FROM companies") == 3);
   CHECK(r.exit_code == 3);
-  CHECK_THAT(r.output, Catch::Contains("database refused a row: ERROR:  duplicate key value violates unique constraint"));
+  CHECK_THAT(r.output,
+             Catch::Contains("database refused a row: ERROR:  duplicate key value violates unique constraint"));
 
   const Result again = run(fmt::format("run {} --sink '{}' --summary-json {}", (tmp.path / "a").string(), db.url(),
                                        (tmp.path / "s.json").string()));

@@ -28,9 +28,18 @@ class CopyBuffer {
 
   void begin_tuple(std::uint16_t fields) { put16(fields); }
   void null() { put32(0xFFFFFFFFu); }
-  void int16(std::int16_t v) { put32(2); put16(static_cast<std::uint16_t>(v)); }
-  void int32(std::int32_t v) { put32(4); put32(static_cast<std::uint32_t>(v)); }
-  void int64(std::int64_t v) { put32(8); put64(static_cast<std::uint64_t>(v)); }
+  void int16(std::int16_t v) {
+    put32(2);
+    put16(static_cast<std::uint16_t>(v));
+  }
+  void int32(std::int32_t v) {
+    put32(4);
+    put32(static_cast<std::uint32_t>(v));
+  }
+  void int64(std::int64_t v) {
+    put32(8);
+    put64(static_cast<std::uint64_t>(v));
+  }
   void text(std::string_view s) {
     put32(static_cast<std::uint32_t>(s.size()));
     bytes_.append(s);
