@@ -2,6 +2,7 @@
 # A throw-away PostgreSQL cluster on loopback for the tests and benchmarks (Debian's postgresql).
 #
 #   eval "$(deploy/pg-cluster.sh start DIR)"   # initdb + start on a free port; prints exports
+#   deploy/pg-cluster.sh restart DIR           # restart it (tests of lost connections)
 #   deploy/pg-cluster.sh stop DIR              # stop and delete it
 #
 # The server runs as the 'postgres' system user when invoked as root (PostgreSQL refuses root),
@@ -26,10 +27,14 @@ case "$cmd" in
     as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U edgarpipe edgarpipe_test
     echo "$port" > "$dir/port"
     echo "export EDGARPIPE_TEST_PG='postgresql://edgarpipe@127.0.0.1:$port/edgarpipe_test'"
+    echo "export EDGARPIPE_TEST_PG_DIR='$dir'"
+    ;;
+  restart)
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart >/dev/null
     ;;
   stop)
     [ -d "$dir/data" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|restart|stop DIR" >&2; exit 2 ;;
 esac

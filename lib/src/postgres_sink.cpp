@@ -19,10 +19,12 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -103,7 +105,19 @@ struct StatementError {
 
 class Connection {
  public:
-  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+  explicit Connection(const std::string& conninfo) : conninfo_(conninfo) { connect(); }
+
+  // Drops the connection and opens a new one (after the server went away).
+  void reconnect() {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    connect();
+  }
+  bool broken() const noexcept { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+
+ private:
+  void connect() {
+    conn_ = PQconnectdb(conninfo_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn_);
       while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -116,6 +130,8 @@ class Connection {
     if (integer_datetimes == nullptr || std::string_view(integer_datetimes) != "on")
       throw SinkError("PostgreSQL server without integer datetimes is not supported");
   }
+
+ public:
   ~Connection() {
     if (conn_) PQfinish(conn_);
   }
@@ -185,6 +201,7 @@ class Connection {
     return e;
   }
 
+  std::string conninfo_;
   PGconn* conn_ = nullptr;
 };
 
@@ -217,6 +234,10 @@ class PostgresAdmin final : public SinkAdmin {
   }
 
   void finish_run(std::int64_t run_id, const RunTotals& t) override {
+    // The run may have outlived this connection (a server restart mid-load): one fresh try.
+    if (db_.broken() || PQstatus(db_.get()) != CONNECTION_OK) db_.reconnect();
+    Result ping(PQexec(db_.get(), "SELECT 1"));
+    if (PQresultStatus(ping.get()) != PGRES_TUPLES_OK) db_.reconnect();
     const std::string finished = utc_now(), seen = std::to_string(t.files_seen),
                       loaded = std::to_string(t.files_loaded), skipped = std::to_string(t.files_skipped),
                       rejected = std::to_string(t.files_rejected), rows = std::to_string(t.rows_written),
@@ -255,8 +276,7 @@ std::string column_list(const TableDef& t) {
 class PostgresWriter final : public SinkWriter {
  public:
   PostgresWriter(const std::string& conninfo, std::int64_t run_id) : db_(conninfo), run_id_(run_id) {
-    db_.exec("CREATE TEMP TABLE concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");
-    db_.exec("CREATE TEMP TABLE ingest_stage (LIKE ingest_files) ON COMMIT DELETE ROWS");
+    prepare_session();
   }
 
   void begin_file() override {
@@ -308,9 +328,58 @@ class PostgresWriter final : public SinkWriter {
     return bytes >= kCommitBytes;
   }
 
+  // A lost connection (server restart, network) is retried with bounded backoff: reconnect, find
+  // out whether the interrupted COMMIT went through (this run's ingest_files rows for the batch
+  // are all there, or none are: one transaction), and send the batch again only if it did not.
   CommitReport commit() override {
-    CommitReport report;
-    if (ingest_.empty()) return report;
+    if (ingest_.empty()) return {};
+    auto delay = std::chrono::milliseconds(250);
+    const auto give_up = std::chrono::steady_clock::now() + kReconnectBudget;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        if (attempt > 1 && batch_committed()) return finish_commit(last_concepts_inserted_);
+        return try_commit();
+      } catch (const SinkError& e) {
+        if (!db_.broken()) throw;  // a real error, not a lost connection
+        if (std::chrono::steady_clock::now() + delay > give_up)
+          throw SinkError(fmt::format(
+              "lost the connection to PostgreSQL and could not get it back after {} attempts: {}", attempt, e.what()));
+        fmt::print(stderr, "edgarpipe-writer: lost the connection to PostgreSQL ({}); reconnecting in {} ms\n",
+                   e.what(), delay.count());
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(4000));
+        try {
+          db_.reconnect();
+          prepare_session();
+        } catch (const SinkError&) {
+          // still down: the next round waits longer
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr auto kReconnectBudget = std::chrono::seconds(60);
+
+  void prepare_session() {
+    db_.exec("CREATE TEMP TABLE IF NOT EXISTS concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");
+    db_.exec("CREATE TEMP TABLE IF NOT EXISTS ingest_stage (LIKE ingest_files) ON COMMIT DELETE ROWS");
+  }
+
+  // Whether this run already committed the buffered batch (before the connection dropped).
+  bool batch_committed() {
+    const IngestRow& probe = ingest_.front();
+    const std::string id = std::to_string(run_id_);
+    const char* values[] = {probe.dataset.c_str(), probe.source_file.c_str(), id.c_str()};
+    Result r(PQexecParams(db_.get(),
+                          "SELECT count(*) FROM ingest_files WHERE dataset = $1 AND source_file = $2 AND run_id = $3",
+                          3, nullptr, values, nullptr, nullptr, 0));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
+      throw SinkError("PostgreSQL: " + std::string(PQresultErrorMessage(r.get())));
+    return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0";
+  }
+
+  CommitReport try_commit() {
     db_.exec("BEGIN");
     std::uint64_t concepts_inserted = 0;
     std::optional<StatementError> error = send_all(concepts_inserted);
@@ -337,8 +406,13 @@ class PostgresWriter final : public SinkWriter {
       }
     }
     write_ingest_rows();
+    last_concepts_inserted_ = concepts_inserted;
     db_.exec("COMMIT");
+    return finish_commit(concepts_inserted);
+  }
 
+  CommitReport finish_commit(std::uint64_t concepts_inserted) {
+    CommitReport report;
     for (const IngestRow& file : ingest_) {
       if (file.loaded) {
         ++report.files_loaded;
@@ -357,7 +431,6 @@ class PostgresWriter final : public SinkWriter {
     return report;
   }
 
- private:
   struct FileSpan {
     std::array<std::size_t, kTableCount> start{}, end{};
     std::array<std::uint64_t, kTableCount> rows{};
@@ -478,6 +551,7 @@ class PostgresWriter final : public SinkWriter {
   std::vector<IngestRow> ingest_;  // every file ended since the last commit
   FileSpan file_;                  // the open file
   std::string file_error_;
+  std::uint64_t last_concepts_inserted_ = 0;
 };
 
 }  // namespace

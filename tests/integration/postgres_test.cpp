@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -36,9 +38,10 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args) {
+Result run(const std::string& args, const std::string& env = "") {
   const bool is_run = args.rfind("run ", 0) == 0;
-  const std::string command = kBin + "/edgarpipe " + args + (is_run ? " --progress never" : "") + " 2>&1";
+  const std::string command =
+      env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args + (is_run ? " --progress never" : "") + " 2>&1";
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);
@@ -188,4 +191,28 @@ TEST_CASE("PostgreSQL: credentials stay out of the command line, errors are clea
   CHECK(schema.exit_code == 0);
   CHECK_THAT(schema.output, Catch::Contains("value NUMERIC"));
   CHECK_THAT(schema.output, Catch::Contains("COALESCE(period_start, '-infinity'::date)"));
+}
+
+TEST_CASE("PostgreSQL restarted in the middle of a load: the writer reconnects and the load is exact",
+          "[postgres][slow]") {
+  const char* dir = std::getenv("EDGARPIPE_TEST_PG_DIR");
+  if (dir == nullptr) FAIL("EDGARPIPE_TEST_PG_DIR is not set (deploy/pg-cluster.sh start prints it)");
+  TempDatabase db;
+  // Readers slowed to 150 ms per file: the load spans ~4.5 s and several commits.
+  Result r;
+  std::thread load([&] {
+    r = run(fmt::format("run {} --sink '{}' --writers 2", kData, db.url()), "EDGARPIPE_TEST_FAULT=slow:reader:150");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const std::string restart = fmt::format("{}/../../deploy/pg-cluster.sh restart {}", kData, dir);
+  REQUIRE(std::system(restart.c_str()) == 0);
+  load.join();
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("reconnecting"));
+  Pg pg(db.url());
+  CHECK(pg.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(pg.count("SELECT count(*) FROM facts") == 98502);
+  CHECK(pg.count("SELECT count(*) FROM concepts") == 1642);
+  CHECK(pg.text("SELECT status, files_loaded FROM ingest_runs") == "completed|29");
 }
