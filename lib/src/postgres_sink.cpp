@@ -59,36 +59,7 @@ std::string pg_type(ColumnType t) {
 }
 
 std::string build_schema() {
-  std::string sql;
-  for (const TableDef& t : all_tables()) {
-    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
-    for (const Column& c : t.columns)
-      sql += fmt::format("  {} {}{},\n", c.name, pg_type(c.type), c.not_null ? " NOT NULL" : "");
-    if (t.id == TableId::kFacts) {
-      sql.resize(sql.size() - 2);
-      sql += "\n);\n";
-      // period_start is NULL for instant facts; the key treats NULL as a value.
-      sql +=
-          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
-          "COALESCE(period_start, '-infinity'::date), period_end, accession_number);\n";
-    } else {
-      std::string key;
-      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
-      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
-    }
-  }
-  sql +=
-      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
-      "  dataset TEXT NOT NULL,\n  source_file TEXT NOT NULL,\n  cik BIGINT,\n  bytes BIGINT,\n"
-      "  content_hash TEXT,\n  status TEXT NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows BIGINT,\n"
-      "  error TEXT,\n  run_id BIGINT,\n  loaded_at TIMESTAMP,\n  PRIMARY KEY (dataset, source_file)\n);\n"
-      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
-      "  run_id BIGSERIAL PRIMARY KEY,\n  started_at TIMESTAMP NOT NULL,\n  finished_at TIMESTAMP,\n"
-      "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
-      "  sources TEXT,\n  sink TEXT,\n  files_seen BIGINT,\n  files_loaded BIGINT,\n  files_skipped BIGINT,\n"
-      "  files_rejected BIGINT,\n  rows_written BIGINT,\n  readers INTEGER,\n  parsers INTEGER,\n  writers "
-      "INTEGER\n);\n";
-  return sql;
+  return contract_ddl({pg_type, "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY"});
 }
 
 struct ResultDeleter {

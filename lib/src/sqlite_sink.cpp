@@ -15,7 +15,7 @@ namespace edgarpipe {
 
 namespace {
 
-std::string sql_type(ColumnType t) {
+std::string sql_type(ColumnType t) {  // SQLite's storage classes
   switch (t) {
     case ColumnType::kBigInt:
     case ColumnType::kSmallInt:
@@ -29,36 +29,8 @@ std::string sql_type(ColumnType t) {
 }
 
 std::string build_schema() {
-  std::string sql;
-  for (const TableDef& t : all_tables()) {
-    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
-    for (const Column& c : t.columns)
-      sql += fmt::format("  {} {}{},\n", c.name, sql_type(c.type), c.not_null ? " NOT NULL" : "");
-    if (t.id == TableId::kFacts) {
-      sql.resize(sql.size() - 2);
-      sql += "\n);\n";
-      // period_start is NULL for instant facts; the key must treat NULL as a value.
-      sql +=
-          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, "
-          "coalesce(period_start, ''), period_end, accession_number);\n";
-    } else {
-      std::string key;
-      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
-      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
-    }
-  }
-  sql +=
-      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
-      "  dataset TEXT NOT NULL,\n  source_file TEXT NOT NULL,\n  cik INTEGER,\n  bytes INTEGER,\n"
-      "  content_hash TEXT,\n  status TEXT NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows INTEGER,\n"
-      "  error TEXT,\n  run_id INTEGER,\n  loaded_at TEXT,\n  PRIMARY KEY (dataset, source_file)\n);\n"
-      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
-      "  run_id INTEGER PRIMARY KEY,\n  started_at TEXT NOT NULL,\n  finished_at TEXT,\n"
-      "  status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
-      "  sources TEXT,\n  sink TEXT,\n  files_seen INTEGER,\n  files_loaded INTEGER,\n  files_skipped INTEGER,\n"
-      "  files_rejected INTEGER,\n  rows_written INTEGER,\n  readers INTEGER,\n  parsers INTEGER,\n  writers "
-      "INTEGER\n);\n";
-  return sql;
+  // period_start is NULL for instant facts; the facts key treats NULL as a value.
+  return contract_ddl({sql_type, "coalesce(period_start, '')", "INTEGER PRIMARY KEY"});
 }
 
 class Database {

@@ -360,7 +360,6 @@ class Supervisor {
     layout_.emplace(PipelineLayout::format(control.base(), shape, files, run_name));
     ControlHeader& h = layout_->header();
     h.run_id = summary_.run_id;
-    h.forced_dataset = o_.dataset;
     if (sink_url.text.size() >= sizeof h.sink) throw UsageError("--sink URL too long");
     std::memcpy(h.sink, sink_url.text.data(), sink_url.text.size());
 

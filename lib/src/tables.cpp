@@ -1,5 +1,7 @@
 #include "edgarpipe/tables.hpp"
 
+#include <fmt/format.h>
+
 namespace edgarpipe {
 namespace {
 
@@ -109,6 +111,41 @@ constexpr TableDef kTables[kTableCount] = {
 
 const TableDef& table_def(TableId id) noexcept { return kTables[static_cast<std::size_t>(id)]; }
 std::span<const TableDef> all_tables() noexcept { return kTables; }
+
+std::string contract_ddl(const SqlDialect& d) {
+  std::string sql;
+  for (const TableDef& t : all_tables()) {
+    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
+    for (const Column& c : t.columns)
+      sql += fmt::format("  {} {}{},\n", c.name, d.type_name(c.type), c.not_null ? " NOT NULL" : "");
+    if (t.id == TableId::kFacts) {
+      sql.resize(sql.size() - 2);
+      sql += "\n);\n";
+      sql += fmt::format(
+          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, {}, period_end, "
+          "accession_number);\n",
+          d.facts_period_start);
+    } else {
+      std::string key;
+      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
+      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
+    }
+  }
+  const std::string bigint = d.type_name(ColumnType::kBigInt), text = d.type_name(ColumnType::kText),
+                    integer = d.type_name(ColumnType::kInt), timestamp = d.type_name(ColumnType::kTimestamp);
+  sql += fmt::format(
+      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
+      "  dataset {1} NOT NULL,\n  source_file {1} NOT NULL,\n  cik {0},\n  bytes {0},\n  content_hash {1},\n"
+      "  status {1} NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows {0},\n  error {1},\n  run_id {0},\n"
+      "  loaded_at {2},\n  PRIMARY KEY (dataset, source_file)\n);\n"
+      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
+      "  run_id {4},\n  started_at {2} NOT NULL,\n  finished_at {2},\n"
+      "  status {1} NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
+      "  sources {1},\n  sink {1},\n  files_seen {0},\n  files_loaded {0},\n  files_skipped {0},\n"
+      "  files_rejected {0},\n  rows_written {0},\n  readers {3},\n  parsers {3},\n  writers {3}\n);\n",
+      bigint, text, timestamp, integer, d.serial_primary_key);
+  return sql;
+}
 
 std::string_view dataset_name(Dataset d) noexcept {
   switch (d) {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,41 +19,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "run_helpers.hpp"
 
 namespace fs = std::filesystem;
+using namespace edgarpipe::test;
 
 namespace {
-
-const std::string kData = EDGARPIPE_TEST_DATA_DIR;
-const std::string kBin = EDGARPIPE_BIN_DIR;
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "edgarpipe-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (fs::path(path) / name).string(); }
-  fs::path path;
-};
-
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args, const std::string& env = "") {
-  const std::string command = env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args + " 2>&1";
-  Result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 
 class Db {
  public:
@@ -208,9 +180,10 @@ TEST_CASE("many parsers and writers with small batch chunks: no deadlock, same r
   const Result base = run(fmt::format("run {} --sink sqlite:{} --progress never", kData, tmp / "base.db"));
   REQUIRE(base.exit_code == 0);
   for (int round = 0; round < 3; ++round) {
-    const Result null_run = run(fmt::format("run {} --sink null: --readers 2 --parsers 3 --writers 3 --batch-size 16 "
-                                            "--summary-json {}",
-                                            kData, tmp / "n.json"));
+    const Result null_run =
+        run(fmt::format("run {} --sink null: --readers 2 --parsers 3 --writers 3 --batch-size 16 "
+                        "--summary-json {}",
+                        kData, tmp / "n.json"));
     INFO(null_run.output);
     REQUIRE(null_run.exit_code == 0);
     CHECK(json_number(read_text(tmp / "n.json"), "facts") == 98502);

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,13 +17,12 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include "run_helpers.hpp"
 
 namespace fs = std::filesystem;
+using namespace edgarpipe::test;
 
 namespace {
-
-const std::string kData = EDGARPIPE_TEST_DATA_DIR;
-const std::string kBin = EDGARPIPE_BIN_DIR;
 
 std::string base_url() {
   const char* url = std::getenv("EDGARPIPE_TEST_PG");
@@ -31,26 +31,6 @@ std::string base_url() {
         "EDGARPIPE_TEST_PG is not set: run deploy/test.sh, or start a server with "
         "eval \"$(deploy/pg-cluster.sh start /tmp/pg)\"");
   return url;
-}
-
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
-
-Result run(const std::string& args, const std::string& env = "") {
-  const bool is_run = args.rfind("run ", 0) == 0;
-  const std::string command =
-      env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args + (is_run ? " --progress never" : "") + " 2>&1";
-  Result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
 }
 
 class Pg {
@@ -100,15 +80,6 @@ class TempDatabase {
 
  private:
   std::string admin_url_, name_, url_;
-};
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "edgarpipe-pgtest-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
 };
 
 }  // namespace

@@ -81,7 +81,6 @@ struct ControlHeader {
   std::uint32_t raw_ring_capacity, batch_ring_capacity;
   std::uint64_t file_count;
   std::int64_t run_id;
-  Dataset forced_dataset;
   char run_name[64];
   char sink[1024];
   std::uint64_t manifest_offset, strings_offset, slots_offset, bells_offset, rings_offset;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace edgarpipe {
@@ -42,6 +43,15 @@ struct TableDef {
 
 const TableDef& table_def(TableId id) noexcept;
 std::span<const TableDef> all_tables() noexcept;
+
+// What differs between SQL dialects in the contract's DDL.
+struct SqlDialect {
+  std::string (*type_name)(ColumnType);  // column types (the bookkeeping tables use it too)
+  std::string_view facts_period_start;   // key expression treating a NULL period_start as a value
+  std::string_view serial_primary_key;   // an auto-numbered BIGINT primary key (ingest_runs.run_id)
+};
+// CREATE TABLE IF NOT EXISTS for every data and bookkeeping table, with the contract's keys.
+std::string contract_ddl(const SqlDialect& dialect);
 
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
 std::string_view dataset_name(Dataset d) noexcept;

@@ -39,7 +39,6 @@ struct alignas(128) ProcessSlot {
   std::atomic<std::int32_t> pid{0};
   std::atomic<std::uint32_t> incarnation{0};
   std::atomic<std::uint32_t> phase{0};
-  std::atomic<std::uint64_t> heartbeat_ns{0};
   std::atomic<std::uint64_t> counters[kSlotCounters]{};
 
   ProcessPhase current_phase() const noexcept {
