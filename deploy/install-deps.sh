@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3
   libxxhash-dev         # content hashes of input files
   libpq-dev             # the PostgreSQL sink
+  libzip-dev            # reading the SEC's zip archives
   postgresql            # a throw-away server for the tests and benchmarks (deploy/pg-cluster.sh)
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark

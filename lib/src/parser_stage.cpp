@@ -169,7 +169,9 @@ class Parser final : public RowBatchWriter::Output {
     FileEndInfo end;
     end.file_index = static_cast<std::uint32_t>(file_index);
     ParseOutcome outcome;
-    const std::string_view path = ctx_.layout.path(entry);
+    // The source name (a zip member's name, or the file's path below its directory argument)
+    // carries the overflow-page pattern and the CIK.
+    const std::string_view path = ctx_.layout.source(entry);
     if (d.tag & kReadErrorTag) {
       outcome.error = std::string(data, d.length);
       outcome.dataset = entry.hint;

@@ -33,7 +33,7 @@ Offsets plan(const PipelineShape& shape, std::uint64_t file_count, std::uint64_t
 
 std::uint64_t string_bytes(const std::vector<InputFile>& files) {
   std::uint64_t n = 0;
-  for (const auto& f : files) n += f.path.size() + f.source_file.size();
+  for (const auto& f : files) n += f.path.size() + f.source_file.size() + f.open_error.size();
   return n;
 }
 }  // namespace
@@ -90,6 +90,11 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
     e->source_length = static_cast<std::uint32_t>(in.source_file.size());
     std::memcpy(base + cursor, in.source_file.data(), in.source_file.size());
     cursor += in.source_file.size();
+    e->error_offset = cursor;
+    e->error_length = static_cast<std::uint32_t>(in.open_error.size());
+    std::memcpy(base + cursor, in.open_error.data(), in.open_error.size());
+    cursor += in.open_error.size();
+    e->zip_member = in.zip_member;
     e->size = in.size;
     e->hint = in.hint;
     e->forced = in.forced;
@@ -150,6 +155,9 @@ std::string_view PipelineLayout::path(const FileEntry& f) const noexcept {
 }
 std::string_view PipelineLayout::source(const FileEntry& f) const noexcept {
   return {reinterpret_cast<const char*>(base_ + f.source_offset), f.source_length};
+}
+std::string_view PipelineLayout::open_error(const FileEntry& f) const noexcept {
+  return {reinterpret_cast<const char*>(base_ + f.error_offset), f.error_length};
 }
 ipc::ProcessSlot& PipelineLayout::slot(std::uint32_t s) const noexcept {
   return *reinterpret_cast<ipc::ProcessSlot*>(base_ + header().slots_offset + s * sizeof(ipc::ProcessSlot));

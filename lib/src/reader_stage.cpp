@@ -6,11 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <zip.h>
 
 #include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "edgarpipe/stage_context.hpp"
@@ -111,6 +115,8 @@ class Reader {
   void read_one(std::uint64_t index) {
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     FileEntry& entry = ctx_.layout.file(index);
+    if (entry.error_length != 0) return publish_error(index, std::string(ctx_.layout.open_error(entry)));
+    if (entry.zip_member >= 0) return read_zip_member(index, entry);
     const std::string path(ctx_.layout.path(entry));
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
@@ -142,6 +148,64 @@ class Reader {
       done += static_cast<std::uint64_t>(n);
     }
     ::close(fd);
+    finish_read(index, entry, h, done);
+  }
+
+  // A zip member, inflated by libzip straight into the chunk (no temporary buffer). libzip checks
+  // the member's CRC-32 once it has been read whole. The declared size bounds the read: a member
+  // that inflates to more than it declares is rejected, not followed.
+  void read_zip_member(std::uint64_t index, FileEntry& entry) {
+    const std::string archive_path(ctx_.layout.path(entry));
+    const std::string member(ctx_.layout.source(entry));
+    if (!allocator_.fits(entry.size))
+      return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)", entry.size,
+                                              pool().largest_chunk()));
+    zip_t* archive = open_archive(archive_path);
+    if (archive == nullptr) return publish_error(index, "cannot open zip archive " + archive_path);
+    zip_file_t* file = zip_fopen_index(archive, static_cast<zip_uint64_t>(entry.zip_member), 0);
+    if (file == nullptr)
+      return publish_error(index, fmt::format("cannot open member {} of {}: {}", member, archive_path, zip_strerror(archive)));
+    const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size);
+    std::byte* data = pool().data(h);
+    std::uint64_t done = 0;
+    std::string error;
+    for (;;) {
+      // Up to the declared size, then one probe byte: data past it means the header lied.
+      char probe;
+      const bool at_size = done == entry.size;
+      const zip_int64_t n = at_size ? zip_fread(file, &probe, 1)
+                                    : zip_fread(file, data + done, std::min<std::uint64_t>(entry.size - done, 1 << 20));
+      if (n < 0) {
+        error = fmt::format("member {} of {}: {}", member, archive_path, zip_file_strerror(file));
+        break;
+      }
+      if (n == 0) break;  // the end; libzip has checked the CRC-32 by now
+      if (at_size) {
+        error = fmt::format("member {} of {} inflates past its declared {} bytes", member, archive_path, entry.size);
+        break;
+      }
+      done += static_cast<std::uint64_t>(n);
+    }
+    zip_fclose(file);
+    if (!error.empty()) {
+      allocator_.recycle(h);
+      return publish_error(index, error);
+    }
+    finish_read(index, entry, h, done);
+  }
+
+  zip_t* open_archive(const std::string& path) {
+    auto it = archives_.find(path);
+    if (it != archives_.end()) return it->second.get();
+    int code = 0;
+    zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &code);
+    if (z == nullptr) return nullptr;
+    return archives_.emplace(path, std::unique_ptr<zip_t, ArchiveCloser>(z)).first->second.get();
+  }
+
+  // Common end of a read: padding, content hash, skip-if-loaded, hand-over.
+  void finish_read(std::uint64_t index, FileEntry& entry, ipc::ChunkHandle h, std::uint64_t done) {
+    std::byte* data = pool().data(h);
     std::memset(data + done, 0, ipc::kTailPadding);  // simdjson's padding, never uninitialised
     const std::uint64_t hash = XXH3_64bits(data, done);
     entry.size = done;
@@ -161,7 +225,11 @@ class Reader {
   StageContext& ctx_;
   ipc::SharedSegment pool_segment_;
   ipc::ChunkAllocator allocator_;
+  struct ArchiveCloser {
+    void operator()(zip_t* z) const noexcept { zip_discard(z); }
+  };
   static constexpr std::uint32_t kNone = UINT32_MAX;
+  std::unordered_map<std::string, std::unique_ptr<zip_t, ArchiveCloser>> archives_;  // opened once per reader
   std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
   std::uint64_t window_ = 0;                // the most one parser may hold of this pool
 };

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <set>
 
+#include <zip.h>
+
 #include "edgarpipe/edgar_parser.hpp"
 
 namespace fs = std::filesystem;
@@ -11,7 +13,7 @@ namespace fs = std::filesystem;
 namespace edgarpipe {
 
 namespace {
-bool is_json_name(const fs::path& p) {
+bool is_json_name(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -19,7 +21,78 @@ bool is_json_name(const fs::path& p) {
 }
 }  // namespace
 
-std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, Dataset forced) {
+namespace {
+
+bool is_zip(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".zip";
+}
+
+std::string zip_error_text(int code) {
+  zip_error_t error;
+  zip_error_init_with_code(&error, code);
+  std::string text = zip_error_strerror(&error);
+  zip_error_fini(&error);
+  return text;
+}
+
+// The *.json members of an archive. A corrupt or truncated archive yields one input carrying the
+// reason, so it is reported and recorded like a bad file while every other input still loads.
+void add_zip_members(const fs::path& archive, const InputOptions& options, std::vector<InputFile>& files) {
+  int code = 0;
+  zip_t* zip = zip_open(archive.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (zip == nullptr) {
+    InputFile bad;
+    bad.path = archive.string();
+    bad.source_file = archive.filename().string();
+    bad.hint = options.forced;
+    bad.forced = options.forced != Dataset::kUnknown;
+    bad.open_error = "cannot read zip archive " + archive.string() + ": " + zip_error_text(code);
+    files.push_back(std::move(bad));
+    return;
+  }
+  const zip_int64_t count = zip_get_num_entries(zip, 0);
+  std::vector<InputFile> members;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    zip_stat_t st;
+    if (zip_stat_index(zip, static_cast<zip_uint64_t>(i), 0, &st) != 0) continue;
+    const std::string name = st.name ? st.name : "";
+    if (name.empty() || name.back() == '/' || !is_json_name(fs::path(name))) continue;
+    InputFile f;
+    f.path = archive.string();
+    f.zip_member = i;
+    f.source_file = name;
+    f.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
+    f.forced = options.forced != Dataset::kUnknown;
+    f.hint = f.forced ? options.forced : dataset_hint_from_path(fs::weakly_canonical(archive).string() + "/" + name);
+    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
+      const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
+      if (ratio > options.max_compression_ratio)
+        f.open_error = "member " + name + " of " + archive.string() + " expands " + std::to_string(static_cast<long long>(ratio)) +
+                       " times, over the limit of " + std::to_string(static_cast<long long>(options.max_compression_ratio)) +
+                       " (a zip bomb?); not inflated";
+    }
+    members.push_back(std::move(f));
+  }
+  zip_close(zip);
+  std::sort(members.begin(), members.end(), [](const InputFile& a, const InputFile& b) { return a.source_file < b.source_file; });
+  for (auto& m : members) files.push_back(std::move(m));
+}
+
+}  // namespace
+
+std::uint32_t shard_of(const std::string& source_file, std::uint32_t count) noexcept {
+  if (count <= 1) return 0;
+  const FileNameInfo name = parse_file_name(source_file);
+  const std::string key = name.cik >= 0 ? std::to_string(name.cik) : source_file;
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across builds and machines
+  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
+  return static_cast<std::uint32_t>(h % count);
+}
+
+std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options) {
+  const Dataset forced = options.forced;
   std::vector<InputFile> files;
   std::set<std::string> seen;  // canonical paths
   auto add = [&](const fs::path& p, std::string source, std::uint64_t size) {
@@ -48,10 +121,14 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, D
       if (ec) throw UsageError("cannot walk directory " + arg + ": " + ec.message());
       std::sort(found.begin(), found.end());
       for (const auto& p : found) add(p, p.lexically_relative(root).generic_string(), fs::file_size(p, ec));
+    } else if (is_zip(root)) {
+      if (seen.insert(fs::weakly_canonical(root, ec).string()).second) add_zip_members(root, options, files);
     } else {
       add(root, root.filename().string(), fs::file_size(root, ec));
     }
   }
+  if (options.shard_count > 1)
+    std::erase_if(files, [&](const InputFile& f) { return shard_of(f.source_file, options.shard_count) != options.shard_index; });
   return files;
 }
 

@@ -53,7 +53,9 @@ run options:
   --parsers N           parser processes (default 2)
   --writers N           writer processes (default 1; SQLite takes one writer at a time)
   --dataset D           submissions | companyfacts: treat every input as this dataset
-  --max-file-size MiB   largest input file carried whole (default 256)
+  --max-file-size MiB   largest input file (or zip member) carried whole (default 256)
+  --max-compression-ratio R  zip members that expand more are rejected uninflated (default 200)
+  --shard I/N           load only shard I of N (0-based), grouped by CIK; N runs load it all
   --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
   --summary-json FILE   write the run summary as JSON
   --progress WHEN       auto (on a terminal) | always | never (default auto)
@@ -71,6 +73,7 @@ struct RunOptions {
   std::uint64_t batch_kib = 1024;
   std::string summary_json;
   std::string progress = "auto";
+  InputOptions inputs;
 };
 
 std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
@@ -109,6 +112,17 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.progress = value();
       if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
         throw UsageError("--progress takes auto, always or never");
+    } else if (arg == "--max-compression-ratio") {
+      o.inputs.max_compression_ratio = parse_count(arg, value(), 1'000'000);
+    } else if (arg == "--shard") {
+      const std::string_view v = value();
+      const auto slash = v.find('/');
+      if (slash == std::string_view::npos) throw UsageError("--shard takes I/N, e.g. 0/4");
+      o.inputs.shard_count = parse_count("--shard N", v.substr(slash + 1), 100000);
+      const std::string_view index = v.substr(0, slash);
+      if (index == "0") o.inputs.shard_index = 0;
+      else o.inputs.shard_index = parse_count("--shard I", index, 100000);
+      if (o.inputs.shard_index >= o.inputs.shard_count) throw UsageError("--shard I/N needs I < N");
     } else if (arg == "--dataset") {
       const std::string_view d = value();
       if (d == "submissions")
@@ -124,6 +138,7 @@ RunOptions parse_run_options(int argc, char** argv) {
     }
   }
   if (o.paths.empty()) throw UsageError("run needs at least one PATH");
+  o.inputs.forced = o.dataset;
   if (o.readers + o.parsers + o.writers > 250) throw UsageError("at most 250 stage processes");
   return o;
 }
@@ -276,7 +291,7 @@ class Supervisor {
     sigprocmask(SIG_BLOCK, &handled, &original_mask_);
     const auto started = Clock::now();
     const SinkUrl sink_url = parse_sink_url(o_.sink);
-    std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.dataset);
+    std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.inputs);
 
     auto admin = open_sink_admin(sink_url);
     admin->create_schema();

@@ -131,8 +131,13 @@ class Writer {
     ctx_.slot.add(counter::kFilesRejected, report.files_rejected);
     for (std::size_t t = 0; t < kTableCount; ++t)
       ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), report.rows_by_table[t]);
-    for (const Rejection& r : report.rejections)
-      fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(ctx_.layout.file(r.file_index)), r.error);
+    for (const Rejection& r : report.rejections) {
+      const FileEntry& entry = ctx_.layout.file(r.file_index);
+      if (entry.zip_member >= 0)
+        fmt::print(stderr, "edgarpipe: rejected {}:{}: {}\n", ctx_.layout.path(entry), ctx_.layout.source(entry), r.error);
+      else
+        fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(entry), r.error);
+    }
   }
 
   StageContext& ctx_;

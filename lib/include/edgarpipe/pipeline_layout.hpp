@@ -72,6 +72,9 @@ struct FileEntry {
   Dataset hint;
   bool forced;
   std::uint64_t content_hash;  // written by the reader before it publishes the file
+  std::int64_t zip_member;     // index in the archive at `path`, or -1 for a plain file
+  std::uint64_t error_offset;  // into the string table: why the input cannot be read, if so
+  std::uint32_t error_length;  // 0: no such error
 };
 
 struct ControlHeader {
@@ -113,6 +116,7 @@ class PipelineLayout {
   FileEntry& file(std::uint64_t i) const noexcept;
   std::string_view path(const FileEntry& f) const noexcept;
   std::string_view source(const FileEntry& f) const noexcept;
+  std::string_view open_error(const FileEntry& f) const noexcept;
   ipc::ProcessSlot& slot(std::uint32_t s) const noexcept;
   ipc::Doorbell& bell(std::uint32_t s) const noexcept;
 
