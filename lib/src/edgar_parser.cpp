@@ -175,6 +175,15 @@ bool has_nul_escape(const char* data, std::size_t len) noexcept {
   return false;
 }
 
+// The first byte below 0x20 other than JSON whitespace (for UNESCAPED_CHARS), or nullptr.
+const char* first_control_char(const char* data, std::size_t len) noexcept {
+  for (std::size_t i = 0; i < len; ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return data + i;
+  }
+  return nullptr;
+}
+
 std::string_view trim_right(std::string_view s) noexcept {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
     s.remove_suffix(1);
@@ -858,20 +867,25 @@ struct EdgarParser::Impl {
 
     const char* error_where = nullptr;
     bool where_known = false;
+    bool iterating = false;
     od::document doc;
     try {
       if (len == 0) throw Reject{"empty file", data};
-      auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
-      if (iterated.error() == simdjson::UTF8_ERROR) {
-        const std::size_t bad = first_invalid_utf8(data, len);
-        throw Reject{"invalid UTF-8", data + bad};
-      }
-      doc = std::move(iterated.value());  // throws on other stage-1 errors
       // Text must not carry NUL (PostgreSQL cannot store it). A raw NUL byte is never valid JSON;
       // the only other source is a \u0000 escape, so strings are checked only if one exists.
       if (const void* nul = std::memchr(data, 0, len))
         throw Reject{"NUL byte in the document", static_cast<const char*>(nul)};
       nul_escape_in_document = has_nul_escape(data, len);
+      auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
+      if (iterated.error() == simdjson::UTF8_ERROR) {
+        const std::size_t bad = first_invalid_utf8(data, len);
+        throw Reject{"invalid UTF-8", data + bad};
+      }
+      if (iterated.error() == simdjson::UNESCAPED_CHARS)
+        throw Reject{"invalid JSON: a control character inside a string must be escaped",
+                     first_control_char(data, len)};
+      doc = std::move(iterated.value());  // throws on other stage-1 errors
+      iterating = true;
       try {
         parse_document(doc, false);
       } catch (const NeedCikFirst&) {
@@ -902,7 +916,7 @@ struct EdgarParser::Impl {
       } else if (e.error() == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e.error() == simdjson::UNCLOSED_STRING) {
         error_where = data + len;  // the document ends too early
         where_known = true;
-      } else {
+      } else if (iterating) {  // a document that never started has no location to ask
         auto loc = doc.current_location();
         if (!loc.error()) {
           error_where = loc.value_unsafe();

@@ -15,5 +15,6 @@ int cli_main(int argc, char** argv);
 int reader_main(int argc, char** argv);
 int parser_main(int argc, char** argv);
 int writer_main(int argc, char** argv);
+int gen_main(int argc, char** argv);  // edgarpipe-gen, the corpus generator
 
 }  // namespace edgarpipe

@@ -1,0 +1,3 @@
+#include "edgarpipe/stages.hpp"
+
+int main(int argc, char** argv) { return edgarpipe::gen_main(argc, argv); }
