@@ -141,6 +141,21 @@ TEST_CASE("hostile and broken archives: each gets its verdict, the good members 
   CHECK_THAT(r.output, Catch::Contains("mixed.zip:CIK0000000009.json: invalid JSON"));
 }
 
+TEST_CASE("member names with .. or an absolute path are only names: nothing is written to disk", "[zip]") {
+  TempDir tmp;
+  const std::string fund = read_bytes(fs::path(kData) / "submissions" / "CIK0001800903.json");
+  write_zip(tmp.path / "sly.zip", {{"../../escape/CIK0001800903.json", fund}, {"/abs/CIK0000000001.json", "{}"}});
+  const Result r = run(fmt::format("run {} --sink sqlite:{}", (tmp.path / "sly.zip").string(), tmp / "sly.db"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  Db db(tmp / "sly.db");
+  CHECK(db.text("SELECT source_file FROM ingest_files ORDER BY 1") ==
+        "../../escape/CIK0001800903.json\n/abs/CIK0000000001.json");
+  CHECK(db.count("SELECT count(*) FROM filings WHERE cik = 1800903") == 1);
+  CHECK_FALSE(fs::exists(tmp.path.parent_path().parent_path() / "escape"));
+  CHECK_FALSE(fs::exists("/abs"));
+}
+
 TEST_CASE("shards: the union of --shard 0/3, 1/3 and 2/3 equals one full run, filers kept whole", "[zip][shard]") {
   TempDir tmp;
   REQUIRE(run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "full.db")).exit_code == 0);
