@@ -97,6 +97,7 @@ class Connection {
       throw SinkError("cannot connect to PostgreSQL: " + message);
     }
     exec("SET client_encoding = 'UTF8'");
+    exec("SET client_min_messages = warning");  // no NOTICE per CREATE ... IF NOT EXISTS on every run
     const char* integer_datetimes = PQparameterStatus(conn_, "integer_datetimes");
     if (integer_datetimes == nullptr || std::string_view(integer_datetimes) != "on")
       throw SinkError("PostgreSQL server without integer datetimes is not supported");
@@ -221,6 +222,18 @@ class PostgresAdmin final : public SinkAdmin {
                           8, nullptr, values, nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
       throw SinkError("PostgreSQL: cannot finish the run: " + std::string(PQresultErrorMessage(r.get())));
+  }
+
+  std::vector<TextRow> query(const std::string& sql) override {
+    Result r = db_.exec(sql);
+    std::vector<TextRow> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      TextRow row;
+      for (int j = 0; j < PQnfields(r.get()); ++j)
+        row.push_back(PQgetisnull(r.get(), i, j) ? std::nullopt : std::optional<std::string>(PQgetvalue(r.get(), i, j)));
+      rows.push_back(std::move(row));
+    }
+    return rows;
   }
 
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {

@@ -35,6 +35,7 @@ class NullAdmin final : public SinkAdmin {
   std::int64_t begin_run(const RunStart&) override { return static_cast<std::int64_t>(std::time(nullptr)); }
   void finish_run(std::int64_t, const RunTotals&) override {}
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override { return {}; }
+  std::vector<TextRow> query(const std::string&) override { return {}; }
 };
 
 // Counts and discards: measures the pipeline without a database.

@@ -130,6 +130,22 @@ class SqliteAdmin final : public SinkAdmin {
       throw SinkError("SQLite: cannot finish the run: " + std::string(sqlite3_errmsg(db_.get())));
   }
 
+  std::vector<TextRow> query(const std::string& sql) override {
+    Statement s(db_.prepare(sql));
+    std::vector<TextRow> rows;
+    int rc;
+    while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
+      TextRow row;
+      for (int i = 0; i < sqlite3_column_count(s.stmt); ++i) {
+        const auto* v = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, i));
+        row.push_back(v ? std::optional<std::string>(v) : std::nullopt);
+      }
+      rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) throw SinkError("SQLite: " + std::string(sqlite3_errmsg(db_.get())));
+    return rows;
+  }
+
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
     std::unordered_map<std::string, std::vector<std::uint64_t>> map;
     Statement s(db_.prepare("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'"));

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 
 constexpr const char* kUsage = R"(usage:
   edgarpipe run PATH... [options]   load EDGAR JSON files (directories are searched for *.json)
+  edgarpipe status [--sink URL] [PATH...]   runs, what is loaded and rejected; with PATHs,
+                                    also how many of those inputs are not loaded yet
+  edgarpipe rejects [--sink URL] [--run N]  rejected files with their reasons (TSV)
   edgarpipe schema [--sink URL]     print the DDL the sink applies
   edgarpipe cleanup                 remove shared memory left behind by dead runs
   edgarpipe --help | --version
@@ -57,6 +61,8 @@ run options:
   --max-compression-ratio R  zip members that expand more are rejected uninflated (default 200)
   --shard I/N           load only shard I of N (0-based), grouped by CIK; N runs load it all
   --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
+  --max-rejects N       fail the run once more than N files are rejected
+  --retry-rejected      load only the inputs the sink holds as rejected
   --summary-json FILE   write the run summary as JSON
   --progress WHEN       auto (on a terminal) | always | never (default auto)
 
@@ -74,6 +80,8 @@ struct RunOptions {
   std::string summary_json;
   std::string progress = "auto";
   InputOptions inputs;
+  std::optional<std::uint64_t> max_rejects;
+  bool retry_rejected = false;
 };
 
 std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
@@ -112,6 +120,11 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.progress = value();
       if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
         throw UsageError("--progress takes auto, always or never");
+    } else if (arg == "--max-rejects") {
+      const std::string_view v = value();
+      o.max_rejects = v == "0" ? 0 : parse_count(arg, v, 1'000'000'000);
+    } else if (arg == "--retry-rejected") {
+      o.retry_rejected = true;
     } else if (arg == "--max-compression-ratio") {
       o.inputs.max_compression_ratio = parse_count(arg, value(), 1'000'000);
     } else if (arg == "--shard") {
@@ -295,6 +308,13 @@ class Supervisor {
 
     auto admin = open_sink_admin(sink_url);
     admin->create_schema();
+    if (o_.retry_rejected) {
+      std::set<std::string> rejected;
+      for (const auto& row : admin->query("SELECT source_file FROM ingest_files WHERE status = 'rejected'"))
+        if (row[0]) rejected.insert(*row[0]);
+      std::erase_if(files, [&](const InputFile& f) { return !rejected.count(f.source_file); });
+      fmt::print(stderr, "edgarpipe: --retry-rejected: {} of the inputs were rejected before\n", files.size());
+    }
     const auto loaded = admin->loaded_hashes();
     for (auto& f : files)
       if (auto it = loaded.find(f.source_file); it != loaded.end()) f.known_hashes = it->second;
@@ -440,6 +460,13 @@ class Supervisor {
         }
       }
       reap(kill_deadline);
+      if (o_.max_rejects && !failed_ && current_totals().rejected > *o_.max_rejects) {
+        failed_ = true;
+        summary_.failure = fmt::format("more than {} files rejected (--max-rejects)", *o_.max_rejects);
+        fmt::print(stderr, "\nedgarpipe: {}; stopping the run\n", summary_.failure);
+        abort_run();
+        kill_deadline = Clock::now() + std::chrono::seconds(5);
+      }
       if (kill_deadline && Clock::now() >= *kill_deadline)
         for (pid_t p : live_) ::kill(p, SIGKILL);
       if (show_progress && !live_.empty()) print_progress(started);
@@ -523,6 +550,42 @@ class Supervisor {
   int interrupted_signal_ = 0;
 };
 
+// Prints rows as an aligned table.
+void print_table(const std::vector<std::string>& header, const std::vector<SinkAdmin::TextRow>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].value_or("-").size());
+  auto line = [&](auto cell) {
+    std::string out;
+    for (std::size_t c = 0; c < width.size(); ++c) out += fmt::format("{:<{}}  ", cell(c), width[c]);
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    fmt::print("{}\n", out);
+  };
+  line([&](std::size_t c) { return header[c]; });
+  for (const auto& row : rows) line([&](std::size_t c) { return c < row.size() ? row[c].value_or("-") : std::string("-"); });
+}
+
+void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
+  fmt::print("Runs (latest first):\n");
+  print_table({"run", "started", "finished", "status", "seen", "loaded", "skipped", "rejected", "rows"},
+              admin.query("SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, "
+                          "files_rejected, rows_written FROM ingest_runs ORDER BY run_id DESC LIMIT 10"));
+  fmt::print("\nFiles:\n");
+  print_table({"dataset", "status", "files", "rows"},
+              admin.query("SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status "
+                          "ORDER BY dataset, status"));
+  if (paths.empty()) return;
+  const auto loaded = admin.loaded_hashes();
+  InputOptions options;
+  const std::vector<InputFile> inputs = enumerate_inputs(paths, options);
+  std::uint64_t missing = 0;
+  for (const auto& f : inputs) missing += !loaded.count(f.source_file);
+  fmt::print("\nInputs: {} files, {} loaded under their names, {} not loaded yet (a rerun loads those; changed\n"
+             "contents are found by their hash at load time)\n",
+             inputs.size(), inputs.size() - missing, missing);
+}
+
 }  // namespace
 
 int cli_main(int argc, char** argv) {
@@ -547,6 +610,30 @@ int cli_main(int argc, char** argv) {
           throw UsageError(fmt::format("unknown argument {}", argv[i]));
       }
       fmt::print("{}", schema_sql(parse_sink_url(sink)));
+      return 0;
+    }
+    if (command == "status" || command == "rejects") {
+      std::string sink = "sqlite:edgar.db";
+      std::vector<std::string> paths;
+      std::string run_filter;
+      for (int i = 2; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--sink" && i + 1 < argc) sink = argv[++i];
+        else if (arg == "--run" && i + 1 < argc && command == "rejects")
+          run_filter = fmt::format(" AND run_id = {}", parse_count("--run", argv[++i], 2'000'000'000));
+        else if (arg.size() > 1 && arg[0] == '-') throw UsageError(fmt::format("unknown argument {}", arg));
+        else paths.emplace_back(arg);
+      }
+      auto admin = open_sink_admin(parse_sink_url(sink));
+      admin->create_schema();
+      if (command == "rejects") {
+        fmt::print("dataset\tsource_file\trun_id\terror\n");
+        for (const auto& row : admin->query("SELECT dataset, source_file, run_id, error FROM ingest_files WHERE status = "
+                                            "'rejected'" + run_filter + " ORDER BY dataset, source_file"))
+          fmt::print("{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or(""));
+        return 0;
+      }
+      print_status(*admin, paths);
       return 0;
     }
     if (command == "cleanup") {

@@ -258,6 +258,53 @@ TEST_CASE("a file larger than --max-file-size is rejected with its size, the oth
   CHECK(db.count("SELECT count(*) FROM facts") == 8053 + 768);
 }
 
+TEST_CASE("rejects, status, --max-rejects and --retry-rejected", "[integration][malformed]") {
+  TempDir tmp;
+  const fs::path corpus = tmp.path / "c" / "submissions";
+  fs::create_directories(corpus);
+  const std::string fund = read_text(kData + "/submissions/CIK0001800903.json");
+  for (int i = 1; i <= 4; ++i) std::ofstream(corpus / fmt::format("CIK000000000{}.json", i)) << fund.substr(0, 100 * i);
+  fs::copy_file(kData + "/submissions/CIK0000320193.json", corpus / "CIK0000320193.json");
+  const std::string db = tmp / "r.db";
+
+  // More rejects than allowed: the run stops and fails.
+  const Result capped = run(fmt::format("run {} --sink sqlite:{} --max-rejects 1", (tmp.path / "c").string(), db));
+  INFO(capped.output);
+  CHECK(capped.exit_code == 1);
+  CHECK_THAT(capped.output, Catch::Contains("more than 1 files rejected (--max-rejects)"));
+  Db after_cap(db);
+  CHECK(after_cap.text("SELECT status FROM ingest_runs") == "failed");
+
+  const Result full = run(fmt::format("run {} --sink sqlite:{}", (tmp.path / "c").string(), db));
+  CHECK(full.exit_code == 3);
+  const Result rejects = run(fmt::format("rejects --sink sqlite:{}", db));
+  CHECK(rejects.exit_code == 0);
+  CHECK_THAT(rejects.output, Catch::StartsWith("dataset\tsource_file\trun_id\terror\n"));
+  CHECK_THAT(rejects.output, Catch::Contains("submissions\tsubmissions/CIK0000000001.json\t"));
+  CHECK_THAT(rejects.output, Catch::Contains("(at byte 100)"));
+  const Result status = run(fmt::format("status --sink sqlite:{} {}", db, (tmp.path / "c").string()));
+  CHECK(status.exit_code == 0);
+  CHECK(std::regex_search(status.output, std::regex("submissions +rejected +4 ")));
+  CHECK_THAT(status.output, Catch::Contains("Inputs: 5 files, 1 loaded under their names, 4 not loaded yet"));
+
+  // Fix two of the bad files; --retry-rejected takes only the rejected ones (the loaded Apple
+  // file is not even read) and loads the fixed two.
+  std::ofstream(corpus / "CIK0000000001.json") << fund;
+  std::string other = fund;
+  other.replace(other.find("0001800903"), 10, "0000000002");
+  other.replace(other.find("0001800903"), 10, "0000000002");
+  std::ofstream(corpus / "CIK0000000002.json") << other;
+  const Result retry = run(fmt::format("run {} --sink sqlite:{} --retry-rejected --summary-json {}",
+                                       (tmp.path / "c").string(), db, tmp / "retry.json"));
+  INFO(retry.output);
+  CHECK(retry.exit_code == 3);
+  CHECK_THAT(retry.output, Catch::Contains("--retry-rejected: 4 of the inputs were rejected before"));
+  const std::string json = read_text(tmp / "retry.json");
+  CHECK(json_number(json, "files_seen") == 4);
+  CHECK(json_number(json, "files_loaded") == 2);
+  CHECK(json_number(json, "files_rejected") == 2);
+}
+
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run("").exit_code == 2);
   CHECK(run("frobnicate").exit_code == 2);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -55,6 +56,10 @@ class SinkAdmin {
   virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
   // source_file -> content hashes with status 'loaded'.
   virtual std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() = 0;
+  // Rows of a read-only query as text (nullopt for NULL), for `status` and `rejects`: the SQL they
+  // use is the same in every dialect.
+  using TextRow = std::vector<std::optional<std::string>>;
+  virtual std::vector<TextRow> query(const std::string& sql) = 0;
 };
 
 struct FileMeta {
