@@ -34,6 +34,7 @@ class Parser final : public RowBatchWriter::Output {
 
   void run() {
     const ControlHeader& h = ctx_.layout.header();
+    ctx_.mark_started();
     start_batch(false);
     std::uint32_t next_reader = 0;
     for (;;) {
@@ -56,10 +57,12 @@ class Parser final : public RowBatchWriter::Output {
       if (inputs_done()) break;
       bool any = false;
       for (std::uint32_t r = 0; r < h.readers && !any; ++r) any = ctx_.layout.raw(r, ctx_.index).size_approx() != 0;
-      if (!any) ctx_.wait(key);
+      if (!any) ctx_.wait(key, StageContext::WaitFor::kInput);
     }
-    if (!batches_.empty()) send(batches_.used(), false);
-    else allocator_->recycle(current_);  // the unused empty chunk
+    if (!batches_.empty())
+      send(batches_.used(), false);
+    else
+      allocator_->recycle(current_);  // the unused empty chunk
   }
 
   // RowBatchWriter::Output: the current chunk is full.
@@ -116,7 +119,7 @@ class Parser final : public RowBatchWriter::Output {
       const std::uint32_t before = allocator_->free_count();
       drain_returns();
       if (allocator_->free_count() != before) continue;
-      ctx_.wait(key);  // backpressure: the batch chunks are with writers
+      ctx_.wait(key, StageContext::WaitFor::kOutput);  // backpressure: the batch chunks are with writers
     }
   }
 
@@ -135,7 +138,7 @@ class Parser final : public RowBatchWriter::Output {
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       const std::uint32_t before = allocator_->free_count();
       drain_returns();
-      if (allocator_->free_count() == before) ctx_.wait(key);
+      if (allocator_->free_count() == before) ctx_.wait(key, StageContext::WaitFor::kOutput);
     }
   }
 

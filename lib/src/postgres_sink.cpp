@@ -230,7 +230,8 @@ class PostgresAdmin final : public SinkAdmin {
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       TextRow row;
       for (int j = 0; j < PQnfields(r.get()); ++j)
-        row.push_back(PQgetisnull(r.get(), i, j) ? std::nullopt : std::optional<std::string>(PQgetvalue(r.get(), i, j)));
+        row.push_back(PQgetisnull(r.get(), i, j) ? std::nullopt
+                                                 : std::optional<std::string>(PQgetvalue(r.get(), i, j)));
       rows.push_back(std::move(row));
     }
     return rows;

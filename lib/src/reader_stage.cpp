@@ -9,11 +9,11 @@
 #include <zip.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
-#include <algorithm>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +39,7 @@ class Reader {
 
   void run() {
     const ControlHeader& h = ctx_.layout.header();
+    ctx_.mark_started();
     while (ctx_.layout.stop_mode() == StopMode::kRun) {
       const std::uint64_t index = ctx_.layout.header().next_file.fetch_add(1, std::memory_order_relaxed);
       if (index >= h.file_count) break;
@@ -68,7 +69,7 @@ class Reader {
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       drain_returns();
       if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
-      ctx_.wait(key);  // backpressure: every chunk that fits is with a parser
+      ctx_.wait(key, StageContext::WaitFor::kOutput);  // backpressure: every chunk that fits is with a parser
     }
   }
 
@@ -86,7 +87,7 @@ class Reader {
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       const std::uint64_t before = total_outstanding();
       drain_returns();
-      if (total_outstanding() == before) ctx_.wait(key);
+      if (total_outstanding() == before) ctx_.wait(key, StageContext::WaitFor::kOutput);
     }
   }
 
@@ -158,13 +159,14 @@ class Reader {
     const std::string archive_path(ctx_.layout.path(entry));
     const std::string member(ctx_.layout.source(entry));
     if (!allocator_.fits(entry.size))
-      return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)", entry.size,
-                                              pool().largest_chunk()));
+      return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)",
+                                              entry.size, pool().largest_chunk()));
     zip_t* archive = open_archive(archive_path);
     if (archive == nullptr) return publish_error(index, "cannot open zip archive " + archive_path);
     zip_file_t* file = zip_fopen_index(archive, static_cast<zip_uint64_t>(entry.zip_member), 0);
     if (file == nullptr)
-      return publish_error(index, fmt::format("cannot open member {} of {}: {}", member, archive_path, zip_strerror(archive)));
+      return publish_error(index,
+                           fmt::format("cannot open member {} of {}: {}", member, archive_path, zip_strerror(archive)));
     const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size);
     std::byte* data = pool().data(h);
     std::uint64_t done = 0;

@@ -25,7 +25,8 @@ namespace {
 
 bool is_zip(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".zip";
 }
 
@@ -69,14 +70,16 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
       const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
       if (ratio > options.max_compression_ratio)
-        f.open_error = "member " + name + " of " + archive.string() + " expands " + std::to_string(static_cast<long long>(ratio)) +
-                       " times, over the limit of " + std::to_string(static_cast<long long>(options.max_compression_ratio)) +
+        f.open_error = "member " + name + " of " + archive.string() + " expands " +
+                       std::to_string(static_cast<long long>(ratio)) + " times, over the limit of " +
+                       std::to_string(static_cast<long long>(options.max_compression_ratio)) +
                        " (a zip bomb?); not inflated";
     }
     members.push_back(std::move(f));
   }
   zip_close(zip);
-  std::sort(members.begin(), members.end(), [](const InputFile& a, const InputFile& b) { return a.source_file < b.source_file; });
+  std::sort(members.begin(), members.end(),
+            [](const InputFile& a, const InputFile& b) { return a.source_file < b.source_file; });
   for (auto& m : members) files.push_back(std::move(m));
 }
 
@@ -128,7 +131,8 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
     }
   }
   if (options.shard_count > 1)
-    std::erase_if(files, [&](const InputFile& f) { return shard_of(f.source_file, options.shard_count) != options.shard_index; });
+    std::erase_if(
+        files, [&](const InputFile& f) { return shard_of(f.source_file, options.shard_count) != options.shard_index; });
   return files;
 }
 

@@ -31,13 +31,25 @@ StageContext StageContext::attach(int argc, char** argv, Role role) {
     throw std::invalid_argument("--slot names a slot of another role");
   const ipc::OwnerId me{static_cast<std::uint8_t>(slot), static_cast<std::uint16_t>(s.incarnation.load())};
   s.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
+
   s.set_phase(ipc::ProcessPhase::kRunning);
   return StageContext{std::move(control), layout, static_cast<std::uint32_t>(slot), s.index.load(), s, me};
 }
 
-void StageContext::wait(std::uint32_t key, std::chrono::milliseconds timeout) const {
+void StageContext::mark_started() const {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  slot.counters[counter::kStartNs].store(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
+      std::memory_order_relaxed);
+}
+
+void StageContext::wait(std::uint32_t key, WaitFor reason, std::chrono::milliseconds timeout) const {
   check_abort();
+  const auto start = std::chrono::steady_clock::now();
   my_bell().wait(key, timeout);
+  const auto slept = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start);
+  slot.add(reason == WaitFor::kInput ? counter::kWaitInputNs : counter::kWaitOutputNs,
+           static_cast<std::uint64_t>(slept.count()));
   check_abort();
 }
 

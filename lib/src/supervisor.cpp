@@ -20,6 +20,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -133,8 +134,10 @@ RunOptions parse_run_options(int argc, char** argv) {
       if (slash == std::string_view::npos) throw UsageError("--shard takes I/N, e.g. 0/4");
       o.inputs.shard_count = parse_count("--shard N", v.substr(slash + 1), 100000);
       const std::string_view index = v.substr(0, slash);
-      if (index == "0") o.inputs.shard_index = 0;
-      else o.inputs.shard_index = parse_count("--shard I", index, 100000);
+      if (index == "0")
+        o.inputs.shard_index = 0;
+      else
+        o.inputs.shard_index = parse_count("--shard I", index, 100000);
       if (o.inputs.shard_index >= o.inputs.shard_count) throw UsageError("--shard I/N needs I < N");
     } else if (arg == "--dataset") {
       const std::string_view d = value();
@@ -240,6 +243,10 @@ struct Summary {
   double seconds = 0;
   std::vector<StageProcesses> stages;
   std::string failure;
+  // Per stage: the share of the run each process spent working (not asleep waiting for input or
+  // for room downstream), averaged over the stage's processes.
+  std::map<std::string, double> busy;
+  std::string bottleneck, suggestion;
 
   std::uint64_t rows_total() const {
     std::uint64_t n = 0;
@@ -259,6 +266,13 @@ struct Summary {
       per_table += fmt::format("{}{} {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
     fmt::print(stderr, "  rows by table: {}\n", per_table);
     if (unknown_columns) fmt::print(stderr, "  {} unknown filings columns ignored\n", unknown_columns);
+    if (!busy.empty()) {
+      std::string line;
+      for (const char* role : {"reader", "parser", "writer"})
+        if (busy.count(role)) line += fmt::format("{}{}s {:.0f}%", line.empty() ? "" : ", ", role, 100 * busy.at(role));
+      fmt::print(stderr, "  busy: {}; bottleneck: {}s{}\n", line, bottleneck,
+                 suggestion.empty() ? "" : fmt::format(" (try {})", suggestion));
+    }
     std::string procs;
     for (const auto& s : stages)
       procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
@@ -283,9 +297,18 @@ struct Summary {
         "\"files_seen\": {},\n"
         "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
-        "  \"stages\": {{{}}},\n  \"failure\": \"{}\"\n}}\n",
+        "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
+        "  \"failure\": \"{}\"\n}}\n",
         run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected,
-        rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, json_escape(failure));
+        rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
+        json_escape(suggestion), json_escape(failure));
+  }
+
+  std::string busy_json() const {
+    std::string out;
+    for (const auto& [role, fraction] : busy)
+      out += fmt::format("{}\"{}\": {:.3f}", out.empty() ? "" : ", ", role, fraction);
+    return out;
   }
 };
 
@@ -481,6 +504,7 @@ class Supervisor {
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
       std::erase(live_, pid);
+      exit_ns_[pid] = now_ns();
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
       if (ok) continue;
       const std::string what = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
@@ -529,7 +553,65 @@ class Supervisor {
                t.rows, t.rejected, eta);
   }
 
+  static std::uint64_t now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
+  }
+
+  // Busy shares per stage, the bottleneck, and a ratio suggestion: the same number of processes
+  // split in proportion to each stage's measured work (busy share x process count).
+  void analyse_stages() {
+    std::uint64_t first = UINT64_MAX, last = 0;
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      first = std::min(first, slot.get(counter::kStartNs));
+      if (auto it = exit_ns_.find(slot.pid.load()); it != exit_ns_.end()) last = std::max(last, it->second);
+    }
+    if (first == 0 || last <= first) return;
+    const double run_ns = static_cast<double>(last - first);
+    std::map<std::string, std::pair<double, std::uint32_t>> sums;  // role -> (busy sum, processes)
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      const auto it = exit_ns_.find(slot.pid.load());
+      const std::uint64_t start = slot.get(counter::kStartNs);
+      if (it == exit_ns_.end() || start == 0 || it->second < start) continue;
+      const double waited = static_cast<double>(slot.get(counter::kWaitInputNs) + slot.get(counter::kWaitOutputNs));
+      const double busy = std::max(0.0, static_cast<double>(it->second - start) - waited) / run_ns;
+      auto& [sum, n] = sums[std::string(role_name(static_cast<Role>(slot.role.load())))];
+      sum += std::min(1.0, busy);
+      ++n;
+    }
+    double best = -1, work_total = 0;
+    std::uint32_t processes = 0;
+    for (const auto& [role, v] : sums) {
+      summary_.busy[role] = v.first / v.second;
+      work_total += v.first;
+      processes += v.second;
+      if (summary_.busy[role] > best) {
+        best = summary_.busy[role];
+        summary_.bottleneck = role;
+      }
+    }
+    if (work_total <= 0) return;
+    std::map<std::string, std::uint32_t> now{{"reader", o_.readers}, {"parser", o_.parsers}, {"writer", o_.writers}};
+    bool differs = false;
+    std::string suggestion;
+    for (const char* role : {"reader", "parser", "writer"}) {
+      const double share = sums.count(role) ? sums[role].first / work_total : 0;
+      const auto count = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(share * processes)));
+      differs |= count != now[role];
+      suggestion += fmt::format("{}--{}s {}", suggestion.empty() ? "" : " ", role, count);
+    }
+    if (summary_.bottleneck == "writer" && parse_sink_url(o_.sink).kind == SinkUrl::Kind::kSqlite) {
+      // More writers do not help SQLite: it admits one writing transaction at a time.
+      summary_.suggestion = "SQLite itself is the limit; a server database (--sink postgresql://...) loads in parallel";
+      return;
+    }
+    if (differs) summary_.suggestion = suggestion;
+  }
+
   void collect_counters() {
+    analyse_stages();
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);
       summary_.files_loaded += slot.get(counter::kFilesLoaded);
@@ -545,6 +627,7 @@ class Supervisor {
   std::optional<PipelineLayout> layout_;
   Summary summary_;
   std::vector<pid_t> live_;
+  std::map<pid_t, std::uint64_t> exit_ns_;  // when each stage process was reaped
   sigset_t original_mask_{};
   bool failed_ = false;
   int interrupted_signal_ = 0;
@@ -555,7 +638,8 @@ void print_table(const std::vector<std::string>& header, const std::vector<SinkA
   std::vector<std::size_t> width(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].value_or("-").size());
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+      width[c] = std::max(width[c], row[c].value_or("-").size());
   auto line = [&](auto cell) {
     std::string out;
     for (std::size_t c = 0; c < width.size(); ++c) out += fmt::format("{:<{}}  ", cell(c), width[c]);
@@ -563,7 +647,8 @@ void print_table(const std::vector<std::string>& header, const std::vector<SinkA
     fmt::print("{}\n", out);
   };
   line([&](std::size_t c) { return header[c]; });
-  for (const auto& row : rows) line([&](std::size_t c) { return c < row.size() ? row[c].value_or("-") : std::string("-"); });
+  for (const auto& row : rows)
+    line([&](std::size_t c) { return c < row.size() ? row[c].value_or("-") : std::string("-"); });
 }
 
 void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
@@ -581,9 +666,10 @@ void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
   const std::vector<InputFile> inputs = enumerate_inputs(paths, options);
   std::uint64_t missing = 0;
   for (const auto& f : inputs) missing += !loaded.count(f.source_file);
-  fmt::print("\nInputs: {} files, {} loaded under their names, {} not loaded yet (a rerun loads those; changed\n"
-             "contents are found by their hash at load time)\n",
-             inputs.size(), inputs.size() - missing, missing);
+  fmt::print(
+      "\nInputs: {} files, {} loaded under their names, {} not loaded yet (a rerun loads those; changed\n"
+      "contents are found by their hash at load time)\n",
+      inputs.size(), inputs.size() - missing, missing);
 }
 
 }  // namespace
@@ -618,19 +704,25 @@ int cli_main(int argc, char** argv) {
       std::string run_filter;
       for (int i = 2; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if (arg == "--sink" && i + 1 < argc) sink = argv[++i];
+        if (arg == "--sink" && i + 1 < argc)
+          sink = argv[++i];
         else if (arg == "--run" && i + 1 < argc && command == "rejects")
           run_filter = fmt::format(" AND run_id = {}", parse_count("--run", argv[++i], 2'000'000'000));
-        else if (arg.size() > 1 && arg[0] == '-') throw UsageError(fmt::format("unknown argument {}", arg));
-        else paths.emplace_back(arg);
+        else if (arg.size() > 1 && arg[0] == '-')
+          throw UsageError(fmt::format("unknown argument {}", arg));
+        else
+          paths.emplace_back(arg);
       }
       auto admin = open_sink_admin(parse_sink_url(sink));
       admin->create_schema();
       if (command == "rejects") {
         fmt::print("dataset\tsource_file\trun_id\terror\n");
-        for (const auto& row : admin->query("SELECT dataset, source_file, run_id, error FROM ingest_files WHERE status = "
-                                            "'rejected'" + run_filter + " ORDER BY dataset, source_file"))
-          fmt::print("{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or(""));
+        for (const auto& row :
+             admin->query("SELECT dataset, source_file, run_id, error FROM ingest_files WHERE status = "
+                          "'rejected'" +
+                          run_filter + " ORDER BY dataset, source_file"))
+          fmt::print("{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
+                     row[3].value_or(""));
         return 0;
       }
       print_status(*admin, paths);

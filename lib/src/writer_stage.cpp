@@ -32,6 +32,7 @@ class Writer {
 
   void run() {
     const ControlHeader& h = ctx_.layout.header();
+    ctx_.mark_started();
     std::uint32_t next = 0;
     last_commit_ = Clock::now();
     for (;;) {
@@ -54,7 +55,7 @@ class Writer {
       maybe_commit(kIdleCommitInterval);
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       if (sticky_parser_ == kNone && inputs_done()) break;
-      ctx_.wait(key);
+      ctx_.wait(key, StageContext::WaitFor::kInput);
     }
     commit();
   }
@@ -134,7 +135,8 @@ class Writer {
     for (const Rejection& r : report.rejections) {
       const FileEntry& entry = ctx_.layout.file(r.file_index);
       if (entry.zip_member >= 0)
-        fmt::print(stderr, "edgarpipe: rejected {}:{}: {}\n", ctx_.layout.path(entry), ctx_.layout.source(entry), r.error);
+        fmt::print(stderr, "edgarpipe: rejected {}:{}: {}\n", ctx_.layout.path(entry), ctx_.layout.source(entry),
+                   r.error);
       else
         fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(entry), r.error);
     }

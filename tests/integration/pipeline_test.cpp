@@ -305,6 +305,25 @@ TEST_CASE("rejects, status, --max-rejects and --retry-rejected", "[integration][
   CHECK(json_number(json, "files_rejected") == 2);
 }
 
+TEST_CASE("the summary names the bottleneck stage of rigged runs and suggests a ratio", "[integration][metrics]") {
+  TempDir tmp;
+  for (const char* slow : {"reader", "writer"}) {
+    INFO(slow);
+    const Result r = run(fmt::format("run {} --sink null: --summary-json {}", kData, tmp / "m.json"),
+                         fmt::format("EDGARPIPE_TEST_FAULT=slow:{}:40", slow));
+    REQUIRE(r.exit_code == 0);
+    const std::string json = read_text(tmp / "m.json");
+    CHECK_THAT(json, Catch::Contains(fmt::format("\"bottleneck\": \"{}\"", slow)));
+    CHECK_THAT(json, Catch::Contains(fmt::format("--{}s ", slow)));  // the suggestion adds to that stage
+    CHECK_THAT(r.output, Catch::Contains(fmt::format("bottleneck: {}s", slow)));
+    // Every stage reports a busy share between 0 and 1.
+    std::smatch m;
+    REQUIRE(std::regex_search(
+        json, m, std::regex(R"("stage_busy": \{"parser": ([0-9.]+), "reader": ([0-9.]+), "writer": ([0-9.]+)\})")));
+    for (int i = 1; i <= 3; ++i) CHECK(std::stod(m[i].str()) <= 1.0);
+  }
+}
+
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run("").exit_code == 2);
   CHECK(run("frobnicate").exit_code == 2);

@@ -41,15 +41,18 @@ std::string_view role_name(Role r) noexcept;
 // Meaning of ipc::ProcessSlot::counters for this pipeline.
 namespace counter {
 enum : std::uint32_t {
-  kFilesRead,       // reader: files read into chunks (not skipped)
-  kBytesRead,       // reader
-  kFilesSkipped,    // reader: content hash already loaded
-  kFilesParsed,     // parser
-  kUnknownColumns,  // parser: filings columns not in the contract
-  kFilesLoaded,     // writer
-  kFilesRejected,   // writer (parser, reader and database verdicts alike)
-  kRowsFirst,       // writer: rows written, one counter per TableId
-  kCount = kRowsFirst + kTableCount,
+  kFilesRead,                               // reader: files read into chunks (not skipped)
+  kBytesRead,                               // reader
+  kFilesSkipped,                            // reader: content hash already loaded
+  kFilesParsed,                             // parser
+  kUnknownColumns,                          // parser: filings columns not in the contract
+  kFilesLoaded,                             // writer
+  kFilesRejected,                           // writer (parser, reader and database verdicts alike)
+  kRowsFirst,                               // writer: rows written, one counter per TableId
+  kWaitInputNs = kRowsFirst + kTableCount,  // any stage: time asleep waiting for input
+  kWaitOutputNs,                            // any stage: time asleep waiting for room downstream (backpressure)
+  kStartNs,                                 // any stage: when it started (steady clock), for its busy fraction
+  kCount,
 };
 }
 static_assert(counter::kCount <= ipc::kSlotCounters);

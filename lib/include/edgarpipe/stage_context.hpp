@@ -31,8 +31,15 @@ struct StageContext {
   static StageContext attach(int argc, char** argv, Role role);
 
   ipc::Doorbell& my_bell() const noexcept { return layout.bell(slot_index); }
-  // Sleeps on this process's doorbell until rung or `timeout`; throws StageAborted on abort.
-  void wait(std::uint32_t key, std::chrono::milliseconds timeout = std::chrono::milliseconds(100)) const;
+  // Stamps the start of the stage's main loop (after its set-up: mapping and pre-faulting pools,
+  // connecting to the database), from which its busy share is measured.
+  void mark_started() const;
+  // Why a stage sleeps, for the busy/waiting metrics that name a run's bottleneck.
+  enum class WaitFor { kInput, kOutput };
+  // Sleeps on this process's doorbell until rung or `timeout`, counting the time slept against
+  // `reason`; throws StageAborted on abort.
+  void wait(std::uint32_t key, WaitFor reason,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(100)) const;
   void check_abort() const {
     if (layout.stop_mode() == StopMode::kAbort) throw StageAborted();
   }
