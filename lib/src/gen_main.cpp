@@ -87,7 +87,9 @@ int gen_main(int argc, char** argv) {
     const fs::path root = zip_path.empty() ? fs::path(out_dir) : fs::path(zip_path + ".staging");
     fs::create_directories(root / "submissions");
     fs::create_directories(root / "companyfacts");
-    std::ofstream expected(zip_path.empty() ? root / "expected.tsv" : fs::path(zip_path + ".expected.tsv"));
+    fs::path expected_path = root / "expected.tsv";
+    if (!zip_path.empty()) expected_path = zip_path + ".expected.tsv";
+    std::ofstream expected(expected_path);
     std::vector<std::string> names;
     std::uint64_t files = 0, bytes = 0;
     GeneratedFile f;

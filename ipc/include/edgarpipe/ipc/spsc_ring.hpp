@@ -57,18 +57,6 @@ class SpscRing {
     return true;
   }
 
-  // Consumer only. Returns false if the ring is empty.
-  bool try_pop(std::uint64_t& value) noexcept {
-    const std::uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head == consumer_cached_tail_) {
-      consumer_cached_tail_ = tail_.load(std::memory_order_acquire);
-      if (head == consumer_cached_tail_) return false;
-    }
-    value = entries()[head & mask_];
-    head_.store(head + 1, std::memory_order_release);
-    return true;
-  }
-
   // Consumer only: reads the oldest entry without consuming it. With pop(), this lets a consumer
   // record ownership of what the entry names (e.g. claim a chunk) before the entry leaves the
   // ring, so a kill between the two steps never loses track of it.
@@ -83,6 +71,13 @@ class SpscRing {
   }
   // Consumer only, after a successful try_peek: consumes that entry.
   void pop() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
+  // Consumer only. Returns false if the ring is empty.
+  bool try_pop(std::uint64_t& value) noexcept {
+    if (!try_peek(value)) return false;
+    pop();
+    return true;
+  }
 
   // Anyone: entries published and not yet consumed (a snapshot; exact when both sides are idle).
   std::uint64_t size_approx() const noexcept {
