@@ -16,6 +16,7 @@ packages=(
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark
   python3               # the benchmark harness and scripts
+  python3-prometheus-client  # the tests parse --metrics-file with its parser
 )
 
 SUDO=""

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -65,6 +66,8 @@ run options:
   --max-rejects N       fail the run once more than N files are rejected
   --retry-rejected      load only the inputs the sink holds as rejected
   --summary-json FILE   write the run summary as JSON
+  --metrics-file FILE   rewrite FILE every second in the Prometheus text format (for
+                        node_exporter's textfile collector)
   --progress WHEN       auto (on a terminal) | always | never (default auto)
 
 exit status: 0 all files loaded or skipped, 3 some files rejected, 1 the run failed,
@@ -83,6 +86,7 @@ struct RunOptions {
   InputOptions inputs;
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
+  std::string metrics_file;
 };
 
 std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
@@ -115,6 +119,8 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.max_file_mib = parse_count(arg, value(), 4096);
     else if (arg == "--batch-size")
       o.batch_kib = parse_count(arg, value(), 256 * 1024);
+    else if (arg == "--metrics-file")
+      o.metrics_file = value();
     else if (arg == "--summary-json")
       o.summary_json = value();
     else if (arg == "--progress") {
@@ -493,6 +499,7 @@ class Supervisor {
       if (kill_deadline && Clock::now() >= *kill_deadline)
         for (pid_t p : live_) ::kill(p, SIGKILL);
       if (show_progress && !live_.empty()) print_progress(started);
+      if (!o_.metrics_file.empty()) write_metrics();
     }
     if (show_progress) fmt::print(stderr, "\r\033[K");
   }
@@ -610,7 +617,75 @@ class Supervisor {
     if (differs) summary_.suggestion = suggestion;
   }
 
+  // The Prometheus text exposition format, written to a temporary file and renamed so a
+  // collector never reads half a file. Counters come from the stages' shared-memory slots.
+  void write_metrics() const {
+    const ControlHeader& h = layout_->header();
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    auto sum = [&](std::uint32_t c) {
+      std::uint64_t n = 0;
+      for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) n += layout_->slot(s).get(c);
+      return n;
+    };
+    family("edgarpipe_run_info", "gauge", "The run these metrics describe.");
+    out += fmt::format("edgarpipe_run_info{{run_id=\"{}\",sink=\"{}\"}} 1\n", h.run_id, prometheus_escape(o_.sink));
+    family("edgarpipe_input_files", "gauge", "Input files of this run.");
+    out += fmt::format("edgarpipe_input_files {}\n", h.file_count);
+    family("edgarpipe_files_total", "counter", "Files finished, by outcome.");
+    out += fmt::format("edgarpipe_files_total{{outcome=\"loaded\"}} {}\n", sum(counter::kFilesLoaded));
+    out += fmt::format("edgarpipe_files_total{{outcome=\"rejected\"}} {}\n", sum(counter::kFilesRejected));
+    out += fmt::format("edgarpipe_files_total{{outcome=\"skipped\"}} {}\n", sum(counter::kFilesSkipped));
+    family("edgarpipe_bytes_read_total", "counter", "Bytes of JSON read by the readers.");
+    out += fmt::format("edgarpipe_bytes_read_total {}\n", sum(counter::kBytesRead));
+    family("edgarpipe_rows_total", "counter", "Rows written, by table.");
+    for (std::uint32_t t = 0; t < kTableCount; ++t)
+      out += fmt::format("edgarpipe_rows_total{{table=\"{}\"}} {}\n", table_def(static_cast<TableId>(t)).name,
+                         sum(counter::kRowsFirst + t));
+    family("edgarpipe_stage_wait_seconds_total", "counter",
+           "Time each stage process slept, waiting for input or for room downstream.");
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      const auto role = role_name(static_cast<Role>(slot.role.load()));
+      for (const auto& [reason, c] :
+           {std::pair{"input", counter::kWaitInputNs}, std::pair{"output", counter::kWaitOutputNs}})
+        out += fmt::format("edgarpipe_stage_wait_seconds_total{{stage=\"{}\",process=\"{}\",reason=\"{}\"}} {:.6f}\n",
+                           role, slot.index.load(), reason, static_cast<double>(slot.get(c)) / 1e9);
+    }
+    family("edgarpipe_ring_entries", "gauge", "Chunk handles waiting in rings, by hand-off.");
+    std::uint64_t raw = 0, batch = 0;
+    for (std::uint32_t r = 0; r < h.readers; ++r)
+      for (std::uint32_t p = 0; p < h.parsers; ++p) raw += layout_->raw(r, p).size_approx();
+    for (std::uint32_t p = 0; p < h.parsers; ++p)
+      for (std::uint32_t w = 0; w < h.writers; ++w) batch += layout_->batch(p, w).size_approx();
+    out += fmt::format("edgarpipe_ring_entries{{handoff=\"raw\"}} {}\nedgarpipe_ring_entries{{handoff=\"batch\"}} {}\n",
+                       raw, batch);
+    const std::string tmp = o_.metrics_file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << out;
+      if (!f) return;  // a metrics file must never stop a load
+    }
+    std::rename(tmp.c_str(), o_.metrics_file.c_str());
+  }
+
+  static std::string prometheus_escape(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  }
+
   void collect_counters() {
+    if (!o_.metrics_file.empty()) write_metrics();  // final values
     analyse_stages();
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);

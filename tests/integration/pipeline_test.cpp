@@ -324,6 +324,36 @@ TEST_CASE("the summary names the bottleneck stage of rigged runs and suggests a 
   }
 }
 
+TEST_CASE("the metrics file (--metrics-file) is valid Prometheus text and adds up to the run's totals",
+          "[integration][metrics]") {
+  TempDir tmp;
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --metrics-file {} --summary-json {}", kData, tmp / "m.db",
+                                   tmp / "m.prom", tmp / "m.json"));
+  REQUIRE(r.exit_code == 0);
+  // Parsed by the Prometheus client library's own parser (Debian's python3-prometheus-client),
+  // which raises on anything malformed; the script prints the sums it found.
+  const std::string script = tmp / "check.py";
+  std::ofstream(script) << R"(import sys
+from prometheus_client.parser import text_string_to_metric_families
+rows = files = waits = 0
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in family.samples:
+        if s.name == "edgarpipe_rows_total": rows += s.value
+        if s.name == "edgarpipe_files_total" and s.labels["outcome"] == "loaded": files += s.value
+        if s.name == "edgarpipe_stage_wait_seconds_total": waits += 1
+print(int(rows), int(files), waits)
+)";
+  FILE* pipe = ::popen(fmt::format("/usr/bin/python3 {} {}", script, tmp / "m.prom").c_str(), "r");
+  REQUIRE(pipe);
+  char buf[256] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, pipe);
+  REQUIRE(::pclose(pipe) == 0);
+  const std::string json = read_text(tmp / "m.json");
+  // rows = the summary's rows_total; files = files_loaded; one wait sample per process and reason.
+  CHECK(std::string(buf, n) ==
+        fmt::format("{} {} {}\n", json_number(json, "rows_total"), json_number(json, "files_loaded"), 2 * 4));
+}
+
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run("").exit_code == 2);
   CHECK(run("frobnicate").exit_code == 2);
