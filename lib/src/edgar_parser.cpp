@@ -278,7 +278,6 @@ struct EdgarParser::Impl {
 
   // Per-document state.
   const char* base = nullptr;
-  std::size_t length = 0;
   RowBatchWriter* out = nullptr;
   ParseOutcome result;
   enum class Kind { kUnknown, kMain, kPage, kFacts } kind = Kind::kUnknown;
@@ -853,7 +852,6 @@ struct EdgarParser::Impl {
                      bool forced, RowBatchWriter& writer) {
     reset_document();
     base = data;
-    length = len;
     out = &writer;
     const FileNameInfo name = parse_file_name(path);
     name_cik = name.cik;

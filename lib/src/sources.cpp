@@ -13,22 +13,15 @@ namespace fs = std::filesystem;
 namespace edgarpipe {
 
 namespace {
-bool is_json_name(const std::filesystem::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".json";
-}
-}  // namespace
 
-namespace {
-
-bool is_zip(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".zip";
+// Whether a path ends in `ext` (lower case, with the dot), in any letter case.
+bool has_extension(const fs::path& p, std::string_view ext) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e == ext;
 }
+bool is_json_name(const fs::path& p) { return has_extension(p, ".json"); }
+bool is_zip(const fs::path& p) { return has_extension(p, ".zip"); }
 
 std::string zip_error_text(int code) {
   zip_error_t error;

@@ -67,7 +67,6 @@ class RowBatchWriter {
     file_begin_offset_ = kNotInBuffer;
   }
   std::size_t used() const noexcept { return used_; }
-  bool file_open() const noexcept { return file_open_; }
   bool empty() const noexcept { return used_ == 0; }
 
   void begin_file(std::uint32_t file_index) {
