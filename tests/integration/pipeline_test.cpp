@@ -53,6 +53,22 @@ long json_number(const std::string& json, const std::string& key) {
   return std::stol(m[1].str());
 }
 
+// Files committed as loaded so far in a database being written (0 while it does not exist yet).
+long long committed_files(const std::string& path) {
+  sqlite3* db = nullptr;
+  long long n = 0;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM ingest_files WHERE status = 'loaded'", -1, &stmt, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return n;
+}
+
 // Segments of runs whose supervisor was `pid`.
 bool segments_left_by(long pid) {
   for (const auto& e : fs::directory_iterator("/dev/shm"))
@@ -402,7 +418,11 @@ TEST_CASE("Ctrl-C drains what is in flight, marks the run interrupted and exits 
     ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  // Interrupt once the load is under way (a file committed), not after a guessed delay: a slow
+  // machine must not turn this into a test of start-up.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed_files(db_path) == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -62,6 +62,19 @@ class Pg {
   PGconn* conn_;
 };
 
+// Files committed as loaded so far (0 while the schema does not exist yet).
+long long committed_files(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  long long n = 0;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, "SELECT count(*) FROM ingest_files WHERE status = 'loaded'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) n = std::stoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+  }
+  PQfinish(c);
+  return n;
+}
+
 // A fresh database on the test server, dropped afterwards.
 class TempDatabase {
  public:
@@ -174,7 +187,11 @@ TEST_CASE("PostgreSQL restarted in the middle of a load: the writer reconnects a
   std::thread load([&] {
     r = run(fmt::format("run {} --sink '{}' --writers 2", kData, db.url()), "EDGARPIPE_TEST_FAULT=slow:reader:150");
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Restart once the writers are connected and have committed (a file is in ingest_files), so
+  // the restart lands in the middle of the load however slow the machine.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed_files(db.url()) == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const std::string restart = fmt::format("{}/../../deploy/pg-cluster.sh restart {}", kData, dir);
   REQUIRE(std::system(restart.c_str()) == 0);
   load.join();
