@@ -12,6 +12,7 @@ packages=(
   libxxhash-dev         # content hashes of input files
   libpq-dev             # the PostgreSQL sink
   libzip-dev            # reading the SEC's zip archives
+  freetds-dev           # the SQL Server sink (FreeTDS db-lib bulk copy)
   postgresql            # a throw-away server for the tests and benchmarks (deploy/pg-cluster.sh)
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark

@@ -1,5 +1,7 @@
 #include "edgarpipe/pg_binary.hpp"
 
+#include "edgarpipe/decimal_text.hpp"
+
 #include <cstring>
 #include <vector>
 
@@ -66,32 +68,11 @@ bool timestamp_micros(std::string_view s, std::int64_t& micros) noexcept {
 }
 
 bool append_numeric(std::string_view text, std::string& out) {
-  // Split into sign, digits and the position of the decimal point (after an optional exponent).
-  bool negative = false;
-  std::size_t i = 0;
-  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
-  std::string all;  // every mantissa digit
-  int point = -1;   // digits before the point in `all`
-  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
-    if (text[i] == '.') {
-      if (point >= 0) return false;
-      point = static_cast<int>(all.size());
-    } else if (text[i] >= '0' && text[i] <= '9') {
-      all.push_back(text[i]);
-    } else {
-      return false;
-    }
-  }
-  if (all.empty() || all.size() > 1000) return false;
-  if (point < 0) point = static_cast<int>(all.size());
-  if (i < text.size()) {  // exponent
-    ++i;
-    bool exp_negative = false;
-    if (i < text.size() && (text[i] == '-' || text[i] == '+')) exp_negative = text[i++] == '-';
-    int exponent;
-    if (!digits(text.substr(i), exponent) || exponent > 1000) return false;
-    point += exp_negative ? -exponent : exponent;
-  }
+  DecimalDigits d;
+  if (!split_decimal(text, d)) return false;
+  bool negative = d.negative;
+  const std::string& all = d.digits;
+  const int point = d.point;
   // Display scale: digits after the point, as written (PostgreSQL keeps "6.110" as 6.110).
   const int dscale = std::max(0, static_cast<int>(all.size()) - point);
   // Left-pad so the integer part is a whole number of 4-digit groups, right-pad the fraction.

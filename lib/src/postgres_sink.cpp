@@ -59,7 +59,8 @@ std::string pg_type(ColumnType t) {
 }
 
 std::string build_schema() {
-  return contract_ddl({pg_type, "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY"});
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return pg_type(t); }, "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY",
+                       create_table_if_absent, create_unique_index_if_absent});
 }
 
 struct ResultDeleter {

@@ -16,6 +16,10 @@ std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, st
 std::string postgres_schema_sql();
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id);
 std::string sqlite_schema_sql();
+std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url);
+std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id);
+std::string mssql_schema_sql(const std::string& url);
+void check_mssql_url(const std::string& url);
 
 namespace {
 
@@ -74,6 +78,17 @@ SinkUrl parse_sink_url(std::string_view url) {
     if (s.target.empty()) throw UsageError("--sink sqlite:PATH needs a database path");
     return s;
   }
+  if (url.rfind("mssql://", 0) == 0 || url.rfind("sqlserver://", 0) == 0) {
+    // The password comes from EDGARPIPE_MSSQL_PASSWORD or FreeTDS's configuration, never here.
+    s.kind = SinkUrl::Kind::kMssql;
+    s.target = std::string(url);
+    if (has_password(url))
+      throw UsageError(
+          "do not put a password in --sink (it shows in ps and logs): set EDGARPIPE_MSSQL_PASSWORD or use "
+          "freetds.conf");
+    check_mssql_url(s.target);
+    return s;
+  }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 ||
       url.find('=') != std::string_view::npos) {
     // A libpq URI or key=value conninfo. Passwords belong in PGPASSWORD, ~/.pgpass or a service
@@ -89,24 +104,27 @@ SinkUrl parse_sink_url(std::string_view url) {
     s.kind = SinkUrl::Kind::kNull;
     return s;
   }
-  throw UsageError("unknown sink '" + std::string(url) + "' (expected sqlite:PATH, postgresql://... or null:)");
+  throw UsageError("unknown sink '" + std::string(url) + "' (expected sqlite:PATH, postgresql://..., mssql://... or null:)");
 }
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullAdmin>();
   if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target);
+  if (url.kind == SinkUrl::Kind::kMssql) return open_mssql_admin(url.target);
   return open_sqlite_admin(url.target);
 }
 
 std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullWriter>();
   if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_writer(url.target, run_id);
+  if (url.kind == SinkUrl::Kind::kMssql) return open_mssql_writer(url.target, run_id);
   return open_sqlite_writer(url.target, run_id);
 }
 
 std::string schema_sql(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return "-- the null: sink has no schema\n";
   if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql();
+  if (url.kind == SinkUrl::Kind::kMssql) return mssql_schema_sql(url.target);
   return sqlite_schema_sql();
 }
 

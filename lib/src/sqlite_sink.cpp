@@ -30,7 +30,8 @@ std::string sql_type(ColumnType t) {  // SQLite's storage classes
 
 std::string build_schema() {
   // period_start is NULL for instant facts; the facts key treats NULL as a value.
-  return contract_ddl({sql_type, "coalesce(period_start, '')", "INTEGER PRIMARY KEY"});
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return sql_type(t); }, "coalesce(period_start, '')", "INTEGER PRIMARY KEY", create_table_if_absent,
+                       create_unique_index_if_absent});
 }
 
 class Database {

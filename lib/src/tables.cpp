@@ -107,43 +107,68 @@ constexpr TableDef kTables[kTableCount] = {
     {TableId::kFacts, "facts", kFacts, kKeyFacts, false},
 };
 
+constexpr Column kIngestFiles[] = {
+    {"dataset", T::kText, true},  {"source_file", T::kText, true}, {"cik", T::kBigInt, false},
+    {"bytes", T::kBigInt, false}, {"content_hash", T::kText, false}, {"status", T::kText, true},
+    {"rows", T::kBigInt, false},  {"error", T::kText, false},        {"run_id", T::kBigInt, false},
+    {"loaded_at", T::kTimestamp, false},
+};
+constexpr Column kIngestRuns[] = {
+    {"run_id", T::kBigInt, true},        {"started_at", T::kTimestamp, true}, {"finished_at", T::kTimestamp, false},
+    {"status", T::kText, true},          {"sources", T::kText, false},        {"sink", T::kText, false},
+    {"files_seen", T::kBigInt, false},   {"files_loaded", T::kBigInt, false}, {"files_skipped", T::kBigInt, false},
+    {"files_rejected", T::kBigInt, false}, {"rows_written", T::kBigInt, false}, {"readers", T::kInt, false},
+    {"parsers", T::kInt, false},         {"writers", T::kInt, false},
+};
+
 }  // namespace
 
 const TableDef& table_def(TableId id) noexcept { return kTables[static_cast<std::size_t>(id)]; }
 std::span<const TableDef> all_tables() noexcept { return kTables; }
 
+std::span<const Column> ingest_files_columns() noexcept { return kIngestFiles; }
+std::span<const Column> ingest_runs_columns() noexcept { return kIngestRuns; }
+
+std::string create_table_if_absent(std::string_view table) {
+  return fmt::format("CREATE TABLE IF NOT EXISTS {}", table);
+}
+std::string create_unique_index_if_absent(std::string_view index, std::string_view table) {
+  return fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {}", index, table);
+}
+
 std::string contract_ddl(const SqlDialect& d) {
   std::string sql;
+  const auto columns = [&](std::string_view table, std::span<const Column> cols, std::size_t first) {
+    for (std::size_t i = first; i < cols.size(); ++i) {
+      const Column& c = cols[i];
+      sql += fmt::format("  {} {}{}", c.name, d.type_name(c.type, table, c.name), c.not_null ? " NOT NULL" : "");
+      if (table == "ingest_files" && c.name == "status") sql += " CHECK (status IN ('loaded', 'rejected'))";
+      if (table == "ingest_runs" && c.name == "status")
+        sql += " CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))";
+      sql += ",\n";
+    }
+  };
   for (const TableDef& t : all_tables()) {
-    sql += fmt::format("CREATE TABLE IF NOT EXISTS {} (\n", t.name);
-    for (const Column& c : t.columns)
-      sql += fmt::format("  {} {}{},\n", c.name, d.type_name(c.type), c.not_null ? " NOT NULL" : "");
+    sql += d.create_table(t.name) + " (\n";
+    columns(t.name, t.columns, 0);
     if (t.id == TableId::kFacts) {
       sql.resize(sql.size() - 2);
       sql += "\n);\n";
-      sql += fmt::format(
-          "CREATE UNIQUE INDEX IF NOT EXISTS facts_key ON facts (cik, taxonomy, concept, unit, {}, period_end, "
-          "accession_number);\n",
-          d.facts_period_start);
+      sql += fmt::format("{} (cik, taxonomy, concept, unit, {}, period_end, accession_number);\n",
+                         d.create_unique_index("facts_key", "facts"), d.facts_period_start);
     } else {
       std::string key;
       for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
       sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
     }
   }
-  const std::string bigint = d.type_name(ColumnType::kBigInt), text = d.type_name(ColumnType::kText),
-                    integer = d.type_name(ColumnType::kInt), timestamp = d.type_name(ColumnType::kTimestamp);
-  sql += fmt::format(
-      "CREATE TABLE IF NOT EXISTS ingest_files (\n"
-      "  dataset {1} NOT NULL,\n  source_file {1} NOT NULL,\n  cik {0},\n  bytes {0},\n  content_hash {1},\n"
-      "  status {1} NOT NULL CHECK (status IN ('loaded', 'rejected')),\n  rows {0},\n  error {1},\n  run_id {0},\n"
-      "  loaded_at {2},\n  PRIMARY KEY (dataset, source_file)\n);\n"
-      "CREATE TABLE IF NOT EXISTS ingest_runs (\n"
-      "  run_id {4},\n  started_at {2} NOT NULL,\n  finished_at {2},\n"
-      "  status {1} NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),\n"
-      "  sources {1},\n  sink {1},\n  files_seen {0},\n  files_loaded {0},\n  files_skipped {0},\n"
-      "  files_rejected {0},\n  rows_written {0},\n  readers {3},\n  parsers {3},\n  writers {3}\n);\n",
-      bigint, text, timestamp, integer, d.serial_primary_key);
+  sql += d.create_table("ingest_files") + " (\n";
+  columns("ingest_files", kIngestFiles, 0);
+  sql += "  PRIMARY KEY (dataset, source_file)\n);\n";
+  sql += d.create_table("ingest_runs") + fmt::format(" (\n  run_id {},\n", d.serial_primary_key);
+  columns("ingest_runs", kIngestRuns, 1);
+  sql.resize(sql.size() - 2);
+  sql += "\n);\n";
   return sql;
 }
 

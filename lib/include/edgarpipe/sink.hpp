@@ -1,5 +1,5 @@
 // Sinks: where rows end up. A sink URL names one (`sqlite:PATH`, `postgresql://...` or a libpq
-// key=value conninfo, `null:`); SQL Server will implement the same two interfaces.
+// key=value conninfo, `mssql://user@host:port/database`, `null:`).
 //
 // - SinkAdmin is the supervisor's handle: schema, the ingest_runs row, and which files are
 //   already loaded (so readers can skip them by content hash).
@@ -30,8 +30,8 @@ struct SinkError : std::runtime_error {
 };
 
 struct SinkUrl {
-  enum class Kind { kSqlite, kPostgres, kNull } kind = Kind::kSqlite;
-  std::string target;  // the database path for sqlite, the conninfo for postgres
+  enum class Kind { kSqlite, kPostgres, kMssql, kNull } kind = Kind::kSqlite;
+  std::string target;  // the database path for sqlite, the conninfo for postgres, the URL for mssql
   std::string text;    // as given, for logs and ingest_runs.sink (never holds secrets)
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.

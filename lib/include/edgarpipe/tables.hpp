@@ -44,13 +44,25 @@ struct TableDef {
 const TableDef& table_def(TableId id) noexcept;
 std::span<const TableDef> all_tables() noexcept;
 
+// The bookkeeping tables, written by sinks directly (never through row batches).
+std::span<const Column> ingest_files_columns() noexcept;
+std::span<const Column> ingest_runs_columns() noexcept;  // run_id first: the dialect's serial key
+
 // What differs between SQL dialects in the contract's DDL.
 struct SqlDialect {
-  std::string (*type_name)(ColumnType);  // column types (the bookkeeping tables use it too)
-  std::string_view facts_period_start;   // key expression treating a NULL period_start as a value
-  std::string_view serial_primary_key;   // an auto-numbered BIGINT primary key (ingest_runs.run_id)
+  // A column's type; the table and column let a dialect size text (SQL Server keys need bounds).
+  std::string (*type_name)(ColumnType type, std::string_view table, std::string_view column);
+  std::string_view facts_period_start;  // key expression treating a NULL period_start as a value
+  std::string_view serial_primary_key;  // an auto-numbered BIGINT primary key (ingest_runs.run_id)
+  // "CREATE TABLE IF NOT EXISTS t" or the dialect's equivalent guard.
+  std::string (*create_table)(std::string_view table);
+  // "CREATE UNIQUE INDEX IF NOT EXISTS i ON t" or the dialect's equivalent guard.
+  std::string (*create_unique_index)(std::string_view index, std::string_view table);
 };
-// CREATE TABLE IF NOT EXISTS for every data and bookkeeping table, with the contract's keys.
+std::string create_table_if_absent(std::string_view table);  // the standard forms, for PostgreSQL
+std::string create_unique_index_if_absent(std::string_view index, std::string_view table);  // and SQLite
+
+// Creates every data and bookkeeping table absent from the database, with the contract's keys.
 std::string contract_ddl(const SqlDialect& dialect);
 
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };

@@ -1,0 +1,843 @@
+// The SQL Server sink: rows go in through FreeTDS db-lib bulk copy (bcp_*), TDS 7.4, packets of
+// 32767 bytes, one bulk request per table per commit, inside one transaction with the files'
+// ingest_files rows.
+//
+// ../shared/mssql-notes.md lists the FreeTDS 1.3.17 pitfalls this file is built around:
+// - bound bytes are sent as they are: NVARCHAR text is converted to UTF-16LE here (or, with
+//   text=utf8, sent as UTF-8 into VARCHAR columns with a *_UTF8 collation, SQL Server 2019+);
+// - a NULL sent into a NOT NULL column aborts the process, and over-long strings are silently
+//   truncated: both are checked here, per value, and reject the file with a clear reason;
+// - multi-keyword bulk hints are broken: only the single TABLOCK hint is ever used;
+// - bcp_collen(0) means NULL, so an empty string is bound with length -1 to an empty buffer.
+//
+// A writer buffers bind-ready cells (a 32-bit length, -1 for NULL, then the bytes) per table and
+// sends them at commit. If the server refuses a row (a data or constraint error), the transaction
+// is rolled back and the files are replayed one transaction each, so only the offending file is
+// rejected. Concepts and ingest_files rows go through #temporary staging tables and a
+// de-duplicating INSERT / MERGE. A lost connection is retried with bounded backoff.
+//
+// Credentials: the password comes from EDGARPIPE_MSSQL_PASSWORD or FreeTDS's own configuration
+// (freetds.conf, TDSVER...), never from the URL (parse_sink_url refuses it).
+#include <sybdb.h>
+#include <sybfront.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "edgarpipe/mssql_values.hpp"
+#include "edgarpipe/sink.hpp"
+#include "edgarpipe/sources.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+constexpr std::size_t kCommitBytes = 64 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Options and DDL
+
+struct MssqlOptions {
+  std::string user, server, database;  // server: "host:port" or a freetds.conf section name
+  std::string encrypt;                 // "", "require", "request" or "off"
+  bool utf8_text = false;              // VARCHAR with a UTF-8 collation instead of NVARCHAR
+  bool tablock = true;
+  int packet_size = 32767;
+};
+
+std::string_view url_option(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// mssql://[user@]host[:port]/database[?encrypt=require&text=nvarchar|utf8&tablock=on|off&packet=N]
+MssqlOptions parse_options(std::string_view url) {
+  MssqlOptions o;
+  std::string_view rest = url.substr(url.find("://") + 3);
+  std::string_view query;
+  if (const auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (const auto at = rest.find('@'); at != std::string_view::npos) {
+    o.user = std::string(rest.substr(0, at));
+    rest.remove_prefix(at + 1);
+  }
+  const auto slash = rest.find('/');
+  o.server = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) o.database = std::string(rest.substr(slash + 1));
+  if (o.server.empty() || o.database.empty())
+    throw UsageError("--sink mssql://USER@HOST:PORT/DATABASE needs a server and a database");
+  for (const char c : o.database)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      throw UsageError("--sink mssql: database name '" + o.database + "' must be letters, digits, _ or -");
+  const std::string_view text = url_option(query, "text");
+  if (text == "utf8")
+    o.utf8_text = true;
+  else if (!text.empty() && text != "nvarchar")
+    throw UsageError("--sink mssql: text=" + std::string(text) + " (expected nvarchar or utf8)");
+  const std::string_view tablock = url_option(query, "tablock");
+  if (tablock == "off" || tablock == "false" || tablock == "0")
+    o.tablock = false;
+  else if (!tablock.empty() && tablock != "on" && tablock != "true" && tablock != "1")
+    throw UsageError("--sink mssql: tablock=" + std::string(tablock) + " (expected on or off)");
+  o.encrypt = std::string(url_option(query, "encrypt"));
+  if (!o.encrypt.empty() && o.encrypt != "require" && o.encrypt != "request" && o.encrypt != "off")
+    throw UsageError("--sink mssql: encrypt=" + o.encrypt + " (expected require, request or off)");
+  if (const std::string_view packet = url_option(query, "packet"); !packet.empty()) {
+    o.packet_size = std::atoi(std::string(packet).c_str());
+    if (o.packet_size < 512 || o.packet_size > 32767)
+      throw UsageError("--sink mssql: packet must be between 512 and 32767");
+  }
+  return o;
+}
+
+// Text widths in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX). Key columns are
+// bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
+int text_width(std::string_view table, std::string_view column) {
+  if (column == "accession_number") return 32;
+  if (table == "submission_pages" && column == "name") return 255;
+  if (column == "taxonomy") return 128;
+  if (column == "concept") return 255;
+  if (column == "unit") return 64;
+  if (table == "ingest_files" && column == "source_file") return 400;
+  if (column == "dataset" || column == "status") return 16;
+  if (column == "content_hash") return 32;
+  if ((table == "concepts" && (column == "label" || column == "description")) ||
+      (table == "companies" && column == "description") || column == "error" || column == "sources" ||
+      column == "sink")
+    return 0;
+  return 4000;
+}
+
+template <bool Utf8Text>
+std::string mssql_type(ColumnType t, std::string_view table, std::string_view column) {
+  switch (t) {
+    case ColumnType::kBigInt:
+      return "BIGINT";
+    case ColumnType::kSmallInt:
+      return "SMALLINT";
+    case ColumnType::kInt:
+      return "INT";
+    case ColumnType::kDate:
+      return "DATE";
+    case ColumnType::kTimestamp:
+      return "DATETIME2";  // (7): FreeTDS 1.3.17 declares bulk DATETIME2 columns with scale 7
+    case ColumnType::kDecimal:
+      return fmt::format("DECIMAL({},{})", mssql::kDecimalPrecision, mssql::kDecimalScale);
+    case ColumnType::kText:
+      break;
+  }
+  const int width = text_width(table, column);
+  const std::string size = width == 0 ? "MAX" : std::to_string(width);
+  return Utf8Text ? fmt::format("VARCHAR({}) COLLATE Latin1_General_100_CI_AS_SC_UTF8", size)
+                     : fmt::format("NVARCHAR({})", size);
+}
+
+std::string build_schema(bool utf8_text) {
+  return contract_ddl({utf8_text ? mssql_type<true> : mssql_type<false>, "period_start", "BIGINT IDENTITY(1,1) PRIMARY KEY",
+                       [](std::string_view table) {
+                         return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL CREATE TABLE {0}", table);
+                       },
+                       [](std::string_view index, std::string_view table) {
+                         return fmt::format(
+                             "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{0}' AND object_id = "
+                             "OBJECT_ID(N'{1}')) CREATE UNIQUE INDEX {0} ON {1}",
+                             index, table);
+                       }});
+}
+
+// A T-SQL string literal.
+std::string quote(std::string_view s) {
+  std::string out = "N'";
+  for (const char c : s) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  return out + "'";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection: db-lib reports errors through process-wide callbacks; a writer or admin process
+// has one connection in use at a time, so the last message is kept here.
+
+struct ServerMessage {
+  int number = 0;
+  int severity = 0;
+  std::string text;
+};
+ServerMessage g_last_error;
+std::string g_last_client_error;
+
+bool is_data_error(int number) {
+  switch (number) {
+    case 241:   // conversion failed (date/time)
+    case 242:   // out-of-range datetime
+    case 245:   // conversion failed
+    case 515:   // NULL into NOT NULL
+    case 547:   // constraint conflict
+    case 2601:  // duplicate key (unique index)
+    case 2627:  // duplicate key (primary key / unique constraint)
+    case 2628:  // string or binary data would be truncated (2019+)
+    case 8114:  // conversion error
+    case 8115:  // arithmetic overflow
+    case 8152:  // string or binary data would be truncated
+    case 4815:  // bulk load: invalid column length
+    case 4816:  // bulk load: invalid column type
+    case 4819:  // bulk load: invalid data
+    case 4864:  // bulk load: data conversion error
+      return true;
+    default:
+      return false;
+  }
+}
+
+int on_message(DBPROCESS*, DBINT number, int, int severity, char* text, char*, char*, int) {
+  if (severity > 10) {
+    g_last_error.number = number;
+    g_last_error.severity = severity;
+    g_last_error.text = text ? text : "";
+    for (char& c : g_last_error.text)
+      if (c == '\n' || c == '\r') c = ' ';
+  }
+  return 0;
+}
+
+int on_error(DBPROCESS*, int, int, int, char* text, char* os_text) {
+  g_last_client_error = text ? text : "unknown FreeTDS error";
+  if (os_text && *os_text) g_last_client_error += fmt::format(" ({})", os_text);
+  return INT_CANCEL;
+}
+
+void init_dblib() {
+  static const bool done = [] {
+    if (dbinit() == FAIL) throw SinkError("SQL Server: cannot initialise FreeTDS db-lib");
+    dberrhandle(on_error);
+    dbmsghandle(on_message);
+    return true;
+  }();
+  (void)done;
+}
+
+struct StatementError {
+  std::string message;
+  bool data_error = false;
+  bool deadlock = false;
+};
+
+class Connection {
+ public:
+  explicit Connection(MssqlOptions options) : options_(std::move(options)) {
+    init_dblib();
+    connect();
+  }
+  ~Connection() {
+    if (dbproc_) dbclose(dbproc_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void reconnect() {
+    if (dbproc_) dbclose(dbproc_);
+    dbproc_ = nullptr;
+    connect();
+  }
+  bool broken() const noexcept { return dbproc_ == nullptr || DBDEAD(dbproc_); }
+  DBPROCESS* get() const noexcept { return dbproc_; }
+  const MssqlOptions& options() const noexcept { return options_; }
+
+  static void clear_errors() {
+    g_last_error = {};
+    g_last_client_error.clear();
+  }
+  StatementError last_error(std::string_view what) const {
+    StatementError e;
+    if (g_last_error.number != 0) {
+      e.message = fmt::format("{}: Msg {}: {}", what, g_last_error.number, g_last_error.text);
+      e.data_error = is_data_error(g_last_error.number);
+      e.deadlock = g_last_error.number == 1205;
+    } else {
+      e.message = fmt::format("{}: {}", what, g_last_client_error.empty() ? "failed" : g_last_client_error);
+    }
+    return e;
+  }
+
+  // Runs a batch and reads every result; rows come back as text. Returns the error if any.
+  std::optional<StatementError> try_exec(const std::string& sql, std::vector<SinkAdmin::TextRow>* rows = nullptr,
+                                         std::int64_t* affected = nullptr) {
+    clear_errors();
+    if (dbcmd(dbproc_, sql.c_str()) == FAIL || dbsqlexec(dbproc_) == FAIL) {
+      drain();
+      return last_error("SQL Server");
+    }
+    bool failed = false;
+    RETCODE rc;
+    while ((rc = dbresults(dbproc_)) != NO_MORE_RESULTS) {
+      if (rc == FAIL) {
+        failed = true;
+        break;
+      }
+      const int columns = dbnumcols(dbproc_);
+      while (dbnextrow(dbproc_) != NO_MORE_ROWS) {
+        if (!rows) continue;
+        SinkAdmin::TextRow row;
+        for (int c = 1; c <= columns; ++c) {
+          BYTE* data = dbdata(dbproc_, c);
+          if (data == nullptr) {
+            row.emplace_back(std::nullopt);
+            continue;
+          }
+          std::string text(std::max<DBINT>(64, 4 * dbdatlen(dbproc_, c) + 64), '\0');
+          const DBINT n = dbconvert(dbproc_, dbcoltype(dbproc_, c), data, dbdatlen(dbproc_, c), SYBCHAR,
+                                    reinterpret_cast<BYTE*>(text.data()), static_cast<DBINT>(text.size()));
+          text.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+          while (!text.empty() && text.back() == '\0') text.pop_back();
+          row.emplace_back(std::move(text));
+        }
+        rows->push_back(std::move(row));
+      }
+      if (affected && dbiscount(dbproc_)) *affected += DBCOUNT(dbproc_);
+    }
+    if (failed || g_last_error.number != 0) return last_error("SQL Server");
+    return std::nullopt;
+  }
+
+  std::vector<SinkAdmin::TextRow> exec(const std::string& sql) {
+    std::vector<SinkAdmin::TextRow> rows;
+    if (auto e = try_exec(sql, &rows)) throw SinkError(e->message);
+    return rows;
+  }
+
+  // After a failed statement or bulk copy: drop pending results and roll back what is open.
+  void reset_after_error() {
+    if (broken()) return;
+    dbcancel(dbproc_);
+    try_exec("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION");
+  }
+
+ private:
+  void drain() {
+    if (dbproc_ && !DBDEAD(dbproc_)) dbcancel(dbproc_);
+  }
+
+  void connect() {
+    clear_errors();
+    LOGINREC* login = dblogin();
+    if (!login) throw SinkError("SQL Server: cannot allocate a login record");
+    if (!options_.user.empty()) DBSETLUSER(login, options_.user.c_str());
+    if (const char* password = std::getenv("EDGARPIPE_MSSQL_PASSWORD")) DBSETLPWD(login, password);
+    DBSETLAPP(login, "edgarpipe");
+    DBSETLCHARSET(login, "UTF-8");
+    DBSETLDBNAME(login, options_.database.c_str());
+    DBSETLPACKET(login, options_.packet_size);
+    dbsetlversion(login, DBVERSION_74);
+    BCP_SETL(login, TRUE);
+    if (options_.encrypt == "require") DBSETLENCRYPT(login, TRUE);
+    dbsetlogintime(15);
+    dbproc_ = dbopen(login, options_.server.c_str());
+    dbloginfree(login);
+    if (!dbproc_) {
+      const std::string why = g_last_error.number != 0 ? g_last_error.text : g_last_client_error;
+      throw SinkError(fmt::format("cannot connect to SQL Server {}: {}", options_.server,
+                                  why.empty() ? "login failed" : why));
+    }
+    // XACT_ABORT off: a refused bulk row fails its statement, and the sink decides what to roll
+    // back. ANSI settings as SQL Server's own tools use them.
+    exec("SET XACT_ABORT OFF; SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON; SET ANSI_WARNINGS ON");
+  }
+
+  MssqlOptions options_;
+  DBPROCESS* dbproc_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Cells: bind-ready values. Each is a 32-bit length (-1: NULL) and that many bytes: int64 for
+// integer columns, UTF-16LE (or UTF-8) for text, ISO text for dates and times, fixed-scale text
+// for decimals.
+
+class CellBuffer {
+ public:
+  void null() { put_len(-1); }
+  void integer(std::int64_t v) {
+    put_len(8);
+    bytes_.append(reinterpret_cast<const char*>(&v), 8);
+  }
+  void raw(std::string_view s) {
+    put_len(static_cast<std::int32_t>(s.size()));
+    bytes_.append(s);
+  }
+  // Text in the column's encoding; false if longer than `width` (0: no limit).
+  bool text(std::string_view utf8, bool utf8_text, int width) {
+    if (utf8_text) {
+      if (width != 0 && utf8.size() > static_cast<std::size_t>(width)) return false;
+      raw(utf8);
+      return true;
+    }
+    if (width != 0 && mssql::utf16_length(utf8) > static_cast<std::size_t>(width)) return false;
+    const std::size_t at = bytes_.size();
+    put_len(0);
+    mssql::append_utf16le(utf8, bytes_);
+    const auto len = static_cast<std::int32_t>(bytes_.size() - at - 4);
+    std::memcpy(bytes_.data() + at, &len, 4);
+    return true;
+  }
+  std::size_t size() const noexcept { return bytes_.size(); }
+  void truncate(std::size_t n) { bytes_.resize(n); }
+  void clear() { bytes_.clear(); }
+  const char* data() const noexcept { return bytes_.data(); }
+
+ private:
+  void put_len(std::int32_t n) { bytes_.append(reinterpret_cast<const char*>(&n), 4); }
+  std::string bytes_;
+};
+
+// Sends `rows` rows of cells with one bulk request into `table` (which must exist: bcp_init
+// reads its metadata). Returns the rows the server took, or the error.
+std::optional<StatementError> bulk_copy(Connection& db, const std::string& table, std::span<const Column> columns,
+                                        std::string_view cells, std::uint64_t rows, bool tablock,
+                                        std::uint64_t* copied = nullptr) {
+  if (rows == 0) return std::nullopt;
+  Connection::clear_errors();
+  DBPROCESS* p = db.get();
+  if (bcp_init(p, table.c_str(), nullptr, nullptr, DB_IN) == FAIL) return db.last_error("bcp_init " + table);
+  if (tablock) {
+    static char hint[] = "TABLOCK";  // a single hint: multi-keyword hints are broken in 1.3.17
+    bcp_options(p, BCPHINTS, reinterpret_cast<BYTE*>(hint), static_cast<int>(std::strlen(hint)));
+  }
+  static BYTE empty[4] = {0, 0, 0, 0};
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    const bool integer = columns[c].type == ColumnType::kBigInt || columns[c].type == ColumnType::kInt ||
+                         columns[c].type == ColumnType::kSmallInt;
+    if (bcp_bind(p, empty, 0, integer ? -1 : 0, nullptr, 0, integer ? SYBINT8 : SYBCHAR, static_cast<int>(c + 1)) ==
+        FAIL) {
+      bcp_done(p);
+      return db.last_error("bcp_bind " + table);
+    }
+  }
+  const char* at = cells.data();
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      std::int32_t len;
+      std::memcpy(&len, at, 4);
+      at += 4;
+      const int column = static_cast<int>(c + 1);
+      const bool integer = columns[c].type == ColumnType::kBigInt || columns[c].type == ColumnType::kInt ||
+                           columns[c].type == ColumnType::kSmallInt;
+      if (len < 0) {
+        bcp_collen(p, 0, column);  // NULL
+      } else if (len == 0) {
+        bcp_colptr(p, empty, column);  // an empty string: length -1, NUL-terminated (0 would be NULL)
+        bcp_collen(p, -1, column);
+      } else {
+        bcp_colptr(p, reinterpret_cast<BYTE*>(const_cast<char*>(at)), column);
+        bcp_collen(p, integer ? -1 : len, column);
+        at += len;
+      }
+    }
+    if (bcp_sendrow(p) == FAIL) {
+      StatementError e = db.last_error("bulk copy into " + table);
+      bcp_done(p);
+      return e;
+    }
+  }
+  const DBINT done = bcp_done(p);
+  if (done < 0 || g_last_error.number != 0) return db.last_error("bulk copy into " + table);
+  if (copied) *copied += static_cast<std::uint64_t>(done);
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class MssqlAdmin final : public SinkAdmin {
+ public:
+  explicit MssqlAdmin(const MssqlOptions& options) : db_(options) {}
+
+  void create_schema() override {
+    // Serialise concurrent first runs: the IF OBJECT_ID ... CREATE guards race otherwise.
+    db_.exec("BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema', @LockMode = N'Exclusive', "
+             "@LockOwner = N'Transaction'; " +
+             build_schema(db_.options().utf8_text) + " COMMIT TRANSACTION");
+  }
+
+  std::int64_t begin_run(const RunStart& run) override {
+    const auto rows = db_.exec(fmt::format(
+        "INSERT INTO ingest_runs (started_at, status, sources, sink, files_seen, files_loaded, files_skipped, "
+        "files_rejected, rows_written, readers, parsers, writers) OUTPUT INSERTED.run_id "
+        "VALUES ({}, N'running', {}, {}, 0, 0, 0, 0, 0, {}, {}, {})",
+        quote(utc_now()), quote(run.sources), quote(run.sink), run.readers, run.parsers, run.writers));
+    if (rows.empty() || !rows[0][0]) throw SinkError("SQL Server: cannot record the run");
+    return std::stoll(*rows[0][0]);
+  }
+
+  void finish_run(std::int64_t run_id, const RunTotals& t) override {
+    if (db_.broken()) db_.reconnect();
+    db_.exec(fmt::format(
+        "UPDATE ingest_runs SET finished_at = {}, status = {}, files_seen = {}, files_loaded = {}, "
+        "files_skipped = {}, files_rejected = {}, rows_written = {} WHERE run_id = {}",
+        quote(utc_now()), quote(t.status), t.files_seen, t.files_loaded, t.files_skipped, t.files_rejected,
+        t.rows_written, run_id));
+  }
+
+  std::vector<TextRow> query(const std::string& sql) override { return db_.exec(sql); }
+
+  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
+    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
+    for (const auto& row : db_.exec("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'")) {
+      std::uint64_t h;
+      if (row[0] && row[1] && parse_content_hash(*row[1], h)) map[*row[0]].push_back(h);
+    }
+    return map;
+  }
+
+ private:
+  Connection db_;
+};
+
+class MssqlWriter final : public SinkWriter {
+ public:
+  MssqlWriter(const MssqlOptions& options, std::int64_t run_id) : db_(options), run_id_(run_id) {
+    prepare_session();
+  }
+
+  void begin_file() override {
+    for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
+    file_.rows = {};
+    file_error_.clear();
+  }
+
+  const std::byte* row(TableId table, const std::byte* values) override {
+    const TableDef& def = table_def(table);
+    CellBuffer& out = tables_[static_cast<std::size_t>(table)];
+    ValueCursor cursor(values);
+    for (const Column& column : def.columns) {
+      const ValueView v = cursor.next();
+      if (const char* problem = encode(out, def.name, column, v); problem && file_error_.empty())
+        file_error_ = fmt::format("{}.{}: value \"{}\" {}", def.name, column.name, v.text.substr(0, 40), problem);
+    }
+    ++file_.rows[static_cast<std::size_t>(table)];
+    return cursor.position();
+  }
+
+  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
+    IngestRow ingest;
+    ingest.file_index = meta.file_index;
+    ingest.dataset = std::string(dataset_name(end.dataset));
+    ingest.source_file = std::string(meta.source_file);
+    ingest.cik = end.cik;
+    ingest.bytes = meta.bytes;
+    ingest.content_hash = meta.content_hash;
+    ingest.rows = end.rows;
+    ingest.loaded_at = utc_now();
+    if (end.status == FileStatus::kLoaded && file_error_.empty()) {
+      for (std::size_t t = 0; t < kTableCount; ++t) file_.end[t] = tables_[t].size();
+      ingest.span = spans_.size();
+      spans_.push_back(file_);
+    } else {
+      for (std::size_t t = 0; t < kTableCount; ++t) tables_[t].truncate(file_.start[t]);
+      ingest.loaded = false;
+      ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+    }
+    ingest_.push_back(std::move(ingest));
+  }
+
+  bool wants_commit() const override {
+    std::size_t bytes = 0;
+    for (const auto& t : tables_) bytes += t.size();
+    return bytes >= kCommitBytes;
+  }
+
+  CommitReport commit() override {
+    if (ingest_.empty()) return {};
+    auto delay = std::chrono::milliseconds(250);
+    const auto give_up = std::chrono::steady_clock::now() + kReconnectBudget;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        if (attempt > 1 && batch_committed()) return finish_commit();
+        return try_commit();
+      } catch (const SinkError& e) {
+        if (!db_.broken()) throw;  // a real error, not a lost connection
+        if (std::chrono::steady_clock::now() + delay > give_up)
+          throw SinkError(fmt::format(
+              "lost the connection to SQL Server and could not get it back after {} attempts: {}", attempt, e.what()));
+        fmt::print(stderr, "edgarpipe-writer: lost the connection to SQL Server ({}); reconnecting in {} ms\n",
+                   e.what(), delay.count());
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(4000));
+        try {
+          db_.reconnect();
+          prepare_session();
+        } catch (const SinkError&) {
+          // still down: the next round waits longer
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr auto kReconnectBudget = std::chrono::seconds(60);
+  static constexpr int kDeadlockRetries = 5;
+
+  struct FileSpan {
+    std::array<std::size_t, kTableCount> start{}, end{};
+    std::array<std::uint64_t, kTableCount> rows{};
+  };
+  struct IngestRow {
+    std::uint32_t file_index = 0;
+    std::string dataset, source_file, error, loaded_at;
+    std::int64_t cik = -1;
+    std::uint64_t bytes = 0, content_hash = 0, rows = 0;
+    bool loaded = true;
+    std::size_t span = 0;
+  };
+
+  void prepare_session() {
+    db_.exec(
+        "IF OBJECT_ID(N'tempdb..#concepts_stage') IS NULL SELECT TOP 0 * INTO #concepts_stage FROM concepts; "
+        "IF OBJECT_ID(N'tempdb..#ingest_stage') IS NULL SELECT TOP 0 * INTO #ingest_stage FROM ingest_files");
+  }
+
+  // Returns what is wrong with the value, or nullptr when it was encoded.
+  const char* encode(CellBuffer& out, std::string_view table, const Column& column, const ValueView& v) {
+    if (v.tag == ValueTag::kNull) {
+      out.null();
+      // FreeTDS 1.3.17 aborts the process on a NULL for a NOT NULL column: refuse it here.
+      return column.not_null ? "is NULL in a NOT NULL column" : nullptr;
+    }
+    switch (column.type) {
+      case ColumnType::kBigInt:
+      case ColumnType::kInt:
+      case ColumnType::kSmallInt: {
+        const std::int64_t lo = column.type == ColumnType::kBigInt ? INT64_MIN
+                                : column.type == ColumnType::kInt  ? INT32_MIN
+                                                                   : INT16_MIN;
+        const std::int64_t hi = column.type == ColumnType::kBigInt ? INT64_MAX
+                                : column.type == ColumnType::kInt  ? INT32_MAX
+                                                                   : INT16_MAX;
+        if (v.tag != ValueTag::kInt || v.integer < lo || v.integer > hi) break;
+        out.integer(v.integer);
+        return nullptr;
+      }
+      case ColumnType::kText:
+        if (v.tag != ValueTag::kText) break;
+        if (!out.text(v.text, db_.options().utf8_text, text_width(table, column.name))) {
+          out.null();
+          return "is longer than the column";
+        }
+        return nullptr;
+      case ColumnType::kDate:
+        if (v.tag != ValueTag::kText || v.text.size() != 10) break;
+        out.raw(v.text);
+        return nullptr;
+      case ColumnType::kTimestamp:
+        if (v.tag != ValueTag::kText || v.text.size() < 19) break;
+        out.raw(v.text);
+        return nullptr;
+      case ColumnType::kDecimal: {
+        std::string fixed;
+        const std::string integral = v.tag == ValueTag::kInt ? std::to_string(v.integer) : std::string();
+        const std::string_view text = v.tag == ValueTag::kInt ? std::string_view(integral) : v.text;
+        if (v.tag == ValueTag::kNull || !mssql::fixed_scale_decimal(text, fixed)) {
+          out.null();
+          return "does not fit DECIMAL(38,12) exactly";
+        }
+        out.raw(fixed);
+        return nullptr;
+      }
+    }
+    out.null();  // keeps the row well-formed; the file is rejected by its error
+    return "has the wrong type for the column";
+  }
+
+  // Whether this run already committed the buffered batch (before the connection dropped).
+  bool batch_committed() {
+    const IngestRow& probe = ingest_.front();
+    const auto rows = db_.exec(fmt::format(
+        "SELECT count(*) FROM ingest_files WHERE dataset = {} AND source_file = {} AND run_id = {}",
+        quote(probe.dataset), quote(probe.source_file), run_id_));
+    return !rows.empty() && rows[0][0] && *rows[0][0] != "0";
+  }
+
+  CommitReport try_commit() {
+    for (int attempt = 1;; ++attempt) {
+      db_.exec("BEGIN TRANSACTION");
+      FileSpan all;
+      for (std::size_t t = 0; t < kTableCount; ++t) all.end[t] = tables_[t].size();
+      for (const auto& s : spans_)
+        for (std::size_t t = 0; t < kTableCount; ++t) all.rows[t] += s.rows[t];
+      concepts_inserted_ = 0;
+      std::optional<StatementError> error = send_span(all, concepts_inserted_);
+      if (!error) error = write_ingest_rows(ingest_);
+      if (!error) {
+        db_.exec("COMMIT TRANSACTION");
+        return finish_commit();
+      }
+      db_.reset_after_error();
+      if (db_.broken()) throw SinkError(error->message);
+      if (error->deadlock && attempt < kDeadlockRetries) continue;  // chosen as a deadlock victim: again
+      if (!error->data_error) throw SinkError(error->message);
+      return replay_file_by_file();
+    }
+  }
+
+  // The server refused a row: each file in its own transaction, so only the offending ones are
+  // rejected and every other file still loads whole, with its ingest_files row.
+  CommitReport replay_file_by_file() {
+    concepts_inserted_ = 0;
+    for (IngestRow& file : ingest_) {
+      if (!file.loaded) continue;
+      db_.exec("BEGIN TRANSACTION");
+      std::uint64_t inserted = 0;
+      std::optional<StatementError> e = send_span(spans_[file.span], inserted);
+      if (!e) e = write_ingest_rows(std::span<const IngestRow>(&file, 1));
+      if (!e) {
+        db_.exec("COMMIT TRANSACTION");
+        concepts_inserted_ += inserted;
+        continue;
+      }
+      db_.reset_after_error();
+      if (!e->data_error || db_.broken()) throw SinkError(e->message);
+      file.loaded = false;
+      file.error = "database refused a row: " + e->message;
+    }
+    std::vector<IngestRow> rejected;
+    for (const IngestRow& file : ingest_)
+      if (!file.loaded) rejected.push_back(file);
+    db_.exec("BEGIN TRANSACTION");
+    if (auto e = write_ingest_rows(rejected)) {
+      db_.reset_after_error();
+      throw SinkError(e->message);
+    }
+    db_.exec("COMMIT TRANSACTION");
+    return finish_commit();
+  }
+
+  CommitReport finish_commit() {
+    CommitReport report;
+    for (const IngestRow& file : ingest_) {
+      if (file.loaded) {
+        ++report.files_loaded;
+        const FileSpan& span = spans_[file.span];
+        for (std::size_t t = 0; t < kTableCount; ++t)
+          if (t != static_cast<std::size_t>(TableId::kConcepts)) report.rows_by_table[t] += span.rows[t];
+      } else {
+        ++report.files_rejected;
+        report.rejections.push_back({file.file_index, file.error});
+      }
+    }
+    report.rows_by_table[static_cast<std::size_t>(TableId::kConcepts)] = concepts_inserted_;
+    for (auto& t : tables_) t.clear();
+    spans_.clear();
+    ingest_.clear();
+    return report;
+  }
+
+  std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
+    const bool tablock = db_.options().tablock;
+    for (const TableDef& def : all_tables()) {
+      const auto t = static_cast<std::size_t>(def.id);
+      if (span.end[t] == span.start[t]) continue;
+      const std::string_view cells(tables_[t].data() + span.start[t], span.end[t] - span.start[t]);
+      const std::uint64_t rows = span.rows[t];
+      if (def.id == TableId::kConcepts) {
+        if (auto e = bulk_copy(db_, "#concepts_stage", def.columns, cells, rows, false)) return e;
+        std::int64_t inserted = 0;
+        // UPDLOCK+HOLDLOCK: two writers inserting the same new concept serialise on its key.
+        if (auto e = db_.try_exec(
+                "WITH s AS (SELECT taxonomy, concept, label, description, ROW_NUMBER() OVER (PARTITION BY "
+                "taxonomy, concept ORDER BY (SELECT 0)) AS n FROM #concepts_stage) "
+                "INSERT INTO concepts (taxonomy, concept, label, description) "
+                "SELECT taxonomy, concept, label, description FROM s WHERE n = 1 AND NOT EXISTS (SELECT 1 FROM "
+                "concepts c WITH (UPDLOCK, HOLDLOCK) WHERE c.taxonomy = s.taxonomy AND c.concept = s.concept); "
+                "TRUNCATE TABLE #concepts_stage",
+                nullptr, &inserted))
+          return e;
+        concepts_inserted += static_cast<std::uint64_t>(inserted);
+      } else {
+        if (auto e = bulk_copy(db_, std::string(def.name), def.columns, cells, rows, tablock)) return e;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<StatementError> write_ingest_rows(std::span<const IngestRow> files) {
+    if (files.empty()) return std::nullopt;
+    CellBuffer cells;
+    const bool utf8 = db_.options().utf8_text;
+    for (const IngestRow& f : files) {
+      cells.text(f.dataset, utf8, 0);
+      cells.text(f.source_file, utf8, 0);
+      if (f.cik >= 0)
+        cells.integer(f.cik);
+      else
+        cells.null();
+      cells.integer(static_cast<std::int64_t>(f.bytes));
+      if (f.content_hash != 0)
+        cells.text(format_content_hash(f.content_hash), utf8, 0);
+      else
+        cells.null();
+      cells.text(f.loaded ? "loaded" : "rejected", utf8, 0);
+      cells.integer(static_cast<std::int64_t>(f.loaded ? f.rows : 0));
+      if (f.loaded)
+        cells.null();
+      else
+        cells.text(f.error, utf8, 0);
+      cells.integer(run_id_);
+      cells.raw(f.loaded_at);
+    }
+    if (auto e = bulk_copy(db_, "#ingest_stage", ingest_files_columns(), {cells.data(), cells.size()}, files.size(),
+                           false))
+      return e;
+    return db_.try_exec(
+        "WITH s AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY dataset, source_file ORDER BY (SELECT 0)) AS n "
+        "FROM #ingest_stage) "
+        "MERGE ingest_files WITH (HOLDLOCK) AS t USING (SELECT * FROM s WHERE n = 1) AS s "
+        "ON t.dataset = s.dataset AND t.source_file = s.source_file "
+        "WHEN MATCHED THEN UPDATE SET cik = s.cik, bytes = s.bytes, content_hash = s.content_hash, "
+        "status = s.status, rows = s.rows, error = s.error, run_id = s.run_id, loaded_at = s.loaded_at "
+        "WHEN NOT MATCHED THEN INSERT (dataset, source_file, cik, bytes, content_hash, status, rows, error, run_id, "
+        "loaded_at) VALUES (s.dataset, s.source_file, s.cik, s.bytes, s.content_hash, s.status, s.rows, s.error, "
+        "s.run_id, s.loaded_at); "
+        "TRUNCATE TABLE #ingest_stage");
+  }
+
+  Connection db_;
+  std::int64_t run_id_;
+  std::array<CellBuffer, kTableCount> tables_;
+  std::vector<FileSpan> spans_;    // files loaded so far in this transaction
+  std::vector<IngestRow> ingest_;  // every file ended since the last commit
+  FileSpan file_;                  // the open file
+  std::string file_error_;
+  std::uint64_t concepts_inserted_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url) {
+  return std::make_unique<MssqlAdmin>(parse_options(url));
+}
+std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id) {
+  return std::make_unique<MssqlWriter>(parse_options(url), run_id);
+}
+std::string mssql_schema_sql(const std::string& url) { return build_schema(parse_options(url).utf8_text); }
+void check_mssql_url(const std::string& url) { parse_options(url); }
+
+}  // namespace edgarpipe

@@ -1,0 +1,90 @@
+#include "edgarpipe/mssql_values.hpp"
+
+#include <cstdint>
+
+#include "edgarpipe/decimal_text.hpp"
+
+namespace edgarpipe::mssql {
+
+namespace {
+
+void put_unit(std::string& out, std::uint32_t unit) {
+  out.push_back(static_cast<char>(unit & 0xFF));
+  out.push_back(static_cast<char>(unit >> 8));
+}
+
+}  // namespace
+
+std::size_t append_utf16le(std::string_view utf8, std::string& out) {
+  const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
+  const std::size_t n = utf8.size();
+  std::size_t units = 0;
+  out.reserve(out.size() + 2 * n);
+  for (std::size_t i = 0; i < n;) {
+    const std::uint8_t c = s[i];
+    std::uint32_t cp;
+    if (c < 0x80) {
+      cp = c;
+      i += 1;
+    } else if (c < 0xE0) {
+      cp = (c & 0x1Fu) << 6 | (s[i + 1] & 0x3Fu);
+      i += 2;
+    } else if (c < 0xF0) {
+      cp = (c & 0x0Fu) << 12 | (s[i + 1] & 0x3Fu) << 6 | (s[i + 2] & 0x3Fu);
+      i += 3;
+    } else {
+      cp = (c & 0x07u) << 18 | (s[i + 1] & 0x3Fu) << 12 | (s[i + 2] & 0x3Fu) << 6 | (s[i + 3] & 0x3Fu);
+      i += 4;
+    }
+    if (cp >= 0x10000) {  // a surrogate pair
+      cp -= 0x10000;
+      put_unit(out, 0xD800 + (cp >> 10));
+      put_unit(out, 0xDC00 + (cp & 0x3FF));
+      units += 2;
+    } else {
+      put_unit(out, cp);
+      units += 1;
+    }
+  }
+  return units;
+}
+
+std::size_t utf16_length(std::string_view utf8) noexcept {
+  std::size_t units = 0;
+  for (const char ch : utf8) {
+    const auto c = static_cast<std::uint8_t>(ch);
+    if ((c & 0xC0) != 0x80) units += 1;  // every sequence's lead byte
+    if (c >= 0xF0) units += 1;           // four-byte sequences need a surrogate pair
+  }
+  return units;
+}
+
+bool fixed_scale_decimal(std::string_view text, std::string& out, int precision, int scale) {
+  DecimalDigits d;
+  if (!split_decimal(text, d)) return false;
+  const int n = static_cast<int>(d.digits.size());
+  const auto digit_at = [&](int position) {  // digit `position` places left of the point (0 = units)
+    const int index = d.point - 1 - position;
+    return index >= 0 && index < n ? d.digits[static_cast<std::size_t>(index)] : '0';
+  };
+  // Nonzero digits past the scale would be rounded away by the server.
+  for (int index = std::max(0, d.point + scale); index < n; ++index)
+    if (d.digits[static_cast<std::size_t>(index)] != '0') return false;
+  int top = d.point - 1;  // highest position with a nonzero digit
+  while (top >= 0 && digit_at(top) == '0') --top;
+  if (top + 1 > precision - scale) return false;
+  out.clear();
+  bool zero = true;
+  std::string body;
+  for (int position = std::max(top, 0); position >= -scale; --position) {
+    if (position == -1) body.push_back('.');
+    const char c = digit_at(position);
+    zero = zero && c == '0';
+    body.push_back(c);
+  }
+  if (d.negative && !zero) out.push_back('-');
+  out += body;
+  return true;
+}
+
+}  // namespace edgarpipe::mssql

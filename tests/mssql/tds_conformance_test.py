@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The SQL Server sink's bytes, checked against MS-TDS (no SQL Server can run here).
+
+Runs a whole `edgarpipe run` (2 parsers, 2 writers, real processes, real FreeTDS) into
+tds_server.py, which decodes every bulk-load stream strictly per the specification, then checks:
+- the login: TDS 7.4, packet size 32767, the password from EDGARPIPE_MSSQL_PASSWORD, never the URL;
+- every data-table bulk request is `insert bulk T (...) with (TABLOCK)` (a single hint);
+- the decoded rows equal rows computed here, independently, from the JSON: every filings, facts
+  and former_names column (NULL vs "", UTF-16LE text, DATE, DATETIME2, exact DECIMAL(38,12)),
+  and the row counts of every other table;
+- non-ASCII text (escaped and raw, with a surrogate pair) arrives as the same characters;
+- files the sink must refuse are rejected with their reason, and no row of theirs is sent:
+  a name longer than its column (FreeTDS would truncate it silently) and a value that
+  DECIMAL(38,12) cannot hold exactly (it would be rounded).
+
+Usage: tds_conformance_test.py BIN_DIR DATA_DIR
+"""
+import collections
+import decimal
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PASSWORD = "Tds-test-pw'1"
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message, file=sys.stderr)
+
+
+def make_corpus(data_dir, root):
+    shutil.copytree(data_dir, root, ignore=shutil.ignore_patterns("*.md", "reformatted"))
+    sub, facts = os.path.join(root, "submissions"), os.path.join(root, "companyfacts")
+    with open(os.path.join(sub, "CIK0001911716.json"), encoding="utf-8") as f:
+        base = json.load(f)
+    # Non-ASCII text: as \u escapes (with a surrogate pair) and as raw UTF-8.
+    escaped = dict(base, cik="0000999991", name="Soci\u00e9t\u00e9 G\u00e9n\u00e9rale \u4e2d\u6587 \U0001F680")
+    with open(os.path.join(sub, "CIK0000999991.json"), "w", encoding="utf-8") as f:
+        json.dump(escaped, f, ensure_ascii=True)
+    raw = dict(base, cik="0000999995", name="Zürich Ärzte AG — ½ ✓ 𝄞", description="")
+    with open(os.path.join(sub, "CIK0000999995.json"), "w", encoding="utf-8") as f:
+        json.dump(raw, f, ensure_ascii=False)
+    # Longer than companies.name NVARCHAR(4000): must be rejected, not truncated.
+    with open(os.path.join(sub, "CIK0000999992.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(base, cik="0000999992", name="N" * 4001), f)
+
+    def facts_file(cik, values):
+        units = ",".join(
+            '{"start":"2024-01-01","end":"2024-12-31","val":%s,"accn":"0000%d-24-%06d","fy":2024,"fp":"FY",'
+            '"form":"10-K","filed":"2025-02-01"}' % (v, cik, i) for i, v in enumerate(values))
+        return ('{"cik":%d,"entityName":"D\\u00e9cimal %d","facts":{"us-gaap":{"Revenues":{"label":"Revenues",'
+                '"description":"Revenue.","units":{"USD":[%s]}}}}}' % (cik, cik, units))
+
+    exact = ["1.5E3", "-0.000000000001", "12345678901234567890.123456789012", "0", "-7", "2.50", "1e-12",
+             "99999999999999999999999999.999999999999"]
+    with open(os.path.join(facts, "CIK0000999993.json"), "w") as f:
+        f.write(facts_file(999993, exact))
+    with open(os.path.join(facts, "CIK0000999994.json"), "w") as f:
+        f.write(facts_file(999994, ["1", "0.1234567890123"]))  # 13 decimals: not exact in (38,12)
+    return {"CIK0000999992.json": "longer than the column", "CIK0000999994.json": "does not fit DECIMAL(38,12)"}
+
+
+def timestamp(text):
+    if text is None or text == "":
+        return None
+    assert text.endswith(".000Z"), text
+    return text[:10] + " " + text[11:19] + ".0000000"
+
+
+def date(text):
+    return None if text is None or text == "" else text
+
+
+def expected_rows(root, rejected):
+    """The contract (../shared/edgar-tables.md), computed from the JSON without edgarpipe."""
+    rows = collections.defaultdict(list)
+    counts = collections.Counter()
+    columns = ["accessionNumber", "filingDate", "reportDate", "acceptanceDateTime", "act", "form", "fileNumber",
+               "filmNumber", "items", "core_type", "size", "isXBRL", "isInlineXBRL", "isXBRLNumeric",
+               "primaryDocument", "primaryDocDescription"]
+    kinds = {"filingDate": date, "reportDate": date, "acceptanceDateTime": timestamp}
+    sub = os.path.join(root, "submissions")
+    for name in sorted(os.listdir(sub)):
+        if name in rejected:
+            continue
+        with open(os.path.join(sub, name), encoding="utf-8") as f:
+            doc = json.load(f)
+        if "-submissions-" in name:
+            cik, recent = int(name[3:13]), doc
+        else:
+            cik, recent = int(doc["cik"]), doc["filings"]["recent"]
+            counts["companies"] += 1
+            counts["company_tickers"] += len(doc.get("tickers") or [])
+            counts["submission_pages"] += len(doc["filings"].get("files") or [])
+            rows["companies_names"].append([cik, doc["name"]])
+            for i, former in enumerate(doc.get("formerNames") or []):
+                rows["former_names"].append([cik, i, former["name"], timestamp(former.get("from")),
+                                             timestamp(former.get("to"))])
+        n = len(recent["accessionNumber"])
+        for i in range(n):
+            row = [cik]
+            for c in columns:
+                v = recent[c][i] if c in recent else None
+                row.append(kinds[c](v) if c in kinds else v)
+            rows["filings"].append(row)
+    facts_dir = os.path.join(root, "companyfacts")
+    concepts = set()
+    for name in sorted(os.listdir(facts_dir)):
+        if name in rejected or not name.endswith(".json"):
+            continue
+        with open(os.path.join(facts_dir, name), encoding="utf-8") as f:
+            doc = json.load(f, parse_float=decimal.Decimal, parse_int=decimal.Decimal)
+        counts["entities"] += 1
+        cik = int(doc["cik"])
+        for taxonomy, by_concept in (doc.get("facts") or {}).items():
+            for concept, body in by_concept.items():
+                concepts.add((taxonomy, concept))
+                for unit, facts in body["units"].items():
+                    for fact in facts:
+                        value = fact.get("val")
+                        value = None if value is None else f"{decimal.Decimal(value):.12f}"
+                        if value is not None and value.startswith("-") and decimal.Decimal(value) == 0:
+                            value = value[1:]
+                        fy = fact.get("fy")
+                        rows["facts"].append([cik, taxonomy, concept, unit, date(fact.get("start")),
+                                              date(fact.get("end")), value, fact.get("accn"),
+                                              None if fy is None else int(fy), fact.get("fp"), fact.get("form"),
+                                              date(fact.get("filed")), fact.get("frame")])
+    counts["concepts"] = len(concepts)
+    return rows, counts
+
+
+def canon(rows):
+    return sorted(json.dumps(r, ensure_ascii=False) for r in rows)
+
+
+def main():
+    bin_dir, data_dir = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="edgarpipe-tds-")
+    try:
+        corpus = os.path.join(work, "corpus")
+        rejected = make_corpus(data_dir, corpus)
+        log_path = os.path.join(work, "tds.jsonl")
+        server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(server.stdout.readline().split()[1])
+            summary_path = os.path.join(work, "summary.json")
+            env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
+            env.pop("TDSDUMP", None)
+            run = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink",
+                                  f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
+                                  "--progress", "never", "--summary-json", summary_path],
+                                 env=env, capture_output=True, text=True, timeout=300)
+        finally:
+            server.kill()
+            server.wait()
+        print(run.stderr, file=sys.stderr)
+        check(PASSWORD not in run.stderr + run.stdout, "the password appears in edgarpipe's output")
+        with open(summary_path) as f:
+            summary = json.load(f)
+        check(summary["status"] == "completed", f"run status {summary['status']}")
+        check(summary["files_rejected"] == len(rejected), f"{summary['files_rejected']} files rejected")
+
+        events = [json.loads(line) for line in open(log_path, encoding="utf-8")]
+        for e in events:
+            if e["kind"] == "error":
+                check(False, "MS-TDS violation: " + e["text"])
+        logins = [e for e in events if e["kind"] == "login"]
+        check(len(logins) == 3, f"{len(logins)} logins (expected the admin and 2 writers)")
+        for login in logins:
+            check(login["tds_version"] == "0x74000004", f"TDS version {login['tds_version']}")
+            check(login["packet_size"] == 32767, f"packet size {login['packet_size']}")
+            check(login["password"] == PASSWORD and login["user"] == "tester" and login["database"] == "edgar",
+                  f"login {login['user']}@{login['database']}")
+
+        got = collections.defaultdict(list)
+        for e in events:
+            if e["kind"] != "bulk":
+                continue
+            got[e["table"]].extend(e["rows"])
+            if not e["table"].startswith("#"):
+                check(e["statement"].rstrip().endswith("with (TABLOCK)"), "hint: " + e["statement"][-60:])
+        rows, counts = expected_rows(corpus, rejected)
+        for table in ("filings", "facts", "former_names"):
+            check(canon(got[table]) == canon(rows[table]),
+                  f"{table}: {len(got[table])} rows decoded, {len(rows[table])} expected, contents differ")
+        for table, n in counts.items():
+            name = "#concepts_stage" if table == "concepts" else table
+            decoded = len({(r[0], r[1]) for r in got[name]}) if table == "concepts" else len(got[name])
+            check(decoded == n, f"{table}: {decoded} rows decoded, {n} expected")
+        names = {r[0]: r[1] for r in got["companies"]}
+        for cik, name in rows["companies_names"]:
+            check(names.get(cik) == name, f"companies.name of {cik}: {names.get(cik)!r} != {name!r}")
+        described = {r[0]: r[10] for r in got["companies"]}
+        check(described.get(999995) == "", "an empty description must arrive as '', not NULL")
+
+        ingest = {os.path.basename(r[1]): r for r in got["#ingest_stage"]}
+        for name, reason in rejected.items():
+            row = ingest.get(name)
+            check(row is not None and row[5] == "rejected" and reason in (row[7] or ""),
+                  f"{name}: ingest row {row}")
+        check(all(r[5] == "loaded" and r[7] is None for n, r in ingest.items() if n not in rejected),
+              "every other file is loaded with a NULL error")
+        check(not any(r[0] in (999992, 999994) for t in ("companies", "facts") for r in got[t]),
+              "rows of a rejected file were sent")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("MS-TDS conformance: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
