@@ -728,9 +728,12 @@ void print_table(const std::vector<std::string>& header, const std::vector<SinkA
 
 void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
   fmt::print("Runs (latest first):\n");
-  print_table({"run", "started", "finished", "status", "seen", "loaded", "skipped", "rejected", "rows"},
-              admin.query("SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, "
-                          "files_rejected, rows_written FROM ingest_runs ORDER BY run_id DESC LIMIT 10"));
+  // No LIMIT: it is not T-SQL, and the SQL here runs unchanged on every sink.
+  auto runs = admin.query(
+      "SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, files_rejected, "
+      "rows_written FROM ingest_runs ORDER BY run_id DESC");
+  if (runs.size() > 10) runs.resize(10);
+  print_table({"run", "started", "finished", "status", "seen", "loaded", "skipped", "rejected", "rows"}, runs);
   fmt::print("\nFiles:\n");
   print_table({"dataset", "status", "files", "rows"},
               admin.query("SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status "

@@ -11,7 +11,9 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
 - non-ASCII text (escaped and raw, with a surrogate pair) arrives as the same characters;
 - files the sink must refuse are rejected with their reason, and no row of theirs is sent:
   a name longer than its column (FreeTDS would truncate it silently) and a value that
-  DECIMAL(38,12) cannot hold exactly (it would be rounded).
+  DECIMAL(38,12) cannot hold exactly (it would be rounded);
+- a row the server refuses (error 2627) rolls its batch back and rejects that file alone: the
+  rows counted are those of committed transactions only, and they equal the expected ones.
 
 Usage: tds_conformance_test.py BIN_DIR DATA_DIR
 """
@@ -64,7 +66,29 @@ def make_corpus(data_dir, root):
         f.write(facts_file(999993, exact))
     with open(os.path.join(facts, "CIK0000999994.json"), "w") as f:
         f.write(facts_file(999994, ["1", "0.1234567890123"]))  # 13 decimals: not exact in (38,12)
-    return {"CIK0000999992.json": "longer than the column", "CIK0000999994.json": "does not fit DECIMAL(38,12)"}
+    # The server refuses one of this file's rows: the sink must reject this file alone.
+    with open(os.path.join(sub, "CIK0000999996.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(base, cik="0000999996", name="REFUSED BY THE TEST SERVER"), f)
+    return {"CIK0000999992.json": "longer than the column", "CIK0000999994.json": "does not fit DECIMAL(38,12)",
+            "CIK0000999996.json": "database refused a row: bulk copy into companies: Msg 2627"}
+
+
+def committed_bulk(events):
+    """Bulk rows that a COMMIT made durable, per connection (rolled-back ones do not count)."""
+    pending, committed = collections.defaultdict(list), []
+    for e in events:
+        session = e.get("session")
+        if e["kind"] == "bulk":
+            pending[session].append(e)
+        elif e["kind"] == "sql":
+            text = e["text"].upper()
+            if "BEGIN TRANSACTION" in text and "COMMIT TRANSACTION" not in text:
+                pending[session] = []
+            elif "COMMIT TRANSACTION" in text and "BEGIN TRANSACTION" not in text:
+                committed.extend(pending.pop(session, []))
+            elif "ROLLBACK" in text:
+                pending.pop(session, None)
+    return committed
 
 
 def timestamp(text):
@@ -182,9 +206,8 @@ def main():
                   f"login {login['user']}@{login['database']}")
 
         got = collections.defaultdict(list)
-        for e in events:
-            if e["kind"] != "bulk":
-                continue
+        check(any("ROLLBACK" in e.get("text", "") for e in events), "the refused batch was not rolled back")
+        for e in committed_bulk(events):
             got[e["table"]].extend(e["rows"])
             if not e["table"].startswith("#"):
                 check(e["statement"].rstrip().endswith("with (TABLOCK)"), "hint: " + e["statement"][-60:])
@@ -209,8 +232,8 @@ def main():
                   f"{name}: ingest row {row}")
         check(all(r[5] == "loaded" and r[7] is None for n, r in ingest.items() if n not in rejected),
               "every other file is loaded with a NULL error")
-        check(not any(r[0] in (999992, 999994) for t in ("companies", "facts") for r in got[t]),
-              "rows of a rejected file were sent")
+        check(not any(r[0] in (999992, 999994, 999996) for t in ("companies", "facts") for r in got[t]),
+              "rows of a rejected file were committed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:

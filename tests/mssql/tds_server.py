@@ -9,7 +9,9 @@ is recorded as an error. Enough of the server side is played to get there: PRELO
 LOGIN7 with LOGINACK, SQL batches answered with DONE, CREATE TABLE statements remembered so that
 FreeTDS's `SET FMTONLY ON select * from T` gets T's COLMETADATA, `SELECT TOP 0 * INTO #t FROM T`
 staging tables, and the two admin queries of a first run (the new run_id; no file loaded yet), so
-that a whole `edgarpipe run` can load into it as into an empty database.
+that a whole `edgarpipe run` can load into it as into an empty database. A bulk stream with a
+value equal to REFUSE_MARKER gets error 2627, as a constraint violation would. Events carry their
+connection's number, so a test can replay BEGIN/COMMIT/ROLLBACK and count only committed rows.
 
 Every event goes to --out as one JSON object per line:
   {"kind": "login", "user": ..., "database": ..., "password": ..., "packet_size": ...}
@@ -336,11 +338,16 @@ def parse_tables(ddl):
 
 
 RUN_IDS, RUN_IDS_LOCK = [], threading.Lock()
+REFUSE_MARKER = "REFUSED BY THE TEST SERVER"  # a bulk stream with a row holding this value fails
 
 
 class Session(threading.Thread):
+    next_id = 0
+
     def __init__(self, sock, log, tables):
         super().__init__(daemon=True)
+        Session.next_id += 1
+        self.id = Session.next_id
         self.sock, self.log, self.tables = sock, log, tables
         self.packet_size = 4096
         self.bulk_statement = None
@@ -434,7 +441,7 @@ class Session(threading.Thread):
         self.packet_size = granted
 
     def sql(self, text):
-        self.log.write(kind="sql", text=text)
+        self.log.write(kind="sql", session=self.id, text=text)
         for name, columns in parse_tables(text).items():
             self.tables[name] = columns
         for m in re.finditer(r"SELECT TOP 0 \* INTO (#\w+) FROM (\w+)", text):
@@ -472,7 +479,12 @@ class Session(threading.Thread):
         declared = self.tables.get(table.split(".")[-1])
         if declared is not None and [c[0] for c in declared] != [c["name"] for c in columns]:
             raise Spec(f"bulk COLMETADATA columns {[c['name'] for c in columns]} differ from table {table}")
-        self.log.write(kind="bulk", table=table, statement=statement, columns=columns, rows=rows)
+        self.log.write(kind="bulk", session=self.id, table=table, statement=statement, columns=columns, rows=rows)
+        refused = [r for r in rows if REFUSE_MARKER in r]
+        if refused:  # play a constraint violation, as the server reports it
+            self.send(error_token(2627, f"Violation of PRIMARY KEY constraint in {table} (test marker).")
+                      + done(0x0002 | 0x0010, curcmd=0xF0))
+            return
         self.send(done(0x0010, count=len(rows), curcmd=0xF0))
 
 
