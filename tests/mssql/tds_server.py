@@ -23,7 +23,7 @@ Values decode to JSON as: integers as numbers, DECIMAL as exact text with the de
 DATE as "YYYY-MM-DD", DATETIME2 as "YYYY-MM-DD HH:MM:SS.fff...", NVARCHAR from UTF-16LE (strictly:
 an odd length or a lone surrogate is an error), NULL as null.
 
-Usage: tds_server.py --out FILE   (prints "PORT <n>" once listening on 127.0.0.1)
+Usage: tds_server.py --out FILE [--discard]   (prints "PORT <n>" once listening on 127.0.0.1)
 """
 import argparse
 import datetime
@@ -344,6 +344,8 @@ REFUSE_MARKER = "REFUSED BY THE TEST SERVER"  # a bulk stream with a row holding
 class Session(threading.Thread):
     next_id = 0
 
+    discard = False  # --discard: answer bulk loads without decoding them (for benchmarks)
+
     def __init__(self, sock, log, tables):
         super().__init__(daemon=True)
         Session.next_id += 1
@@ -353,24 +355,24 @@ class Session(threading.Thread):
         self.bulk_statement = None
 
     def recv_exact(self, n):
-        data = b""
+        data = bytearray()
         while len(data) < n:
             chunk = self.sock.recv(n - len(data))
             if not chunk:
                 raise EOFError
             data += chunk
-        return data
+        return bytes(data)
 
     def read_message(self):
-        payload, kind = b"", None
+        parts = []
         while True:
             header = self.recv_exact(8)
             kind, status, length = header[0], header[1], struct.unpack(">H", header[2:4])[0]
             if length < 8 or length > 32768:
                 raise Spec(f"packet length {length}")
-            payload += self.recv_exact(length - 8)
+            parts.append(self.recv_exact(length - 8))
             if status & 0x01:
-                return kind, payload
+                return kind, b"".join(parts)
 
     def send(self, payload, kind=PACKET_REPLY):
         room = self.packet_size - 8
@@ -474,6 +476,9 @@ class Session(threading.Thread):
         if not self.bulk_statement:
             raise Spec("BULK LOAD data without a preceding INSERT BULK statement")
         statement, self.bulk_statement = self.bulk_statement, None
+        if Session.discard:
+            self.send(done(0x0010, count=0, curcmd=0xF0))
+            return
         table = re.match(r"\s*insert bulk (\S+)", statement, re.I).group(1)
         columns, rows = decode_bulk(payload)
         declared = self.tables.get(table.split(".")[-1])
@@ -491,7 +496,9 @@ class Session(threading.Thread):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
+    parser.add_argument("--discard", action="store_true", help="answer bulk loads without decoding them")
     args = parser.parse_args()
+    Session.discard = args.discard
     log = Log(args.out)
     tables = {}
     server = socket.socket()
