@@ -29,7 +29,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -518,7 +520,7 @@ class MssqlWriter final : public SinkWriter {
     prepare_session();
   }
 
-  void begin_file() override {
+  void begin_file(const FileMeta&) override {
     for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
     file_.rows = {};
     file_error_.clear();
@@ -556,6 +558,7 @@ class MssqlWriter final : public SinkWriter {
       ingest.loaded = false;
       ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
     }
+    if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
     ingest_.push_back(std::move(ingest));
   }
 
@@ -679,12 +682,13 @@ class MssqlWriter final : public SinkWriter {
   CommitReport try_commit() {
     for (int attempt = 1;; ++attempt) {
       db_.exec("BEGIN TRANSACTION");
+      std::optional<StatementError> error = delete_replaced();
       FileSpan all;
       for (std::size_t t = 0; t < kTableCount; ++t) all.end[t] = tables_[t].size();
       for (const auto& s : spans_)
         for (std::size_t t = 0; t < kTableCount; ++t) all.rows[t] += s.rows[t];
       concepts_inserted_ = 0;
-      std::optional<StatementError> error = send_span(all, concepts_inserted_);
+      if (!error) error = send_span(all, concepts_inserted_);
       if (!error) error = write_ingest_rows(ingest_);
       if (!error) {
         db_.exec("COMMIT TRANSACTION");
@@ -701,6 +705,14 @@ class MssqlWriter final : public SinkWriter {
   // The server refused a row: each file in its own transaction, so only the offending ones are
   // rejected and every other file still loads whole, with its ingest_files row.
   CommitReport replay_file_by_file() {
+    // Replaced filers' old rows go first, in a transaction of their own: between it and the
+    // files' transactions, the filers have neither rows nor 'loaded' files (the invariant holds).
+    db_.exec("BEGIN TRANSACTION");
+    if (auto e = delete_replaced()) {
+      db_.reset_after_error();
+      throw SinkError(e->message);
+    }
+    db_.exec("COMMIT TRANSACTION");
     concepts_inserted_ = 0;
     for (IngestRow& file : ingest_) {
       if (!file.loaded) continue;
@@ -730,6 +742,28 @@ class MssqlWriter final : public SinkWriter {
     return finish_commit();
   }
 
+  // As in the PostgreSQL sink: a transaction-scoped application lock per filer the batch touches,
+  // exclusive to replace and shared to insert, in CIK order, so that a replacement's DELETEs and a
+  // concurrent writer's rows of the same filer cannot interleave.
+  std::optional<StatementError> delete_replaced() {
+    std::map<std::int64_t, bool> filers;  // cik -> replaced
+    for (const IngestRow& f : ingest_)
+      if (f.cik >= 0) filers.emplace(f.cik, false);
+    for (const auto& [dataset, cik] : replaced_)
+      if (cik >= 0) filers[cik] = true;
+    std::string locks;
+    for (const auto& [cik, exclusive] : filers)
+      locks += fmt::format(
+          "EXEC sp_getapplock @Resource = N'edgarpipe-filer-{}', @LockMode = N'{}', @LockOwner = N'Transaction'; ", cik,
+          exclusive ? "Exclusive" : "Shared");
+    if (!locks.empty())
+      if (auto e = db_.try_exec(locks)) return e;
+    for (const auto& [dataset, cik] : replaced_)
+      for (const std::string& sql : replace_filer_sql(dataset, cik))
+        if (auto e = db_.try_exec(sql)) return e;
+    return std::nullopt;
+  }
+
   CommitReport finish_commit() {
     CommitReport report;
     for (const IngestRow& file : ingest_) {
@@ -747,6 +781,7 @@ class MssqlWriter final : public SinkWriter {
     for (auto& t : tables_) t.clear();
     spans_.clear();
     ingest_.clear();
+    replaced_.clear();
     return report;
   }
 
@@ -827,6 +862,7 @@ class MssqlWriter final : public SinkWriter {
   FileSpan file_;                  // the open file
   std::string file_error_;
   std::uint64_t concepts_inserted_ = 0;
+  std::set<std::pair<Dataset, std::int64_t>> replaced_;  // filers replaced by this batch's files
 };
 
 }  // namespace

@@ -98,6 +98,7 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
     e->size = in.size;
     e->hint = in.hint;
     e->forced = in.forced;
+    e->reload = in.reload;
     for (std::size_t k = 0; k < in.known_hashes.size() && k < 2; ++k) e->known_hashes[k] = in.known_hashes[k];
     e->known_count = static_cast<std::uint8_t>(std::min<std::size_t>(in.known_hashes.size(), 2));
   }

@@ -22,7 +22,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -265,7 +267,7 @@ class PostgresWriter final : public SinkWriter {
     prepare_session();
   }
 
-  void begin_file() override {
+  void begin_file(const FileMeta&) override {
     for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
     file_.rows = {};
     file_error_.clear();
@@ -305,6 +307,7 @@ class PostgresWriter final : public SinkWriter {
       ingest.loaded = false;
       ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
     }
+    if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
     ingest_.push_back(std::move(ingest));
   }
 
@@ -346,6 +349,7 @@ class PostgresWriter final : public SinkWriter {
 
  private:
   static constexpr auto kReconnectBudget = std::chrono::seconds(60);
+  static constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filers ("EPPF")
 
   void prepare_session() {
     db_.exec("CREATE TEMP TABLE IF NOT EXISTS concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");
@@ -365,8 +369,34 @@ class PostgresWriter final : public SinkWriter {
     return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0";
   }
 
+  // Replaced filers lose their old rows first, in the transaction that brings the new ones.
+  // Under READ COMMITTED a replacement's DELETEs are separate snapshots, so a concurrent writer
+  // committing rows of the same filer between them could leave rows without their 'loaded'
+  // file: every batch first takes a transaction-scoped advisory lock per filer it touches,
+  // exclusive to replace, shared to insert, in CIK order (so writers cannot deadlock).
+  void delete_replaced() {
+    std::map<std::int64_t, bool> filers;  // cik -> replaced
+    for (const IngestRow& f : ingest_)
+      if (f.cik >= 0) filers.emplace(f.cik, false);
+    for (const auto& [dataset, cik] : replaced_)
+      if (cik >= 0) filers[cik] = true;
+    if (!filers.empty()) {
+      std::string values;
+      for (const auto& [cik, exclusive] : filers)
+        values += fmt::format("{}({}, {})", values.empty() ? "" : ", ", cik, exclusive ? "true" : "false");
+      db_.exec(fmt::format(
+          "DO $$DECLARE r record; BEGIN FOR r IN SELECT * FROM (VALUES {}) AS v(cik, exclusive) ORDER BY cik LOOP "
+          "IF r.exclusive THEN PERFORM pg_advisory_xact_lock({}, r.cik::int); "
+          "ELSE PERFORM pg_advisory_xact_lock_shared({}, r.cik::int); END IF; END LOOP; END$$",
+          values, kFilerLockSpace, kFilerLockSpace));
+    }
+    for (const auto& [dataset, cik] : replaced_)
+      for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
+  }
+
   CommitReport try_commit() {
     db_.exec("BEGIN");
+    delete_replaced();
     std::uint64_t concepts_inserted = 0;
     std::optional<StatementError> error = send_all(concepts_inserted);
     if (error && !error->data_error) throw SinkError("PostgreSQL: " + error->message);
@@ -374,6 +404,7 @@ class PostgresWriter final : public SinkWriter {
       // The database refused a row: replay file by file, each under a savepoint.
       db_.exec("ROLLBACK");
       db_.exec("BEGIN");
+      delete_replaced();
       concepts_inserted = 0;
       for (IngestRow& file : ingest_) {
         if (!file.loaded) continue;
@@ -414,6 +445,7 @@ class PostgresWriter final : public SinkWriter {
     for (auto& t : tables_) t.clear();
     spans_.clear();
     ingest_.clear();
+    replaced_.clear();
     return report;
   }
 
@@ -538,6 +570,7 @@ class PostgresWriter final : public SinkWriter {
   FileSpan file_;                  // the open file
   std::string file_error_;
   std::uint64_t last_concepts_inserted_ = 0;
+  std::set<std::pair<Dataset, std::int64_t>> replaced_;  // filers replaced by this batch's files
 };
 
 }  // namespace

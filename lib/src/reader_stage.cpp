@@ -213,7 +213,7 @@ class Reader {
     entry.size = done;
     entry.content_hash = hash;
     ctx_.slot.add(counter::kBytesRead, done);
-    for (std::uint8_t k = 0; k < entry.known_count; ++k) {
+    for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k) {
       if (entry.known_hashes[k] == hash) {
         allocator_.recycle(h);  // FILLING -> FREE: never published
         ctx_.slot.add(counter::kFilesSkipped, 1);
@@ -221,6 +221,7 @@ class Reader {
       }
     }
     ctx_.slot.add(counter::kFilesRead, 1);
+    if (entry.known_count > 0) ctx_.slot.add(counter::kFilesChanged, 1);
     publish(h, done, index);
   }
 

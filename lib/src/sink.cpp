@@ -45,7 +45,7 @@ class NullAdmin final : public SinkAdmin {
 // Counts and discards: measures the pipeline without a database.
 class NullWriter final : public SinkWriter {
  public:
-  void begin_file() override { file_rows_ = {}; }
+  void begin_file(const FileMeta&) override { file_rows_ = {}; }
   const std::byte* row(TableId table, const std::byte* values) override {
     ++file_rows_[static_cast<std::size_t>(table)];
     return skip_row_values(table, values);
@@ -126,6 +126,33 @@ std::string schema_sql(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql();
   if (url.kind == SinkUrl::Kind::kMssql) return mssql_schema_sql(url.target);
   return sqlite_schema_sql();
+}
+
+std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik) {
+  std::vector<std::string> sql;
+  if (dataset == Dataset::kUnknown || cik < 0) return sql;
+  for (const TableDef& t : all_tables())
+    if (t.id != TableId::kConcepts && dataset_of(t.id) == dataset)  // concepts are shared by all filers
+      sql.push_back(fmt::format("DELETE FROM {} WHERE cik = {}", t.name, cik));
+  sql.push_back(fmt::format("DELETE FROM ingest_files WHERE dataset = '{}' AND cik = {}", dataset_name(dataset), cik));
+  return sql;
+}
+
+std::int64_t cik_of_source(std::string_view source_file) noexcept {
+  const auto slash = source_file.find_last_of('/');
+  const std::string_view name = slash == std::string_view::npos ? source_file : source_file.substr(slash + 1);
+  if (name.size() < 13 || name.substr(0, 3) != "CIK") return -1;
+  std::int64_t cik = 0;
+  for (const char c : name.substr(3, 10)) {
+    if (c < '0' || c > '9') return -1;
+    cik = cik * 10 + (c - '0');
+  }
+  return cik;
+}
+
+Dataset dataset_of(TableId table) noexcept {
+  return table == TableId::kEntities || table == TableId::kConcepts || table == TableId::kFacts ? Dataset::kCompanyfacts
+                                                                                                 : Dataset::kSubmissions;
 }
 
 void CommitReport::add(const CommitReport& other) {

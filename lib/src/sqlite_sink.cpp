@@ -196,7 +196,7 @@ class SqliteWriter final : public SinkWriter {
         "run_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   }
 
-  void begin_file() override {
+  void begin_file(const FileMeta& meta) override {
     if (!in_transaction_) {
       step_control(begin_.stmt, "BEGIN");
       in_transaction_ = true;
@@ -204,10 +204,17 @@ class SqliteWriter final : public SinkWriter {
     step_control(savepoint_.stmt, "SAVEPOINT");
     file_rows_ = {};
     file_error_.clear();
+    replaces_ = meta.replaces;
+    filer_replaced_ = false;
   }
 
   const std::byte* row(TableId table, const std::byte* values) override {
     if (!file_error_.empty()) return skip_row_values(table, values);  // the file is already lost
+    if (replaces_ && !filer_replaced_ && table != TableId::kConcepts) {
+      // The first row that names the filer (cik is every such table's first column): its old
+      // rows go before the new ones arrive, in the file's savepoint.
+      replace_filer(dataset_of(table), ValueCursor(values).next().integer);
+    }
     sqlite3_stmt* stmt = insert_[static_cast<std::size_t>(table)].stmt;
     ValueCursor cursor(values);
     const int columns = static_cast<int>(table_def(table).columns.size());
@@ -253,10 +260,13 @@ class SqliteWriter final : public SinkWriter {
     } else {
       step_control(rollback_.stmt, "ROLLBACK TO");
       step_control(release_.stmt, "RELEASE");
+      filer_replaced_ = false;  // rolled back with the file: a clean load would not hold the old rows either
       error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
       ++pending_.files_rejected;
       pending_.rejections.push_back({meta.file_index, error});
     }
+    if (replaces_ && !filer_replaced_)
+      replace_filer(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
     // The file's own rows (every concept it describes counts, even one another file inserted
     // first), so the figure does not depend on load order.
     const std::uint64_t rows = loaded ? end.rows : 0;
@@ -296,6 +306,11 @@ class SqliteWriter final : public SinkWriter {
   }
 
  private:
+  void replace_filer(Dataset dataset, std::int64_t cik) {
+    for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
+    filer_replaced_ = true;
+  }
+
   void step_control(sqlite3_stmt* stmt, const char* what) {
     const int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -313,6 +328,7 @@ class SqliteWriter final : public SinkWriter {
   bool in_transaction_ = false;
   std::array<std::uint64_t, kTableCount> file_rows_{};
   std::string file_error_;
+  bool replaces_ = false, filer_replaced_ = false;  // the open file replaces its filer; done so
   CommitReport pending_;  // what the open transaction holds
 };
 

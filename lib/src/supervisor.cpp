@@ -65,6 +65,8 @@ run options:
   --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
   --max-rejects N       fail the run once more than N files are rejected
   --retry-rejected      load only the inputs the sink holds as rejected
+  --force               load every input even if loaded with the same content (replacing
+                        its filer's rows)
   --summary-json FILE   write the run summary as JSON
   --metrics-file FILE   rewrite FILE every second in the Prometheus text format (for
                         node_exporter's textfile collector)
@@ -86,6 +88,7 @@ struct RunOptions {
   InputOptions inputs;
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
+  bool force = false;
   std::string metrics_file;
 };
 
@@ -132,6 +135,8 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.max_rejects = v == "0" ? 0 : parse_count(arg, v, 1'000'000'000);
     } else if (arg == "--retry-rejected") {
       o.retry_rejected = true;
+    } else if (arg == "--force") {
+      o.force = true;
     } else if (arg == "--max-compression-ratio") {
       o.inputs.max_compression_ratio = parse_count(arg, value(), 1'000'000);
     } else if (arg == "--shard") {
@@ -345,8 +350,10 @@ class Supervisor {
       fmt::print(stderr, "edgarpipe: --retry-rejected: {} of the inputs were rejected before\n", files.size());
     }
     const auto loaded = admin->loaded_hashes();
-    for (auto& f : files)
+    for (auto& f : files) {
       if (auto it = loaded.find(f.source_file); it != loaded.end()) f.known_hashes = it->second;
+      f.reload = o_.force;
+    }
     RunStart start;
     for (const auto& p : o_.paths) start.sources += (start.sources.empty() ? "" : " ") + p;
     start.sink = sink_url.text;
@@ -359,6 +366,7 @@ class Supervisor {
 
     try {
       launch_and_wait(files, sink_url);
+      if (!failed_ && !interrupted_signal_ && files_changed_ > 0) reload_unloaded(*admin, files, sink_url);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
@@ -387,6 +395,53 @@ class Supervisor {
   }
 
  private:
+  // A changed file replaced its filer and took the 'loaded' mark off the filer's other files
+  // (sink.hpp: replace_filer_sql): files the reader skipped as unchanged, and files loaded before
+  // the replacement committed. They load in a second pass, as do files the database refused
+  // because they met the filer's old rows (a new overflow page holding filings that the old main
+  // file listed), so the run ends equal to a clean load of the snapshot. A crash before the
+  // second pass costs nothing: the next run sees those files as not loaded. The file counts of
+  // the summary are then taken from ingest_files (a file may have loaded, or been refused, in the
+  // first pass and loaded again in the second); row counts add up both passes.
+  void reload_unloaded(SinkAdmin& admin, const std::vector<InputFile>& files, const SinkUrl& sink_url) {
+    const auto loaded_now = admin.loaded_hashes();
+    std::set<std::string> rejected, refused;
+    for (const auto& row : admin.query("SELECT source_file, error FROM ingest_files WHERE status = 'rejected'")) {
+      if (!row[0]) continue;
+      rejected.insert(*row[0]);
+      if (row[1] && row[1]->rfind("database refused", 0) == 0) refused.insert(*row[0]);
+    }
+    std::vector<InputFile> again;
+    for (const InputFile& f : files) {
+      if (loaded_now.count(f.source_file) || (rejected.count(f.source_file) && !refused.count(f.source_file)))
+        continue;
+      again.push_back(f);
+      again.back().known_hashes.clear();
+      again.back().reload = false;
+    }
+    if (again.empty()) return;
+
+    fmt::print(stderr, "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
+                       "filers again\n", files_changed_, again.size());
+    const auto stages = summary_.stages;
+    const auto busy = summary_.busy;
+    const auto bottleneck = summary_.bottleneck, suggestion = summary_.suggestion;
+    launch_and_wait(again, sink_url);
+    summary_.stages = stages;  // the stage analysis describes the main pass
+    summary_.busy = busy;
+    summary_.bottleneck = bottleneck;
+    summary_.suggestion = suggestion;
+    const auto count = [&](const char* status) {
+      const auto rows = admin.query(fmt::format("SELECT count(*) FROM ingest_files WHERE status = '{}' AND run_id = {}",
+                                                status, summary_.run_id));
+      return rows.empty() || !rows[0][0] ? 0 : std::stoull(*rows[0][0]);
+    };
+    summary_.files_loaded = count("loaded");
+    summary_.files_rejected = count("rejected");
+    summary_.files_skipped = summary_.files_seen - std::min(summary_.files_seen, summary_.files_loaded +
+                                                                                   summary_.files_rejected);
+  }
+
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto removed = ipc::remove_stale_segments();
     if (!removed.empty())
@@ -692,6 +747,7 @@ class Supervisor {
       summary_.files_loaded += slot.get(counter::kFilesLoaded);
       summary_.files_rejected += slot.get(counter::kFilesRejected);
       summary_.files_skipped += slot.get(counter::kFilesSkipped);
+      files_changed_ += slot.get(counter::kFilesChanged);
       summary_.bytes += slot.get(counter::kBytesRead);
       summary_.unknown_columns += slot.get(counter::kUnknownColumns);
       for (std::uint32_t k = 0; k < kTableCount; ++k) summary_.rows[k] += slot.get(counter::kRowsFirst + k);
@@ -706,6 +762,7 @@ class Supervisor {
   sigset_t original_mask_{};
   bool failed_ = false;
   int interrupted_signal_ = 0;
+  std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers
 };
 
 // Prints rows as an aligned table.

@@ -93,7 +93,7 @@ class Writer {
     while (reader.next(record)) {
       switch (record.kind) {
         case RecordKind::kFileBegin:
-          sink_->begin_file();
+          sink_->begin_file(meta_of(record.file_index));
           file_open_ = true;
           pending_ = true;
           break;
@@ -111,13 +111,19 @@ class Writer {
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();
   }
 
-  void end_file(const FileEndInfo& end) {
-    const FileEntry& entry = ctx_.layout.file(end.file_index);
+  FileMeta meta_of(std::uint32_t file_index) const {
+    const FileEntry& entry = ctx_.layout.file(file_index);
     FileMeta meta;
-    meta.file_index = end.file_index;
+    meta.file_index = file_index;
     meta.source_file = ctx_.layout.source(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
+    meta.replaces = entry.known_count > 0;  // read although loaded before: changed, or --force
+    return meta;
+  }
+
+  void end_file(const FileEndInfo& end) {
+    const FileMeta meta = meta_of(end.file_index);
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     sink_->end_file(end, meta);
     file_open_ = false;

@@ -48,6 +48,7 @@ enum : std::uint32_t {
   kUnknownColumns,                          // parser: filings columns not in the contract
   kFilesLoaded,                             // writer
   kFilesRejected,                           // writer (parser, reader and database verdicts alike)
+  kFilesChanged,                            // reader: read although loaded before (changed or --force)
   kRowsFirst,                               // writer: rows written, one counter per TableId
   kWaitInputNs = kRowsFirst + kTableCount,  // any stage: time asleep waiting for input
   kWaitOutputNs,                            // any stage: time asleep waiting for room downstream (backpressure)
@@ -74,6 +75,7 @@ struct FileEntry {
   std::uint8_t known_count;
   Dataset hint;
   bool forced;
+  bool reload;                 // --force: never skipped, replaces what is loaded
   std::uint64_t content_hash;  // written by the reader before it publishes the file
   std::int64_t zip_member;     // index in the archive at `path`, or -1 for a plain file
   std::uint64_t error_offset;  // into the string table: why the input cannot be read, if so

@@ -67,7 +67,21 @@ struct FileMeta {
   std::string_view source_file;
   std::uint64_t bytes = 0;
   std::uint64_t content_hash = 0;
+  // The file was loaded before with other content (or --force): its filer is replaced.
+  bool replaces = false;
 };
+
+// Replacing a filer (../shared/edgar-tables.md: a newer snapshot replaces what changed). Every
+// sink keeps one invariant at each commit: a filer's rows in a dataset's tables are exactly the
+// rows of its files that have a 'loaded' ingest_files row. A file that replaces its filer runs
+// these statements in its own transaction, before its rows: the filer's rows go, and so do the
+// ingest_files rows of all its files in the dataset, so files of the filer that were skipped as
+// unchanged are no longer 'loaded' and the run loads them again (Supervisor: the second pass).
+std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik);
+// The CIK in a source file name (CIK0000320193.json, CIK0000320193-submissions-001.json), or -1.
+std::int64_t cik_of_source(std::string_view source_file) noexcept;
+// The dataset a data table belongs to.
+Dataset dataset_of(TableId table) noexcept;
 
 struct Rejection {
   std::uint32_t file_index = 0;
@@ -85,7 +99,7 @@ struct CommitReport {
 class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
-  virtual void begin_file() = 0;
+  virtual void begin_file(const FileMeta& meta) = 0;
   // Applies (or buffers) one row; returns the position past its values.
   virtual const std::byte* row(TableId table, const std::byte* values) = 0;
   // Ends the file: loaded, or rejected (by the parser, or by the sink's own checks).

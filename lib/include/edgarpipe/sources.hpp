@@ -23,6 +23,7 @@ struct InputFile {
   Dataset hint = Dataset::kUnknown;         // --dataset, else a directory named like a dataset
   bool forced = false;                      // hint came from --dataset
   std::vector<std::uint64_t> known_hashes;  // content hashes already loaded (filled by the caller)
+  bool reload = false;                      // load even if its hash is loaded (--force)
   std::int64_t zip_member = -1;             // index in the archive's central directory, or -1
   std::string open_error;                   // set when the input cannot be read at all (a corrupt
                                             // archive): the file is rejected with this reason
