@@ -25,13 +25,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -125,8 +127,7 @@ int text_width(std::string_view table, std::string_view column) {
   if (column == "dataset" || column == "status") return 16;
   if (column == "content_hash") return 32;
   if ((table == "concepts" && (column == "label" || column == "description")) ||
-      (table == "companies" && column == "description") || column == "error" || column == "sources" ||
-      column == "sink")
+      (table == "companies" && column == "description") || column == "error" || column == "sources" || column == "sink")
     return 0;
   return 4000;
 }
@@ -152,20 +153,19 @@ std::string mssql_type(ColumnType t, std::string_view table, std::string_view co
   const int width = text_width(table, column);
   const std::string size = width == 0 ? "MAX" : std::to_string(width);
   return Utf8Text ? fmt::format("VARCHAR({}) COLLATE Latin1_General_100_CI_AS_SC_UTF8", size)
-                     : fmt::format("NVARCHAR({})", size);
+                  : fmt::format("NVARCHAR({})", size);
 }
 
 std::string build_schema(bool utf8_text) {
-  return contract_ddl({utf8_text ? mssql_type<true> : mssql_type<false>, "period_start", "BIGINT IDENTITY(1,1) PRIMARY KEY",
-                       [](std::string_view table) {
-                         return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL CREATE TABLE {0}", table);
-                       },
-                       [](std::string_view index, std::string_view table) {
-                         return fmt::format(
-                             "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{0}' AND object_id = "
-                             "OBJECT_ID(N'{1}')) CREATE UNIQUE INDEX {0} ON {1}",
-                             index, table);
-                       }});
+  return contract_ddl(
+      {utf8_text ? mssql_type<true> : mssql_type<false>, "period_start", "BIGINT IDENTITY(1,1) PRIMARY KEY",
+       [](std::string_view table) { return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL CREATE TABLE {0}", table); },
+       [](std::string_view index, std::string_view table) {
+         return fmt::format(
+             "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{0}' AND object_id = "
+             "OBJECT_ID(N'{1}')) CREATE UNIQUE INDEX {0} ON {1}",
+             index, table);
+       }});
 }
 
 // A T-SQL string literal.
@@ -359,8 +359,8 @@ class Connection {
     dbloginfree(login);
     if (!dbproc_) {
       const std::string why = g_last_error.number != 0 ? g_last_error.text : g_last_client_error;
-      throw SinkError(fmt::format("cannot connect to SQL Server {}: {}", options_.server,
-                                  why.empty() ? "login failed" : why));
+      throw SinkError(
+          fmt::format("cannot connect to SQL Server {}: {}", options_.server, why.empty() ? "login failed" : why));
     }
     // XACT_ABORT off: a refused bulk row fails its statement, and the sink decides what to roll
     // back. ANSI settings as SQL Server's own tools use them.
@@ -475,9 +475,10 @@ class MssqlAdmin final : public SinkAdmin {
 
   void create_schema() override {
     // Serialise concurrent first runs: the IF OBJECT_ID ... CREATE guards race otherwise.
-    db_.exec("BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema', @LockMode = N'Exclusive', "
-             "@LockOwner = N'Transaction'; " +
-             build_schema(db_.options().utf8_text) + " COMMIT TRANSACTION");
+    db_.exec(
+        "BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema', @LockMode = N'Exclusive', "
+        "@LockOwner = N'Transaction'; " +
+        build_schema(db_.options().utf8_text) + " COMMIT TRANSACTION");
   }
 
   std::int64_t begin_run(const RunStart& run) override {
@@ -492,11 +493,11 @@ class MssqlAdmin final : public SinkAdmin {
 
   void finish_run(std::int64_t run_id, const RunTotals& t) override {
     if (db_.broken()) db_.reconnect();
-    db_.exec(fmt::format(
-        "UPDATE ingest_runs SET finished_at = {}, status = {}, files_seen = {}, files_loaded = {}, "
-        "files_skipped = {}, files_rejected = {}, rows_written = {} WHERE run_id = {}",
-        quote(utc_now()), quote(t.status), t.files_seen, t.files_loaded, t.files_skipped, t.files_rejected,
-        t.rows_written, run_id));
+    db_.exec(
+        fmt::format("UPDATE ingest_runs SET finished_at = {}, status = {}, files_seen = {}, files_loaded = {}, "
+                    "files_skipped = {}, files_rejected = {}, rows_written = {} WHERE run_id = {}",
+                    quote(utc_now()), quote(t.status), t.files_seen, t.files_loaded, t.files_skipped, t.files_rejected,
+                    t.rows_written, run_id));
   }
 
   std::vector<TextRow> query(const std::string& sql) override { return db_.exec(sql); }
@@ -516,9 +517,7 @@ class MssqlAdmin final : public SinkAdmin {
 
 class MssqlWriter final : public SinkWriter {
  public:
-  MssqlWriter(const MssqlOptions& options, std::int64_t run_id) : db_(options), run_id_(run_id) {
-    prepare_session();
-  }
+  MssqlWriter(const MssqlOptions& options, std::int64_t run_id) : db_(options), run_id_(run_id) { prepare_session(); }
 
   void begin_file(const FileMeta&) override {
     for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
@@ -673,9 +672,9 @@ class MssqlWriter final : public SinkWriter {
   // Whether this run already committed the buffered batch (before the connection dropped).
   bool batch_committed() {
     const IngestRow& probe = ingest_.front();
-    const auto rows = db_.exec(fmt::format(
-        "SELECT count(*) FROM ingest_files WHERE dataset = {} AND source_file = {} AND run_id = {}",
-        quote(probe.dataset), quote(probe.source_file), run_id_));
+    const auto rows = db_.exec(
+        fmt::format("SELECT count(*) FROM ingest_files WHERE dataset = {} AND source_file = {} AND run_id = {}",
+                    quote(probe.dataset), quote(probe.source_file), run_id_));
     return !rows.empty() && rows[0][0] && *rows[0][0] != "0";
   }
 
@@ -838,8 +837,8 @@ class MssqlWriter final : public SinkWriter {
       cells.integer(run_id_);
       cells.raw(f.loaded_at);
     }
-    if (auto e = bulk_copy(db_, "#ingest_stage", ingest_files_columns(), {cells.data(), cells.size()}, files.size(),
-                           false))
+    if (auto e =
+            bulk_copy(db_, "#ingest_stage", ingest_files_columns(), {cells.data(), cells.size()}, files.size(), false))
       return e;
     return db_.try_exec(
         "WITH s AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY dataset, source_file ORDER BY (SELECT 0)) AS n "

@@ -21,8 +21,8 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -61,8 +61,9 @@ std::string pg_type(ColumnType t) {
 }
 
 std::string build_schema() {
-  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return pg_type(t); }, "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY",
-                       create_table_if_absent, create_unique_index_if_absent});
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return pg_type(t); },
+                       "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY", create_table_if_absent,
+                       create_unique_index_if_absent});
 }
 
 struct ResultDeleter {

@@ -104,7 +104,8 @@ SinkUrl parse_sink_url(std::string_view url) {
     s.kind = SinkUrl::Kind::kNull;
     return s;
   }
-  throw UsageError("unknown sink '" + std::string(url) + "' (expected sqlite:PATH, postgresql://..., mssql://... or null:)");
+  throw UsageError("unknown sink '" + std::string(url) +
+                   "' (expected sqlite:PATH, postgresql://..., mssql://... or null:)");
 }
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url) {
@@ -152,7 +153,7 @@ std::int64_t cik_of_source(std::string_view source_file) noexcept {
 
 Dataset dataset_of(TableId table) noexcept {
   return table == TableId::kEntities || table == TableId::kConcepts || table == TableId::kFacts ? Dataset::kCompanyfacts
-                                                                                                 : Dataset::kSubmissions;
+                                                                                                : Dataset::kSubmissions;
 }
 
 void CommitReport::add(const CommitReport& other) {

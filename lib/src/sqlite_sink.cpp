@@ -30,7 +30,8 @@ std::string sql_type(ColumnType t) {  // SQLite's storage classes
 
 std::string build_schema() {
   // period_start is NULL for instant facts; the facts key treats NULL as a value.
-  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return sql_type(t); }, "coalesce(period_start, '')", "INTEGER PRIMARY KEY", create_table_if_absent,
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return sql_type(t); },
+                       "coalesce(period_start, '')", "INTEGER PRIMARY KEY", create_table_if_absent,
                        create_unique_index_if_absent});
 }
 
@@ -329,7 +330,7 @@ class SqliteWriter final : public SinkWriter {
   std::array<std::uint64_t, kTableCount> file_rows_{};
   std::string file_error_;
   bool replaces_ = false, filer_replaced_ = false;  // the open file replaces its filer; done so
-  CommitReport pending_;  // what the open transaction holds
+  CommitReport pending_;                            // what the open transaction holds
 };
 
 }  // namespace

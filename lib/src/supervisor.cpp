@@ -413,16 +413,17 @@ class Supervisor {
     }
     std::vector<InputFile> again;
     for (const InputFile& f : files) {
-      if (loaded_now.count(f.source_file) || (rejected.count(f.source_file) && !refused.count(f.source_file)))
-        continue;
+      if (loaded_now.count(f.source_file) || (rejected.count(f.source_file) && !refused.count(f.source_file))) continue;
       again.push_back(f);
       again.back().known_hashes.clear();
       again.back().reload = false;
     }
     if (again.empty()) return;
 
-    fmt::print(stderr, "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
-                       "filers again\n", files_changed_, again.size());
+    fmt::print(stderr,
+               "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
+               "filers again\n",
+               files_changed_, again.size());
     const auto stages = summary_.stages;
     const auto busy = summary_.busy;
     const auto bottleneck = summary_.bottleneck, suggestion = summary_.suggestion;
@@ -438,8 +439,8 @@ class Supervisor {
     };
     summary_.files_loaded = count("loaded");
     summary_.files_rejected = count("rejected");
-    summary_.files_skipped = summary_.files_seen - std::min(summary_.files_seen, summary_.files_loaded +
-                                                                                   summary_.files_rejected);
+    summary_.files_skipped =
+        summary_.files_seen - std::min(summary_.files_seen, summary_.files_loaded + summary_.files_rejected);
   }
 
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {

@@ -108,17 +108,19 @@ constexpr TableDef kTables[kTableCount] = {
 };
 
 constexpr Column kIngestFiles[] = {
-    {"dataset", T::kText, true},  {"source_file", T::kText, true}, {"cik", T::kBigInt, false},
-    {"bytes", T::kBigInt, false}, {"content_hash", T::kText, false}, {"status", T::kText, true},
-    {"rows", T::kBigInt, false},  {"error", T::kText, false},        {"run_id", T::kBigInt, false},
+    {"dataset", T::kText, true},         {"source_file", T::kText, true},   {"cik", T::kBigInt, false},
+    {"bytes", T::kBigInt, false},        {"content_hash", T::kText, false}, {"status", T::kText, true},
+    {"rows", T::kBigInt, false},         {"error", T::kText, false},        {"run_id", T::kBigInt, false},
     {"loaded_at", T::kTimestamp, false},
 };
 constexpr Column kIngestRuns[] = {
-    {"run_id", T::kBigInt, true},        {"started_at", T::kTimestamp, true}, {"finished_at", T::kTimestamp, false},
-    {"status", T::kText, true},          {"sources", T::kText, false},        {"sink", T::kText, false},
-    {"files_seen", T::kBigInt, false},   {"files_loaded", T::kBigInt, false}, {"files_skipped", T::kBigInt, false},
-    {"files_rejected", T::kBigInt, false}, {"rows_written", T::kBigInt, false}, {"readers", T::kInt, false},
-    {"parsers", T::kInt, false},         {"writers", T::kInt, false},
+    {"run_id", T::kBigInt, true},          {"started_at", T::kTimestamp, true},
+    {"finished_at", T::kTimestamp, false}, {"status", T::kText, true},
+    {"sources", T::kText, false},          {"sink", T::kText, false},
+    {"files_seen", T::kBigInt, false},     {"files_loaded", T::kBigInt, false},
+    {"files_skipped", T::kBigInt, false},  {"files_rejected", T::kBigInt, false},
+    {"rows_written", T::kBigInt, false},   {"readers", T::kInt, false},
+    {"parsers", T::kInt, false},           {"writers", T::kInt, false},
 };
 
 }  // namespace

@@ -60,8 +60,9 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   CHECK(cell(*admin, "SELECT status, files_loaded, rows_written FROM ingest_runs") == "completed|29|114126");
   // DECIMAL(38,12) is exact: the same sum Python's Decimal computes from the JSON text.
   CHECK(cell(*admin, "SELECT CONVERT(varchar(60), sum(value)) FROM facts") == "879778428576246.025000000000");
-  CHECK(cell(*admin, "SELECT CONVERT(varchar(30), acceptance_datetime, 121), size FROM filings WHERE cik = 320193 "
-                     "AND accession_number = '0000320193-24-000123'") == "2024-11-01 10:01:36.0000000|9759333");
+  CHECK(cell(*admin,
+             "SELECT CONVERT(varchar(30), acceptance_datetime, 121), size FROM filings WHERE cik = 320193 "
+             "AND accession_number = '0000320193-24-000123'") == "2024-11-01 10:01:36.0000000|9759333");
   CHECK(cell(*admin, "SELECT sic, CASE WHEN ein IS NULL THEN 1 ELSE 0 END FROM companies WHERE cik = 315090") == "|1");
 
   // A rerun adds nothing.

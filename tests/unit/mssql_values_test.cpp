@@ -25,11 +25,11 @@ TEST_CASE("Decimals are rewritten with exactly 12 fraction digits, or refused", 
   CHECK(fixed("1.5E3") == "1500.000000000000");
   CHECK(fixed("1e-12") == "0.000000000001");
   CHECK(fixed("-0.0") == "0.000000000000");
-  CHECK(fixed("0.1000000000000000") == "0.100000000000");                    // trailing zeros are exact
-  CHECK(fixed("0.1234567890123") == "refused");                              // would round
+  CHECK(fixed("0.1000000000000000") == "0.100000000000");  // trailing zeros are exact
+  CHECK(fixed("0.1234567890123") == "refused");            // would round
   CHECK(fixed("1e-13") == "refused");
   CHECK(fixed("99999999999999999999999999.5") == "99999999999999999999999999.500000000000");  // 26 digits
-  CHECK(fixed("100000000000000000000000000") == "refused");                  // 27 integer digits
+  CHECK(fixed("100000000000000000000000000") == "refused");                                   // 27 integer digits
   CHECK(fixed("1e26") == "refused");
   CHECK(fixed("00012.5") == "12.500000000000");
   CHECK(fixed("abc") == "refused");
