@@ -24,22 +24,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "batched_sink_writer.hpp"
 #include "edgarpipe/mssql_values.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
@@ -412,11 +408,16 @@ class CellBuffer {
   std::string bytes_;
 };
 
+// Integer columns are bound as int64 cells (FreeTDS converts to the column's size; the range was
+// checked when the cell was made).
+bool is_integer(ColumnType t) {
+  return t == ColumnType::kBigInt || t == ColumnType::kInt || t == ColumnType::kSmallInt;
+}
+
 // Sends `rows` rows of cells with one bulk request into `table` (which must exist: bcp_init
-// reads its metadata). Returns the rows the server took, or the error.
+// reads its metadata). Returns the error, if any.
 std::optional<StatementError> bulk_copy(Connection& db, const std::string& table, std::span<const Column> columns,
-                                        std::string_view cells, std::uint64_t rows, bool tablock,
-                                        std::uint64_t* copied = nullptr) {
+                                        std::string_view cells, std::uint64_t rows, bool tablock) {
   if (rows == 0) return std::nullopt;
   Connection::clear_errors();
   DBPROCESS* p = db.get();
@@ -427,8 +428,7 @@ std::optional<StatementError> bulk_copy(Connection& db, const std::string& table
   }
   static BYTE empty[4] = {0, 0, 0, 0};
   for (std::size_t c = 0; c < columns.size(); ++c) {
-    const bool integer = columns[c].type == ColumnType::kBigInt || columns[c].type == ColumnType::kInt ||
-                         columns[c].type == ColumnType::kSmallInt;
+    const bool integer = is_integer(columns[c].type);
     if (bcp_bind(p, empty, 0, integer ? -1 : 0, nullptr, 0, integer ? SYBINT8 : SYBCHAR, static_cast<int>(c + 1)) ==
         FAIL) {
       bcp_done(p);
@@ -442,8 +442,6 @@ std::optional<StatementError> bulk_copy(Connection& db, const std::string& table
       std::memcpy(&len, at, 4);
       at += 4;
       const int column = static_cast<int>(c + 1);
-      const bool integer = columns[c].type == ColumnType::kBigInt || columns[c].type == ColumnType::kInt ||
-                           columns[c].type == ColumnType::kSmallInt;
       if (len < 0) {
         bcp_collen(p, 0, column);  // NULL
       } else if (len == 0) {
@@ -451,7 +449,7 @@ std::optional<StatementError> bulk_copy(Connection& db, const std::string& table
         bcp_collen(p, -1, column);
       } else {
         bcp_colptr(p, reinterpret_cast<BYTE*>(const_cast<char*>(at)), column);
-        bcp_collen(p, integer ? -1 : len, column);
+        bcp_collen(p, is_integer(columns[c].type) ? -1 : len, column);  // fixed-size int64 cells
         at += len;
       }
     }
@@ -461,9 +459,7 @@ std::optional<StatementError> bulk_copy(Connection& db, const std::string& table
       return e;
     }
   }
-  const DBINT done = bcp_done(p);
-  if (done < 0 || g_last_error.number != 0) return db.last_error("bulk copy into " + table);
-  if (copied) *copied += static_cast<std::uint64_t>(done);
+  if (bcp_done(p) < 0 || g_last_error.number != 0) return db.last_error("bulk copy into " + table);
   return std::nullopt;
 }
 
@@ -515,14 +511,11 @@ class MssqlAdmin final : public SinkAdmin {
   Connection db_;
 };
 
-class MssqlWriter final : public SinkWriter {
+class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
  public:
-  MssqlWriter(const MssqlOptions& options, std::int64_t run_id) : db_(options), run_id_(run_id) { prepare_session(); }
-
-  void begin_file(const FileMeta&) override {
-    for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
-    file_.rows = {};
-    file_error_.clear();
+  MssqlWriter(const MssqlOptions& options, std::int64_t run_id)
+      : BatchedSinkWriter("SQL Server", run_id, kCommitBytes), db_(options) {
+    prepare_session();
   }
 
   const std::byte* row(TableId table, const std::byte* values) override {
@@ -538,78 +531,8 @@ class MssqlWriter final : public SinkWriter {
     return cursor.position();
   }
 
-  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
-    IngestRow ingest;
-    ingest.file_index = meta.file_index;
-    ingest.dataset = std::string(dataset_name(end.dataset));
-    ingest.source_file = std::string(meta.source_file);
-    ingest.cik = end.cik;
-    ingest.bytes = meta.bytes;
-    ingest.content_hash = meta.content_hash;
-    ingest.rows = end.rows;
-    ingest.loaded_at = utc_now();
-    if (end.status == FileStatus::kLoaded && file_error_.empty()) {
-      for (std::size_t t = 0; t < kTableCount; ++t) file_.end[t] = tables_[t].size();
-      ingest.span = spans_.size();
-      spans_.push_back(file_);
-    } else {
-      for (std::size_t t = 0; t < kTableCount; ++t) tables_[t].truncate(file_.start[t]);
-      ingest.loaded = false;
-      ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
-    }
-    if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
-    ingest_.push_back(std::move(ingest));
-  }
-
-  bool wants_commit() const override {
-    std::size_t bytes = 0;
-    for (const auto& t : tables_) bytes += t.size();
-    return bytes >= kCommitBytes;
-  }
-
-  CommitReport commit() override {
-    if (ingest_.empty()) return {};
-    auto delay = std::chrono::milliseconds(250);
-    const auto give_up = std::chrono::steady_clock::now() + kReconnectBudget;
-    for (int attempt = 1;; ++attempt) {
-      try {
-        if (attempt > 1 && batch_committed()) return finish_commit();
-        return try_commit();
-      } catch (const SinkError& e) {
-        if (!db_.broken()) throw;  // a real error, not a lost connection
-        if (std::chrono::steady_clock::now() + delay > give_up)
-          throw SinkError(fmt::format(
-              "lost the connection to SQL Server and could not get it back after {} attempts: {}", attempt, e.what()));
-        fmt::print(stderr, "edgarpipe-writer: lost the connection to SQL Server ({}); reconnecting in {} ms\n",
-                   e.what(), delay.count());
-        std::this_thread::sleep_for(delay);
-        delay = std::min(delay * 2, std::chrono::milliseconds(4000));
-        try {
-          db_.reconnect();
-          prepare_session();
-        } catch (const SinkError&) {
-          // still down: the next round waits longer
-        }
-      }
-    }
-  }
-
  private:
-  static constexpr auto kReconnectBudget = std::chrono::seconds(60);
   static constexpr int kDeadlockRetries = 5;
-
-  struct FileSpan {
-    std::array<std::size_t, kTableCount> start{}, end{};
-    std::array<std::uint64_t, kTableCount> rows{};
-  };
-  struct IngestRow {
-    std::uint32_t file_index = 0;
-    std::string dataset, source_file, error, loaded_at;
-    std::int64_t cik = -1;
-    std::uint64_t bytes = 0, content_hash = 0, rows = 0;
-    bool loaded = true;
-    std::size_t span = 0;
-  };
 
   void prepare_session() {
     db_.exec(
@@ -657,7 +580,7 @@ class MssqlWriter final : public SinkWriter {
         std::string fixed;
         const std::string integral = v.tag == ValueTag::kInt ? std::to_string(v.integer) : std::string();
         const std::string_view text = v.tag == ValueTag::kInt ? std::string_view(integral) : v.text;
-        if (v.tag == ValueTag::kNull || !mssql::fixed_scale_decimal(text, fixed)) {
+        if (!mssql::fixed_scale_decimal(text, fixed)) {
           out.null();
           return "does not fit DECIMAL(38,12) exactly";
         }
@@ -669,8 +592,13 @@ class MssqlWriter final : public SinkWriter {
     return "has the wrong type for the column";
   }
 
-  // Whether this run already committed the buffered batch (before the connection dropped).
-  bool batch_committed() {
+  bool connection_broken() const override { return db_.broken(); }
+  void reconnect() override {
+    db_.reconnect();
+    prepare_session();
+  }
+
+  bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
     const auto rows = db_.exec(
         fmt::format("SELECT count(*) FROM ingest_files WHERE dataset = {} AND source_file = {} AND run_id = {}",
@@ -678,16 +606,12 @@ class MssqlWriter final : public SinkWriter {
     return !rows.empty() && rows[0][0] && *rows[0][0] != "0";
   }
 
-  CommitReport try_commit() {
+  CommitReport try_commit() override {
     for (int attempt = 1;; ++attempt) {
       db_.exec("BEGIN TRANSACTION");
       std::optional<StatementError> error = delete_replaced();
-      FileSpan all;
-      for (std::size_t t = 0; t < kTableCount; ++t) all.end[t] = tables_[t].size();
-      for (const auto& s : spans_)
-        for (std::size_t t = 0; t < kTableCount; ++t) all.rows[t] += s.rows[t];
       concepts_inserted_ = 0;
-      if (!error) error = send_span(all, concepts_inserted_);
+      if (!error) error = send_span(whole_batch(), concepts_inserted_);
       if (!error) error = write_ingest_rows(ingest_);
       if (!error) {
         db_.exec("COMMIT TRANSACTION");
@@ -745,13 +669,8 @@ class MssqlWriter final : public SinkWriter {
   // exclusive to replace and shared to insert, in CIK order, so that a replacement's DELETEs and a
   // concurrent writer's rows of the same filer cannot interleave.
   std::optional<StatementError> delete_replaced() {
-    std::map<std::int64_t, bool> filers;  // cik -> replaced
-    for (const IngestRow& f : ingest_)
-      if (f.cik >= 0) filers.emplace(f.cik, false);
-    for (const auto& [dataset, cik] : replaced_)
-      if (cik >= 0) filers[cik] = true;
     std::string locks;
-    for (const auto& [cik, exclusive] : filers)
+    for (const auto& [cik, exclusive] : filers_to_lock())
       locks += fmt::format(
           "EXEC sp_getapplock @Resource = N'edgarpipe-filer-{}', @LockMode = N'{}', @LockOwner = N'Transaction'; ", cik,
           exclusive ? "Exclusive" : "Shared");
@@ -761,27 +680,6 @@ class MssqlWriter final : public SinkWriter {
       for (const std::string& sql : replace_filer_sql(dataset, cik))
         if (auto e = db_.try_exec(sql)) return e;
     return std::nullopt;
-  }
-
-  CommitReport finish_commit() {
-    CommitReport report;
-    for (const IngestRow& file : ingest_) {
-      if (file.loaded) {
-        ++report.files_loaded;
-        const FileSpan& span = spans_[file.span];
-        for (std::size_t t = 0; t < kTableCount; ++t)
-          if (t != static_cast<std::size_t>(TableId::kConcepts)) report.rows_by_table[t] += span.rows[t];
-      } else {
-        ++report.files_rejected;
-        report.rejections.push_back({file.file_index, file.error});
-      }
-    }
-    report.rows_by_table[static_cast<std::size_t>(TableId::kConcepts)] = concepts_inserted_;
-    for (auto& t : tables_) t.clear();
-    spans_.clear();
-    ingest_.clear();
-    replaced_.clear();
-    return report;
   }
 
   std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
@@ -854,14 +752,6 @@ class MssqlWriter final : public SinkWriter {
   }
 
   Connection db_;
-  std::int64_t run_id_;
-  std::array<CellBuffer, kTableCount> tables_;
-  std::vector<FileSpan> spans_;    // files loaded so far in this transaction
-  std::vector<IngestRow> ingest_;  // every file ended since the last commit
-  FileSpan file_;                  // the open file
-  std::string file_error_;
-  std::uint64_t concepts_inserted_ = 0;
-  std::set<std::pair<Dataset, std::int64_t>> replaced_;  // filers replaced by this batch's files
 };
 
 }  // namespace

@@ -18,19 +18,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
-#include <chrono>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "batched_sink_writer.hpp"
 #include "edgarpipe/pg_binary.hpp"
 #include "edgarpipe/sink.hpp"
 
@@ -262,16 +258,11 @@ std::string column_list(const TableDef& t) {
   return cols;
 }
 
-class PostgresWriter final : public SinkWriter {
+class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
  public:
-  PostgresWriter(const std::string& conninfo, std::int64_t run_id) : db_(conninfo), run_id_(run_id) {
+  PostgresWriter(const std::string& conninfo, std::int64_t run_id)
+      : BatchedSinkWriter("PostgreSQL", run_id, kCommitBytes), db_(conninfo) {
     prepare_session();
-  }
-
-  void begin_file(const FileMeta&) override {
-    for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
-    file_.rows = {};
-    file_error_.clear();
   }
 
   const std::byte* row(TableId table, const std::byte* values) override {
@@ -289,67 +280,7 @@ class PostgresWriter final : public SinkWriter {
     return cursor.position();
   }
 
-  void end_file(const FileEndInfo& end, const FileMeta& meta) override {
-    IngestRow ingest;
-    ingest.file_index = meta.file_index;
-    ingest.dataset = std::string(dataset_name(end.dataset));
-    ingest.source_file = std::string(meta.source_file);
-    ingest.cik = end.cik;
-    ingest.bytes = meta.bytes;
-    ingest.content_hash = meta.content_hash;
-    ingest.rows = end.rows;
-    ingest.loaded_at = utc_now();
-    if (end.status == FileStatus::kLoaded && file_error_.empty()) {
-      for (std::size_t t = 0; t < kTableCount; ++t) file_.end[t] = tables_[t].size();
-      ingest.span = spans_.size();
-      spans_.push_back(file_);
-    } else {
-      for (std::size_t t = 0; t < kTableCount; ++t) tables_[t].truncate(file_.start[t]);
-      ingest.loaded = false;
-      ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
-    }
-    if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
-    ingest_.push_back(std::move(ingest));
-  }
-
-  bool wants_commit() const override {
-    std::size_t bytes = 0;
-    for (const auto& t : tables_) bytes += t.size();
-    return bytes >= kCommitBytes;
-  }
-
-  // A lost connection (server restart, network) is retried with bounded backoff: reconnect, find
-  // out whether the interrupted COMMIT went through (this run's ingest_files rows for the batch
-  // are all there, or none are: one transaction), and send the batch again only if it did not.
-  CommitReport commit() override {
-    if (ingest_.empty()) return {};
-    auto delay = std::chrono::milliseconds(250);
-    const auto give_up = std::chrono::steady_clock::now() + kReconnectBudget;
-    for (int attempt = 1;; ++attempt) {
-      try {
-        if (attempt > 1 && batch_committed()) return finish_commit(last_concepts_inserted_);
-        return try_commit();
-      } catch (const SinkError& e) {
-        if (!db_.broken()) throw;  // a real error, not a lost connection
-        if (std::chrono::steady_clock::now() + delay > give_up)
-          throw SinkError(fmt::format(
-              "lost the connection to PostgreSQL and could not get it back after {} attempts: {}", attempt, e.what()));
-        fmt::print(stderr, "edgarpipe-writer: lost the connection to PostgreSQL ({}); reconnecting in {} ms\n",
-                   e.what(), delay.count());
-        std::this_thread::sleep_for(delay);
-        delay = std::min(delay * 2, std::chrono::milliseconds(4000));
-        try {
-          db_.reconnect();
-          prepare_session();
-        } catch (const SinkError&) {
-          // still down: the next round waits longer
-        }
-      }
-    }
-  }
-
  private:
-  static constexpr auto kReconnectBudget = std::chrono::seconds(60);
   static constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filers ("EPPF")
 
   void prepare_session() {
@@ -357,8 +288,13 @@ class PostgresWriter final : public SinkWriter {
     db_.exec("CREATE TEMP TABLE IF NOT EXISTS ingest_stage (LIKE ingest_files) ON COMMIT DELETE ROWS");
   }
 
-  // Whether this run already committed the buffered batch (before the connection dropped).
-  bool batch_committed() {
+  bool connection_broken() const override { return db_.broken(); }
+  void reconnect() override {
+    db_.reconnect();
+    prepare_session();
+  }
+
+  bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
     const std::string id = std::to_string(run_id_);
     const char* values[] = {probe.dataset.c_str(), probe.source_file.c_str(), id.c_str()};
@@ -376,12 +312,7 @@ class PostgresWriter final : public SinkWriter {
   // file: every batch first takes a transaction-scoped advisory lock per filer it touches,
   // exclusive to replace, shared to insert, in CIK order (so writers cannot deadlock).
   void delete_replaced() {
-    std::map<std::int64_t, bool> filers;  // cik -> replaced
-    for (const IngestRow& f : ingest_)
-      if (f.cik >= 0) filers.emplace(f.cik, false);
-    for (const auto& [dataset, cik] : replaced_)
-      if (cik >= 0) filers[cik] = true;
-    if (!filers.empty()) {
+    if (const auto filers = filers_to_lock(); !filers.empty()) {
       std::string values;
       for (const auto& [cik, exclusive] : filers)
         values += fmt::format("{}({}, {})", values.empty() ? "" : ", ", cik, exclusive ? "true" : "false");
@@ -395,11 +326,11 @@ class PostgresWriter final : public SinkWriter {
       for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
   }
 
-  CommitReport try_commit() {
+  CommitReport try_commit() override {
     db_.exec("BEGIN");
     delete_replaced();
     std::uint64_t concepts_inserted = 0;
-    std::optional<StatementError> error = send_all(concepts_inserted);
+    std::optional<StatementError> error = send_span(whole_batch(), concepts_inserted);
     if (error && !error->data_error) throw SinkError("PostgreSQL: " + error->message);
     if (error) {
       // The database refused a row: replay file by file, each under a savepoint.
@@ -424,44 +355,10 @@ class PostgresWriter final : public SinkWriter {
       }
     }
     write_ingest_rows();
-    last_concepts_inserted_ = concepts_inserted;
+    concepts_inserted_ = concepts_inserted;
     db_.exec("COMMIT");
-    return finish_commit(concepts_inserted);
+    return finish_commit();
   }
-
-  CommitReport finish_commit(std::uint64_t concepts_inserted) {
-    CommitReport report;
-    for (const IngestRow& file : ingest_) {
-      if (file.loaded) {
-        ++report.files_loaded;
-        const FileSpan& span = spans_[file.span];
-        for (std::size_t t = 0; t < kTableCount; ++t)
-          if (t != static_cast<std::size_t>(TableId::kConcepts)) report.rows_by_table[t] += span.rows[t];
-      } else {
-        ++report.files_rejected;
-        report.rejections.push_back({file.file_index, file.error});
-      }
-    }
-    report.rows_by_table[static_cast<std::size_t>(TableId::kConcepts)] = concepts_inserted;
-    for (auto& t : tables_) t.clear();
-    spans_.clear();
-    ingest_.clear();
-    replaced_.clear();
-    return report;
-  }
-
-  struct FileSpan {
-    std::array<std::size_t, kTableCount> start{}, end{};
-    std::array<std::uint64_t, kTableCount> rows{};
-  };
-  struct IngestRow {
-    std::uint32_t file_index = 0;
-    std::string dataset, source_file, error, loaded_at;
-    std::int64_t cik = -1;
-    std::uint64_t bytes = 0, content_hash = 0, rows = 0;
-    bool loaded = true;
-    std::size_t span = 0;
-  };
 
   static bool encode(pg::CopyBuffer& out, const Column& column, const ValueView& v) {
     if (v.tag == ValueTag::kNull) {
@@ -501,13 +398,6 @@ class PostgresWriter final : public SinkWriter {
     }
     out.null();  // keeps the tuple well-formed; the file is rejected by its error
     return false;
-  }
-
-  // Every buffered file in one go: one COPY per table.
-  std::optional<StatementError> send_all(std::uint64_t& concepts_inserted) {
-    FileSpan all;
-    for (std::size_t t = 0; t < kTableCount; ++t) all.end[t] = tables_[t].size();
-    return send_span(all, concepts_inserted);
   }
 
   std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
@@ -564,14 +454,6 @@ class PostgresWriter final : public SinkWriter {
   }
 
   Connection db_;
-  std::int64_t run_id_;
-  std::array<pg::CopyBuffer, kTableCount> tables_;
-  std::vector<FileSpan> spans_;    // files loaded so far in this transaction
-  std::vector<IngestRow> ingest_;  // every file ended since the last commit
-  FileSpan file_;                  // the open file
-  std::string file_error_;
-  std::uint64_t last_concepts_inserted_ = 0;
-  std::set<std::pair<Dataset, std::int64_t>> replaced_;  // filers replaced by this batch's files
 };
 
 }  // namespace
