@@ -1,6 +1,8 @@
 // Parser stage: takes raw chunks from every reader, parses each file in place (simdjson reads the
 // reader's chunk where it lies) and writes its rows into row-batch chunks of its own pool, which
 // it hands to writers. A file's records that span several batch chunks go to the same writer.
+#include <signal.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -181,6 +183,7 @@ class Parser final : public RowBatchWriter::Output {
       outcome.cik = parse_file_name(path).cik;
       if (parse_file_name(path).overflow_page) outcome.dataset = Dataset::kSubmissions;
     } else {
+      if (!ctx_.test_crash_on.empty() && path.find(ctx_.test_crash_on) != std::string_view::npos) ::raise(SIGSEGV);
       outcome = parser_.parse(data, d.length, d.length + ipc::kTailPadding, path, entry.hint, entry.forced, batches_);
     }
     end.dataset = outcome.dataset;

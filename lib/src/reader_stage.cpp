@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -61,16 +62,23 @@ class Reader {
     }
   }
 
-  ipc::ChunkHandle acquire(std::uint64_t bytes) {
+  // A FILLING chunk for file `index`, tagged at once so the ownership records name the file a
+  // reader was reading if it dies mid-read (the supervisor reports it).
+  ipc::ChunkHandle acquire(std::uint64_t bytes, std::uint64_t index) {
     for (;;) {
-      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      if (auto h = try_acquire(bytes, index)) return *h;
       drain_returns();
-      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      if (auto h = try_acquire(bytes, index)) return *h;
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       drain_returns();
-      if (auto h = allocator_.acquire(bytes, ctx_.me)) return *h;
+      if (auto h = try_acquire(bytes, index)) return *h;
       ctx_.wait(key, StageContext::WaitFor::kOutput);  // backpressure: every chunk that fits is with a parser
     }
+  }
+  std::optional<ipc::ChunkHandle> try_acquire(std::uint64_t bytes, std::uint64_t index) {
+    auto h = allocator_.acquire(bytes, ctx_.me);
+    if (h) pool().descriptor_of(*h).tag = index;
+    return h;
   }
 
   // The parser with the fewest outstanding bytes (not counts, so one large file does not starve
@@ -108,7 +116,7 @@ class Reader {
   }
 
   void publish_error(std::uint64_t index, const std::string& message) {
-    const ipc::ChunkHandle h = acquire(message.size() + 1);
+    const ipc::ChunkHandle h = acquire(message.size() + 1, index);
     std::memcpy(pool().data(h), message.data(), message.size());
     publish(h, message.size(), index | kReadErrorTag);
   }
@@ -133,7 +141,7 @@ class Reader {
       return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,
                                               pool().largest_chunk()));
     }
-    const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size);
+    const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
     std::byte* data = pool().data(h);
     std::uint64_t done = 0;
     while (done < size) {
@@ -167,7 +175,7 @@ class Reader {
     if (file == nullptr)
       return publish_error(index,
                            fmt::format("cannot open member {} of {}: {}", member, archive_path, zip_strerror(archive)));
-    const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size);
+    const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
     std::byte* data = pool().data(h);
     std::uint64_t done = 0;
     std::string error;

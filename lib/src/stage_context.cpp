@@ -33,7 +33,7 @@ StageContext StageContext::attach(int argc, char** argv, Role role) {
   s.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
 
   s.set_phase(ipc::ProcessPhase::kRunning);
-  return StageContext{std::move(control), layout, static_cast<std::uint32_t>(slot), s.index.load(), s, me};
+  return StageContext{std::move(control), layout, static_cast<std::uint32_t>(slot), s.index.load(), s, me, {}, {}};
 }
 
 void StageContext::mark_started() const {
@@ -53,15 +53,19 @@ void StageContext::wait(std::uint32_t key, WaitFor reason, std::chrono::millisec
   check_abort();
 }
 
-// EDGARPIPE_TEST_FAULT=kill:<stage> makes that stage SIGKILL itself once running;
-// slow:<stage>:<ms> makes it pause <ms> per file. Tests use it to exercise crash and interrupt
-// paths deterministically; it is never set in production.
+// EDGARPIPE_TEST_FAULT=kill:<stage> makes that stage SIGKILL itself once running (in every
+// attempt of the run), kill-first:<stage> only in the first attempt (before any restart);
+// crash-on:<text> makes a parser SIGSEGV on every file whose source name contains <text>;
+// slow:<stage>:<ms> makes it pause <ms> per file. Tests use it to exercise crash, restart and
+// interrupt paths deterministically; it is never set in production.
 void apply_test_faults(StageContext& ctx, Role role) {
   const char* fault = std::getenv("EDGARPIPE_TEST_FAULT");
   if (fault == nullptr) return;
   const std::string spec = fault;
   const std::string name(role_name(role));
   if (spec == "kill:" + name) ::raise(SIGKILL);
+  if (spec == "kill-first:" + name && ctx.layout.header().attempt == 1) ::raise(SIGKILL);
+  if (spec.rfind("crash-on:", 0) == 0 && role == Role::kParser) ctx.test_crash_on = spec.substr(9);
   if (spec.rfind("slow:" + name + ":", 0) == 0)
     ctx.test_delay_per_file = std::chrono::milliseconds(std::strtol(spec.c_str() + 6 + name.size(), nullptr, 10));
 }

@@ -67,6 +67,8 @@ run options:
   --retry-rejected      load only the inputs the sink holds as rejected
   --force               load every input even if loaded with the same content (replacing
                         its filer's rows)
+  --max-restarts N      after a stage process dies, restart the stages over the unfinished
+                        files at most N times (default 3; 0: fail the run at once)
   --summary-json FILE   write the run summary as JSON
   --metrics-file FILE   rewrite FILE every second in the Prometheus text format (for
                         node_exporter's textfile collector)
@@ -89,6 +91,7 @@ struct RunOptions {
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
   bool force = false;
+  std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };
 
@@ -135,6 +138,9 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.max_rejects = v == "0" ? 0 : parse_count(arg, v, 1'000'000'000);
     } else if (arg == "--retry-rejected") {
       o.retry_rejected = true;
+    } else if (arg == "--max-restarts") {
+      const std::string_view v = value();
+      o.max_restarts = v == "0" ? 0 : parse_count("--max-restarts", v, 100);
     } else if (arg == "--force") {
       o.force = true;
     } else if (arg == "--max-compression-ratio") {
@@ -258,6 +264,7 @@ struct Summary {
   // for room downstream), averaged over the stage's processes.
   std::map<std::string, double> busy;
   std::string bottleneck, suggestion;
+  std::vector<std::string> restarts;  // why the stages were restarted, one entry per restart
 
   std::uint64_t rows_total() const {
     std::uint64_t n = 0;
@@ -282,13 +289,16 @@ struct Summary {
       for (const char* role : {"reader", "parser", "writer"})
         if (busy.count(role)) line += fmt::format("{}{}s {:.0f}%", line.empty() ? "" : ", ", role, 100 * busy.at(role));
       fmt::print(stderr, "  busy: {}; bottleneck: {}s{}\n", line, bottleneck,
-                 suggestion.empty() ? "" : fmt::format(" (try {})", suggestion));
+                 suggestion.empty()               ? ""
+                 : suggestion.rfind("--", 0) == 0 ? fmt::format(" (try {})", suggestion)
+                                                  : fmt::format(" ({})", suggestion));
     }
     std::string procs;
     for (const auto& s : stages)
       procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
                            s.pids.size() == 1 ? "" : "s");
     fmt::print(stderr, "  stages: {}\n", procs);
+    for (const auto& why : restarts) fmt::print(stderr, "  restarted after: {}\n", why);
     if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
   }
 
@@ -309,10 +319,10 @@ struct Summary {
         "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
-        "  \"failure\": \"{}\"\n}}\n",
+        "  \"restarts\": {},\n  \"failure\": \"{}\"\n}}\n",
         run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected,
         rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
-        json_escape(suggestion), json_escape(failure));
+        json_escape(suggestion), restarts.size(), json_escape(failure));
   }
 
   std::string busy_json() const {
@@ -365,8 +375,9 @@ class Supervisor {
     summary_.files_seen = files.size();
 
     try {
-      launch_and_wait(files, sink_url);
+      launch_with_restarts(*admin, files, sink_url);
       if (!failed_ && !interrupted_signal_ && files_changed_ > 0) reload_unloaded(*admin, files, sink_url);
+      if (!summary_.restarts.empty()) recount_files(*admin);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
@@ -427,11 +438,17 @@ class Supervisor {
     const auto stages = summary_.stages;
     const auto busy = summary_.busy;
     const auto bottleneck = summary_.bottleneck, suggestion = summary_.suggestion;
-    launch_and_wait(again, sink_url);
+    launch_with_restarts(admin, std::move(again), sink_url);
     summary_.stages = stages;  // the stage analysis describes the main pass
     summary_.busy = busy;
     summary_.bottleneck = bottleneck;
     summary_.suggestion = suggestion;
+    recount_files(admin);
+  }
+
+  // File counts from what the sink holds for this run, when the stage counters could count a
+  // file twice (read in one pass or attempt, then again in the next).
+  void recount_files(SinkAdmin& admin) {
     const auto count = [&](const char* status) {
       const auto rows = admin.query(fmt::format("SELECT count(*) FROM ingest_files WHERE status = '{}' AND run_id = {}",
                                                 status, summary_.run_id));
@@ -439,8 +456,75 @@ class Supervisor {
     };
     summary_.files_loaded = count("loaded");
     summary_.files_rejected = count("rejected");
+    // A completed run finished or skipped every file. A stopped one skipped what its last attempt
+    // skipped: every attempt reads the files skipped before again (they are never finished).
     summary_.files_skipped =
-        summary_.files_seen - std::min(summary_.files_seen, summary_.files_loaded + summary_.files_rejected);
+        failed_ || interrupted_signal_
+            ? attempt_skipped_
+            : summary_.files_seen - std::min(summary_.files_seen, summary_.files_loaded + summary_.files_rejected);
+  }
+
+  // Runs the stages over `files`; when a stage process dies, restarts them all over the files
+  // this run has not finished, at most --max-restarts times in the whole run. All of them, not
+  // only the dead one ("one for all", in Erlang/OTP's words): the stages share rings and pools
+  // that a process killed mid-operation leaves half-changed, so the survivors stop (their
+  // uncommitted transactions roll back), the segments are made afresh, and no live process ever
+  // meets a dead one's leftovers. What survivors had committed is not redone: a file is
+  // finished once this run's ingest_files row for it commits. A file that two dead processes
+  // held in turn (a file that crashes the parser) is rejected with that reason instead of
+  // being tried a third time.
+  void launch_with_restarts(SinkAdmin& admin, std::vector<InputFile> files, const SinkUrl& sink_url) {
+    for (;;) {
+      restart_pending_ = false;
+      launch_and_wait(files, sink_url);
+      if (!restart_pending_) return;
+      files = unfinished(admin, files);
+      fmt::print(stderr, "edgarpipe: restarting the stages over the {} unfinished files\n", files.size());
+    }
+  }
+
+  std::vector<InputFile> unfinished(SinkAdmin& admin, const std::vector<InputFile>& files) const {
+    std::set<std::string> finished;
+    for (const auto& row :
+         admin.query(fmt::format("SELECT source_file FROM ingest_files WHERE run_id = {}", summary_.run_id)))
+      if (row[0]) finished.insert(*row[0]);
+    const auto loaded = admin.loaded_hashes();  // a file replaced meanwhile is no longer loaded
+    std::vector<InputFile> rest;
+    for (const InputFile& f : files) {
+      if (finished.count(f.source_file)) continue;
+      InputFile& r = rest.emplace_back(f);
+      const auto it = loaded.find(f.source_file);
+      r.known_hashes = it == loaded.end() ? std::vector<std::uint64_t>{} : it->second;
+      const auto crash = crashed_on_.find(f.source_file);
+      if (crash != crashed_on_.end() && crash->second.times >= 2 && r.open_error.empty())
+        r.open_error =
+            fmt::format("the {} process died twice while {} this file (last: {}); not tried again", crash->second.role,
+                        crash->second.role == "reader" ? "reading" : "parsing", crash->second.how);
+    }
+    return rest;
+  }
+
+  // The files a stage process held when it died, from the raw pools' ownership records: a
+  // reader's FILLING chunk (the file it was reading) or a parser's CLAIMED chunks (the file it
+  // was parsing). A writer holds row batches, which name no file; what it had not committed
+  // rolls back with its connection.
+  std::vector<std::uint64_t> files_held_by(pid_t pid) const {
+    std::vector<std::uint64_t> held;
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const ipc::ProcessSlot& slot = layout_->slot(s);
+      if (slot.pid.load() != pid) continue;
+      const ipc::OwnerId owner{static_cast<std::uint8_t>(s), static_cast<std::uint16_t>(slot.incarnation.load())};
+      for (const ipc::ChunkPool& pool : raw_pools_)
+        for (std::uint32_t i = 0; i < pool.chunk_count(); ++i) {
+          const ipc::ChunkDescriptor& d = pool.descriptor(static_cast<std::uint16_t>(i));
+          const std::uint64_t word = d.state.load(std::memory_order_acquire);
+          const ipc::ChunkState state = ipc::ChunkDescriptor::state_of(word);
+          if ((state == ipc::ChunkState::kFilling || state == ipc::ChunkState::kClaimed) &&
+              ipc::ChunkDescriptor::owner_of(word) == owner.packed())
+            held.push_back(d.tag & ~kReadErrorTag);
+        }
+    }
+    return held;
   }
 
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
@@ -471,25 +555,30 @@ class Supervisor {
     const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());
     RunSegments segments;
     auto& control = segments.create(PipelineLayout::control_name(run_name), control_bytes);
+    raw_pools_.clear();
     for (std::uint32_t r = 0; r < o_.readers; ++r)
-      ipc::ChunkPool::format(segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes).base(),
-                             static_cast<std::uint16_t>(1 + r), raw);
+      raw_pools_.push_back(
+          ipc::ChunkPool::format(segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes).base(),
+                                 static_cast<std::uint16_t>(1 + r), raw));
     for (std::uint32_t p = 0; p < o_.parsers; ++p)
       ipc::ChunkPool::format(segments.create(PipelineLayout::batch_pool_name(run_name, p), batch_bytes).base(),
                              static_cast<std::uint16_t>(0x8000 + p), batch);
     layout_.emplace(PipelineLayout::format(control.base(), shape, files, run_name));
     ControlHeader& h = layout_->header();
     h.run_id = summary_.run_id;
+    h.attempt = static_cast<std::uint32_t>(summary_.restarts.size()) + 1;
     if (sink_url.text.size() >= sizeof h.sink) throw UsageError("--sink URL too long");
     std::memcpy(h.sink, sink_url.text.data(), sink_url.text.size());
 
     spawn_all();
     wait_all();
     collect_counters();
+    raw_pools_.clear();  // their segments go now
   }
 
   void spawn_all() {
     const pid_t me = ::getpid();
+    summary_.stages.clear();  // the processes of this attempt
     const std::pair<Role, const char*> roles[] = {
         {Role::kReader, "reader"}, {Role::kParser, "parser"}, {Role::kWriter, "writer"}};
     for (const auto& [role, name] : roles) {
@@ -573,9 +662,29 @@ class Supervisor {
       const std::string what = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                                    : fmt::format("exited with status {}", WEXITSTATUS(status));
       if (!failed_ && layout_->stop_mode() != StopMode::kAbort) {
-        failed_ = true;
-        summary_.failure = fmt::format("{} process {} {}", role_of(pid), pid, what);
-        fmt::print(stderr, "edgarpipe: {}; stopping the run\n", summary_.failure);
+        const std::string death = fmt::format("{} process {} {}", role_of(pid), pid, what);
+        std::string held;
+        for (std::uint64_t index : files_held_by(pid)) {
+          const std::string source(layout_->source(layout_->file(index)));
+          Crash& crash = crashed_on_[source];
+          ++crash.times;
+          crash.role = role_of(pid);
+          crash.how = what;
+          held += (held.empty() ? " while holding " : ", ") + source;
+        }
+        if (summary_.restarts.size() < o_.max_restarts && !interrupted_signal_ &&
+            parse_sink_url(o_.sink).kind != SinkUrl::Kind::kNull) {
+          summary_.restarts.push_back(death + held);
+          restart_pending_ = true;
+          fmt::print(stderr, "\nedgarpipe: {}{}; stopping the other stages to restart (restart {} of at most {})\n",
+                     death, held, summary_.restarts.size(), o_.max_restarts);
+        } else {
+          failed_ = true;
+          summary_.failure = death + held;
+          if (!summary_.restarts.empty())
+            summary_.failure += fmt::format(", after {} restarts (--max-restarts)", summary_.restarts.size());
+          fmt::print(stderr, "\nedgarpipe: {}; stopping the run\n", summary_.failure);
+        }
         abort_run();
         // Stages see the abort within their wait timeout; force the stragglers after that.
         kill_deadline = Clock::now() + std::chrono::seconds(5);
@@ -743,6 +852,9 @@ class Supervisor {
   void collect_counters() {
     if (!o_.metrics_file.empty()) write_metrics();  // final values
     analyse_stages();
+    attempt_skipped_ = 0;
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s)
+      attempt_skipped_ += layout_->slot(s).get(counter::kFilesSkipped);
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);
       summary_.files_loaded += slot.get(counter::kFilesLoaded);
@@ -762,6 +874,15 @@ class Supervisor {
   std::map<pid_t, std::uint64_t> exit_ns_;  // when each stage process was reaped
   sigset_t original_mask_{};
   bool failed_ = false;
+  bool restart_pending_ = false;  // a stage died; the attempt is stopping to be restarted
+  struct Crash {
+    int times = 0;     // dead processes that held the file
+    std::string role;  // of the last one
+    std::string how;   // "killed by signal 11"
+  };
+  std::map<std::string, Crash> crashed_on_;  // by source file
+  std::vector<ipc::ChunkPool> raw_pools_;    // views into this attempt's reader pools
+  std::uint64_t attempt_skipped_ = 0;        // files skipped by the latest attempt
   int interrupted_signal_ = 0;
   std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers
 };

@@ -385,16 +385,41 @@ TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK_THAT(schema.output, Catch::Contains("CREATE TABLE IF NOT EXISTS facts"));
 }
 
-TEST_CASE("a stage process that dies fails the run cleanly and leaves no shared memory", "[integration][crash]") {
+TEST_CASE("a stage process that dies is restarted and the run ends with exactly one clean load",
+          "[integration][crash]") {
   for (const char* stage : {"reader", "parser", "writer"}) {
     INFO(stage);
     TempDir tmp;
     const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", kData, tmp / "c.db", tmp / "c.json"),
-                         fmt::format("EDGARPIPE_TEST_FAULT=kill:{}", stage));
+                         fmt::format("EDGARPIPE_TEST_FAULT=kill-first:{}", stage));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output, Catch::Contains(fmt::format("{} process", stage)));
+    CHECK_THAT(r.output, Catch::Contains("killed by signal 9"));
+    CHECK_THAT(r.output, Catch::Contains("restart 1 of at most 3"));
+    const std::string json = read_text(tmp / "c.json");
+    CHECK(json_number(json, "restarts") == 1);
+    CHECK(json_number(json, "files_loaded") == 29);
+    CHECK_FALSE(segments_left_by(json_number(json, "supervisor_pid")));
+    Db db(tmp / "c.db");
+    CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
+    CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded'") == 29);
+    CHECK(db.count("SELECT count(*) FROM filings") == 13888);
+    CHECK(db.count("SELECT count(*) FROM facts") == 98502);
+  }
+}
+
+TEST_CASE("a stage that keeps dying fails the run cleanly after --max-restarts", "[integration][crash]") {
+  for (const char* stage : {"reader", "parser", "writer"}) {
+    INFO(stage);
+    TempDir tmp;
+    const Result r = run(
+        fmt::format("run {} --sink sqlite:{} --summary-json {} --max-restarts 1", kData, tmp / "c.db", tmp / "c.json"),
+        fmt::format("EDGARPIPE_TEST_FAULT=kill:{}", stage));
     INFO(r.output);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.output, Catch::Contains(fmt::format("{} process", stage)));
-    CHECK_THAT(r.output, Catch::Contains("killed by signal 9"));
+    CHECK_THAT(r.output, Catch::Contains("after 1 restarts (--max-restarts)"));
     Db db(tmp / "c.db");
     CHECK(db.text("SELECT status FROM ingest_runs") == "failed");
     // Whatever was committed is whole files only: every loaded file has all its rows.
@@ -404,6 +429,32 @@ TEST_CASE("a stage process that dies fails the run cleanly and leaves no shared 
     // The supervisor's own segments are gone (its pid is in their names).
     CHECK_FALSE(segments_left_by(json_number(json, "supervisor_pid")));
   }
+  TempDir tmp;
+  const Result at_once = run(fmt::format("run {} --sink sqlite:{} --max-restarts 0", kData, tmp / "c.db"),
+                             "EDGARPIPE_TEST_FAULT=kill-first:writer");
+  CHECK(at_once.exit_code == 1);
+  CHECK_THAT(at_once.output, Catch::Contains("writer process"));
+}
+
+TEST_CASE("a file that crashes the parser twice is rejected with that reason; the rest loads exactly",
+          "[integration][crash]") {
+  TempDir tmp;
+  const Result r = run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "p.db"),
+                       "EDGARPIPE_TEST_FAULT=crash-on:companyfacts/CIK0000320193");
+  INFO(r.output);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, Catch::Contains("killed by signal 11 while holding companyfacts/CIK0000320193.json"));
+  const Result clean = run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "clean.db"));
+  REQUIRE(clean.exit_code == 0);
+  Db db(tmp / "p.db");
+  Db reference(tmp / "clean.db");
+  CHECK(db.text("SELECT error FROM ingest_files WHERE status = 'rejected'") ==
+        "the parser process died twice while parsing this file (last: killed by signal 11); not tried again");
+  CHECK(db.text("SELECT source_file FROM ingest_files WHERE status = 'rejected'") == "companyfacts/CIK0000320193.json");
+  CHECK(db.count("SELECT count(*) FROM ingest_files WHERE status = 'loaded'") == 28);
+  CHECK(db.count("SELECT count(*) FROM filings") == 13888);
+  CHECK(db.count("SELECT count(*) FROM facts") == reference.count("SELECT count(*) FROM facts WHERE cik <> 320193"));
+  CHECK(db.count("SELECT count(*) FROM entities") == reference.count("SELECT count(*) FROM entities") - 1);
 }
 
 TEST_CASE("Ctrl-C drains what is in flight, marks the run interrupted and exits 130", "[integration][signal]") {

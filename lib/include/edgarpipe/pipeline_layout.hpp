@@ -89,6 +89,7 @@ struct ControlHeader {
   std::uint32_t raw_ring_capacity, batch_ring_capacity;
   std::uint64_t file_count;
   std::int64_t run_id;
+  std::uint32_t attempt;  // 1, then + 1 each time the supervisor restarts the stages after a crash
   char run_name[64];
   char sink[1024];
   std::uint64_t manifest_offset, strings_offset, slots_offset, bells_offset, rings_offset;

@@ -24,8 +24,10 @@ struct StageContext {
   std::uint32_t index;  // within the role
   ipc::ProcessSlot& slot;
   ipc::OwnerId me;
-  // Test-only fault injection (EDGARPIPE_TEST_FAULT, see docs/HACKING.md): a pause per file.
+  // Test-only fault injection (EDGARPIPE_TEST_FAULT, see docs/HACKING.md): a pause per file,
+  // and (parsers) a SIGSEGV on every file whose source name contains test_crash_on.
   std::chrono::milliseconds test_delay_per_file{0};
+  std::string test_crash_on{};
 
   // Parses `--control NAME --slot N`, attaches, checks the slot's role, marks it running.
   static StageContext attach(int argc, char** argv, Role role);
