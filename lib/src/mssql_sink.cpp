@@ -507,7 +507,24 @@ class MssqlAdmin final : public SinkAdmin {
     return map;
   }
 
+ protected:
+  // A session-owned applock: it goes with the connection, so with the supervisor.
+  bool try_lock_runs_exclusive() override { return get_run_lock("Exclusive", 0); }
+  void unlock_runs_exclusive() override {
+    db_.exec("EXEC sp_releaseapplock @Resource = N'edgarpipe_runs', @LockOwner = N'Session'");
+  }
+  void lock_runs_shared() override {
+    if (!get_run_lock("Shared", -1)) throw SinkError("SQL Server: cannot take the edgarpipe_runs applock");
+  }
+
  private:
+  bool get_run_lock(const char* mode, int timeout_ms) {
+    const auto rows = db_.exec(
+        fmt::format("DECLARE @applock_result int; EXEC @applock_result = sp_getapplock @Resource = N'edgarpipe_runs', "
+                    "@LockMode = N'{}', @LockOwner = N'Session', @LockTimeout = {}; SELECT @applock_result",
+                    mode, timeout_ms));
+    return !rows.empty() && rows[0][0] && std::stoi(*rows[0][0]) >= 0;  // 0 granted, 1 after waiting
+  }
   Connection db_;
 };
 

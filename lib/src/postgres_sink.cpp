@@ -248,6 +248,15 @@ class PostgresAdmin final : public SinkAdmin {
     return map;
   }
 
+ protected:
+  // A session-level advisory lock: it goes with the connection, so with the supervisor.
+  static constexpr const char* kRunLock = "1162891346, 0";  // "EPPR": edgarpipe runs
+  bool try_lock_runs_exclusive() override {
+    return PQgetvalue(db_.exec(fmt::format("SELECT pg_try_advisory_lock({})", kRunLock)).get(), 0, 0)[0] == 't';
+  }
+  void unlock_runs_exclusive() override { db_.exec(fmt::format("SELECT pg_advisory_unlock({})", kRunLock)); }
+  void lock_runs_shared() override { db_.exec(fmt::format("SELECT pg_advisory_lock_shared({})", kRunLock)); }
+
  private:
   Connection db_;
 };

@@ -40,7 +40,33 @@ class NullAdmin final : public SinkAdmin {
   void finish_run(std::int64_t, const RunTotals&) override {}
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override { return {}; }
   std::vector<TextRow> query(const std::string&) override { return {}; }
+
+ protected:
+  bool try_lock_runs_exclusive() override { return false; }
+  void unlock_runs_exclusive() override {}
+  void lock_runs_shared() override {}
 };
+
+}  // namespace
+
+std::uint64_t SinkAdmin::interrupt_dead_runs() {
+  std::uint64_t marked = 0;
+  if (try_lock_runs_exclusive()) {
+    try {
+      const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
+      marked = rows.empty() || !rows[0][0] ? 0 : std::stoull(*rows[0][0]);
+      if (marked) query("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'");
+    } catch (...) {
+      unlock_runs_exclusive();
+      throw;
+    }
+    unlock_runs_exclusive();
+  }
+  lock_runs_shared();
+  return marked;
+}
+
+namespace {
 
 // Counts and discards: measures the pipeline without a database.
 class NullWriter final : public SinkWriter {

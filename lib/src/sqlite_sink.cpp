@@ -1,11 +1,16 @@
 // The SQLite sink: the embedded default. One database file; each writer process holds one
 // connection. SQLite admits one writing transaction at a time, so several writers take turns
 // (busy timeout) rather than load in parallel: one writer is the right setting for SQLite.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -94,7 +99,10 @@ struct Statement {
 
 class SqliteAdmin final : public SinkAdmin {
  public:
-  explicit SqliteAdmin(const std::string& path) : db_(path) {}
+  explicit SqliteAdmin(const std::string& path) : db_(path), path_(path) {}
+  ~SqliteAdmin() override {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
 
   void create_schema() override { db_.exec(build_schema()); }
 
@@ -163,8 +171,25 @@ class SqliteAdmin final : public SinkAdmin {
     return map;
   }
 
+ protected:
+  // flock() on the database file: SQLite's own locks are fcntl() byte ranges, which do not
+  // interact with flock() on Linux, and the lock goes with the supervisor's open file.
+  bool try_lock_runs_exclusive() override { return ::flock(lock_fd(), LOCK_EX | LOCK_NB) == 0; }
+  void unlock_runs_exclusive() override { ::flock(lock_fd(), LOCK_UN); }
+  void lock_runs_shared() override {
+    while (::flock(lock_fd(), LOCK_SH) != 0)
+      if (errno != EINTR) throw SinkError(fmt::format("SQLite: cannot lock {}: {}", path_, std::strerror(errno)));
+  }
+
  private:
   Database db_;
+  int lock_fd() {
+    if (lock_fd_ < 0) lock_fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock_fd_ < 0) throw SinkError(fmt::format("SQLite: cannot open {}: {}", path_, std::strerror(errno)));
+    return lock_fd_;
+  }
+  std::string path_;
+  int lock_fd_ = -1;
 };
 
 // Errors that concern one file's rows (the file is rejected, the run goes on). Everything else

@@ -364,6 +364,10 @@ class Supervisor {
       if (auto it = loaded.find(f.source_file); it != loaded.end()) f.known_hashes = it->second;
       f.reload = o_.force;
     }
+    if (const std::uint64_t dead = admin->interrupt_dead_runs())
+      fmt::print(stderr,
+                 "edgarpipe: {} earlier run{} died without finishing (a supervisor killed); marked interrupted\n", dead,
+                 dead == 1 ? "" : "s");
     RunStart start;
     for (const auto& p : o_.paths) start.sources += (start.sources.empty() ? "" : " ") + p;
     start.sink = sink_url.text;

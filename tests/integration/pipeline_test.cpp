@@ -436,7 +436,7 @@ TEST_CASE("a stage that keeps dying fails the run cleanly after --max-restarts",
   CHECK_THAT(at_once.output, Catch::Contains("writer process"));
 }
 
-TEST_CASE("a file that crashes the parser twice is rejected with that reason; the rest loads exactly",
+TEST_CASE("a file that crashes the parser twice is rejected with that reason and the rest loads exactly",
           "[integration][crash]") {
   TempDir tmp;
   const Result r = run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "p.db"),
@@ -492,4 +492,44 @@ TEST_CASE("Ctrl-C drains what is in flight, marks the run interrupted and exits 
   Db after(db_path);
   CHECK(after.count("SELECT count(*) FROM filings") == 13888);
   CHECK(after.count("SELECT count(*) FROM facts") == 98502);
+}
+
+TEST_CASE("a run marks dead runs interrupted, never one that is alive", "[integration][crash]") {
+  TempDir tmp;
+  const std::string db_path = tmp / "l.db";
+  REQUIRE(std::system(fmt::format("{}/edgarpipe-gen --out {} --submissions 1 --companyfacts 0 --first-cik 990000000 "
+                                  ">/dev/null",
+                                  kBin, tmp / "other")
+                          .c_str()) == 0);
+  // A live run, slowed down (150 ms per file: ~4 s).
+  const pid_t live = ::fork();
+  REQUIRE(live >= 0);
+  if (live == 0) {
+    ::setenv("EDGARPIPE_TEST_FAULT", "slow:reader:150", 1);
+    const std::string exe = kBin + "/edgarpipe";
+    const std::string sink = "sqlite:" + db_path;
+    ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
+    ::_exit(127);
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed_files(db_path) == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Another run on the same database meanwhile must leave the live one alone.
+  const Result other = run(fmt::format("run {} --sink sqlite:{}", tmp / "other", db_path));
+  CHECK(other.exit_code == 0);
+  CHECK_THAT(other.output, !Catch::Contains("marked interrupted"));
+  CHECK(Db(db_path).text("SELECT status FROM ingest_runs WHERE run_id = 1") == "running");
+  // Now kill the live run's supervisor: its stages die with it, and the next run marks it.
+  ::kill(live, SIGKILL);
+  int status = 0;
+  ::waitpid(live, &status, 0);
+  const Result next = run(fmt::format("run {} --sink sqlite:{}", kData, db_path));
+  INFO(next.output);
+  CHECK(next.exit_code == 0);
+  CHECK_THAT(next.output, Catch::Contains("1 earlier run died without finishing"));
+  Db db(db_path);
+  CHECK(db.text("SELECT status FROM ingest_runs WHERE run_id = 1") == "interrupted");
+  CHECK(db.count("SELECT count(*) FROM ingest_runs WHERE status = 'running'") == 0);
+  CHECK(db.count("SELECT count(*) FROM filings WHERE cik < 990000000") == 13888);
+  CHECK(db.count("SELECT count(*) FROM facts") == 98502);
 }

@@ -19,26 +19,11 @@ Usage: snapshot_test.py BIN_DIR DATA_DIR
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import urllib.parse
 
-TABLES = {
-    "companies": "cik", "company_tickers": "cik, ordinal", "former_names": "cik, ordinal",
-    "submission_pages": "cik, name", "filings": "cik, accession_number", "entities": "cik",
-    "concepts": "taxonomy, concept",
-    "facts": "cik, taxonomy, concept, unit, period_start, period_end, accession_number",
-    "ingest_files": "dataset, source_file",
-}
-failures = []
-
-
-def check(condition, message):
-    if not condition:
-        failures.append(message)
-        print("FAIL:", message, file=sys.stderr)
+from sinktest import TABLES, Postgres, Sqlite, check, failures
 
 
 def load_json(path):
@@ -93,52 +78,6 @@ def make_snapshots(data_dir, work):
     newcomer["cik"] = "0001999999"
     save_json(os.path.join(sub, "CIK0001999999.json"), newcomer)
     return a, b
-
-
-class Sqlite:
-    name = "SQLite"
-
-    def __init__(self, work):
-        self.work, self.n = work, 0
-
-    def fresh(self):
-        self.n += 1
-        return "sqlite:" + os.path.join(self.work, f"db{self.n}.sqlite")
-
-    def dump(self, url, table):
-        db = sqlite3.connect(url[len("sqlite:"):])
-        cols = "dataset, source_file, content_hash, status, rows" if table == "ingest_files" else "*"
-        rows = [tuple(r) for r in db.execute(f"SELECT {cols} FROM {table} ORDER BY {TABLES[table]}")]
-        db.close()
-        return rows
-
-
-class Postgres:
-    name = "PostgreSQL"
-
-    def __init__(self, base):
-        self.base, self.n = base, 0
-
-    def psql(self, url, sql):
-        out = subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
-                             capture_output=True, text=True, check=True)
-        return out.stdout
-
-    def fresh(self):
-        self.n += 1
-        name = f"snapshot_test_{os.getpid()}_{self.n}"
-        self.psql(self.base, f"DROP DATABASE IF EXISTS {name}")
-        self.psql(self.base, f"CREATE DATABASE {name}")
-        parts = urllib.parse.urlsplit(self.base)
-        return urllib.parse.urlunsplit(parts._replace(path="/" + name))
-
-    def dump(self, url, table):
-        cols = "dataset, source_file, content_hash, status, rows" if table == "ingest_files" else "*"
-        return self.psql(url, f"SELECT {cols} FROM {table} ORDER BY {TABLES[table]}").splitlines()
-
-    def drop_all(self):
-        for i in range(1, self.n + 1):
-            self.psql(self.base, f"DROP DATABASE IF EXISTS snapshot_test_{os.getpid()}_{i}")
 
 
 def run(bin_dir, source, url, *extra):
@@ -196,7 +135,7 @@ def main():
         a, b = make_snapshots(data_dir, work)
         scenario(Sqlite(work), bin_dir, a, b, 1)
         if os.environ.get("EDGARPIPE_TEST_PG"):
-            pg = Postgres(os.environ["EDGARPIPE_TEST_PG"])
+            pg = Postgres(os.environ["EDGARPIPE_TEST_PG"], "snapshot_test")
             scenario(pg, bin_dir, a, b, 3)
         else:
             print("EDGARPIPE_TEST_PG is not set: PostgreSQL part skipped", file=sys.stderr)

@@ -466,6 +466,10 @@ class Session(threading.Thread):
             row = bytes([TOKEN_ROW]) + struct.pack("<q", run_id)
             self.send(colmetadata([("run_id", "BIGINT", False)]) + row + done(0x0010, count=1))
             return
+        if "SELECT @applock_result" in text:  # sp_getapplock: granted at once
+            self.send(colmetadata([("applock_result", "INT", False)]) + bytes([TOKEN_ROW]) + struct.pack("<i", 0)
+                      + done(0x0010, count=1))
+            return
         if text.startswith("SELECT source_file, content_hash FROM ingest_files"):  # an empty database
             self.send(colmetadata([("source_file", "NVARCHAR(400)", False), ("content_hash", "NVARCHAR(32)", True)])
                       + done(0x0010, count=0))

@@ -60,6 +60,20 @@ class SinkAdmin {
   // use is the same in every dialect.
   using TextRow = std::vector<std::optional<std::string>>;
   virtual std::vector<TextRow> query(const std::string& sql) = 0;
+
+  // Liveness of runs. Every supervisor holds the sink's run lock shared while it runs. The lock
+  // belongs to its connection (PostgreSQL advisory lock, SQL Server applock, both session-owned)
+  // or open file (flock on the SQLite database), so a supervisor killed with kill -9 drops it.
+  // Called before begin_run: if the lock can be taken exclusively, no run is alive, and every
+  // run still marked 'running' died without finishing; those become 'interrupted' (while the
+  // lock is exclusive, so no starting run is marked by mistake). Then the lock is held shared
+  // until this admin is destroyed. Returns how many runs were marked.
+  std::uint64_t interrupt_dead_runs();
+
+ protected:
+  virtual bool try_lock_runs_exclusive() = 0;
+  virtual void unlock_runs_exclusive() = 0;
+  virtual void lock_runs_shared() = 0;  // waits while another admin holds it exclusive
 };
 
 struct FileMeta {
