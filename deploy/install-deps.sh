@@ -16,6 +16,7 @@ packages=(
   postgresql            # a throw-away server for the tests and benchmarks (deploy/pg-cluster.sh)
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark
+  clang libclang-rt-14-dev   # libFuzzer targets of the parsers (deploy/fuzz.sh)
   python3               # the benchmark harness and scripts
   python3-prometheus-client  # the tests parse --metrics-file with its parser
 )

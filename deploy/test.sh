@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The second README command (and what CI runs): install, start a throw-away PostgreSQL server on
-# loopback, build, run the whole test suite, then again under AddressSanitizer+UBSan, and the
-# concurrency tests under ThreadSanitizer; stop the server.
+# loopback, build, run the whole test suite, then again under AddressSanitizer+UBSan, the
+# concurrency tests under ThreadSanitizer, and the parsers' fuzz targets; stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
@@ -24,6 +24,9 @@ echo "== ThreadSanitizer: ring, doorbell and pool stress tests"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGARPIPE_SANITIZE=thread -DEDGARPIPE_BUILD_BENCHMARKS=OFF
 cmake --build build-tsan --target ipc_tests --parallel "$(nproc)"
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/ipc_tests
+
+echo "== libFuzzer: the parsers, a bounded time each (deploy/fuzz.sh)"
+deploy/fuzz.sh 30
 
 echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
 build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null

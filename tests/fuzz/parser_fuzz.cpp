@@ -1,0 +1,38 @@
+// libFuzzer target for the parsers (built three times, one per input kind, by tests/fuzz/
+// CMakeLists.txt: EDGARPIPE_FUZZ_PATH is the file name the bytes pretend to come from, which
+// picks the parser). Besides what AddressSanitizer and UBSan catch, it checks the parser's own
+// contract on every input: a rejected file names a reason on one line and no offset past the end, and
+// an accepted file's row batches decode to rows of the contract's width.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "../unit/parse_helpers.hpp"
+
+namespace {
+
+void require(bool condition) {
+  if (!condition) std::abort();  // libFuzzer saves the input that got here
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace edgarpipe;
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+  // Small batch buffers, so rows that continue across buffers are exercised too.
+  const test::ParsedFile parsed = test::parse_bytes(bytes, EDGARPIPE_FUZZ_PATH, EDGARPIPE_FUZZ_HINT, true, 4096);
+  const ParseOutcome& outcome = parsed.outcome;
+  require(parsed.decoded.file_begins == 1 && parsed.decoded.ends.size() == 1);
+  if (outcome.ok) {
+    require(outcome.error.empty());
+    for (const auto& [table, rows] : parsed.decoded.rows)
+      for (const auto& row : rows) require(row.size() == table_def(table).columns.size());
+  } else {
+    require(!outcome.error.empty());
+    require(outcome.error.find('\n') == std::string::npos);  // one line
+    require(outcome.error_offset <= static_cast<std::int64_t>(size));
+  }
+  return 0;
+}
