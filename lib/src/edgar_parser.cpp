@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -869,6 +870,11 @@ struct EdgarParser::Impl {
     od::document doc;
     try {
       if (len == 0) throw Reject{"empty file", data};
+      // A byte order mark of UTF-16 (a file re-saved by a Windows tool): say so, not "NUL byte".
+      if (len >= 2 && ((data[0] == '\xFF' && data[1] == '\xFE') || (data[0] == '\xFE' && data[1] == '\xFF')))
+        throw Reject{"UTF-16 text (byte order mark); EDGAR JSON is UTF-8", data};
+      if (std::all_of(data, data + len, [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }))
+        throw Reject{"no JSON document, only whitespace", data};
       // Text must not carry NUL (PostgreSQL cannot store it). A raw NUL byte is never valid JSON;
       // the only other source is a \u0000 escape, so strings are checked only if one exists.
       if (const void* nul = std::memchr(data, 0, len))

@@ -90,7 +90,7 @@ TEST_CASE("a generated corpus with every malformed kind loads with exactly the e
   REQUIRE(gen(fmt::format("--zip {} --submissions 400 --companyfacts 6 --malformed 30 --seed 11", tmp / "c.zip")) == 0);
   const auto want = expected(tmp.path / "dir" / "expected.tsv");
   REQUIRE(want == expected(tmp / "c.zip.expected.tsv"));
-  for (const std::string input : {tmp / "dir", tmp / "c.zip"}) {
+  for (const std::string& input : {tmp / "dir", tmp / "c.zip"}) {
     INFO(input);
     const std::string db_path = input + ".db";
     const Result r = run(fmt::format("run {} --sink sqlite:{}", input, db_path));
@@ -101,5 +101,72 @@ TEST_CASE("a generated corpus with every malformed kind loads with exactly the e
     std::string line;
     while (std::getline(rows, line)) got[line.substr(0, line.find('|'))] = line.substr(line.find('|') + 1);
     CHECK(got == want);
+  }
+}
+
+TEST_CASE("a malformed corpus of 18 kinds: each file rejected with its reason, every good file loaded, no crash",
+          "[gen][malformed]") {
+  TempDir tmp;
+  // The generator's 9 malformed kinds (one file each), among good generated files.
+  REQUIRE(gen(fmt::format("--out {} --submissions 40 --companyfacts 3 --malformed 9 --seed 3", tmp / "c")) == 0);
+  auto want = expected(tmp.path / "c" / "expected.tsv");
+  std::set<std::string> kinds;
+  {
+    std::ifstream in(tmp.path / "c" / "expected.tsv");
+    std::string name, verdict, kind;
+    while (std::getline(in, name, '\t') && std::getline(in, verdict, '\t') && std::getline(in, kind))
+      if (verdict == "rejected") kinds.insert(kind);
+  }
+  REQUIRE(kinds.size() == 9);
+  // Nine more, made by hand from a real file, with the reason each must get.
+  const std::string fund = read_bytes(kData + "/submissions/CIK0001800903.json");
+  const std::string facts = read_bytes(kData + "/companyfacts/CIK0001835632.json");
+  const auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    const auto at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  std::string utf16 = "\xFF\xFE";
+  for (char c : fund) utf16 += std::string{c, '\0'};
+  const std::map<std::string, std::pair<std::string, std::string>> hand = {
+      {"submissions/CIK0000000011.json", {"[" + fund + "]", "expected a JSON object at the top level (at byte 0)"}},
+      {"submissions/CIK0000000012.json",
+       {fund + " {}", fmt::format("trailing content after the JSON document (at byte {})", fund.size() + 1)}},
+      {"submissions/CIK0000000013.json",
+       {replace(fund, "\"cik\":\"0001800903\"", "\"cik\":\"12345678901\""),
+        "cik: \"12345678901\" is not a CIK (1 to 10 digits) (at byte 7)"}},
+      {"submissions/CIK0000000014.json", {" \n\t ", "no JSON document, only whitespace (at byte 0)"}},
+      {"submissions/CIK0000000015.json", {utf16, "UTF-16 text (byte order mark); EDGAR JSON is UTF-8 (at byte 0)"}},
+      {"submissions/CIK0000000016.json",
+       {replace(fund, "\"filingDate\":[\"", "\"filingDate\":[\"2020-13-45"),
+        "filings.recent.filingDate: \"2020-13-45"}},
+      {"companyfacts/CIK0000000017.json",
+       {replace(facts, "\"facts\":{", "\"facts\":[1],\"x\":{"), "facts: expected an object, found an array"}},
+      {"companyfacts/CIK0000000018.json", {replace(facts, "\"end\":", "\"End\":"), "fact without an \"end\" date"}},
+      {"companyfacts/CIK0000000019.json",
+       {replace(facts, "\"val\":", "\"val\":\"12abc\",\"v\":"), "val: expected a number, found a string"}},
+  };
+  for (const auto& [name, content] : hand) {
+    std::ofstream(tmp.path / "c" / name, std::ios::binary) << content.first;
+    want[name] = "rejected";
+  }
+  const Result r = run(
+      fmt::format("run {} --sink sqlite:{} --parsers 2 --summary-json {}", tmp / "c", tmp / "c.db", tmp / "c.json"));
+  INFO(r.output);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(read_bytes(tmp / "c.json"), Catch::Contains("\"restarts\": 0"));  // no process crashed
+  Db db(tmp / "c.db");
+  CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
+  std::map<std::string, std::string> got;
+  std::istringstream rows(db.text("SELECT source_file, status FROM ingest_files"));
+  std::string line;
+  while (std::getline(rows, line)) got[line.substr(0, line.find('|'))] = line.substr(line.find('|') + 1);
+  CHECK(got == want);  // every good file loaded, every bad one rejected
+  for (const auto& [name, content] : hand) {
+    INFO(name);
+    // The reason, with the byte offset where the parser knows it.
+    const std::string error = db.text(fmt::format("SELECT error FROM ingest_files WHERE source_file = '{}'", name));
+    CHECK_THAT(error, Catch::StartsWith(content.second));
+    CHECK_THAT(error, Catch::Contains("(at byte "));
   }
 }
