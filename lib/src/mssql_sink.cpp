@@ -507,6 +507,15 @@ class MssqlAdmin final : public SinkAdmin {
     return map;
   }
 
+  void delete_filer(Dataset dataset, std::int64_t cik) override {
+    std::string sql = fmt::format(
+        "SET XACT_ABORT ON; BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe-filer-{}', "
+        "@LockMode = N'Exclusive', @LockOwner = N'Transaction'; ",
+        cik);
+    for (const std::string& statement : replace_filer_sql(dataset, cik)) sql += statement + "; ";
+    db_.exec(sql + "COMMIT TRANSACTION");
+  }
+
  protected:
   // A session-owned applock: it goes with the connection, so with the supervisor.
   bool try_lock_runs_exclusive() override { return get_run_lock("Exclusive", 0); }

@@ -34,6 +34,8 @@ namespace edgarpipe {
 
 namespace {
 
+constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filers ("EPPF")
+
 constexpr std::size_t kCommitBytes = 64 << 20;
 
 std::string pg_type(ColumnType t) {
@@ -248,6 +250,18 @@ class PostgresAdmin final : public SinkAdmin {
     return map;
   }
 
+  void delete_filer(Dataset dataset, std::int64_t cik) override {
+    db_.exec("BEGIN");
+    try {
+      db_.exec(fmt::format("SELECT pg_advisory_xact_lock({}, {})", kFilerLockSpace, cik));
+      for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
+      db_.exec("COMMIT");
+    } catch (...) {
+      PQclear(PQexec(db_.get(), "ROLLBACK"));
+      throw;
+    }
+  }
+
  protected:
   // A session-level advisory lock: it goes with the connection, so with the supervisor.
   static constexpr const char* kRunLock = "1162891346, 0";  // "EPPR": edgarpipe runs
@@ -290,8 +304,6 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
   }
 
  private:
-  static constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filers ("EPPF")
-
   void prepare_session() {
     db_.exec("CREATE TEMP TABLE IF NOT EXISTS concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");
     db_.exec("CREATE TEMP TABLE IF NOT EXISTS ingest_stage (LIKE ingest_files) ON COMMIT DELETE ROWS");

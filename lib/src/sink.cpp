@@ -40,6 +40,7 @@ class NullAdmin final : public SinkAdmin {
   void finish_run(std::int64_t, const RunTotals&) override {}
   std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override { return {}; }
   std::vector<TextRow> query(const std::string&) override { return {}; }
+  void delete_filer(Dataset, std::int64_t) override {}
 
  protected:
   bool try_lock_runs_exclusive() override { return false; }

@@ -171,6 +171,17 @@ class SqliteAdmin final : public SinkAdmin {
     return map;
   }
 
+  void delete_filer(Dataset dataset, std::int64_t cik) override {
+    db_.exec("BEGIN IMMEDIATE");
+    try {
+      for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
+      db_.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
  protected:
   // flock() on the database file: SQLite's own locks are fcntl() byte ranges, which do not
   // interact with flock() on Linux, and the lock goes with the supervisor's open file.

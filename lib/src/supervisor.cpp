@@ -67,6 +67,8 @@ run options:
   --retry-rejected      load only the inputs the sink holds as rejected
   --force               load every input even if loaded with the same content (replacing
                         its filer's rows)
+  --prune               after a completed run, delete the filers that no input names any more
+                        (in each dataset the inputs hold); needs the whole snapshot
   --max-restarts N      after a stage process dies, restart the stages over the unfinished
                         files at most N times (default 3; 0: fail the run at once)
   --summary-json FILE   write the run summary as JSON
@@ -91,6 +93,7 @@ struct RunOptions {
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
   bool force = false;
+  bool prune = false;
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };
@@ -138,6 +141,8 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.max_rejects = v == "0" ? 0 : parse_count(arg, v, 1'000'000'000);
     } else if (arg == "--retry-rejected") {
       o.retry_rejected = true;
+    } else if (arg == "--prune") {
+      o.prune = true;
     } else if (arg == "--max-restarts") {
       const std::string_view v = value();
       o.max_restarts = v == "0" ? 0 : parse_count("--max-restarts", v, 100);
@@ -171,6 +176,9 @@ RunOptions parse_run_options(int argc, char** argv) {
     }
   }
   if (o.paths.empty()) throw UsageError("run needs at least one PATH");
+  // Pruning deletes what the inputs do not name: only sound when they are the whole snapshot.
+  if (o.prune && o.inputs.shard_count > 1) throw UsageError("--prune needs the whole snapshot, not a --shard");
+  if (o.prune && o.retry_rejected) throw UsageError("--prune cannot go with --retry-rejected");
   o.inputs.forced = o.dataset;
   if (o.readers + o.parsers + o.writers > 250) throw UsageError("at most 250 stage processes");
   return o;
@@ -265,6 +273,7 @@ struct Summary {
   std::map<std::string, double> busy;
   std::string bottleneck, suggestion;
   std::vector<std::string> restarts;  // why the stages were restarted, one entry per restart
+  std::uint64_t filers_pruned = 0;    // --prune
 
   std::uint64_t rows_total() const {
     std::uint64_t n = 0;
@@ -319,10 +328,10 @@ struct Summary {
         "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
-        "  \"restarts\": {},\n  \"failure\": \"{}\"\n}}\n",
+        "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"failure\": \"{}\"\n}}\n",
         run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected,
         rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
-        json_escape(suggestion), restarts.size(), json_escape(failure));
+        json_escape(suggestion), restarts.size(), filers_pruned, json_escape(failure));
   }
 
   std::string busy_json() const {
@@ -382,6 +391,7 @@ class Supervisor {
       launch_with_restarts(*admin, files, sink_url);
       if (!failed_ && !interrupted_signal_ && files_changed_ > 0) reload_unloaded(*admin, files, sink_url);
       if (!summary_.restarts.empty()) recount_files(*admin);
+      if (o_.prune && !failed_ && !interrupted_signal_) prune_absent(*admin, files);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
@@ -448,6 +458,31 @@ class Supervisor {
     summary_.bottleneck = bottleneck;
     summary_.suggestion = suggestion;
     recount_files(admin);
+  }
+
+  // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a
+  // dataset the inputs hold (a run over submissions alone never prunes companyfacts). Each
+  // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
+  void prune_absent(SinkAdmin& admin, const std::vector<InputFile>& files) {
+    std::set<std::string> present;
+    for (const InputFile& f : files) present.insert(f.source_file);
+    std::set<std::string> datasets;                             // held by the inputs
+    std::set<std::pair<std::string, std::int64_t>> keep, gone;  // (dataset, cik)
+    const auto rows = admin.query("SELECT dataset, cik, source_file FROM ingest_files WHERE cik IS NOT NULL");
+    for (const auto& row : rows)
+      if (row[0] && row[2] && present.count(*row[2]) && (*row[0] == "submissions" || *row[0] == "companyfacts")) {
+        datasets.insert(*row[0]);
+        keep.emplace(*row[0], std::stoll(*row[1]));
+      }
+    for (const auto& row : rows)
+      if (row[0] && row[2] && datasets.count(*row[0]) && !present.count(*row[2])) {
+        std::pair<std::string, std::int64_t> filer{*row[0], std::stoll(*row[1])};
+        if (!keep.count(filer)) gone.insert(filer);
+      }
+    for (const auto& [dataset, cik] : gone)
+      admin.delete_filer(dataset == "submissions" ? Dataset::kSubmissions : Dataset::kCompanyfacts, cik);
+    summary_.filers_pruned = gone.size();
+    fmt::print(stderr, "edgarpipe: --prune: {} filers no input names any more were deleted\n", gone.size());
   }
 
   // File counts from what the sink holds for this run, when the stage counters could count a

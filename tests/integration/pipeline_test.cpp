@@ -379,6 +379,7 @@ TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run(fmt::format("run {} --sink mysql://x", kData)).exit_code == 2);
   CHECK(run(fmt::format("run {} --parsers 0", kData)).exit_code == 2);
   CHECK(run(fmt::format("run {} --bogus", kData)).exit_code == 2);
+  CHECK(run(fmt::format("run {} --prune --shard 0/2", kData)).exit_code == 2);  // would delete the other shard
   CHECK(run("--help").exit_code == 0);
   const Result schema = run("schema --sink sqlite:x.db");
   CHECK(schema.exit_code == 0);

@@ -10,7 +10,9 @@ clean load of B into an empty database, row for row. B changes what nightly snap
 - a companyfacts file with one value changed and one concept gone;
 - a companyfacts file that is now malformed (truncated): rejected, its filer's old rows go too,
   as in a clean load of B, where that filer has no rows either;
-- a new filer; every other file unchanged.
+- a new filer; a submissions filer and a companyfacts filer gone (B is loaded with --prune;
+  without it they stay, and a later --prune deletes them);
+- every other file unchanged.
 Then B again adds nothing, and `--force` reloads everything and still ends equal.
 Runs on SQLite, and on PostgreSQL when EDGARPIPE_TEST_PG is set (a database per load).
 
@@ -77,6 +79,9 @@ def make_snapshots(data_dir, work):
     newcomer = load_json(os.path.join(sub, "CIK0001911716.json"))
     newcomer["cik"] = "0001999999"
     save_json(os.path.join(sub, "CIK0001999999.json"), newcomer)
+
+    os.remove(os.path.join(sub, "CIK0000310522.json"))     # filers absent from B: kept unless --prune
+    os.remove(os.path.join(facts, "CIK0001045810.json"))
     return a, b
 
 
@@ -107,10 +112,11 @@ def scenario(sink, bin_dir, a, b, writers):
     code, err = run(bin_dir, a, clean_a, *w)
     check(code == 0, f"{sink.name}: loading A again exited {code}: {err[-800:]}")
     # Exit 3: B's truncated file is rejected (the only reject).
-    code, err = run(bin_dir, b, incremental, *w)
+    code, err = run(bin_dir, b, incremental, "--prune", *w)
     check(code == 3 and " 1 rejected" in err and "CIK0001652044.json" in err,
           f"{sink.name}: loading B over A exited {code}: {err[-800:]}")
     check("replaced their filers" in err, f"{sink.name}: no second pass reported: {err[-800:]}")
+    check("--prune: 2 filers" in err, f"{sink.name}: --prune did not delete the 2 absent filers: {err[-800:]}")
     code, err = run(bin_dir, b, clean, *w)
     check(code == 3, f"{sink.name}: clean load of B exited {code}: {err[-800:]}")
     stale = set(sink.dump(clean_a, "concepts")) - set(sink.dump(clean, "concepts"))
@@ -125,6 +131,20 @@ def scenario(sink, bin_dir, a, b, writers):
     code, err = run(bin_dir, b, incremental, "--force", *w)
     check(code == 3 and " 1 rejected" in err, f"{sink.name}: --force exited {code}: {err[-800:]}")
     same_tables(sink, incremental, clean, "B with --force", stale)
+
+    # Without --prune the absent filers stay; a later --prune run (that loads nothing) deletes them.
+    kept = sink.fresh()
+    run(bin_dir, a, kept, *w)
+    run(bin_dir, b, kept, *w)
+    absent = {"companies": "cik = 310522", "filings": "cik = 310522", "entities": "cik = 1045810",
+              "facts": "cik = 1045810"}
+    for table, where in absent.items():
+        n = sink.query(kept, f"SELECT count(*) FROM {table} WHERE {where}")[0][0]
+        check(int(n) > 0, f"{sink.name}: without --prune, {table} lost the absent filer")
+    code, err = run(bin_dir, b, kept, "--prune", *w)
+    check(code == 3 and " 0 loaded" in err and "--prune: 2 filers" in err,
+          f"{sink.name}: a --prune rerun exited {code}: {err[-800:]}")
+    same_tables(sink, kept, clean, "B, then B again with --prune", stale)
 
 
 def main():

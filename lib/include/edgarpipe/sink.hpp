@@ -70,6 +70,10 @@ class SinkAdmin {
   // until this admin is destroyed. Returns how many runs were marked.
   std::uint64_t interrupt_dead_runs();
 
+  // --prune: deletes a filer's rows in the dataset's tables and the ingest_files rows of its
+  // files there (replace_filer_sql), in one transaction, under the filer's exclusive lock.
+  virtual void delete_filer(Dataset dataset, std::int64_t cik) = 0;
+
  protected:
   virtual bool try_lock_runs_exclusive() = 0;
   virtual void unlock_runs_exclusive() = 0;
