@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-from sinktest import TABLES, Sqlite, check, failures
+from sinktest import TABLES, Sqlite, check, verdict
 
 SKIP = 77
 
@@ -70,11 +70,7 @@ def main():
     finally:
         subprocess.run(["umount", disk])
         shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    print("full disk: all checks passed")
-    return 0
+    return verdict("full disk")
 
 
 if __name__ == "__main__":

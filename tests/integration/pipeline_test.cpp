@@ -69,6 +69,27 @@ long long committed_files(const std::string& path) {
   return n;
 }
 
+// Starts `edgarpipe run` on the samples into `db_path` in the background, its readers slowed
+// down by `ms_per_file`; returns the supervisor's pid.
+pid_t start_slow_run(const std::string& db_path, int ms_per_file) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setenv("EDGARPIPE_TEST_FAULT", fmt::format("slow:reader:{}", ms_per_file).c_str(), 1);
+    const std::string exe = kBin + "/edgarpipe";
+    const std::string sink = "sqlite:" + db_path;
+    ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void wait_for_a_commit(const std::string& db_path) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed_files(db_path) == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 // Segments of runs whose supervisor was `pid`.
 bool segments_left_by(long pid) {
   for (const auto& e : fs::directory_iterator("/dev/shm"))
@@ -461,20 +482,10 @@ TEST_CASE("a file that crashes the parser twice is rejected with that reason and
 TEST_CASE("Ctrl-C drains what is in flight, marks the run interrupted and exits 130", "[integration][signal]") {
   TempDir tmp;
   const std::string db_path = tmp / "i.db";
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::setenv("EDGARPIPE_TEST_FAULT", "slow:reader:100", 1);  // 100 ms per file: the run takes ~3 s
-    const std::string exe = kBin + "/edgarpipe";
-    const std::string sink = "sqlite:" + db_path;
-    ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
-    ::_exit(127);
-  }
+  const pid_t pid = start_slow_run(db_path, 100);  // 100 ms per file: the run takes ~3 s
   // Interrupt once the load is under way (a file committed), not after a guessed delay: a slow
   // machine must not turn this into a test of start-up.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (committed_files(db_path) == 0 && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_a_commit(db_path);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -502,19 +513,8 @@ TEST_CASE("a run marks dead runs interrupted, never one that is alive", "[integr
                                   ">/dev/null",
                                   kBin, tmp / "other")
                           .c_str()) == 0);
-  // A live run, slowed down (150 ms per file: ~4 s).
-  const pid_t live = ::fork();
-  REQUIRE(live >= 0);
-  if (live == 0) {
-    ::setenv("EDGARPIPE_TEST_FAULT", "slow:reader:150", 1);
-    const std::string exe = kBin + "/edgarpipe";
-    const std::string sink = "sqlite:" + db_path;
-    ::execl(exe.c_str(), exe.c_str(), "run", kData.c_str(), "--sink", sink.c_str(), "--progress", "never", nullptr);
-    ::_exit(127);
-  }
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (committed_files(db_path) == 0 && std::chrono::steady_clock::now() < give_up)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const pid_t live = start_slow_run(db_path, 150);  // a live run of ~4 s
+  wait_for_a_commit(db_path);
   // Another run on the same database meanwhile must leave the live one alone.
   const Result other = run(fmt::format("run {} --sink sqlite:{}", tmp / "other", db_path));
   CHECK(other.exit_code == 0);

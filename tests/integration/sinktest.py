@@ -75,3 +75,26 @@ class Postgres:
     def drop_all(self):
         for i in range(1, self.n + 1):
             self.psql(self.base, f"DROP DATABASE IF EXISTS {self.prefix}_{os.getpid()}_{i}")
+
+
+def on_every_sink(work, prefix, scenario):
+    """Runs scenario(sink) on SQLite, and on PostgreSQL when EDGARPIPE_TEST_PG is set (its
+    databases dropped afterwards)."""
+    scenario(Sqlite(work))
+    if not os.environ.get("EDGARPIPE_TEST_PG"):
+        print("EDGARPIPE_TEST_PG is not set: PostgreSQL part skipped", file=sys.stderr)
+        return
+    pg = Postgres(os.environ["EDGARPIPE_TEST_PG"], prefix)
+    try:
+        scenario(pg)
+    finally:
+        pg.drop_all()
+
+
+def verdict(name, hint=""):
+    """The exit status of a test script: 1 with a count of failed checks, else 0."""
+    if failures:
+        print(f"{len(failures)} check(s) failed{hint}", file=sys.stderr)
+        return 1
+    print(f"{name}: all checks passed")
+    return 0

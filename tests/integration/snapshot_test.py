@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-from sinktest import TABLES, Postgres, Sqlite, check, failures
+from sinktest import TABLES, Sqlite, check, on_every_sink, verdict
 
 
 def load_json(path):
@@ -150,24 +150,13 @@ def scenario(sink, bin_dir, a, b, writers):
 def main():
     bin_dir, data_dir = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="edgarpipe-snapshot-")
-    pg = None
     try:
         a, b = make_snapshots(data_dir, work)
-        scenario(Sqlite(work), bin_dir, a, b, 1)
-        if os.environ.get("EDGARPIPE_TEST_PG"):
-            pg = Postgres(os.environ["EDGARPIPE_TEST_PG"], "snapshot_test")
-            scenario(pg, bin_dir, a, b, 3)
-        else:
-            print("EDGARPIPE_TEST_PG is not set: PostgreSQL part skipped", file=sys.stderr)
+        on_every_sink(work, "snapshot_test",
+                      lambda sink: scenario(sink, bin_dir, a, b, 1 if isinstance(sink, Sqlite) else 3))
     finally:
-        if pg:
-            pg.drop_all()
         shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    print("snapshots: all checks passed")
-    return 0
+    return verdict("snapshots")
 
 
 if __name__ == "__main__":
