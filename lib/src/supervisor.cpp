@@ -25,6 +25,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,16 @@
 
 namespace edgarpipe {
 
+std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
+  std::uint32_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9' || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (value.empty() || n < 1 || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+  return n;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -47,6 +58,8 @@ constexpr const char* kUsage = R"(usage:
   edgarpipe status [--sink URL] [PATH...]   runs, what is loaded and rejected; with PATHs,
                                     also how many of those inputs are not loaded yet
   edgarpipe rejects [--sink URL] [--run N]  rejected files with their reasons (TSV)
+  edgarpipe tune PATH... [--sink URL] [--write FILE]  trial runs over a sample to find the
+                                    best --readers/--parsers/--writers (see tune --help)
   edgarpipe schema [--sink URL]     print the DDL the sink applies
   edgarpipe cleanup                 remove shared memory left behind by dead runs
   edgarpipe --help | --version
@@ -75,6 +88,7 @@ run options:
   --metrics-file FILE   rewrite FILE every second in the Prometheus text format (for
                         node_exporter's textfile collector)
   --progress WHEN       auto (on a terminal) | always | never (default auto)
+  --options FILE        read options from FILE (as written by `edgarpipe tune --write FILE`)
 
 exit status: 0 all files loaded or skipped, 3 some files rejected, 1 the run failed,
              2 usage error, 130/143 interrupted by SIGINT/SIGTERM
@@ -98,23 +112,36 @@ struct RunOptions {
   std::string metrics_file;
 };
 
-std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
-  std::uint32_t n = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9' || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
-    n = n * 10 + static_cast<std::uint32_t>(c - '0');
+// `--options FILE`: the options in FILE (whitespace-separated; `#` starts a comment line), as if
+// given in its place. `edgarpipe tune --write FILE` writes such a file.
+std::vector<std::string> expand_options_files(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 2; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "--options") {
+      args.emplace_back(argv[i]);
+      continue;
+    }
+    if (i + 1 >= argc) throw UsageError("--options needs a file");
+    std::ifstream in(argv[++i]);
+    if (!in) throw UsageError(fmt::format("--options: cannot read {}", argv[i]));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '#') continue;
+      std::istringstream words(line);
+      for (std::string word; words >> word;) args.push_back(word);
+    }
   }
-  if (value.empty() || n < 1 || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
-  return n;
+  return args;
 }
 
 RunOptions parse_run_options(int argc, char** argv) {
   RunOptions o;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  const std::vector<std::string> args = expand_options_files(argc, argv);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
     auto value = [&]() -> std::string_view {
-      if (i + 1 >= argc) throw UsageError(fmt::format("{} needs a value", arg));
-      return argv[++i];
+      if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", arg));
+      return args[++i];
     };
     if (arg == "--sink")
       o.sink = value();
@@ -983,6 +1010,7 @@ int cli_main(int argc, char** argv) {
       return 0;
     }
     if (command == "run") return Supervisor(parse_run_options(argc, argv)).run();
+    if (command == "tune") return tune_main(argc, argv);
     if (command == "schema") {
       std::string sink = "sqlite:edgar.db";
       for (int i = 2; i < argc; ++i) {

@@ -1,6 +1,6 @@
 // Entry points of the four executables. Each apps/*.cpp main only calls one of these.
 //
-//   edgarpipe          the supervisor and CLI (run, schema, cleanup)
+//   edgarpipe          the supervisor and CLI (run, tune, status, rejects, schema, cleanup)
 //   edgarpipe-reader   claims files, reads them into its raw chunk pool, hands them to parsers
 //   edgarpipe-parser   parses raw chunks in place into row batches in its batch chunk pool
 //   edgarpipe-writer   applies row batches to the sink, file by file
@@ -9,9 +9,15 @@
 // --slot N`; they exit 0 when their input is exhausted, 1 on a fatal error.
 #pragma once
 
+#include <cstdint>
+#include <string_view>
+
 namespace edgarpipe {
 
 int cli_main(int argc, char** argv);
+int tune_main(int argc, char** argv);  // `edgarpipe tune` (tune.cpp)
+// A command-line count from 1 to max; throws UsageError naming `flag` otherwise.
+std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max);
 int reader_main(int argc, char** argv);
 int parser_main(int argc, char** argv);
 int writer_main(int argc, char** argv);
