@@ -19,6 +19,7 @@ packages=(
   clang libclang-rt-14-dev   # libFuzzer targets of the parsers (deploy/fuzz.sh)
   python3               # the benchmark harness and scripts
   python3-prometheus-client  # the tests parse --metrics-file with its parser
+  gnuplot-nox           # the benchmark harness's plots (benchmarks/pipeline/harness.py)
 )
 
 SUDO=""

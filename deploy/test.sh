@@ -30,4 +30,6 @@ deploy/fuzz.sh 30
 
 echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
 build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null
+benchmarks/pipeline/harness.py benchmarks/pipeline/scenarios/smoke.json --out build/harness-smoke >/dev/null
+test -s build/harness-smoke/results.csv && test -s build/harness-smoke/timeline-smoke.png
 echo "deploy/test.sh: all passed"
