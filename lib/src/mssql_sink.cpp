@@ -55,6 +55,7 @@ struct MssqlOptions {
   bool utf8_text = false;              // VARCHAR with a UTF-8 collation instead of NVARCHAR
   bool tablock = true;
   int packet_size = 32767;
+  std::string schema;  // schema=: must be the login's default schema (checked at connection)
 };
 
 std::string_view url_option(std::string_view query, std::string_view key) {
@@ -108,6 +109,7 @@ MssqlOptions parse_options(std::string_view url) {
     if (o.packet_size < 512 || o.packet_size > 32767)
       throw UsageError("--sink mssql: packet must be between 512 and 32767");
   }
+  o.schema = std::string(url_option(query, "schema"));
   return o;
 }
 
@@ -470,6 +472,17 @@ class MssqlAdmin final : public SinkAdmin {
   explicit MssqlAdmin(const MssqlOptions& options) : db_(options) {}
 
   void create_schema() override {
+    // Unqualified names resolve in the login's default schema (SQL Server has no per-session
+    // search path): schema= is honoured by checking that it is that default, never by guessing.
+    if (const std::string& wanted = db_.options().schema; !wanted.empty()) {
+      const auto rows = db_.exec("SELECT SCHEMA_NAME()");
+      const std::string actual = rows.empty() || !rows[0][0] ? "" : *rows[0][0];
+      if (actual != wanted)
+        throw SinkError(
+            fmt::format("SQL Server: the login's default schema is '{}', not '{}' (schema= in --sink): ask for "
+                        "CREATE SCHEMA [{}] and ALTER USER <user> WITH DEFAULT_SCHEMA = [{}]",
+                        actual, wanted, wanted, wanted));
+    }
     // Serialise concurrent first runs: the IF OBJECT_ID ... CREATE guards race otherwise.
     db_.exec(
         "BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema', @LockMode = N'Exclusive', "
@@ -788,7 +801,16 @@ std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url) {
 std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id) {
   return std::make_unique<MssqlWriter>(parse_options(url), run_id);
 }
-std::string mssql_schema_sql(const std::string& url) { return build_schema(parse_options(url).utf8_text); }
-void check_mssql_url(const std::string& url) { parse_options(url); }
+std::string mssql_schema_sql(const std::string& url) {
+  const MssqlOptions o = parse_options(url);
+  std::string sql;
+  if (!o.schema.empty())
+    sql = fmt::format(
+        "-- schema={0}: the tables go to the login's default schema, which must be [{0}]:\n"
+        "--   CREATE SCHEMA [{0}]; ALTER USER <user> WITH DEFAULT_SCHEMA = [{0}];\n",
+        o.schema);
+  return sql + build_schema(o.utf8_text);
+}
+std::string mssql_url_schema(const std::string& url) { return parse_options(url).schema; }
 
 }  // namespace edgarpipe

@@ -181,12 +181,14 @@ class Connection {
 
 class PostgresAdmin final : public SinkAdmin {
  public:
-  explicit PostgresAdmin(const std::string& conninfo) : db_(conninfo) {}
+  PostgresAdmin(const std::string& conninfo, std::string schema) : db_(conninfo), schema_(std::move(schema)) {}
 
   void create_schema() override {
     // Serialise concurrent first runs: CREATE ... IF NOT EXISTS races on the catalog otherwise.
     db_.exec("BEGIN");
     db_.exec("SELECT pg_advisory_xact_lock(7254389471)");
+    // schema=: the connection's search_path names it already (sink.cpp); it may not exist yet.
+    if (!schema_.empty()) db_.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_));
     db_.exec(build_schema());
     db_.exec("COMMIT");
   }
@@ -273,6 +275,7 @@ class PostgresAdmin final : public SinkAdmin {
 
  private:
   Connection db_;
+  std::string schema_;  // schema= of the sink URL, or empty
 };
 
 std::string column_list(const TableDef& t) {
@@ -479,12 +482,16 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
 
 }  // namespace
 
-std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo) {
-  return std::make_unique<PostgresAdmin>(conninfo);
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema) {
+  return std::make_unique<PostgresAdmin>(conninfo, schema);
 }
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id) {
   return std::make_unique<PostgresWriter>(conninfo, run_id);
 }
-std::string postgres_schema_sql() { return build_schema(); }
+std::string postgres_schema_sql(const std::string& schema) {
+  if (schema.empty()) return build_schema();
+  return fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\";\nSET search_path TO \"{}\";\n", schema, schema) +
+         build_schema();
+}
 
 }  // namespace edgarpipe

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 #include <utility>
@@ -11,15 +12,15 @@
 namespace edgarpipe {
 
 std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path);
-std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo);
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema);
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id);
-std::string postgres_schema_sql();
+std::string postgres_schema_sql(const std::string& schema);
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id);
 std::string sqlite_schema_sql();
 std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url);
 std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id);
 std::string mssql_schema_sql(const std::string& url);
-void check_mssql_url(const std::string& url);
+std::string mssql_url_schema(const std::string& url);  // checks the URL; its schema=, if any
 
 namespace {
 
@@ -95,6 +96,49 @@ class NullWriter final : public SinkWriter {
 
 }  // namespace
 
+namespace {
+
+// schema=NAME: letters, digits and _ only, so no quoting trick can get through, and lowercase so
+// PostgreSQL's folding of unquoted names never makes "Edgar" and edgar two schemas.
+std::string checked_schema(std::string_view name) {
+  const bool ok = !name.empty() && name.size() <= 63 && !(name[0] >= '0' && name[0] <= '9') &&
+                  std::all_of(name.begin(), name.end(),
+                              [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }) &&
+                  name.rfind("pg_", 0) != 0;
+  if (!ok)
+    throw UsageError(fmt::format(
+        "--sink schema={}: a schema name is 1 to 63 lowercase letters, digits or _, not starting with a digit "
+        "or pg_",
+        name));
+  return std::string(name);
+}
+
+// Takes `schema=NAME` out of a libpq URI (a query parameter) or key=value conninfo (a keyword):
+// libpq itself would refuse the unknown keyword.
+std::string take_schema(std::string& conninfo) {
+  const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  const std::string key = "schema=";
+  std::size_t at = std::string::npos;
+  for (std::size_t p = conninfo.find(key); p != std::string::npos; p = conninfo.find(key, p + 1))
+    if (p > 0 && (uri ? (conninfo[p - 1] == '?' || conninfo[p - 1] == '&') : conninfo[p - 1] == ' ')) {
+      at = p;
+      break;
+    }
+  if (at == std::string::npos && !uri && conninfo.rfind(key, 0) == 0) at = 0;
+  if (at == std::string::npos) return "";
+  std::size_t end = conninfo.find(uri ? '&' : ' ', at);
+  if (end == std::string::npos) end = conninfo.size();
+  const std::string name = conninfo.substr(at + key.size(), end - at - key.size());
+  // Remove the parameter and one separator next to it.
+  if (end < conninfo.size())
+    conninfo.erase(at, end - at + 1);
+  else
+    conninfo.erase(at > 0 ? at - 1 : 0, conninfo.size());
+  return checked_schema(name);
+}
+
+}  // namespace
+
 SinkUrl parse_sink_url(std::string_view url) {
   SinkUrl s;
   s.text = std::string(url);
@@ -113,7 +157,8 @@ SinkUrl parse_sink_url(std::string_view url) {
       throw UsageError(
           "do not put a password in --sink (it shows in ps and logs): set EDGARPIPE_MSSQL_PASSWORD or use "
           "freetds.conf");
-    check_mssql_url(s.target);
+    s.schema = mssql_url_schema(s.target);
+    if (!s.schema.empty()) checked_schema(s.schema);
     return s;
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 ||
@@ -125,6 +170,14 @@ SinkUrl parse_sink_url(std::string_view url) {
     if (has_password(url))
       throw UsageError(
           "do not put a password in --sink (it shows in ps and logs): use PGPASSWORD, ~/.pgpass or a service file");
+    s.schema = take_schema(s.target);
+    if (!s.schema.empty() && s.target.find("options=") != std::string::npos)
+      throw UsageError("--sink: schema= cannot be combined with options= (set search_path in options instead)");
+    if (!s.schema.empty())  // every connection, reconnects included, resolves names in the schema
+      s.target +=
+          s.target.find("://") != std::string::npos
+              ? std::string(s.target.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + s.schema
+              : " options='-csearch_path=" + s.schema + "'";
     return s;
   }
   if (url == "null:" || url == "null") {
@@ -137,7 +190,7 @@ SinkUrl parse_sink_url(std::string_view url) {
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullAdmin>();
-  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target);
+  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target, url.schema);
   if (url.kind == SinkUrl::Kind::kMssql) return open_mssql_admin(url.target);
   return open_sqlite_admin(url.target);
 }
@@ -151,7 +204,7 @@ std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t ru
 
 std::string schema_sql(const SinkUrl& url) {
   if (url.kind == SinkUrl::Kind::kNull) return "-- the null: sink has no schema\n";
-  if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql();
+  if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql(url.schema);
   if (url.kind == SinkUrl::Kind::kMssql) return mssql_schema_sql(url.target);
   return sqlite_schema_sql();
 }

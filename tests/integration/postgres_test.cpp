@@ -177,6 +177,41 @@ TEST_CASE("PostgreSQL: credentials stay out of the command line, errors are clea
   CHECK_THAT(schema.output, Catch::Contains("COALESCE(period_start, '-infinity'::date)"));
 }
 
+TEST_CASE("PostgreSQL: schema= puts every table in that schema and bad names are refused", "[postgres]") {
+  TempDatabase db;
+  for (const std::string& url :
+       {db.url() + "?schema=edgar_a",
+        "dbname=" + db.url().substr(db.url().rfind('/') + 1) + " host=127.0.0.1 port=" +
+            db.url().substr(db.url().rfind(':') + 1, db.url().rfind('/') - db.url().rfind(':') - 1) +
+            " user=edgarpipe schema=edgar_b"}) {
+    INFO(url);
+    const Result r = run(fmt::format("run {} --sink '{}' --writers 2", kData, url));
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+  }
+  Pg pg(db.url());
+  for (const char* schema : {"edgar_a", "edgar_b"}) {
+    INFO(schema);
+    CHECK(pg.count(fmt::format("SELECT count(*) FROM {}.filings", schema)) == 13888);
+    CHECK(pg.count(fmt::format("SELECT count(*) FROM {}.facts", schema)) == 98502);
+    CHECK(pg.count(fmt::format("SELECT count(*) FROM {}.ingest_runs", schema)) == 1);
+  }
+  // Nothing went to the default schema.
+  CHECK(pg.count("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'") == 0);
+  // A rerun in the schema skips everything.
+  const Result again = run(fmt::format("run {} --sink '{}?schema=edgar_a'", kData, db.url()));
+  CHECK_THAT(again.output, Catch::Contains("29 skipped"));
+  // Names that could carry SQL, or that PostgreSQL would fold, are refused before any connection.
+  for (const char* bad : {"x;DROP%20TABLE%20t", "Edgar", "pg_x", "1st", "a\"b"}) {
+    const Result r = run(fmt::format("run {} --sink '{}?schema={}'", kData, db.url(), bad));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Catch::Contains("a schema name is 1 to 63 lowercase letters"));
+  }
+  const Result ddl = run(fmt::format("schema --sink '{}?schema=edgar_a'", db.url()));
+  CHECK_THAT(ddl.output,
+             Catch::StartsWith("CREATE SCHEMA IF NOT EXISTS \"edgar_a\";\nSET search_path TO \"edgar_a\";"));
+}
+
 TEST_CASE("PostgreSQL restarted in the middle of a load: the writer reconnects and the load is exact",
           "[postgres][slow]") {
   const char* dir = std::getenv("EDGARPIPE_TEST_PG_DIR");

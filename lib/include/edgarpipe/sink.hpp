@@ -33,6 +33,9 @@ struct SinkUrl {
   enum class Kind { kSqlite, kPostgres, kMssql, kNull } kind = Kind::kSqlite;
   std::string target;  // the database path for sqlite, the conninfo for postgres, the URL for mssql
   std::string text;    // as given, for logs and ingest_runs.sink (never holds secrets)
+  // PostgreSQL and SQL Server: the schema the tables live in (`schema=NAME` in the URL; a
+  // lowercase identifier, checked, and quoted wherever it reaches SQL). Empty: the default.
+  std::string schema;
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.
 SinkUrl parse_sink_url(std::string_view url);
