@@ -8,7 +8,8 @@ A scenario file is JSON, one object or a list of them:
    "sink": "null",                         # null | sqlite | postgres
    "ratios": [[1, 1, 1], [1, 2, 1], [2, 2, 1]],   # readers, parsers, writers: the sweep
    "runs": 3,                              # counted runs per ratio (after one warm-up)
-   "timeline": [1, 2, 1]}                  # the ratio sampled over time (optional)
+   "timeline": {"ratio": [1, 2, 1],        # one run sampled over time (optional), over its own
+                "corpus": {...}}}          # corpus if given (a longer run shows more)
 
 For every ratio: one warm-up run, then `runs` counted runs; the median is reported. Each
 scenario measures its reference in the same session, and every ratio is reported against it:
@@ -18,9 +19,10 @@ scenario measures its reference in the same session, and every ratio is reported
             into a fresh database with the same schema, in one transaction;
   postgres  PostgreSQL's own COPY FROM of pre-made binary files holding exactly the rows
             (EDGARPIPE_TEST_PG, or a throw-away server from deploy/pg-cluster.sh).
-The timeline run samples every 0.2 s the CPU use and private memory of each stage (summed
-over its processes, from /proc) and the supervisor's --metrics-file (bytes read, rows
-written), like a load-test report.
+The timeline run samples every 0.25 s the CPU use and private memory of each stage (summed
+over its processes, from /proc; for postgres also the CPU of the local server's processes), the
+shared memory in use, and the supervisor's --metrics-file (bytes read, rows committed), like a
+load-test report.
 
 Outputs in --out (default benchmarks/results): results.csv (one line per scenario and ratio),
 timeline-<name>.csv, throughput-<name>.png (MB/s per ratio, with the reference), and
@@ -45,6 +47,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, "build", "bin")
 CLK = os.sysconf("SC_CLK_TCK")
 ROLES = ["supervisor", "reader", "parser", "writer"]
+CPU_ROLES = ROLES + ["database"]  # the PostgreSQL server's processes, where it runs here
 
 
 def sh(*cmd, **kw):
@@ -130,8 +133,8 @@ def run(corpus, sink_url, ratio, extra=(), sampler=None):
     return s
 
 
-def processes_by_role(root):
-    """{pid: role} for the supervisor and its stage processes."""
+def processes_by_role(root, database=False):
+    """{pid: role} for the supervisor and its stage processes (and the database server's)."""
     found = {root: "supervisor"}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -145,6 +148,8 @@ def processes_by_role(root):
             continue
         if int(stat.rsplit(")", 1)[1].split()[1]) == root and name.startswith("edgarpipe-"):
             found[int(entry)] = name[len("edgarpipe-"):]
+        elif database and stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+            found[int(entry)] = "database"
     return found
 
 
@@ -194,28 +199,29 @@ def timeline(corpus, sink, ratio, out_csv):
         shm_before = shm_mib()
         start = last_t = time.monotonic()
         last_ticks = {}
-        # The supervisor rewrites the metrics file once a second: a rate is taken between two
+        # The supervisor rewrites the metrics file 4 times a second: a rate is taken between two
         # different contents of it and held until the next.
         last_m, last_m_t, rate = {"bytes": 0.0, "rows": 0.0}, start, (0.0, 0.0)
         while proc.poll() is None:
-            time.sleep(0.2)
+            time.sleep(0.25)
             now = time.monotonic()
-            cpu = {r: 0.0 for r in ROLES}
+            cpu = {r: 0.0 for r in CPU_ROLES}
             mem = {r: 0.0 for r in ROLES}
-            for pid, role in processes_by_role(proc.pid).items():
+            for pid, role in processes_by_role(proc.pid, sink.kind == "postgres").items():
                 try:
-                    ticks, kib = cpu_ticks(pid), private_kib(pid)
+                    ticks = cpu_ticks(pid)
+                    if role != "database":
+                        mem[role] += private_kib(pid) / 1024
                 except OSError:
                     continue
                 cpu[role] += 100.0 * (ticks - last_ticks.get(pid, ticks)) / CLK / (now - last_t)
-                mem[role] += kib / 1024
                 last_ticks[pid] = ticks
             last_t = now
             m = metrics(metrics_file)
             if m != last_m:
                 rate = ((m["bytes"] - last_m["bytes"]) / 1e6 / (now - last_m_t), (m["rows"] - last_m["rows"]) / (now - last_m_t))
                 last_m, last_m_t = m, now
-            rows.append([now - start, *rate] + [cpu[r] for r in ROLES] + [mem[r] for r in ROLES] +
+            rows.append([now - start, *rate] + [cpu[r] for r in CPU_ROLES] + [mem[r] for r in ROLES] +
                         [max(0.0, shm_mib() - shm_before)])
 
     holder = {}
@@ -227,7 +233,7 @@ def timeline(corpus, sink, ratio, out_csv):
     run(corpus, sink.fresh(), ratio, extra=["--metrics-file", metrics_file], sampler=start_sampler)
     holder["thread"].join()
     with open(out_csv, "w") as f:
-        f.write("seconds,mb_s,rows_s," + ",".join(f"cpu_{r}" for r in ROLES) + "," +
+        f.write("seconds,mb_s,rows_s," + ",".join(f"cpu_{r}" for r in CPU_ROLES) + "," +
                 ",".join(f"mem_mib_{r}" for r in ROLES) + ",shm_mib\n")
         for r in rows:
             f.write(",".join(f"{v:.3f}" for v in r) + "\n")
@@ -271,22 +277,25 @@ plot "{csv}" using 1:2 title "MB/s" axes x1y1 lw 2, "" using 1:3 title "rows/s" 
 unset y2label
 unset y2tics
 set ylabel "CPU %"
-plot for [i=4:7] "{csv}" using 1:i title columnheader(i) lw 2
+plot for [i=4:8] "{csv}" using 1:i title columnheader(i) lw 2
 set ylabel "MiB (private; shm: pools)"
 set xlabel "seconds"
-plot for [i=8:12] "{csv}" using 1:i title columnheader(i) lw 2
+plot for [i=9:13] "{csv}" using 1:i title columnheader(i) lw 2
 unset multiplot
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     os.remove(data)
 
 
+def generate(where, gen):
+    sh(os.path.join(BIN, "edgarpipe-gen"), "--out", where, "--seed", str(gen.get("seed", 1)),
+       "--submissions", str(gen.get("submissions", 1000)), "--companyfacts", str(gen.get("companyfacts", 20)))
+    return where
+
+
 def scenario(spec, out, work):
     name = spec["name"]
-    corpus = os.path.join(work, name)
-    gen = spec.get("corpus", {})
-    sh(os.path.join(BIN, "edgarpipe-gen"), "--out", corpus, "--seed", str(gen.get("seed", 1)),
-       "--submissions", str(gen.get("submissions", 1000)), "--companyfacts", str(gen.get("companyfacts", 20)))
+    corpus = generate(os.path.join(work, name), spec.get("corpus", {}))
     sink = Sink(spec.get("sink", "null"), work)
     results, references = [], {}
     runs = spec.get("runs", 3)
@@ -311,7 +320,10 @@ def scenario(spec, out, work):
                   f"{r['rows_s']:,.0f} rows/s  reference {ref:.2f} s  ratio {r['ratio']:.2f}  "
                   f"bottleneck {r['bottleneck']}", flush=True)
         if spec.get("timeline"):
-            timeline(corpus, sink, tuple(spec["timeline"]), os.path.join(out, f"timeline-{name}.csv"))
+            t = spec["timeline"] if isinstance(spec["timeline"], dict) else {"ratio": spec["timeline"]}
+            where = generate(os.path.join(work, name + "-timeline"), t["corpus"]) if "corpus" in t else corpus
+            timeline(where, sink, tuple(t["ratio"]), os.path.join(out, f"timeline-{name}.csv"))
+            shutil.rmtree(os.path.join(work, name + "-timeline"), ignore_errors=True)
     finally:
         sink.close()
         shutil.rmtree(corpus, ignore_errors=True)

@@ -156,7 +156,10 @@ class BatchedSinkWriter : public SinkWriter {
       }
     }
     report.rows_by_table[static_cast<std::size_t>(TableId::kConcepts)] = concepts_inserted_;
-    for (auto& t : tables_) t.clear();
+    // A table's buffer that grew past the commit size (a large file: commits fall between files;
+    // and a string doubles as it grows) gives its memory back, so a writer's footprint stays
+    // near the commit size instead of its high-water mark per table.
+    for (auto& t : tables_) t.clear_and_trim(commit_bytes_ / 4);
     spans_.clear();
     ingest_.clear();
     replaced_.clear();

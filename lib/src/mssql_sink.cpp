@@ -403,6 +403,10 @@ class CellBuffer {
   std::size_t size() const noexcept { return bytes_.size(); }
   void truncate(std::size_t n) { bytes_.resize(n); }
   void clear() { bytes_.clear(); }
+  void clear_and_trim(std::size_t keep) {
+    bytes_.clear();
+    if (bytes_.capacity() > keep) bytes_.shrink_to_fit();
+  }
   const char* data() const noexcept { return bytes_.data(); }
 
  private:

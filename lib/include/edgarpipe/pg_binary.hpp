@@ -64,6 +64,11 @@ class CopyBuffer {
   std::size_t size() const noexcept { return bytes_.size(); }
   void truncate(std::size_t size) { bytes_.resize(size); }
   void clear() noexcept { bytes_.clear(); }
+  // Empties the buffer and gives its memory back if it grew past `keep` bytes.
+  void clear_and_trim(std::size_t keep) {
+    bytes_.clear();
+    if (bytes_.capacity() > keep) bytes_.shrink_to_fit();
+  }
 
  private:
   void put16(std::uint16_t v) {
