@@ -626,9 +626,11 @@ class Supervisor {
       raw_pools_.push_back(
           ipc::ChunkPool::format(segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes).base(),
                                  static_cast<std::uint16_t>(1 + r), raw));
+    batch_pools_.clear();
     for (std::uint32_t p = 0; p < o_.parsers; ++p)
-      ipc::ChunkPool::format(segments.create(PipelineLayout::batch_pool_name(run_name, p), batch_bytes).base(),
-                             static_cast<std::uint16_t>(0x8000 + p), batch);
+      batch_pools_.push_back(
+          ipc::ChunkPool::format(segments.create(PipelineLayout::batch_pool_name(run_name, p), batch_bytes).base(),
+                                 static_cast<std::uint16_t>(0x8000 + p), batch));
     layout_.emplace(PipelineLayout::format(control.base(), shape, files, run_name));
     ControlHeader& h = layout_->header();
     h.run_id = summary_.run_id;
@@ -640,6 +642,7 @@ class Supervisor {
     wait_all();
     collect_counters();
     raw_pools_.clear();  // their segments go now
+    batch_pools_.clear();
   }
 
   void spawn_all() {
@@ -891,6 +894,43 @@ class Supervisor {
         out += fmt::format("edgarpipe_stage_wait_seconds_total{{stage=\"{}\",process=\"{}\",reason=\"{}\"}} {:.6f}\n",
                            role, slot.index.load(), reason, static_cast<double>(slot.get(c)) / 1e9);
     }
+    // Per process: what went through it, so each stage's share of the run's totals shows.
+    family("edgarpipe_stage_files_total", "counter",
+           "Files through each process: read or skipped (reader), parsed (parser), committed (writer).");
+    family("edgarpipe_stage_bytes_total", "counter", "Bytes of JSON read by each reader.");
+    family("edgarpipe_stage_rows_total", "counter", "Rows committed by each writer.");
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      const auto& slot = layout_->slot(s);
+      const auto role = static_cast<Role>(slot.role.load());
+      const auto labels = fmt::format("stage=\"{}\",process=\"{}\"", role_name(role), slot.index.load());
+      std::uint64_t files = 0, rows = 0;
+      if (role == Role::kReader) {
+        files = slot.get(counter::kFilesRead) + slot.get(counter::kFilesSkipped);
+        out += fmt::format("edgarpipe_stage_bytes_total{{{}}} {}\n", labels, slot.get(counter::kBytesRead));
+      } else if (role == Role::kParser) {
+        files = slot.get(counter::kFilesParsed);
+      } else {
+        files = slot.get(counter::kFilesLoaded) + slot.get(counter::kFilesRejected);
+        for (std::uint32_t t = 0; t < kTableCount; ++t) rows += slot.get(counter::kRowsFirst + t);
+        out += fmt::format("edgarpipe_stage_rows_total{{{}}} {}\n", labels, rows);
+      }
+      out += fmt::format("edgarpipe_stage_files_total{{{}}} {}\n", labels, files);
+    }
+    // Pool occupancy from the ownership records: chunks being filled, queued, or held by a
+    // consumer (FREE and RETURNED ones are back with their producer).
+    family("edgarpipe_pool_chunks", "gauge", "Chunks of the shared-memory pools, by hand-off and state.");
+    for (const auto& [handoff, pools] : {std::pair{"raw", &raw_pools_}, std::pair{"batch", &batch_pools_}}) {
+      std::uint64_t total = 0, in_use = 0;
+      for (const ipc::ChunkPool& pool : *pools)
+        for (std::uint32_t i = 0; i < pool.chunk_count(); ++i, ++total) {
+          const auto state = ipc::ChunkDescriptor::state_of(
+              pool.descriptor(static_cast<std::uint16_t>(i)).state.load(std::memory_order_relaxed));
+          in_use += state == ipc::ChunkState::kFilling || state == ipc::ChunkState::kPublished ||
+                    state == ipc::ChunkState::kClaimed;
+        }
+      out += fmt::format("edgarpipe_pool_chunks{{handoff=\"{}\",state=\"in_use\"}} {}\n", handoff, in_use);
+      out += fmt::format("edgarpipe_pool_chunks{{handoff=\"{}\",state=\"total\"}} {}\n", handoff, total);
+    }
     family("edgarpipe_ring_entries", "gauge", "Chunk handles waiting in rings, by hand-off.");
     std::uint64_t raw = 0, batch = 0;
     for (std::uint32_t r = 0; r < h.readers; ++r)
@@ -954,6 +994,7 @@ class Supervisor {
   };
   std::map<std::string, Crash> crashed_on_;  // by source file
   std::vector<ipc::ChunkPool> raw_pools_;    // views into this attempt's reader pools
+  std::vector<ipc::ChunkPool> batch_pools_;  // and parser pools
   std::uint64_t attempt_skipped_ = 0;        // files skipped by the latest attempt
   int interrupted_signal_ = 0;
   std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers

@@ -373,12 +373,21 @@ TEST_CASE("the metrics file (--metrics-file) is valid Prometheus text and adds u
   std::ofstream(script) << R"(import sys
 from prometheus_client.parser import text_string_to_metric_families
 rows = files = waits = 0
+stage_files, stage_rows, stage_bytes, pools = {}, 0, 0, {}
 for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in family.samples:
         if s.name == "edgarpipe_rows_total": rows += s.value
         if s.name == "edgarpipe_files_total" and s.labels["outcome"] == "loaded": files += s.value
         if s.name == "edgarpipe_stage_wait_seconds_total": waits += 1
+        if s.name == "edgarpipe_stage_files_total":
+            stage_files[s.labels["stage"]] = stage_files.get(s.labels["stage"], 0) + s.value
+        if s.name == "edgarpipe_stage_rows_total": stage_rows += s.value
+        if s.name == "edgarpipe_stage_bytes_total": stage_bytes += s.value
+        if s.name == "edgarpipe_pool_chunks": pools[(s.labels["handoff"], s.labels["state"])] = s.value
 print(int(rows), int(files), waits)
+print(int(stage_files["reader"]), int(stage_files["parser"]), int(stage_files["writer"]), int(stage_rows),
+      int(stage_bytes))
+print(int(pools[("raw", "in_use")]), int(pools[("batch", "in_use")]), int(pools[("raw", "total")]) > 0)
 )";
   FILE* pipe = ::popen(fmt::format("/usr/bin/python3 {} {}", script, tmp / "m.prom").c_str(), "r");
   REQUIRE(pipe);
@@ -387,8 +396,12 @@ print(int(rows), int(files), waits)
   REQUIRE(::pclose(pipe) == 0);
   const std::string json = read_text(tmp / "m.json");
   // rows = the summary's rows_total; files = files_loaded; one wait sample per process and reason.
-  CHECK(std::string(buf, n) ==
-        fmt::format("{} {} {}\n", json_number(json, "rows_total"), json_number(json, "files_loaded"), 2 * 4));
+  // Per stage: every file through each stage, the writers' rows and the readers' bytes are the
+  // run's totals; the final snapshot has every pool chunk back (none in use).
+  const long files = json_number(json, "files_loaded");
+  CHECK(std::string(buf, n) == fmt::format("{} {} {}\n{} {} {} {} {}\n0 0 True\n", json_number(json, "rows_total"),
+                                           files, 2 * 4, files, files, files, json_number(json, "rows_total"),
+                                           json_number(json, "bytes")));
 }
 
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
