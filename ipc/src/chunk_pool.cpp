@@ -19,6 +19,7 @@ struct ChunkPool::Header {
   std::uint32_t chunk_count;
   SizeClass classes[kMaxSizeClasses];
   std::uint32_t first_index[kMaxSizeClasses];
+  std::uint64_t eager_bytes;  // the prefix to pre-fault: all, or all before a lazy last class
 };
 
 // The header takes the first page; descriptors follow, then the page-aligned payloads.
@@ -34,7 +35,8 @@ std::uint64_t ChunkPool::bytes_for(std::span<const SizeClass> classes) noexcept 
 
 ChunkPool::Header& ChunkPool::header() const noexcept { return *reinterpret_cast<Header*>(base_); }
 
-ChunkPool ChunkPool::format(std::byte* base, std::uint16_t pool_id, std::span<const SizeClass> classes) {
+ChunkPool ChunkPool::format(std::byte* base, std::uint16_t pool_id, std::span<const SizeClass> classes,
+                            bool lazy_last_class) {
   static_assert(sizeof(Header) <= 4096);
   if (classes.empty() || classes.size() > kMaxSizeClasses)
     throw std::invalid_argument("chunk pool: 1 to 8 size classes");
@@ -57,6 +59,7 @@ ChunkPool ChunkPool::format(std::byte* base, std::uint16_t pool_id, std::span<co
   std::uint64_t data = align_up(descriptors_offset() + count * sizeof(ChunkDescriptor), kPage);
   std::uint16_t index = 0;
   for (std::uint32_t c = 0; c < h.class_count; ++c) {
+    if (c + 1 == h.class_count) h.eager_bytes = lazy_last_class ? data : bytes_for(classes);
     for (std::uint32_t k = 0; k < classes[c].count; ++k, ++index) {
       auto* d = new (base + descriptors_offset() + index * sizeof(ChunkDescriptor)) ChunkDescriptor{};
       d->data_offset = data;
@@ -182,6 +185,14 @@ std::uint32_t ChunkAllocator::free_count() const noexcept {
   std::uint32_t n = 0;
   for (const auto& l : free_) n += static_cast<std::uint32_t>(l.size());
   return n;
+}
+
+std::uint64_t ChunkPool::eager_bytes() const noexcept { return header().eager_bytes; }
+
+SharedSegment open_pool_segment(const std::string& name) {
+  SharedSegment segment = SharedSegment::open(name, SharedSegment::Populate::kNone);
+  segment.populate(ChunkPool::attach(segment.base()).eager_bytes());
+  return segment;
 }
 
 }  // namespace edgarpipe::ipc

@@ -23,11 +23,11 @@ class Parser final : public RowBatchWriter::Output {
     const ControlHeader& h = ctx.layout.header();
     for (std::uint32_t r = 0; r < h.readers; ++r) {
       raw_segments_.push_back(
-          std::make_unique<ipc::SharedSegment>(ipc::SharedSegment::open(PipelineLayout::raw_pool_name(h.run_name, r))));
+          std::make_unique<ipc::SharedSegment>(ipc::open_pool_segment(PipelineLayout::raw_pool_name(h.run_name, r))));
       raw_pools_.push_back(ipc::ChunkPool::attach(raw_segments_.back()->base()));
     }
     batch_segment_ = std::make_unique<ipc::SharedSegment>(
-        ipc::SharedSegment::open(PipelineLayout::batch_pool_name(h.run_name, ctx.index)));
+        ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, ctx.index)));
     allocator_ = std::make_unique<ipc::ChunkAllocator>(ipc::ChunkPool::attach(batch_segment_->base()));
     outstanding_.assign(h.writers, 0);
     const ipc::SizeClass batch = pool().size_class(0);

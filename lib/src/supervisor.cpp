@@ -240,8 +240,9 @@ class RunSegments {
   ~RunSegments() {
     for (const auto& name : names_) ipc::SharedSegment::remove(name);
   }
-  ipc::SharedSegment& create(const std::string& name, std::uint64_t size) {
-    segments_.push_back(ipc::SharedSegment::create(name, size));
+  ipc::SharedSegment& create(const std::string& name, std::uint64_t size,
+                             ipc::SharedSegment::Populate populate = ipc::SharedSegment::Populate::kAll) {
+    segments_.push_back(ipc::SharedSegment::create(name, size, populate));
     names_.push_back(name);
     return segments_.back();
   }
@@ -621,11 +622,16 @@ class Supervisor {
     const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());
     RunSegments segments;
     auto& control = segments.create(PipelineLayout::control_name(run_name), control_bytes);
+    // The one --max-file-size chunk (the last class) is faulted on first use: pre-faulting it
+    // would cost every run ~256 MiB of zeroing for a file few runs meet.
     raw_pools_.clear();
-    for (std::uint32_t r = 0; r < o_.readers; ++r)
+    for (std::uint32_t r = 0; r < o_.readers; ++r) {
+      auto& segment =
+          segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes, ipc::SharedSegment::Populate::kNone);
       raw_pools_.push_back(
-          ipc::ChunkPool::format(segments.create(PipelineLayout::raw_pool_name(run_name, r), raw_bytes).base(),
-                                 static_cast<std::uint16_t>(1 + r), raw));
+          ipc::ChunkPool::format(segment.base(), static_cast<std::uint16_t>(1 + r), raw, raw.size() > 1));
+      segment.populate(raw_pools_.back().eager_bytes());
+    }
     batch_pools_.clear();
     for (std::uint32_t p = 0; p < o_.parsers; ++p)
       batch_pools_.push_back(

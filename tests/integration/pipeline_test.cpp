@@ -282,6 +282,23 @@ TEST_CASE("malformed files next to good ones: each rejected with its reason, eve
   CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
 }
 
+TEST_CASE("a file past the largest pre-faulted class goes whole through the lazily faulted chunk", "[integration]") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "big" / "companyfacts");
+  // Apple's facts behind 40 MiB of leading whitespace: larger than the 32 MiB class, so only the
+  // --max-file-size chunk (faulted on first use) can carry it; its rows must be the file's own.
+  const std::string facts = read_text(kData + "/companyfacts/CIK0000320193.json");
+  std::ofstream(tmp.path / "big" / "companyfacts" / "CIK0000320193.json", std::ios::binary)
+      << std::string(40 << 20, ' ') << facts;
+  const Result r = run(fmt::format("run {} --sink sqlite:{}", (tmp.path / "big").string(), tmp / "big.db"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const Result small = run(fmt::format("run {}/companyfacts/CIK0000320193.json --sink sqlite:{}", kData, tmp / "s.db"));
+  REQUIRE(small.exit_code == 0);
+  CHECK(Db(tmp / "big.db").count("SELECT count(*) FROM facts") == Db(tmp / "s.db").count("SELECT count(*) FROM facts"));
+  CHECK(Db(tmp / "big.db").count("SELECT count(*) FROM facts") > 20000);
+}
+
 TEST_CASE("a file larger than --max-file-size is rejected with its size, the others load", "[integration][malformed]") {
   TempDir tmp;
   const Result r = run(fmt::format("run {}/companyfacts --sink sqlite:{} --max-file-size 2", kData, tmp / "big.db"));

@@ -246,3 +246,35 @@ TEST_CASE("Chunk hand-off between threads: payload visible after claim (checked 
   REQUIRE(bad == 0);
   REQUIRE(alloc.free_count() == pool.chunk_count());
 }
+
+TEST_CASE("A lazy last class is left out of the pre-faulted prefix and works on first use", "[ipc][pool]") {
+  const std::string name = unique_name("lazy");
+  const SizeClass classes[] = {{4096, 4}, {64 * 1024, 2}, {8 * 1024 * 1024, 1}};
+  SharedSegment segment = SharedSegment::create(name, ChunkPool::bytes_for(classes), SharedSegment::Populate::kNone);
+  const ChunkPool pool = ChunkPool::format(segment.base(), 3, classes, /*lazy_last_class=*/true);
+  // The prefix ends where the last class's data begins: everything but the 8 MiB chunk.
+  CHECK(pool.eager_bytes() == ChunkPool::bytes_for(classes) - align_up(8 * 1024 * 1024 + kTailPadding, 4096));
+  CHECK(pool.descriptor(6).data_offset == pool.eager_bytes());
+  segment.populate(pool.eager_bytes());
+  // Another process's view pre-faults the same prefix; the lazy chunk takes its pages when used.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    SharedSegment mine = open_pool_segment(name);
+    const ChunkPool view = ChunkPool::attach(mine.base());
+    std::byte* big = view.data(view.current_handle(6));
+    for (std::size_t i = 0; i < 8 * 1024 * 1024; i += 4096) big[i] = std::byte{0x5A};
+    ::_exit(view.eager_bytes() == pool.eager_bytes() ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::byte* big = pool.data(pool.current_handle(6));
+  CHECK(big[4096 * 100] == std::byte{0x5A});
+  SharedSegment::remove(name);
+  // Without the lazy flag the whole pool is eager.
+  const std::string all = unique_name("eager");
+  SharedSegment eager = SharedSegment::create(all, ChunkPool::bytes_for(classes));
+  CHECK(ChunkPool::format(eager.base(), 4, classes).eager_bytes() == ChunkPool::bytes_for(classes));
+  SharedSegment::remove(all);
+}

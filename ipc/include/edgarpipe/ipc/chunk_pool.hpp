@@ -35,7 +35,10 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "edgarpipe/ipc/shared_segment.hpp"
 
 namespace edgarpipe::ipc {
 
@@ -87,8 +90,11 @@ inline std::uint32_t handle_generation(ChunkHandle h) noexcept { return static_c
 class ChunkPool {
  public:
   static std::uint64_t bytes_for(std::span<const SizeClass> classes) noexcept;
-  // Lays out a pool at `base` (the start of a zero-filled segment of bytes_for() bytes).
-  static ChunkPool format(std::byte* base, std::uint16_t pool_id, std::span<const SizeClass> classes);
+  // Lays out a pool at `base` (the start of a zero-filled segment of bytes_for() bytes). With
+  // `lazy_last_class`, eager_bytes() stops before the last (largest) class: those chunks are
+  // faulted on first use instead of at start (the rare --max-file-size chunk).
+  static ChunkPool format(std::byte* base, std::uint16_t pool_id, std::span<const SizeClass> classes,
+                          bool lazy_last_class = false);
   // Attaches to a pool formatted by another process. Throws std::runtime_error on a bad magic.
   static ChunkPool attach(std::byte* base);
 
@@ -97,6 +103,8 @@ class ChunkPool {
   std::uint32_t class_count() const noexcept;
   SizeClass size_class(std::uint32_t i) const noexcept;
   std::uint64_t largest_chunk() const noexcept;
+  // The prefix of the segment to pre-fault (header, descriptors and the eager classes' data).
+  std::uint64_t eager_bytes() const noexcept;
 
   ChunkDescriptor& descriptor(std::uint16_t index) const noexcept;
   ChunkDescriptor& descriptor_of(ChunkHandle h) const noexcept { return descriptor(handle_index(h)); }
@@ -141,5 +149,8 @@ class ChunkAllocator {
   ChunkPool pool_;
   std::vector<std::vector<std::uint16_t>> free_;  // per size class
 };
+
+// Opens the segment of a formatted pool and pre-faults its eager_bytes() (not a lazy last class).
+SharedSegment open_pool_segment(const std::string& name);
 
 }  // namespace edgarpipe::ipc

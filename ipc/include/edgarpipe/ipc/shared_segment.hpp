@@ -16,6 +16,9 @@
 //
 // Creation pre-faults the pages (MAP_POPULATE plus one touch pass) so that no stage takes page
 // faults in steady state; see docs/design/shared-memory.md for the measured cost of not doing so.
+// A segment may instead be created and opened with Populate::kNone and then pre-faulted up to a
+// prefix (populate()): a chunk pool leaves its one --max-file-size chunk to be faulted on first
+// use, because a rare giant file should not cost every run ~256 MiB of zeroing and page tables.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +33,12 @@ class SharedSegment {
  public:
   // Creates a new segment of `size` bytes (fails if the name exists), mode 0600, zero-filled and
   // pre-faulted. Throws std::runtime_error with a one-line reason on failure.
-  static SharedSegment create(const std::string& name, std::size_t size);
+  enum class Populate { kAll, kNone };
+  static SharedSegment create(const std::string& name, std::size_t size, Populate populate = Populate::kAll);
   // Opens and maps an existing segment read-write. Throws std::runtime_error on failure.
-  static SharedSegment open(const std::string& name);
+  static SharedSegment open(const std::string& name, Populate populate = Populate::kAll);
+  // Pre-faults (allocating if needed) the first `bytes` of the mapping, writable.
+  void populate(std::size_t bytes) const noexcept;
   // Unlinks a segment name; returns false if it did not exist. Mappings stay valid until unmapped.
   static bool remove(const std::string& name) noexcept;
 
