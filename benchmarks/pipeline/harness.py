@@ -43,6 +43,8 @@ import tempfile
 import threading
 import time
 
+from pipeline_bench import private_kib  # smaps without the shared segments (counted once, as shm)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "build", "bin")
 CLK = os.sysconf("SC_CLK_TCK")
@@ -157,19 +159,6 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def private_kib(pid):
-    """Private memory outside the shared segments (smaps calls a segment's pages private while a
-    single process maps them; the segments are counted once, as shm, instead)."""
-    total, in_segment = 0, False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
-                in_segment = "/dev/shm/" in line
-            elif not in_segment and line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1])
-    return total
 
 
 def shm_mib():

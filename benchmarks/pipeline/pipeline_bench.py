@@ -51,6 +51,20 @@ def shm_used_kib():
     return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
 
 
+def private_kib(pid):
+    """Private memory of one process outside the shared segments, in KiB. smaps calls a page of a
+    shared segment "private" while one process alone maps it, so segment mappings are skipped
+    here and counted once, from /dev/shm, by the callers."""
+    total, in_segment = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
+                in_segment = "/dev/shm/" in line
+            elif not in_segment and line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
+
+
 def tree_memory_kib(root_pid, shm_baseline):
     """Private memory (USS) of root_pid and its descendants plus the shared memory in use, in KiB.
 
@@ -72,15 +86,7 @@ def tree_memory_kib(root_pid, shm_baseline):
         pid = stack.pop()
         stack.extend(children.get(pid, []))
         try:
-            # smaps calls a page of a shared segment "private" while one process alone maps it,
-            # so segment mappings are skipped here and counted once below.
-            in_segment = False
-            with open(f"/proc/{pid}/smaps") as f:
-                for line in f:
-                    if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
-                        in_segment = "/dev/shm/" in line
-                    elif not in_segment and line.startswith(("Private_Clean:", "Private_Dirty:")):
-                        total += int(line.split()[1])
+            total += private_kib(pid)
         except OSError:
             pass
     return total + max(0, shm_used_kib() - shm_baseline)
