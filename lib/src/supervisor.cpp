@@ -794,16 +794,22 @@ class Supervisor {
     return t;
   }
 
+  // Files and bytes of the total, rates, rows/s, rejects and an ETA by bytes (file sizes vary by
+  // four orders of magnitude, so a count-based ETA misleads).
   void print_progress(Clock::time_point started) const {
     const Totals t = current_totals();
     const double secs = std::max(1e-3, std::chrono::duration<double>(Clock::now() - started).count());
     const std::uint64_t total = layout_->header().file_count;
-    const double rate = static_cast<double>(t.done) / secs;
-    const double eta = rate > 0 ? static_cast<double>(total - std::min(total, t.done)) / rate : 0;
+    std::uint64_t total_bytes = 0;
+    for (std::uint64_t i = 0; i < total; ++i) total_bytes += layout_->file(i).size;
+    const double mb = static_cast<double>(t.bytes) / 1e6, total_mb = static_cast<double>(total_bytes) / 1e6;
+    const double mb_rate = mb / secs;
+    const double eta = mb_rate > 0 ? std::max(0.0, total_mb - mb) / mb_rate : 0;
     fmt::print(stderr,
-               "\r\033[K{}/{} files, {:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {} rows, {} rejected, ETA {:.0f} s",
-               t.done, total, static_cast<double>(t.bytes) / 1e6, rate, static_cast<double>(t.bytes) / 1e6 / secs,
-               t.rows, t.rejected, eta);
+               "\r\033[K{}/{} files, {:.1f}/{:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {:.0f} rows/s, {} rejected, "
+               "ETA {:.0f} s",
+               t.done, total, mb, total_mb, static_cast<double>(t.done) / secs, mb_rate,
+               static_cast<double>(t.rows) / secs, t.rejected, eta);
   }
 
   static std::uint64_t now_ns() {

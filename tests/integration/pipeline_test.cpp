@@ -421,6 +421,20 @@ print(int(pools[("raw", "in_use")]), int(pools[("batch", "in_use")]), int(pools[
                                            json_number(json, "bytes")));
 }
 
+TEST_CASE("the progress line (--progress always) shows totals, rates and an ETA", "[integration]") {
+  TempDir tmp;
+  // Slowed down (80 ms per file: ~2.3 s) so that several once-a-second lines appear.
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --progress always", kData, tmp / "p.db"),
+                       "EDGARPIPE_TEST_FAULT=slow:reader:80");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::regex_search(r.output,
+                          std::regex(R"(\d+/29 files, [0-9.]+/17\.4 MB, \d+ files/s, [0-9.]+ MB/s, \d+ rows/s, )"
+                                     R"(0 rejected, ETA \d+ s)")));
+  const Result quiet = run(fmt::format("run {} --sink sqlite:{} --progress never", kData, tmp / "q.db"));
+  CHECK(quiet.output.find("ETA") == std::string::npos);
+}
+
 TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run("").exit_code == 2);
   CHECK(run("frobnicate").exit_code == 2);
