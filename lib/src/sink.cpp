@@ -139,6 +139,13 @@ std::string take_schema(std::string& conninfo) {
 
 }  // namespace
 
+std::string with_schema(std::string_view postgres_sink, std::string_view schema) {
+  std::string text(postgres_sink);
+  take_schema(text);
+  if (text.find("://") == std::string::npos) return text + " schema=" + checked_schema(schema);
+  return text + (text.find('?') == std::string::npos ? "?" : "&") + "schema=" + checked_schema(schema);
+}
+
 SinkUrl parse_sink_url(std::string_view url) {
   SinkUrl s;
   s.text = std::string(url);

@@ -126,7 +126,8 @@ std::vector<std::string> expand_options_files(int argc, char** argv) {
     if (!in) throw UsageError(fmt::format("--options: cannot read {}", argv[i]));
     std::string line;
     while (std::getline(in, line)) {
-      if (line.find_first_not_of(" \t") != std::string::npos && line[line.find_first_not_of(" \t")] == '#') continue;
+      const auto first = line.find_first_not_of(" \t");
+      if (first != std::string::npos && line[first] == '#') continue;
       std::istringstream words(line);
       for (std::string word; words >> word;) args.push_back(word);
     }
@@ -417,8 +418,9 @@ class Supervisor {
 
     try {
       launch_with_restarts(*admin, files, sink_url);
-      if (!failed_ && !interrupted_signal_ && files_changed_ > 0) reload_unloaded(*admin, files, sink_url);
-      if (!summary_.restarts.empty()) recount_files(*admin);
+      const bool reloaded =
+          !failed_ && !interrupted_signal_ && files_changed_ > 0 && reload_unloaded(*admin, files, sink_url);
+      if (reloaded || !summary_.restarts.empty()) recount_files(*admin);
       if (o_.prune && !failed_ && !interrupted_signal_) prune_absent(*admin, files);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
@@ -453,10 +455,10 @@ class Supervisor {
   // the replacement committed. They load in a second pass, as do files the database refused
   // because they met the filer's old rows (a new overflow page holding filings that the old main
   // file listed), so the run ends equal to a clean load of the snapshot. A crash before the
-  // second pass costs nothing: the next run sees those files as not loaded. The file counts of
-  // the summary are then taken from ingest_files (a file may have loaded, or been refused, in the
-  // first pass and loaded again in the second); row counts add up both passes.
-  void reload_unloaded(SinkAdmin& admin, const std::vector<InputFile>& files, const SinkUrl& sink_url) {
+  // second pass costs nothing: the next run sees those files as not loaded. Returns whether it
+  // ran: then the file counts of the summary must come from ingest_files (a file may have loaded,
+  // or been refused, in the first pass and loaded again in the second); row counts add up both.
+  bool reload_unloaded(SinkAdmin& admin, const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto loaded_now = admin.loaded_hashes();
     std::set<std::string> rejected, refused;
     for (const auto& row : admin.query("SELECT source_file, error FROM ingest_files WHERE status = 'rejected'")) {
@@ -471,7 +473,7 @@ class Supervisor {
       again.back().known_hashes.clear();
       again.back().reload = false;
     }
-    if (again.empty()) return;
+    if (again.empty()) return false;
 
     fmt::print(stderr,
                "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
@@ -485,7 +487,7 @@ class Supervisor {
     summary_.busy = busy;
     summary_.bottleneck = bottleneck;
     summary_.suggestion = suggestion;
-    recount_files(admin);
+    return true;
   }
 
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a

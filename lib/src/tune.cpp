@@ -3,8 +3,8 @@
 // Each trial is a real `edgarpipe run` (a child process) over the same bounded sample of the
 // inputs: one shard (--shard 0/K, whole filers) whose size is about --sample-mb. Trials load into
 // a scratch target, never the real one: a scratch SQLite file beside the target database (same
-// filesystem, so the same disk), or a scratch schema in the target PostgreSQL database (its
-// search_path set through the connection options), dropped after each trial; or a target the
+// filesystem, so the same disk), or a scratch schema in the target PostgreSQL database (schema=,
+// the sink option), dropped after each trial; or a target the
 // operator names with --scratch-sink (required for SQL Server). The search starts from the
 // default ratio, then follows each trial's own verdict: the ratio the summary suggests (work
 // split in proportion to each stage's measured busy time), then one more process for the
@@ -147,9 +147,8 @@ class Scratch {
         break;
       }
       case SinkUrl::Kind::kPostgres:
-        // The trial's tables go to a schema of their own: first in search_path, so unqualified
-        // names resolve there (libpq passes `options` to the server at connection start).
-        url_ = with_pg_options(target.text, "-csearch_path=" + tag_);
+        // The trial's tables go to a schema of their own (schema=, created by each trial run).
+        url_ = with_schema(target.text, tag_);
         pg_admin_ = open_sink_admin(target);
         break;
       case SinkUrl::Kind::kNull:
@@ -173,7 +172,6 @@ class Scratch {
 
   void reset() {
     drop();
-    if (pg_admin_) pg_admin_->query("CREATE SCHEMA " + tag_);
     if (named_) {
       // A scratch target the operator named: empty every table of the contract in it.
       auto admin = open_sink_admin(parse_sink_url(url_));
@@ -185,20 +183,11 @@ class Scratch {
   }
 
  private:
-  static std::string with_pg_options(const std::string& conninfo, const std::string& options) {
-    if (conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0) {
-      std::string encoded;
-      for (char c : options) encoded += c == '=' ? std::string("%3D") : std::string(1, c);
-      return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "options=" + encoded;
-    }
-    return conninfo + " options='" + options + "'";
-  }
-
   void drop() {
     if (!sqlite_path_.empty())
       for (const char* suffix : {"", "-wal", "-shm", "-journal"})
         std::filesystem::remove(sqlite_path_.string() + suffix);
-    if (pg_admin_) pg_admin_->query("DROP SCHEMA IF EXISTS " + tag_ + " CASCADE");
+    if (pg_admin_) pg_admin_->query(fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", tag_));
   }
 
   std::string tag_, url_;

@@ -445,6 +445,27 @@ TEST_CASE("usage errors exit 2 with a message", "[integration]") {
   CHECK(run(fmt::format("run {} --parsers 0", kData)).exit_code == 2);
   CHECK(run(fmt::format("run {} --bogus", kData)).exit_code == 2);
   CHECK(run(fmt::format("run {} --prune --shard 0/2", kData)).exit_code == 2);  // would delete the other shard
+  CHECK(run(fmt::format("run {} --prune --retry-rejected", kData)).exit_code == 2);
+  CHECK(run(fmt::format("run {} --max-restarts many", kData)).exit_code == 2);
+  CHECK(run(fmt::format("run {} --max-restarts 101", kData)).exit_code == 2);
+  // Options files: unreadable, or holding an option run does not know.
+  TempDir tmp;
+  const Result unreadable = run(fmt::format("run {} --options {}", kData, tmp / "absent.opts"));
+  CHECK(unreadable.exit_code == 2);
+  CHECK_THAT(unreadable.output, Catch::Contains("--options: cannot read"));
+  std::ofstream(tmp / "bad.opts") << "# a comment\n--readers 1\n--frobnicate 2\n";
+  const Result bad = run(fmt::format("run {} --options {} --sink null:", kData, tmp / "bad.opts"));
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output, Catch::Contains("unknown option --frobnicate"));
+  // tune: no input, a zero sample, a scratch target that is the target, a bad schema name.
+  CHECK(run("tune").exit_code == 2);
+  CHECK(run(fmt::format("tune {} --sample-mb 0", kData)).exit_code == 2);
+  const Result same =
+      run(fmt::format("tune {} --sink sqlite:{} --scratch-sink sqlite:{}", kData, tmp / "t.db", tmp / "t.db"));
+  CHECK(same.exit_code == 2);
+  CHECK_THAT(same.output, Catch::Contains("must not be the --sink target"));
+  CHECK(run(fmt::format("tune {} --sink 'postgresql://u@127.0.0.1:1/x?schema=Bad'", kData)).exit_code == 2);
+  CHECK_FALSE(fs::exists(tmp / "t.db"));  // nothing was written on the way
   CHECK(run("--help").exit_code == 0);
   const Result schema = run("schema --sink sqlite:x.db");
   CHECK(schema.exit_code == 0);

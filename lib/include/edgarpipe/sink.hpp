@@ -39,6 +39,8 @@ struct SinkUrl {
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.
 SinkUrl parse_sink_url(std::string_view url);
+// A PostgreSQL sink text (URI or conninfo) with its schema= set to `schema` (any other dropped).
+std::string with_schema(std::string_view postgres_sink, std::string_view schema);
 
 struct RunStart {
   std::string sources;  // the PATH arguments, space-separated
