@@ -25,7 +25,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.environ.get("EDGARPIPE_BIN", os.path.join(ROOT, "build", "bin"))
 DATA = os.path.join(ROOT, "tests", "data")
 TABLES = ["companies", "company_tickers", "former_names", "submission_pages", "filings", "entities", "concepts",
           "facts", "ingest_files"]

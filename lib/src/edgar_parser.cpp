@@ -286,6 +286,7 @@ struct EdgarParser::Impl {
   std::int64_t name_cik = -1;
   Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
   bool nul_escape_in_document = false;
+  const char* value_where = nullptr;  // the input position of the value being written
 
   // Submissions main file, kept until the end of the document (the CIK may come last).
   std::array<Cell, kCompanyColumns> company{};
@@ -308,6 +309,7 @@ struct EdgarParser::Impl {
 
   void reset_document() {
     result = ParseOutcome{};
+    value_where = nullptr;
     kind = Kind::kUnknown;
     json_cik = -1;
     company.fill(Cell{});
@@ -398,6 +400,7 @@ struct EdgarParser::Impl {
 
   // Writes a validated cell as a column value of `type`.
   void write(const Cell& c, CellType type) {
+    value_where = c.where;  // for a value the run's encoding refuses (ValueRejected)
     switch (c.kind) {
       case Cell::kNull:
         out->null();
@@ -702,6 +705,7 @@ struct EdgarParser::Impl {
     std::int64_t val_int = 0;
     double val_double = 0;
     std::string_view val_text;
+    const char* val_where = fact_where;
     bool val_is_int = false;
     for (od::field f : fact.get_object()) {
       std::string_view k = key_of(f);
@@ -718,6 +722,7 @@ struct EdgarParser::Impl {
             end = cell(fv, CellType::kDate, "end");
           else if (k == "val") {
             have_val = true;
+            val_where = location_of(fv);
             if (fv.type() == od::json_type::null) {
               val_null = fv.is_null();
               break;
@@ -762,6 +767,7 @@ struct EdgarParser::Impl {
     out->text(unit);
     write(start, CellType::kDate);
     write(end, CellType::kDate);
+    value_where = val_where;
     if (val_null)
       out->null();
     else if (val_is_int)
@@ -927,6 +933,10 @@ struct EdgarParser::Impl {
           where_known = true;
         }
       }
+    } catch (const ValueRejected& e) {
+      result.error = e.what();
+      error_where = value_where;
+      where_known = value_where != nullptr;
     } catch (const RowTooLarge& e) {
       result.error = e.what();
     }

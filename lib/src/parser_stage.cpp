@@ -19,7 +19,7 @@ namespace {
 
 class Parser final : public RowBatchWriter::Output {
  public:
-  explicit Parser(StageContext& ctx) : ctx_(ctx), batches_(*this) {
+  explicit Parser(StageContext& ctx) : ctx_(ctx), batches_(*this, ctx.layout.header().batch_encoding) {
     const ControlHeader& h = ctx.layout.header();
     for (std::uint32_t r = 0; r < h.readers; ++r) {
       raw_segments_.push_back(

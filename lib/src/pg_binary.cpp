@@ -115,7 +115,45 @@ bool append_numeric(std::string_view text, std::string& out) {
   return true;
 }
 
-void append_numeric(std::int64_t value, std::string& out) { append_numeric(std::to_string(value), out); }
+void append_numeric(std::int64_t value, std::string& out) {
+  // Base-10000 groups straight from the integer (the common case for facts: most values are
+  // whole numbers), without going through text.
+  const bool negative = value < 0;
+  std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+  std::uint16_t groups[5];  // little-endian: groups[0] is the lowest
+  int n = 0;
+  while (magnitude != 0) {
+    groups[n++] = static_cast<std::uint16_t>(magnitude % 10000);
+    magnitude /= 10000;
+  }
+  int low = 0;  // trailing zero groups are implied by the weight
+  while (low < n && groups[low] == 0) ++low;
+  put16(out, static_cast<std::uint16_t>(n - low));
+  put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(n == 0 ? 0 : n - 1)));
+  put16(out, negative ? 0x4000 : 0x0000);
+  put16(out, 0);  // dscale
+  for (int g = n - 1; g >= low; --g) put16(out, groups[g]);
+}
+
+std::string_view type_name(ColumnType type) noexcept {
+  switch (type) {
+    case ColumnType::kBigInt:
+      return "BIGINT";
+    case ColumnType::kSmallInt:
+      return "SMALLINT";
+    case ColumnType::kInt:
+      return "INTEGER";
+    case ColumnType::kText:
+      return "TEXT";
+    case ColumnType::kDate:
+      return "DATE";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMP";
+    case ColumnType::kDecimal:
+      return "NUMERIC";
+  }
+  return "TEXT";
+}
 
 bool CopyBuffer::numeric(std::string_view decimal) {
   const std::size_t at = bytes_.size();
@@ -131,6 +169,14 @@ bool CopyBuffer::numeric(std::string_view decimal) {
   return true;
 }
 
-void CopyBuffer::numeric(std::int64_t value) { numeric(std::to_string(value)); }
+void CopyBuffer::numeric(std::int64_t value) {
+  const std::size_t at = bytes_.size();
+  put32(0);
+  append_numeric(value, bytes_);
+  const auto len = static_cast<std::uint32_t>(bytes_.size() - at - 4);
+  const char b[4] = {static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+                     static_cast<char>(len)};
+  std::memcpy(bytes_.data() + at, b, 4);
+}
 
 }  // namespace edgarpipe::pg

@@ -9,7 +9,7 @@ namespace edgarpipe {
 
 namespace {
 constexpr std::uint64_t kControlMagic = 0x4c52544345504745ULL;  // "EGPECTRL"
-constexpr std::uint32_t kControlVersion = 1;
+constexpr std::uint32_t kControlVersion = 2;
 
 struct Offsets {
   std::uint64_t manifest, strings, slots, bells, rings, raw_stride, batch_stride, total;

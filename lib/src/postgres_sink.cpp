@@ -1,7 +1,8 @@
 // The PostgreSQL sink: rows go in with COPY ... FROM STDIN (FORMAT binary), one COPY per table per
 // commit, so the database, not our code, sets the pace.
 //
-// A writer buffers the binary tuples of the files it ends (bounded: it asks to commit past
+// The parsers encode every row as a binary COPY tuple already (BatchEncoding::kPgCopy); a writer
+// appends the tuples of the files it ends to one buffer per table (bounded: it asks to commit past
 // kCommitBytes) and, at commit, sends each table's tuples in one COPY inside one transaction, plus
 // every file's ingest_files row. If the database refuses a row (a data or constraint error), the
 // transaction is rolled back and replayed file by file, each under a savepoint, so only the
@@ -36,30 +37,10 @@ namespace {
 
 constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filers ("EPPF")
 
-constexpr std::size_t kCommitBytes = 64 << 20;
-
-std::string pg_type(ColumnType t) {
-  switch (t) {
-    case ColumnType::kBigInt:
-      return "BIGINT";
-    case ColumnType::kSmallInt:
-      return "SMALLINT";
-    case ColumnType::kInt:
-      return "INTEGER";
-    case ColumnType::kText:
-      return "TEXT";
-    case ColumnType::kDate:
-      return "DATE";
-    case ColumnType::kTimestamp:
-      return "TIMESTAMP";
-    case ColumnType::kDecimal:
-      return "NUMERIC";
-  }
-  return "TEXT";
-}
+constexpr std::size_t kCommitBytes = 16 << 20;
 
 std::string build_schema() {
-  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return pg_type(t); },
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return std::string(pg::type_name(t)); },
                        "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY", create_table_if_absent,
                        create_unique_index_if_absent});
 }
@@ -150,9 +131,10 @@ class Connection {
 
  private:
   bool put(std::string_view bytes) {
-    // libpq takes int lengths: send in pieces of at most 1 GiB.
+    // libpq copies what it is given into its output buffer, which it grows to fit and never
+    // shrinks: pieces of 256 KiB keep that buffer small instead of a second copy of the batch.
     while (!bytes.empty()) {
-      const std::size_t n = std::min<std::size_t>(bytes.size(), 1 << 30);
+      const std::size_t n = std::min<std::size_t>(bytes.size(), 256 << 10);
       if (PQputCopyData(conn_, bytes.data(), static_cast<int>(n)) != 1) return false;
       bytes.remove_prefix(n);
     }
@@ -291,19 +273,17 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     prepare_session();
   }
 
-  const std::byte* row(TableId table, const std::byte* values) override {
-    const TableDef& def = table_def(table);
-    pg::CopyBuffer& out = tables_[static_cast<std::size_t>(table)];
-    ValueCursor cursor(values);
-    out.begin_tuple(static_cast<std::uint16_t>(def.columns.size()));
-    for (const Column& column : def.columns) {
-      const ValueView v = cursor.next();
-      if (!encode(out, column, v) && file_error_.empty())
-        file_error_ = fmt::format("{}.{}: value \"{}\" does not fit {}", def.name, column.name, v.text.substr(0, 40),
-                                  pg_type(column.type));
-    }
+  // A tuple the parser encoded already (BatchEncoding::kPgCopy): appended as it is.
+  void encoded_row(TableId table, std::span<const std::byte> tuple) override {
+    tables_[static_cast<std::size_t>(table)].append(tuple);
     ++file_.rows[static_cast<std::size_t>(table)];
-    return cursor.position();
+  }
+
+  // The pipeline sends this sink encoded rows only (batch_encoding_for): values are encoded in
+  // one place, the parsers' RowBatchWriter.
+  const std::byte* row(TableId table, const std::byte*) override {
+    throw SinkError(
+        fmt::format("the PostgreSQL writer takes encoded rows; a tagged {} row came", table_def(table).name));
   }
 
  private:
@@ -382,46 +362,6 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     concepts_inserted_ = concepts_inserted;
     db_.exec("COMMIT");
     return finish_commit();
-  }
-
-  static bool encode(pg::CopyBuffer& out, const Column& column, const ValueView& v) {
-    if (v.tag == ValueTag::kNull) {
-      out.null();
-      return true;
-    }
-    switch (column.type) {
-      case ColumnType::kBigInt:
-        if (v.tag != ValueTag::kInt) break;
-        out.int64(v.integer);
-        return true;
-      case ColumnType::kInt:
-        if (v.tag != ValueTag::kInt || v.integer < INT32_MIN || v.integer > INT32_MAX) break;
-        out.int32(static_cast<std::int32_t>(v.integer));
-        return true;
-      case ColumnType::kSmallInt:
-        if (v.tag != ValueTag::kInt || v.integer < INT16_MIN || v.integer > INT16_MAX) break;
-        out.int16(static_cast<std::int16_t>(v.integer));
-        return true;
-      case ColumnType::kText:
-        if (v.tag != ValueTag::kText) break;
-        out.text(v.text);
-        return true;
-      case ColumnType::kDate:
-        if (v.tag == ValueTag::kText && out.date(v.text)) return true;
-        break;
-      case ColumnType::kTimestamp:
-        if (v.tag == ValueTag::kText && out.timestamp(v.text)) return true;
-        break;
-      case ColumnType::kDecimal:
-        if (v.tag == ValueTag::kInt) {
-          out.numeric(v.integer);
-          return true;
-        }
-        if ((v.tag == ValueTag::kDecimal || v.tag == ValueTag::kText) && out.numeric(v.text)) return true;
-        break;
-    }
-    out.null();  // keeps the tuple well-formed; the file is rejected by its error
-    return false;
   }
 
   std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {

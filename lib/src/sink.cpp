@@ -146,6 +146,15 @@ std::string with_schema(std::string_view postgres_sink, std::string_view schema)
   return text + (text.find('?') == std::string::npos ? "?" : "&") + "schema=" + checked_schema(schema);
 }
 
+BatchEncoding batch_encoding_for(const SinkUrl& url) noexcept {
+  return url.kind == SinkUrl::Kind::kPostgres ? BatchEncoding::kPgCopy : BatchEncoding::kValues;
+}
+
+void SinkWriter::encoded_row(TableId table, std::span<const std::byte>) {
+  throw SinkError(
+      fmt::format("this sink reads tagged values, not encoded rows (a {} row came)", table_def(table).name));
+}
+
 SinkUrl parse_sink_url(std::string_view url) {
   SinkUrl s;
   s.text = std::string(url);

@@ -643,6 +643,7 @@ class Supervisor {
     ControlHeader& h = layout_->header();
     h.run_id = summary_.run_id;
     h.attempt = static_cast<std::uint32_t>(summary_.restarts.size()) + 1;
+    h.batch_encoding = batch_encoding_for(sink_url);
     if (sink_url.text.size() >= sizeof h.sink) throw UsageError("--sink URL too long");
     std::memcpy(h.sink, sink_url.text.data(), sink_url.text.size());
 

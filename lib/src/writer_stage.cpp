@@ -100,6 +100,9 @@ class Writer {
         case RecordKind::kRow:
           reader.skip_to(sink_->row(record.table, record.values));
           break;
+        case RecordKind::kEncodedRow:
+          sink_->encoded_row(record.table, record.encoded);
+          break;
         case RecordKind::kFileEnd:
           end_file(record.end);
           break;

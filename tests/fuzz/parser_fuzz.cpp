@@ -2,7 +2,9 @@
 // CMakeLists.txt: EDGARPIPE_FUZZ_PATH is the file name the bytes pretend to come from, which
 // picks the parser). Besides what AddressSanitizer and UBSan catch, it checks the parser's own
 // contract on every input: a rejected file names a reason on one line and no offset past the end, and
-// an accepted file's row batches decode to rows of the contract's width.
+// an accepted file's row batches decode to rows of the contract's width. The same bytes are parsed
+// again into PostgreSQL COPY tuples, which must decode to the same rows, or be refused for a value
+// that does not fit its column.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -33,6 +35,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(!outcome.error.empty());
     require(outcome.error.find('\n') == std::string::npos);  // one line
     require(outcome.error_offset <= static_cast<std::int64_t>(size));
+  }
+
+  const test::ParsedFile tuples =
+      test::parse_bytes(bytes, EDGARPIPE_FUZZ_PATH, EDGARPIPE_FUZZ_HINT, true, 4096, BatchEncoding::kPgCopy);
+  if (!outcome.ok) {
+    require(!tuples.outcome.ok && tuples.outcome.error == outcome.error);
+  } else if (!tuples.outcome.ok) {
+    require(tuples.outcome.error.find("does not fit") != std::string::npos);
+    require(tuples.outcome.error_offset <= static_cast<std::int64_t>(size));
+  } else {
+    for (const auto& [table, rows] : parsed.decoded.rows) {
+      const auto it = tuples.decoded.rows.find(table);
+      require(it != tuples.decoded.rows.end() && it->second.size() == rows.size());
+      const auto& columns = table_def(table).columns;
+      for (std::size_t r = 0; r < rows.size(); ++r)
+        for (std::size_t c = 0; c < columns.size(); ++c)
+          require(it->second[r][c] == test::as_pg_reads_it(columns[c], rows[r][c]));
+    }
   }
   return 0;
 }

@@ -160,6 +160,30 @@ TEST_CASE("PostgreSQL: a file the database refuses is rejected alone, a rerun sk
   CHECK(pg.count("SELECT count(*) FROM filings") == 1000 + 1002 + 1);
 }
 
+TEST_CASE("PostgreSQL: a value its column cannot take is refused by the parser, with its offset", "[postgres]") {
+  // The parsers encode COPY tuples for this sink, so the INTEGER range is checked there, before
+  // any byte reaches the server, and the rejection names where the value is.
+  TempDatabase db;
+  TempDir tmp;
+  const std::string json =
+      R"({"cik":7,"entityName":"Seven","facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":2,"accn":"a",)"
+      R"("fy":3000000000}]}}}}})";
+  std::ofstream(tmp.path / "CIK0000000007.json") << json;
+  fs::copy_file(kData + "/companyfacts/CIK0000320193.json", tmp.path / "CIK0000320193.json");
+  const Result r = run(fmt::format("run {} --sink '{}'", tmp.path.string(), db.url()));
+  INFO(r.output);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output,
+             Catch::Contains(fmt::format("facts.fiscal_year: \"3000000000\" does not fit INTEGER (at byte {})",
+                                         json.find("3000000000"))));
+  Pg pg(db.url());
+  CHECK(pg.count("SELECT count(*) FROM facts WHERE cik = 7") == 0);
+  CHECK(pg.count("SELECT count(*) FROM entities") == 1);
+  CHECK(
+      pg.count("SELECT count(*) FROM ingest_files WHERE status = 'rejected' AND error LIKE '%does not fit INTEGER%'") ==
+      1);
+}
+
 TEST_CASE("PostgreSQL: credentials stay out of the command line, errors are clear", "[postgres]") {
   const Result password = run(fmt::format("run {} --sink 'postgresql://user:secret@127.0.0.1/x'", kData));
   CHECK(password.exit_code == 2);

@@ -8,10 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "edgarpipe/tables.hpp"
+
 namespace edgarpipe::pg {
+
+// The PostgreSQL type a contract column has ("BIGINT", "NUMERIC", ...).
+std::string_view type_name(ColumnType type) noexcept;
 
 // "YYYY-MM-DD" -> days since 2000-01-01. False if malformed.
 bool date_days(std::string_view ymd, std::int32_t& days) noexcept;
@@ -59,6 +65,9 @@ class CopyBuffer {
   // NUMERIC: a 4-byte length placeholder patched after the digits are known.
   bool numeric(std::string_view decimal);
   void numeric(std::int64_t value);
+
+  // Bytes encoded elsewhere (a parser's tuples, BatchEncoding::kPgCopy).
+  void append(std::span<const std::byte> raw) { bytes_.append(reinterpret_cast<const char*>(raw.data()), raw.size()); }
 
   const std::string& bytes() const noexcept { return bytes_; }
   std::size_t size() const noexcept { return bytes_.size(); }

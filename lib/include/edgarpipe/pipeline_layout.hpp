@@ -31,6 +31,7 @@
 #include "edgarpipe/ipc/process_registry.hpp"
 #include "edgarpipe/ipc/shared_segment.hpp"
 #include "edgarpipe/ipc/spsc_ring.hpp"
+#include "edgarpipe/row_batch.hpp"
 #include "edgarpipe/tables.hpp"
 
 namespace edgarpipe {
@@ -89,7 +90,8 @@ struct ControlHeader {
   std::uint32_t raw_ring_capacity, batch_ring_capacity;
   std::uint64_t file_count;
   std::int64_t run_id;
-  std::uint32_t attempt;  // 1, then + 1 each time the supervisor restarts the stages after a crash
+  std::uint32_t attempt;         // 1, then + 1 each time the supervisor restarts the stages after a crash
+  BatchEncoding batch_encoding;  // how parsers encode rows for this run's sink (row_batch.hpp)
   char run_name[64];
   char sink[1024];
   std::uint64_t manifest_offset, strings_offset, slots_offset, bells_offset, rings_offset;

@@ -6,6 +6,8 @@
 //
 //   FileBegin {file_index}                 -> the sink opens a savepoint
 //   Row {table, one value per column}      -> the sink inserts it
+//     or EncodedRow {table, length, the row in the sink's own wire form}
+//                                          -> the sink appends it as it is
 //   FileEnd {status, dataset, cik, rows, unknown columns, error offset, error}
 //                                          -> the sink releases (loaded) or rolls back (rejected)
 //
@@ -13,6 +15,14 @@
 // in order, so a file is all-or-nothing in the database. Values: a tag byte, then the payload
 // (int64 and double as 8 raw bytes, text as a 32-bit length and the bytes). Multi-byte fields are
 // unaligned and accessed with memcpy. All numbers are host byte order: a batch never leaves the box.
+//
+// The encoding of rows is chosen per run by the sink (BatchEncoding, in the control header).
+// With kPgCopy the parser writes each row as a PostgreSQL binary COPY tuple (pg_binary.hpp: the
+// types of the table's columns decide the wire forms, so a date is already days since 2000 and
+// a NUMERIC already base-10000 digits), and the writer only appends the tuple's bytes to its COPY
+// stream: the encoding work runs in the parsers, which scale with --parsers, and not in the
+// writer, which holds a connection. A value the encoding cannot take (an integer out of a
+// column's range, say) rejects the file in the parser, with its offset in the input.
 #pragma once
 
 #include <cstddef>
@@ -28,7 +38,11 @@
 
 namespace edgarpipe {
 
-enum class RecordKind : std::uint8_t { kFileBegin = 1, kRow = 2, kFileEnd = 3 };
+enum class RecordKind : std::uint8_t { kFileBegin = 1, kRow = 2, kFileEnd = 3, kEncodedRow = 4 };
+enum class BatchEncoding : std::uint8_t {
+  kValues = 0,  // Row records of tagged values: every sink reads them
+  kPgCopy = 1,  // EncodedRow records holding PostgreSQL binary COPY tuples
+};
 enum class ValueTag : std::uint8_t { kNull = 0, kInt = 1, kText = 2, kDecimal = 3 };
 enum class FileStatus : std::uint8_t { kLoaded = 0, kRejected = 1 };
 
@@ -48,6 +62,12 @@ struct RowTooLarge : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by an encoding writer for a value its column cannot take ("facts.fy: 70000 does not fit
+// SMALLINT"); the parser turns it into the file's rejection at the value's offset.
+struct ValueRejected : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Writes records into a chunk; asks its Output for a fresh chunk when one is full.
 class RowBatchWriter {
  public:
@@ -59,7 +79,9 @@ class RowBatchWriter {
     virtual std::span<std::byte> flush(std::size_t used, bool file_open) = 0;
   };
 
-  explicit RowBatchWriter(Output& output) : output_(output) {}
+  explicit RowBatchWriter(Output& output, BatchEncoding encoding = BatchEncoding::kValues)
+      : output_(output), encoding_(encoding) {}
+  BatchEncoding encoding() const noexcept { return encoding_; }
 
   void reset(std::span<std::byte> buffer) noexcept {
     buffer_ = buffer;
@@ -80,11 +102,23 @@ class RowBatchWriter {
 
   void begin_row(TableId table) {
     begin_record();
+    if (encoding_ == BatchEncoding::kPgCopy) {
+      begin_pg_tuple(table);
+      return;
+    }
     put_u8(static_cast<std::uint8_t>(RecordKind::kRow));
     put_u8(static_cast<std::uint8_t>(table));
   }
-  void null() { put_u8(static_cast<std::uint8_t>(ValueTag::kNull)); }
+  void null() {
+    if (encoding_ == BatchEncoding::kPgCopy) {
+      next_pg_column();
+      put_be32(0xFFFFFFFFu);
+      return;
+    }
+    put_u8(static_cast<std::uint8_t>(ValueTag::kNull));
+  }
   void integer(std::int64_t v) {
+    if (encoding_ == BatchEncoding::kPgCopy) return pg_integer(v);
     if (std::byte* p = room(9)) {  // fast path: one capacity check per value
       *p = static_cast<std::byte>(ValueTag::kInt);
       std::memcpy(p + 1, &v, 8);
@@ -94,6 +128,7 @@ class RowBatchWriter {
     put(&v, sizeof v);
   }
   void text(std::string_view s) {
+    if (encoding_ == BatchEncoding::kPgCopy) return pg_text(s);
     if (s.size() <= UINT32_MAX - 5) {
       if (std::byte* p = room(5 + s.size())) {
         const auto len = static_cast<std::uint32_t>(s.size());
@@ -109,12 +144,16 @@ class RowBatchWriter {
   }
   // A non-integral number: nearest double plus the exact decimal text as written in the JSON.
   void decimal(double nearest, std::string_view exact) {
+    if (encoding_ == BatchEncoding::kPgCopy) return pg_decimal(exact);
     put_u8(static_cast<std::uint8_t>(ValueTag::kDecimal));
     put(&nearest, sizeof nearest);
     put_len(exact.size());
     put(exact.data(), exact.size());
   }
-  void end_row() { end_record(); }
+  void end_row() {
+    if (encoding_ == BatchEncoding::kPgCopy) end_pg_tuple();
+    end_record();
+  }
 
   void end_file(const FileEndInfo& info);
 
@@ -150,6 +189,21 @@ class RowBatchWriter {
     }
   }
   void put_u8(std::uint8_t v) { put(&v, 1); }
+  void put_be32(std::uint32_t v) {
+    v = __builtin_bswap32(v);
+    put(&v, 4);
+  }
+
+  // kPgCopy: the tuple's field count, then per column a 32-bit big-endian length (-1: NULL) and
+  // the value's wire form for the column's type (row_batch.cpp).
+  void begin_pg_tuple(TableId table);
+  const Column& next_pg_column();
+  void pg_integer(std::int64_t v);
+  void pg_text(std::string_view s);
+  void pg_decimal(std::string_view exact);
+  void pg_numeric_text(const Column& column, std::string_view s);
+  void end_pg_tuple();
+  [[noreturn]] void reject_value(const Column& column, std::string_view value, std::string_view why = {});
   void put_len(std::size_t n) {
     if (n > UINT32_MAX) throw RowTooLarge("text value longer than 4 GiB");
     const auto len = static_cast<std::uint32_t>(n);
@@ -157,6 +211,10 @@ class RowBatchWriter {
   }
 
   Output& output_;
+  BatchEncoding encoding_;
+  const TableDef* pg_table_ = nullptr;  // kPgCopy: the row's table and its next column
+  std::size_t pg_column_ = 0;
+  std::string pg_scratch_;  // a NUMERIC's digits, built before its length is known
   std::span<std::byte> buffer_;
   std::size_t used_ = 0;
   std::size_t record_start_ = 0;
@@ -214,14 +272,16 @@ class ValueCursor {
 
 struct Record {
   RecordKind kind{};
-  std::uint32_t file_index = 0;       // kFileBegin
-  TableId table{};                    // kRow
-  const std::byte* values = nullptr;  // kRow: first value, read with ValueCursor
-  FileEndInfo end;                    // kFileEnd
+  std::uint32_t file_index = 0;        // kFileBegin
+  TableId table{};                     // kRow, kEncodedRow
+  const std::byte* values = nullptr;   // kRow: first value, read with ValueCursor
+  std::span<const std::byte> encoded;  // kEncodedRow: the row in the run's encoding
+  FileEndInfo end;                     // kFileEnd
 };
 
-// Walks the records of one batch. The caller must consume each row's values with a ValueCursor
-// and hand its end position back through skip_to() (the reader does not know column counts).
+// Walks the records of one batch. The caller must consume each kRow record's values with a
+// ValueCursor and hand its end position back through skip_to() (the reader does not know column
+// counts); a kEncodedRow record carries its length and needs nothing.
 class RowBatchReader {
  public:
   RowBatchReader(const std::byte* data, std::size_t length) noexcept : p_(data), end_(data + length) {}

@@ -39,6 +39,9 @@ struct SinkUrl {
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.
 SinkUrl parse_sink_url(std::string_view url);
+// How parsers encode rows for this sink: PostgreSQL takes its binary COPY tuples ready-made;
+// the others read tagged values.
+BatchEncoding batch_encoding_for(const SinkUrl& url) noexcept;
 // A PostgreSQL sink text (URI or conninfo) with its schema= set to `schema` (any other dropped).
 std::string with_schema(std::string_view postgres_sink, std::string_view schema);
 
@@ -125,6 +128,9 @@ class SinkWriter {
   virtual void begin_file(const FileMeta& meta) = 0;
   // Applies (or buffers) one row; returns the position past its values.
   virtual const std::byte* row(TableId table, const std::byte* values) = 0;
+  // Buffers one row already in the sink's wire form (batch_encoding_for this sink). A sink that
+  // reads only tagged values throws SinkError.
+  virtual void encoded_row(TableId table, std::span<const std::byte> row);
   // Ends the file: loaded, or rejected (by the parser, or by the sink's own checks).
   virtual void end_file(const FileEndInfo& end, const FileMeta& meta) = 0;
   // Makes every file ended since the last commit durable, each whole or not at all (a file the
