@@ -113,42 +113,10 @@ MssqlOptions parse_options(std::string_view url) {
   return o;
 }
 
-// Text widths in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX). Key columns are
-// bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
-int text_width(std::string_view table, std::string_view column) {
-  if (column == "accession_number") return 32;
-  if (table == "submission_pages" && column == "name") return 255;
-  if (column == "taxonomy") return 128;
-  if (column == "concept") return 255;
-  if (column == "unit") return 64;
-  if (table == "ingest_files" && column == "source_file") return 400;
-  if (column == "dataset" || column == "status") return 16;
-  if (column == "content_hash") return 32;
-  if ((table == "concepts" && (column == "label" || column == "description")) ||
-      (table == "companies" && column == "description") || column == "error" || column == "sources" || column == "sink")
-    return 0;
-  return 4000;
-}
-
 template <bool Utf8Text>
 std::string mssql_type(ColumnType t, std::string_view table, std::string_view column) {
-  switch (t) {
-    case ColumnType::kBigInt:
-      return "BIGINT";
-    case ColumnType::kSmallInt:
-      return "SMALLINT";
-    case ColumnType::kInt:
-      return "INT";
-    case ColumnType::kDate:
-      return "DATE";
-    case ColumnType::kTimestamp:
-      return "DATETIME2";  // (7): FreeTDS 1.3.17 declares bulk DATETIME2 columns with scale 7
-    case ColumnType::kDecimal:
-      return fmt::format("DECIMAL({},{})", mssql::kDecimalPrecision, mssql::kDecimalScale);
-    case ColumnType::kText:
-      break;
-  }
-  const int width = text_width(table, column);
+  if (t != ColumnType::kText) return std::string(mssql::type_name(t));
+  const int width = mssql::text_width(table, column);
   const std::string size = width == 0 ? "MAX" : std::to_string(width);
   return Utf8Text ? fmt::format("VARCHAR({}) COLLATE Latin1_General_100_CI_AS_SC_UTF8", size)
                   : fmt::format("NVARCHAR({})", size);
@@ -400,6 +368,8 @@ class CellBuffer {
     std::memcpy(bytes_.data() + at, &len, 4);
     return true;
   }
+  // Cells encoded elsewhere (a parser's row, BatchEncoding::kTdsCells).
+  void append(std::span<const std::byte> raw) { bytes_.append(reinterpret_cast<const char*>(raw.data()), raw.size()); }
   std::size_t size() const noexcept { return bytes_.size(); }
   void truncate(std::size_t n) { bytes_.resize(n); }
   void clear() { bytes_.clear(); }
@@ -561,17 +531,16 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     prepare_session();
   }
 
-  const std::byte* row(TableId table, const std::byte* values) override {
-    const TableDef& def = table_def(table);
-    CellBuffer& out = tables_[static_cast<std::size_t>(table)];
-    ValueCursor cursor(values);
-    for (const Column& column : def.columns) {
-      const ValueView v = cursor.next();
-      if (const char* problem = encode(out, def.name, column, v); problem && file_error_.empty())
-        file_error_ = fmt::format("{}.{}: value \"{}\" {}", def.name, column.name, v.text.substr(0, 40), problem);
-    }
+  // A row of cells the parser encoded already (BatchEncoding::kTdsCells): appended as it is.
+  void encoded_row(TableId table, std::span<const std::byte> cells) override {
+    tables_[static_cast<std::size_t>(table)].append(cells);
     ++file_.rows[static_cast<std::size_t>(table)];
-    return cursor.position();
+  }
+  // The pipeline sends this sink encoded rows only (batch_encoding_for): values are encoded in
+  // one place, the parsers' RowBatchWriter.
+  const std::byte* row(TableId table, const std::byte*) override {
+    throw SinkError(
+        fmt::format("the SQL Server writer takes encoded rows; a tagged {} row came", table_def(table).name));
   }
 
  private:
@@ -581,58 +550,6 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     db_.exec(
         "IF OBJECT_ID(N'tempdb..#concepts_stage') IS NULL SELECT TOP 0 * INTO #concepts_stage FROM concepts; "
         "IF OBJECT_ID(N'tempdb..#ingest_stage') IS NULL SELECT TOP 0 * INTO #ingest_stage FROM ingest_files");
-  }
-
-  // Returns what is wrong with the value, or nullptr when it was encoded.
-  const char* encode(CellBuffer& out, std::string_view table, const Column& column, const ValueView& v) {
-    if (v.tag == ValueTag::kNull) {
-      out.null();
-      // FreeTDS 1.3.17 aborts the process on a NULL for a NOT NULL column: refuse it here.
-      return column.not_null ? "is NULL in a NOT NULL column" : nullptr;
-    }
-    switch (column.type) {
-      case ColumnType::kBigInt:
-      case ColumnType::kInt:
-      case ColumnType::kSmallInt: {
-        const std::int64_t lo = column.type == ColumnType::kBigInt ? INT64_MIN
-                                : column.type == ColumnType::kInt  ? INT32_MIN
-                                                                   : INT16_MIN;
-        const std::int64_t hi = column.type == ColumnType::kBigInt ? INT64_MAX
-                                : column.type == ColumnType::kInt  ? INT32_MAX
-                                                                   : INT16_MAX;
-        if (v.tag != ValueTag::kInt || v.integer < lo || v.integer > hi) break;
-        out.integer(v.integer);
-        return nullptr;
-      }
-      case ColumnType::kText:
-        if (v.tag != ValueTag::kText) break;
-        if (!out.text(v.text, db_.options().utf8_text, text_width(table, column.name))) {
-          out.null();
-          return "is longer than the column";
-        }
-        return nullptr;
-      case ColumnType::kDate:
-        if (v.tag != ValueTag::kText || v.text.size() != 10) break;
-        out.raw(v.text);
-        return nullptr;
-      case ColumnType::kTimestamp:
-        if (v.tag != ValueTag::kText || v.text.size() < 19) break;
-        out.raw(v.text);
-        return nullptr;
-      case ColumnType::kDecimal: {
-        std::string fixed;
-        const std::string integral = v.tag == ValueTag::kInt ? std::to_string(v.integer) : std::string();
-        const std::string_view text = v.tag == ValueTag::kInt ? std::string_view(integral) : v.text;
-        if (!mssql::fixed_scale_decimal(text, fixed)) {
-          out.null();
-          return "does not fit DECIMAL(38,12) exactly";
-        }
-        out.raw(fixed);
-        return nullptr;
-      }
-    }
-    out.null();  // keeps the row well-formed; the file is rejected by its error
-    return "has the wrong type for the column";
   }
 
   bool connection_broken() const override { return db_.broken(); }
@@ -816,5 +733,6 @@ std::string mssql_schema_sql(const std::string& url) {
   return sql + build_schema(o.utf8_text);
 }
 std::string mssql_url_schema(const std::string& url) { return parse_options(url).schema; }
+bool mssql_url_utf8_text(const std::string& url) { return parse_options(url).utf8_text; }
 
 }  // namespace edgarpipe

@@ -87,4 +87,39 @@ bool fixed_scale_decimal(std::string_view text, std::string& out, int precision,
   return true;
 }
 
+int text_width(std::string_view table, std::string_view column) noexcept {
+  if (column == "accession_number") return 32;
+  if (table == "submission_pages" && column == "name") return 255;
+  if (column == "taxonomy") return 128;
+  if (column == "concept") return 255;
+  if (column == "unit") return 64;
+  if (table == "ingest_files" && column == "source_file") return 400;
+  if (column == "dataset" || column == "status") return 16;
+  if (column == "content_hash") return 32;
+  if ((table == "concepts" && (column == "label" || column == "description")) ||
+      (table == "companies" && column == "description") || column == "error" || column == "sources" || column == "sink")
+    return 0;
+  return 4000;
+}
+
+std::string_view type_name(ColumnType type) noexcept {
+  switch (type) {
+    case ColumnType::kBigInt:
+      return "BIGINT";
+    case ColumnType::kSmallInt:
+      return "SMALLINT";
+    case ColumnType::kInt:
+      return "INT";
+    case ColumnType::kDate:
+      return "DATE";
+    case ColumnType::kTimestamp:
+      return "DATETIME2";  // (7): FreeTDS 1.3.17 declares bulk DATETIME2 columns with scale 7
+    case ColumnType::kDecimal:
+      return "DECIMAL(38,12)";
+    case ColumnType::kText:
+      break;
+  }
+  return "NVARCHAR";
+}
+
 }  // namespace edgarpipe::mssql

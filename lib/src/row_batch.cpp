@@ -2,130 +2,187 @@
 
 #include <fmt/format.h>
 
+#include "edgarpipe/mssql_values.hpp"
 #include "edgarpipe/pg_binary.hpp"
 
 namespace edgarpipe {
 
-// -- kPgCopy ---------------------------------------------------------------------------------
-// Record: kind, table, a 32-bit host-order length of the tuple, then the tuple as COPY (FORMAT
-// binary) wants it: a big-endian 16-bit field count, and per field a big-endian 32-bit length
-// (-1: NULL) and the value's bytes. The length is patched in end_pg_tuple(), when it is known.
+// -- Encoded rows ----------------------------------------------------------------------------
+// Record: kind, table, a 32-bit host-order length of the row, then the row in the run's
+// encoding. kPgCopy: a big-endian 16-bit field count, then per field a big-endian 32-bit length
+// (-1: NULL) and the value's bytes (pg_binary.hpp). kTdsCells: per column a host-order 32-bit
+// length (-1: NULL) and the bytes bcp_colptr points at (mssql_values.hpp). The length is patched
+// in end_encoded_row(), when it is known.
 
 namespace {
-constexpr std::size_t kPgLengthAt = 2;  // the length's offset in the record
+constexpr std::size_t kLengthAt = 2;  // the length's offset in the record
 }
 
-void RowBatchWriter::begin_pg_tuple(TableId table) {
-  pg_table_ = &table_def(table);
-  pg_column_ = 0;
+void RowBatchWriter::begin_encoded_row(TableId table) {
+  row_table_ = &table_def(table);
+  row_column_ = 0;
   put_u8(static_cast<std::uint8_t>(RecordKind::kEncodedRow));
   put_u8(static_cast<std::uint8_t>(table));
   const std::uint32_t placeholder = 0;
   put(&placeholder, 4);
-  const auto fields =
-      static_cast<std::uint16_t>(__builtin_bswap16(static_cast<std::uint16_t>(pg_table_->columns.size())));
-  put(&fields, 2);
+  if (encoding_ == BatchEncoding::kPgCopy) {
+    const auto fields = __builtin_bswap16(static_cast<std::uint16_t>(row_table_->columns.size()));
+    put(&fields, 2);
+  }
 }
 
-const Column& RowBatchWriter::next_pg_column() {
-  if (pg_column_ >= pg_table_->columns.size())
+const Column& RowBatchWriter::next_column() {
+  if (row_column_ >= row_table_->columns.size())
     throw ValueRejected(
-        fmt::format("{}: more values than the table's {} columns", pg_table_->name, pg_table_->columns.size()));
-  return pg_table_->columns[pg_column_++];
+        fmt::format("{}: more values than the table's {} columns", row_table_->name, row_table_->columns.size()));
+  return row_table_->columns[row_column_++];
 }
 
 void RowBatchWriter::reject_value(const Column& column, std::string_view value, std::string_view why) {
-  throw ValueRejected(fmt::format("{}.{}: \"{}\" does not fit {}{}", pg_table_->name, column.name, value.substr(0, 40),
-                                  pg::type_name(column.type), why));
+  throw ValueRejected(fmt::format("{}.{}: \"{}\" {}", row_table_->name, column.name, value.substr(0, 40), why));
 }
 
-void RowBatchWriter::pg_integer(std::int64_t v) {
-  const Column& column = next_pg_column();
+void RowBatchWriter::encoded_null() {
+  const Column& column = next_column();
+  if (encoding_ == BatchEncoding::kPgCopy) {
+    put_be32(0xFFFFFFFFu);
+    return;
+  }
+  // FreeTDS 1.3.17 aborts the process on a NULL for a NOT NULL column: refused here.
+  if (column.not_null)
+    throw ValueRejected(fmt::format("{}.{}: NULL in a NOT NULL column", row_table_->name, column.name));
+  const std::int32_t null = -1;
+  put(&null, 4);
+}
+
+void RowBatchWriter::encoded_integer(std::int64_t v) {
+  const Column& column = next_column();
+  const bool pg = encoding_ == BatchEncoding::kPgCopy;
+  std::int64_t lo = INT64_MIN, hi = INT64_MAX;
+  if (column.type == ColumnType::kInt) lo = INT32_MIN, hi = INT32_MAX;
+  if (column.type == ColumnType::kSmallInt) lo = INT16_MIN, hi = INT16_MAX;
+  const std::string fits =
+      fmt::format("does not fit {}", pg ? pg::type_name(column.type) : mssql::type_name(column.type));
   switch (column.type) {
-    case ColumnType::kBigInt: {
-      put_be32(8);
-      const std::uint64_t be = __builtin_bswap64(static_cast<std::uint64_t>(v));
-      put(&be, 8);
-      return;
-    }
+    case ColumnType::kBigInt:
     case ColumnType::kInt:
-      if (v < INT32_MIN || v > INT32_MAX) break;
-      put_be32(4);
-      put_be32(static_cast<std::uint32_t>(static_cast<std::int32_t>(v)));
+    case ColumnType::kSmallInt:
+      if (v < lo || v > hi) reject_value(column, std::to_string(v), fits);
+      if (!pg) {  // SQL Server: every integer bound as int64; FreeTDS converts to the column's size
+        const std::int32_t len = 8;
+        put(&len, 4);
+        put(&v, 8);
+      } else if (column.type == ColumnType::kBigInt) {
+        put_be32(8);
+        const std::uint64_t be = __builtin_bswap64(static_cast<std::uint64_t>(v));
+        put(&be, 8);
+      } else if (column.type == ColumnType::kInt) {
+        put_be32(4);
+        put_be32(static_cast<std::uint32_t>(static_cast<std::int32_t>(v)));
+      } else {
+        put_be32(2);
+        const std::uint16_t be = __builtin_bswap16(static_cast<std::uint16_t>(static_cast<std::int16_t>(v)));
+        put(&be, 2);
+      }
       return;
-    case ColumnType::kSmallInt: {
-      if (v < INT16_MIN || v > INT16_MAX) break;
-      put_be32(2);
-      const std::uint16_t be = __builtin_bswap16(static_cast<std::uint16_t>(static_cast<std::int16_t>(v)));
-      put(&be, 2);
-      return;
-    }
     case ColumnType::kDecimal:
-      pg_scratch_.clear();
-      pg::append_numeric(v, pg_scratch_);
-      put_be32(static_cast<std::uint32_t>(pg_scratch_.size()));
-      put(pg_scratch_.data(), pg_scratch_.size());
+      if (pg) {
+        scratch_.clear();
+        pg::append_numeric(v, scratch_);
+        put_be32(static_cast<std::uint32_t>(scratch_.size()));
+        put(scratch_.data(), scratch_.size());
+        return;
+      }
+      encoded_text_as(column, std::to_string(v));
       return;
     default:
-      break;
+      reject_value(column, std::to_string(v), fits);
   }
-  reject_value(column, std::to_string(v));
 }
 
-void RowBatchWriter::pg_text(std::string_view s) {
-  const Column& column = next_pg_column();
+void RowBatchWriter::encoded_text(std::string_view s) { encoded_text_as(next_column(), s); }
+
+void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
+  if (encoding_ == BatchEncoding::kPgCopy) {
+    const std::string fits = fmt::format("does not fit {}", pg::type_name(column.type));
+    switch (column.type) {
+      case ColumnType::kText:
+        if (s.size() > INT32_MAX) reject_value(column, s, "is longer than 2 GiB");
+        put_be32(static_cast<std::uint32_t>(s.size()));
+        put(s.data(), s.size());
+        return;
+      case ColumnType::kDate: {
+        std::int32_t days;
+        if (!pg::date_days(s, days)) reject_value(column, s, fits);
+        put_be32(4);
+        put_be32(static_cast<std::uint32_t>(days));
+        return;
+      }
+      case ColumnType::kTimestamp: {
+        std::int64_t micros;
+        if (!pg::timestamp_micros(s, micros)) reject_value(column, s, fits);
+        put_be32(8);
+        const std::uint64_t be = __builtin_bswap64(static_cast<std::uint64_t>(micros));
+        put(&be, 8);
+        return;
+      }
+      case ColumnType::kDecimal:
+        scratch_.clear();
+        if (!pg::append_numeric(s, scratch_)) reject_value(column, s, fits);
+        put_be32(static_cast<std::uint32_t>(scratch_.size()));
+        put(scratch_.data(), scratch_.size());
+        return;
+      default:
+        reject_value(column, s, fits);
+    }
+  }
+  // SQL Server cells.
+  std::string_view cell = s;
   switch (column.type) {
-    case ColumnType::kText:
-      if (s.size() > INT32_MAX) reject_value(column, s, " (longer than 2 GiB)");
-      put_be32(static_cast<std::uint32_t>(s.size()));
-      put(s.data(), s.size());
-      return;
-    case ColumnType::kDate: {
-      std::int32_t days;
-      if (!pg::date_days(s, days)) break;
-      put_be32(4);
-      put_be32(static_cast<std::uint32_t>(days));
-      return;
-    }
-    case ColumnType::kTimestamp: {
-      std::int64_t micros;
-      if (!pg::timestamp_micros(s, micros)) break;
-      put_be32(8);
-      const std::uint64_t be = __builtin_bswap64(static_cast<std::uint64_t>(micros));
-      put(&be, 8);
-      return;
-    }
-    case ColumnType::kDecimal:
-      return pg_numeric_text(column, s);
-    default:
+    case ColumnType::kText: {
+      // FreeTDS truncates over-long strings silently: the width is checked here.
+      const int width = mssql::text_width(row_table_->name, column.name);
+      if (encoding_ == BatchEncoding::kTdsCellsUtf8) {
+        if (width != 0 && s.size() > static_cast<std::size_t>(width))
+          reject_value(column, s, "is longer than the column");
+        break;
+      }
+      if (width != 0 && mssql::utf16_length(s) > static_cast<std::size_t>(width))
+        reject_value(column, s, "is longer than the column");
+      scratch_.clear();
+      mssql::append_utf16le(s, scratch_);  // FreeTDS does not convert bound data
+      cell = scratch_;
       break;
+    }
+    case ColumnType::kDate:
+      if (s.size() != 10) reject_value(column, s, "does not fit DATE");
+      break;
+    case ColumnType::kTimestamp:
+      if (s.size() < 19) reject_value(column, s, "does not fit DATETIME2");
+      break;
+    case ColumnType::kDecimal:
+      scratch_.clear();
+      if (!mssql::fixed_scale_decimal(s, scratch_)) reject_value(column, s, "does not fit DECIMAL(38,12) exactly");
+      cell = scratch_;
+      break;
+    default:
+      reject_value(column, s, "has the wrong type for the column");
   }
-  reject_value(column, s);
+  const auto len = static_cast<std::int32_t>(cell.size());
+  put(&len, 4);
+  put(cell.data(), cell.size());
 }
 
-void RowBatchWriter::pg_decimal(std::string_view exact) {
-  const Column& column = next_pg_column();
-  if (column.type != ColumnType::kDecimal) reject_value(column, exact);
-  pg_numeric_text(column, exact);
-}
-
-void RowBatchWriter::pg_numeric_text(const Column& column, std::string_view s) {
-  pg_scratch_.clear();
-  if (!pg::append_numeric(s, pg_scratch_)) reject_value(column, s);
-  put_be32(static_cast<std::uint32_t>(pg_scratch_.size()));
-  put(pg_scratch_.data(), pg_scratch_.size());
-}
-
-void RowBatchWriter::end_pg_tuple() {
-  if (pg_column_ != pg_table_->columns.size())
-    throw ValueRejected(fmt::format("{}: {} values for the table's {} columns", pg_table_->name, pg_column_,
-                                    pg_table_->columns.size()));
+void RowBatchWriter::end_encoded_row() {
+  if (row_column_ != row_table_->columns.size())
+    throw ValueRejected(fmt::format("{}: {} values for the table's {} columns", row_table_->name, row_column_,
+                                    row_table_->columns.size()));
   // The record's bytes are the buffer from record_start_ on, then whatever spilled.
   const std::size_t in_buffer = used_ - record_start_;
-  const std::uint32_t length = static_cast<std::uint32_t>(in_buffer + spill_.size() - kPgLengthAt - 4);
+  const auto length = static_cast<std::uint32_t>(in_buffer + spill_.size() - kLengthAt - 4);
   const auto* bytes = reinterpret_cast<const std::byte*>(&length);
   for (std::size_t i = 0; i < 4; ++i) {
-    const std::size_t at = kPgLengthAt + i;
+    const std::size_t at = kLengthAt + i;
     if (at < in_buffer)
       buffer_[record_start_ + at] = bytes[i];
     else

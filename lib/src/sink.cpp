@@ -21,6 +21,7 @@ std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url);
 std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id);
 std::string mssql_schema_sql(const std::string& url);
 std::string mssql_url_schema(const std::string& url);  // checks the URL; its schema=, if any
+bool mssql_url_utf8_text(const std::string& url);      // text=utf8
 
 namespace {
 
@@ -146,8 +147,15 @@ std::string with_schema(std::string_view postgres_sink, std::string_view schema)
   return text + (text.find('?') == std::string::npos ? "?" : "&") + "schema=" + checked_schema(schema);
 }
 
-BatchEncoding batch_encoding_for(const SinkUrl& url) noexcept {
-  return url.kind == SinkUrl::Kind::kPostgres ? BatchEncoding::kPgCopy : BatchEncoding::kValues;
+BatchEncoding batch_encoding_for(const SinkUrl& url) {
+  switch (url.kind) {
+    case SinkUrl::Kind::kPostgres:
+      return BatchEncoding::kPgCopy;
+    case SinkUrl::Kind::kMssql:
+      return mssql_url_utf8_text(url.target) ? BatchEncoding::kTdsCellsUtf8 : BatchEncoding::kTdsCells;
+    default:
+      return BatchEncoding::kValues;
+  }
 }
 
 void SinkWriter::encoded_row(TableId table, std::span<const std::byte>) {

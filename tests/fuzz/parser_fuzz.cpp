@@ -3,8 +3,8 @@
 // picks the parser). Besides what AddressSanitizer and UBSan catch, it checks the parser's own
 // contract on every input: a rejected file names a reason on one line and no offset past the end, and
 // an accepted file's row batches decode to rows of the contract's width. The same bytes are parsed
-// again into PostgreSQL COPY tuples, which must decode to the same rows, or be refused for a value
-// that does not fit its column.
+// again into PostgreSQL COPY tuples and into SQL Server cells, which must decode to the same rows,
+// or be refused for a value that does not fit its column, with an offset.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,21 +37,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(outcome.error_offset <= static_cast<std::int64_t>(size));
   }
 
-  const test::ParsedFile tuples =
-      test::parse_bytes(bytes, EDGARPIPE_FUZZ_PATH, EDGARPIPE_FUZZ_HINT, true, 4096, BatchEncoding::kPgCopy);
-  if (!outcome.ok) {
-    require(!tuples.outcome.ok && tuples.outcome.error == outcome.error);
-  } else if (!tuples.outcome.ok) {
-    require(tuples.outcome.error.find("does not fit") != std::string::npos);
-    require(tuples.outcome.error_offset <= static_cast<std::int64_t>(size));
-  } else {
-    for (const auto& [table, rows] : parsed.decoded.rows) {
-      const auto it = tuples.decoded.rows.find(table);
-      require(it != tuples.decoded.rows.end() && it->second.size() == rows.size());
-      const auto& columns = table_def(table).columns;
-      for (std::size_t r = 0; r < rows.size(); ++r)
-        for (std::size_t c = 0; c < columns.size(); ++c)
-          require(it->second[r][c] == test::as_pg_reads_it(columns[c], rows[r][c]));
+  for (const BatchEncoding encoding : {BatchEncoding::kPgCopy, BatchEncoding::kTdsCells}) {
+    const test::ParsedFile encoded =
+        test::parse_bytes(bytes, EDGARPIPE_FUZZ_PATH, EDGARPIPE_FUZZ_HINT, true, 4096, encoding);
+    if (!outcome.ok) {
+      require(!encoded.outcome.ok && encoded.outcome.error == outcome.error);
+    } else if (!encoded.outcome.ok) {  // a value its column cannot take
+      require(encoded.outcome.error.find('\n') == std::string::npos);
+      require(encoded.outcome.error_offset >= 0 && encoded.outcome.error_offset <= static_cast<std::int64_t>(size));
+    } else {
+      for (const auto& [table, rows] : parsed.decoded.rows) {
+        const auto it = encoded.decoded.rows.find(table);
+        require(it != encoded.decoded.rows.end() && it->second.size() == rows.size());
+        const auto& columns = table_def(table).columns;
+        for (std::size_t r = 0; r < rows.size(); ++r)
+          for (std::size_t c = 0; c < columns.size(); ++c)
+            require(it->second[r][c] == test::as_encoded_reads_it(encoding, columns[c], rows[r][c]));
+      }
     }
   }
   return 0;

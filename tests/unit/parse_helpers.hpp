@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -177,12 +178,12 @@ inline Row decode_pg_tuple(TableId table, std::span<const std::byte> t) {
   return row;
 }
 
-// A tagged value as PostgreSQL reads it back: decimals canonical, a timestamp's zero fraction
-// dropped (what decode_pg_tuple gives for the same value).
-inline Cell as_pg_reads_it(const Column& column, const Cell& value) {
+// A tagged value as the encoded form reads back: decimals canonical; for PostgreSQL a
+// timestamp's zero fraction dropped (what decode_pg_tuple gives for the same value).
+inline Cell as_encoded_reads_it(BatchEncoding encoding, const Column& column, const Cell& value) {
   if (!value) return value;
   if (column.type == ColumnType::kDecimal) return canonical_decimal(*value);
-  if (column.type == ColumnType::kTimestamp) {
+  if (column.type == ColumnType::kTimestamp && encoding == BatchEncoding::kPgCopy) {
     std::string t = *value;
     if (t.find('.') != std::string::npos) {
       while (t.back() == '0') t.pop_back();
@@ -193,7 +194,68 @@ inline Cell as_pg_reads_it(const Column& column, const Cell& value) {
   return value;
 }
 
-inline Decoded decode(const std::vector<std::vector<std::byte>>& chunks) {
+// SQL Server cells (BatchEncoding::kTdsCells, or kTdsCellsUtf8) back to text, written apart from
+// the encoder: integers in decimal, UTF-16LE text back to UTF-8, decimals through
+// canonical_decimal, dates and times as they were bound.
+inline Row decode_tds_cells(TableId table, std::span<const std::byte> t, bool utf8_text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+  const auto* end = p + t.size();
+  Row row;
+  for (const Column& c : table_def(table).columns) {
+    std::int32_t len;
+    std::memcpy(&len, p, 4);
+    p += 4;
+    if (len == -1) {
+      row.emplace_back(std::nullopt);
+      continue;
+    }
+    const std::string bytes(reinterpret_cast<const char*>(p), static_cast<std::size_t>(len));
+    p += len;
+    if (c.type == ColumnType::kBigInt || c.type == ColumnType::kInt || c.type == ColumnType::kSmallInt) {
+      if (len != 8) throw std::runtime_error("an integer cell is not 8 bytes");
+      std::int64_t v;
+      std::memcpy(&v, bytes.data(), 8);
+      row.emplace_back(std::to_string(v));
+    } else if (c.type == ColumnType::kText && !utf8_text) {
+      if (len % 2 != 0) throw std::runtime_error("UTF-16LE text of an odd length");
+      std::string out;
+      for (std::size_t i = 0; i < bytes.size(); i += 2) {
+        std::uint32_t u = static_cast<unsigned char>(bytes[i]) | static_cast<unsigned char>(bytes[i + 1]) << 8;
+        if (u >= 0xD800 && u < 0xDC00) {
+          i += 2;
+          const std::uint32_t low = static_cast<unsigned char>(bytes[i]) | static_cast<unsigned char>(bytes[i + 1])
+                                                                               << 8;
+          u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+        }
+        if (u < 0x80) {
+          out += static_cast<char>(u);
+        } else if (u < 0x800) {
+          out += static_cast<char>(0xC0 | u >> 6);
+          out += static_cast<char>(0x80 | (u & 0x3F));
+        } else if (u < 0x10000) {
+          out += static_cast<char>(0xE0 | u >> 12);
+          out += static_cast<char>(0x80 | (u >> 6 & 0x3F));
+          out += static_cast<char>(0x80 | (u & 0x3F));
+        } else {
+          out += static_cast<char>(0xF0 | u >> 18);
+          out += static_cast<char>(0x80 | (u >> 12 & 0x3F));
+          out += static_cast<char>(0x80 | (u >> 6 & 0x3F));
+          out += static_cast<char>(0x80 | (u & 0x3F));
+        }
+      }
+      row.emplace_back(out);
+    } else if (c.type == ColumnType::kDecimal) {
+      row.emplace_back(canonical_decimal(bytes));
+    } else {
+      row.emplace_back(bytes);
+    }
+  }
+  if (p != end) throw std::runtime_error("bytes after the row's last cell");
+  return row;
+}
+
+inline Decoded decode(const std::vector<std::vector<std::byte>>& chunks,
+                      BatchEncoding encoding = BatchEncoding::kValues) {
   Decoded d;
   for (const auto& chunk : chunks) {
     RowBatchReader reader(chunk.data(), chunk.size());
@@ -204,7 +266,10 @@ inline Decoded decode(const std::vector<std::vector<std::byte>>& chunks) {
         d.ends.push_back(r.end);
         d.end_errors.emplace_back(r.end.error);
       }
-      if (r.kind == RecordKind::kEncodedRow) d.rows[r.table].push_back(decode_pg_tuple(r.table, r.encoded));
+      if (r.kind == RecordKind::kEncodedRow)
+        d.rows[r.table].push_back(encoding == BatchEncoding::kPgCopy
+                                      ? decode_pg_tuple(r.table, r.encoded)
+                                      : decode_tds_cells(r.table, r.encoded, encoding == BatchEncoding::kTdsCellsUtf8));
       if (r.kind != RecordKind::kRow) continue;
       ValueCursor c(r.values);
       Row row;
@@ -265,7 +330,7 @@ inline ParsedFile parse_bytes(const std::string& bytes, const std::string& path,
   else
     writer.reject_file(end);
   out.finish(writer.used());
-  result.decoded = decode(out.chunks);
+  result.decoded = decode(out.chunks, encoding);
   return result;
 }
 

@@ -11,10 +11,20 @@
 #include <string>
 #include <string_view>
 
+#include "edgarpipe/tables.hpp"
+
 namespace edgarpipe::mssql {
 
 inline constexpr int kDecimalPrecision = 38;
 inline constexpr int kDecimalScale = 12;
+
+// The SQL Server type of a column that is not text ("BIGINT", "DECIMAL(38,12)", ...); text is
+// NVARCHAR or VARCHAR by the sink's text= option, sized by text_width.
+std::string_view type_name(ColumnType type) noexcept;
+
+// Text widths in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX). Key columns are
+// bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
+int text_width(std::string_view table, std::string_view column) noexcept;
 
 // Appends valid UTF-8 as UTF-16LE; returns the number of UTF-16 code units appended.
 std::size_t append_utf16le(std::string_view utf8, std::string& out);

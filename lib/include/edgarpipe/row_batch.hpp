@@ -19,10 +19,12 @@
 // The encoding of rows is chosen per run by the sink (BatchEncoding, in the control header).
 // With kPgCopy the parser writes each row as a PostgreSQL binary COPY tuple (pg_binary.hpp: the
 // types of the table's columns decide the wire forms, so a date is already days since 2000 and
-// a NUMERIC already base-10000 digits), and the writer only appends the tuple's bytes to its COPY
-// stream: the encoding work runs in the parsers, which scale with --parsers, and not in the
-// writer, which holds a connection. A value the encoding cannot take (an integer out of a
-// column's range, say) rejects the file in the parser, with its offset in the input.
+// a NUMERIC already base-10000 digits); with kTdsCells, as the cells SQL Server's bulk copy binds
+// (text already UTF-16LE and checked against its column's width, decimals at the column's
+// scale). The writer only appends the row's bytes to its buffer: the encoding work runs in the
+// parsers, which scale with --parsers, and not in the writer, which holds a connection. A value
+// the encoding cannot take (an integer out of its column's range, a name longer than its
+// column) rejects the file in the parser, with its offset in the input.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +44,11 @@ enum class RecordKind : std::uint8_t { kFileBegin = 1, kRow = 2, kFileEnd = 3, k
 enum class BatchEncoding : std::uint8_t {
   kValues = 0,  // Row records of tagged values: every sink reads them
   kPgCopy = 1,  // EncodedRow records holding PostgreSQL binary COPY tuples
+  // EncodedRow records of SQL Server bind-ready cells (mssql_values.hpp): per column a 32-bit
+  // host-order length (-1: NULL) and the bytes bcp_colptr points at; text as UTF-16LE for
+  // NVARCHAR columns (kTdsCells) or UTF-8 for VARCHAR with a UTF-8 collation (kTdsCellsUtf8).
+  kTdsCells = 2,
+  kTdsCellsUtf8 = 3,
 };
 enum class ValueTag : std::uint8_t { kNull = 0, kInt = 1, kText = 2, kDecimal = 3 };
 enum class FileStatus : std::uint8_t { kLoaded = 0, kRejected = 1 };
@@ -102,23 +109,22 @@ class RowBatchWriter {
 
   void begin_row(TableId table) {
     begin_record();
-    if (encoding_ == BatchEncoding::kPgCopy) {
-      begin_pg_tuple(table);
+    if (encoding_ != BatchEncoding::kValues) {
+      begin_encoded_row(table);
       return;
     }
     put_u8(static_cast<std::uint8_t>(RecordKind::kRow));
     put_u8(static_cast<std::uint8_t>(table));
   }
   void null() {
-    if (encoding_ == BatchEncoding::kPgCopy) {
-      next_pg_column();
-      put_be32(0xFFFFFFFFu);
+    if (encoding_ != BatchEncoding::kValues) {
+      encoded_null();
       return;
     }
     put_u8(static_cast<std::uint8_t>(ValueTag::kNull));
   }
   void integer(std::int64_t v) {
-    if (encoding_ == BatchEncoding::kPgCopy) return pg_integer(v);
+    if (encoding_ != BatchEncoding::kValues) return encoded_integer(v);
     if (std::byte* p = room(9)) {  // fast path: one capacity check per value
       *p = static_cast<std::byte>(ValueTag::kInt);
       std::memcpy(p + 1, &v, 8);
@@ -128,7 +134,7 @@ class RowBatchWriter {
     put(&v, sizeof v);
   }
   void text(std::string_view s) {
-    if (encoding_ == BatchEncoding::kPgCopy) return pg_text(s);
+    if (encoding_ != BatchEncoding::kValues) return encoded_text(s);
     if (s.size() <= UINT32_MAX - 5) {
       if (std::byte* p = room(5 + s.size())) {
         const auto len = static_cast<std::uint32_t>(s.size());
@@ -144,14 +150,14 @@ class RowBatchWriter {
   }
   // A non-integral number: nearest double plus the exact decimal text as written in the JSON.
   void decimal(double nearest, std::string_view exact) {
-    if (encoding_ == BatchEncoding::kPgCopy) return pg_decimal(exact);
+    if (encoding_ != BatchEncoding::kValues) return encoded_text(exact);
     put_u8(static_cast<std::uint8_t>(ValueTag::kDecimal));
     put(&nearest, sizeof nearest);
     put_len(exact.size());
     put(exact.data(), exact.size());
   }
   void end_row() {
-    if (encoding_ == BatchEncoding::kPgCopy) end_pg_tuple();
+    if (encoding_ != BatchEncoding::kValues) end_encoded_row();
     end_record();
   }
 
@@ -194,16 +200,16 @@ class RowBatchWriter {
     put(&v, 4);
   }
 
-  // kPgCopy: the tuple's field count, then per column a 32-bit big-endian length (-1: NULL) and
-  // the value's wire form for the column's type (row_batch.cpp).
-  void begin_pg_tuple(TableId table);
-  const Column& next_pg_column();
-  void pg_integer(std::int64_t v);
-  void pg_text(std::string_view s);
-  void pg_decimal(std::string_view exact);
-  void pg_numeric_text(const Column& column, std::string_view s);
-  void end_pg_tuple();
-  [[noreturn]] void reject_value(const Column& column, std::string_view value, std::string_view why = {});
+  // EncodedRow records (row_batch.cpp): the record's header, then each value in the wire form of
+  // its column's type, checked against the column.
+  void begin_encoded_row(TableId table);
+  const Column& next_column();
+  void encoded_null();
+  void encoded_integer(std::int64_t v);
+  void encoded_text(std::string_view s);  // text, and a decimal's exact text
+  void end_encoded_row();
+  void encoded_text_as(const Column& column, std::string_view s);
+  [[noreturn]] void reject_value(const Column& column, std::string_view value, std::string_view why);
   void put_len(std::size_t n) {
     if (n > UINT32_MAX) throw RowTooLarge("text value longer than 4 GiB");
     const auto len = static_cast<std::uint32_t>(n);
@@ -212,9 +218,9 @@ class RowBatchWriter {
 
   Output& output_;
   BatchEncoding encoding_;
-  const TableDef* pg_table_ = nullptr;  // kPgCopy: the row's table and its next column
-  std::size_t pg_column_ = 0;
-  std::string pg_scratch_;  // a NUMERIC's digits, built before its length is known
+  const TableDef* row_table_ = nullptr;  // encoded rows: the row's table and its next column
+  std::size_t row_column_ = 0;
+  std::string scratch_;  // a value built before its length is known (NUMERIC, UTF-16, decimal)
   std::span<std::byte> buffer_;
   std::size_t used_ = 0;
   std::size_t record_start_ = 0;

@@ -41,7 +41,7 @@ struct SinkUrl {
 SinkUrl parse_sink_url(std::string_view url);
 // How parsers encode rows for this sink: PostgreSQL takes its binary COPY tuples ready-made;
 // the others read tagged values.
-BatchEncoding batch_encoding_for(const SinkUrl& url) noexcept;
+BatchEncoding batch_encoding_for(const SinkUrl& url);
 // A PostgreSQL sink text (URI or conninfo) with its schema= set to `schema` (any other dropped).
 std::string with_schema(std::string_view postgres_sink, std::string_view schema);
 
