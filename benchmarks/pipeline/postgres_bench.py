@@ -12,6 +12,8 @@ Prints rows/s and MB/s, the ratio to the reference, and per-table reference rate
 --runs. Uses the server in EDGARPIPE_TEST_PG, or starts a throw-away one with deploy/pg-cluster.sh.
 
   benchmarks/pipeline/postgres_bench.py --copies 10 --writers 1 2 4 --runs 3 [--csv out.csv]
+EDGARPIPE_BIN=DIR picks the edgarpipe binaries under test (default build/bin), e.g. to compare
+two builds on the same server in one session.
 """
 import argparse
 import json

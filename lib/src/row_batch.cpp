@@ -42,6 +42,12 @@ void RowBatchWriter::reject_value(const Column& column, std::string_view value, 
   throw ValueRejected(fmt::format("{}.{}: \"{}\" {}", row_table_->name, column.name, value.substr(0, 40), why));
 }
 
+void RowBatchWriter::reject_misfit(const Column& column, std::string_view value) {
+  const std::string_view type =
+      encoding_ == BatchEncoding::kPgCopy ? pg::type_name(column.type) : mssql::type_name(column.type);
+  reject_value(column, value, fmt::format("does not fit {}", type));
+}
+
 void RowBatchWriter::encoded_null() {
   const Column& column = next_column();
   if (encoding_ == BatchEncoding::kPgCopy) {
@@ -61,13 +67,11 @@ void RowBatchWriter::encoded_integer(std::int64_t v) {
   std::int64_t lo = INT64_MIN, hi = INT64_MAX;
   if (column.type == ColumnType::kInt) lo = INT32_MIN, hi = INT32_MAX;
   if (column.type == ColumnType::kSmallInt) lo = INT16_MIN, hi = INT16_MAX;
-  const std::string fits =
-      fmt::format("does not fit {}", pg ? pg::type_name(column.type) : mssql::type_name(column.type));
   switch (column.type) {
     case ColumnType::kBigInt:
     case ColumnType::kInt:
     case ColumnType::kSmallInt:
-      if (v < lo || v > hi) reject_value(column, std::to_string(v), fits);
+      if (v < lo || v > hi) reject_misfit(column, std::to_string(v));
       if (!pg) {  // SQL Server: every integer bound as int64; FreeTDS converts to the column's size
         const std::int32_t len = 8;
         put(&len, 4);
@@ -96,7 +100,7 @@ void RowBatchWriter::encoded_integer(std::int64_t v) {
       encoded_text_as(column, std::to_string(v));
       return;
     default:
-      reject_value(column, std::to_string(v), fits);
+      reject_misfit(column, std::to_string(v));
   }
 }
 
@@ -104,7 +108,6 @@ void RowBatchWriter::encoded_text(std::string_view s) { encoded_text_as(next_col
 
 void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
   if (encoding_ == BatchEncoding::kPgCopy) {
-    const std::string fits = fmt::format("does not fit {}", pg::type_name(column.type));
     switch (column.type) {
       case ColumnType::kText:
         if (s.size() > INT32_MAX) reject_value(column, s, "is longer than 2 GiB");
@@ -113,14 +116,14 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
         return;
       case ColumnType::kDate: {
         std::int32_t days;
-        if (!pg::date_days(s, days)) reject_value(column, s, fits);
+        if (!pg::date_days(s, days)) reject_misfit(column, s);
         put_be32(4);
         put_be32(static_cast<std::uint32_t>(days));
         return;
       }
       case ColumnType::kTimestamp: {
         std::int64_t micros;
-        if (!pg::timestamp_micros(s, micros)) reject_value(column, s, fits);
+        if (!pg::timestamp_micros(s, micros)) reject_misfit(column, s);
         put_be32(8);
         const std::uint64_t be = __builtin_bswap64(static_cast<std::uint64_t>(micros));
         put(&be, 8);
@@ -128,12 +131,12 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
       }
       case ColumnType::kDecimal:
         scratch_.clear();
-        if (!pg::append_numeric(s, scratch_)) reject_value(column, s, fits);
+        if (!pg::append_numeric(s, scratch_)) reject_misfit(column, s);
         put_be32(static_cast<std::uint32_t>(scratch_.size()));
         put(scratch_.data(), scratch_.size());
         return;
       default:
-        reject_value(column, s, fits);
+        reject_misfit(column, s);
     }
   }
   // SQL Server cells.

@@ -69,8 +69,9 @@ struct RowTooLarge : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Thrown by an encoding writer for a value its column cannot take ("facts.fy: 70000 does not fit
-// SMALLINT"); the parser turns it into the file's rejection at the value's offset.
+// Thrown by an encoding writer for a value its column cannot take ("facts.fiscal_year:
+// \"3000000000\" does not fit INTEGER"); the parser turns it into the file's rejection at the
+// value's offset.
 struct ValueRejected : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -210,6 +211,7 @@ class RowBatchWriter {
   void end_encoded_row();
   void encoded_text_as(const Column& column, std::string_view s);
   [[noreturn]] void reject_value(const Column& column, std::string_view value, std::string_view why);
+  [[noreturn]] void reject_misfit(const Column& column, std::string_view value);  // "does not fit TYPE"
   void put_len(std::size_t n) {
     if (n > UINT32_MAX) throw RowTooLarge("text value longer than 4 GiB");
     const auto len = static_cast<std::uint32_t>(n);
