@@ -1,8 +1,8 @@
-// What the server sinks (PostgreSQL, SQL Server) share: they buffer each table's encoded rows
-// across many files and send them at commit, so they keep the same per-file bookkeeping and the
-// same reconnect loop. A sink derives from this with its own row buffer (size(), truncate(n),
-// clear()), encodes rows in row() (setting file_error_ for a value it cannot take), and
-// implements the commit itself and the three connection hooks.
+// What the server sinks (PostgreSQL, SQL Server) share: the parsers encode their rows already
+// (batch_encoding_for), and the sinks buffer each table's rows across many files and send them
+// at commit, so they keep the same per-file bookkeeping and the same reconnect loop. A sink
+// derives from this with its own row buffer (append(bytes), size(), truncate(n),
+// clear_and_trim(keep)) and implements the commit itself and the three connection hooks.
 //
 // Private to lib/src: not part of the sink interface.
 #pragma once
@@ -35,7 +35,16 @@ class BatchedSinkWriter : public SinkWriter {
   void begin_file(const FileMeta&) override {
     for (std::size_t t = 0; t < kTableCount; ++t) file_.start[t] = tables_[t].size();
     file_.rows = {};
-    file_error_.clear();
+  }
+
+  // A row the parser encoded already, appended as it is.
+  void encoded_row(TableId table, std::span<const std::byte> row) override {
+    tables_[static_cast<std::size_t>(table)].append(row);
+    ++file_.rows[static_cast<std::size_t>(table)];
+  }
+  // Values are encoded in one place, the parsers' RowBatchWriter: tagged rows never come here.
+  const std::byte* row(TableId table, const std::byte*) override {
+    throw SinkError(fmt::format("the {} writer takes encoded rows; a tagged {} row came", server_, table_def(table).name));
   }
 
   void end_file(const FileEndInfo& end, const FileMeta& meta) override {
@@ -48,14 +57,14 @@ class BatchedSinkWriter : public SinkWriter {
     ingest.content_hash = meta.content_hash;
     ingest.rows = end.rows;
     ingest.loaded_at = utc_now();
-    if (end.status == FileStatus::kLoaded && file_error_.empty()) {
+    if (end.status == FileStatus::kLoaded) {
       for (std::size_t t = 0; t < kTableCount; ++t) file_.end[t] = tables_[t].size();
       ingest.span = spans_.size();
       spans_.push_back(file_);
     } else {
       for (std::size_t t = 0; t < kTableCount; ++t) tables_[t].truncate(file_.start[t]);
       ingest.loaded = false;
-      ingest.error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+      ingest.error = describe_error(end.error, end.error_offset);
     }
     if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
     ingest_.push_back(std::move(ingest));
@@ -173,7 +182,6 @@ class BatchedSinkWriter : public SinkWriter {
   std::vector<FileSpan> spans_;                          // files loaded so far in this transaction
   std::vector<IngestRow> ingest_;                        // every file ended since the last commit
   FileSpan file_;                                        // the open file
-  std::string file_error_;                               // why the open file cannot load, set by row()
   std::set<std::pair<Dataset, std::int64_t>> replaced_;  // filers replaced by this batch's files
   std::uint64_t concepts_inserted_ = 0;                  // by the batch being committed
 };

@@ -353,26 +353,19 @@ class CellBuffer {
     put_len(static_cast<std::int32_t>(s.size()));
     bytes_.append(s);
   }
-  // Text in the column's encoding; false if longer than `width` (0: no limit).
-  bool text(std::string_view utf8, bool utf8_text, int width) {
-    if (utf8_text) {
-      if (width != 0 && utf8.size() > static_cast<std::size_t>(width)) return false;
-      raw(utf8);
-      return true;
-    }
-    if (width != 0 && mssql::utf16_length(utf8) > static_cast<std::size_t>(width)) return false;
+  // Text in the column's encoding (the caller has checked its width).
+  void text(std::string_view utf8, bool utf8_text) {
+    if (utf8_text) return raw(utf8);
     const std::size_t at = bytes_.size();
     put_len(0);
     mssql::append_utf16le(utf8, bytes_);
     const auto len = static_cast<std::int32_t>(bytes_.size() - at - 4);
     std::memcpy(bytes_.data() + at, &len, 4);
-    return true;
   }
   // Cells encoded elsewhere (a parser's row, BatchEncoding::kTdsCells).
   void append(std::span<const std::byte> raw) { bytes_.append(reinterpret_cast<const char*>(raw.data()), raw.size()); }
   std::size_t size() const noexcept { return bytes_.size(); }
   void truncate(std::size_t n) { bytes_.resize(n); }
-  void clear() { bytes_.clear(); }
   void clear_and_trim(std::size_t keep) {
     bytes_.clear();
     if (bytes_.capacity() > keep) bytes_.shrink_to_fit();
@@ -531,18 +524,6 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     prepare_session();
   }
 
-  // A row of cells the parser encoded already (BatchEncoding::kTdsCells): appended as it is.
-  void encoded_row(TableId table, std::span<const std::byte> cells) override {
-    tables_[static_cast<std::size_t>(table)].append(cells);
-    ++file_.rows[static_cast<std::size_t>(table)];
-  }
-  // The pipeline sends this sink encoded rows only (batch_encoding_for): values are encoded in
-  // one place, the parsers' RowBatchWriter.
-  const std::byte* row(TableId table, const std::byte*) override {
-    throw SinkError(
-        fmt::format("the SQL Server writer takes encoded rows; a tagged {} row came", table_def(table).name));
-  }
-
  private:
   static constexpr int kDeadlockRetries = 5;
 
@@ -675,23 +656,30 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     CellBuffer cells;
     const bool utf8 = db_.options().utf8_text;
     for (const IngestRow& f : files) {
-      cells.text(f.dataset, utf8, 0);
-      cells.text(f.source_file, utf8, 0);
+      // FreeTDS would truncate a longer name silently, and the name is the key skip-if-loaded
+      // looks files up by: the run stops instead (error, status and hash always fit).
+      const auto width = static_cast<std::size_t>(mssql::text_width("ingest_files", "source_file"));
+      if ((utf8 ? f.source_file.size() : mssql::utf16_length(f.source_file)) > width)
+        throw SinkError(fmt::format("SQL Server: the source name {} is longer than the {} characters of "
+                                    "ingest_files.source_file",
+                                    f.source_file, width));
+      cells.text(f.dataset, utf8);
+      cells.text(f.source_file, utf8);
       if (f.cik >= 0)
         cells.integer(f.cik);
       else
         cells.null();
       cells.integer(static_cast<std::int64_t>(f.bytes));
       if (f.content_hash != 0)
-        cells.text(format_content_hash(f.content_hash), utf8, 0);
+        cells.text(format_content_hash(f.content_hash), utf8);
       else
         cells.null();
-      cells.text(f.loaded ? "loaded" : "rejected", utf8, 0);
+      cells.text(f.loaded ? "loaded" : "rejected", utf8);
       cells.integer(static_cast<std::int64_t>(f.loaded ? f.rows : 0));
       if (f.loaded)
         cells.null();
       else
-        cells.text(f.error, utf8, 0);
+        cells.text(f.error, utf8);
       cells.integer(run_id_);
       cells.raw(f.loaded_at);
     }

@@ -155,28 +155,4 @@ std::string_view type_name(ColumnType type) noexcept {
   return "TEXT";
 }
 
-bool CopyBuffer::numeric(std::string_view decimal) {
-  const std::size_t at = bytes_.size();
-  put32(0);
-  if (!append_numeric(decimal, bytes_)) {
-    bytes_.resize(at);
-    return false;
-  }
-  const auto len = static_cast<std::uint32_t>(bytes_.size() - at - 4);
-  const char b[4] = {static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
-                     static_cast<char>(len)};
-  std::memcpy(bytes_.data() + at, b, 4);
-  return true;
-}
-
-void CopyBuffer::numeric(std::int64_t value) {
-  const std::size_t at = bytes_.size();
-  put32(0);
-  append_numeric(value, bytes_);
-  const auto len = static_cast<std::uint32_t>(bytes_.size() - at - 4);
-  const char b[4] = {static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
-                     static_cast<char>(len)};
-  std::memcpy(bytes_.data() + at, b, 4);
-}
-
 }  // namespace edgarpipe::pg

@@ -273,19 +273,6 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     prepare_session();
   }
 
-  // A tuple the parser encoded already (BatchEncoding::kPgCopy): appended as it is.
-  void encoded_row(TableId table, std::span<const std::byte> tuple) override {
-    tables_[static_cast<std::size_t>(table)].append(tuple);
-    ++file_.rows[static_cast<std::size_t>(table)];
-  }
-
-  // The pipeline sends this sink encoded rows only (batch_encoding_for): values are encoded in
-  // one place, the parsers' RowBatchWriter.
-  const std::byte* row(TableId table, const std::byte*) override {
-    throw SinkError(
-        fmt::format("the PostgreSQL writer takes encoded rows; a tagged {} row came", table_def(table).name));
-  }
-
  private:
   void prepare_session() {
     db_.exec("CREATE TEMP TABLE IF NOT EXISTS concepts_stage (LIKE concepts) ON COMMIT DELETE ROWS");

@@ -13,7 +13,9 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
   a name longer than its column (FreeTDS would truncate it silently) and a value that
   DECIMAL(38,12) cannot hold exactly (it would be rounded);
 - a row the server refuses (error 2627) rolls its batch back and rejects that file alone: the
-  rows counted are those of committed transactions only, and they equal the expected ones.
+  rows counted are those of committed transactions only, and they equal the expected ones;
+- a source name longer than ingest_files.source_file (which FreeTDS would truncate, breaking
+  skip-if-loaded) fails the run with that reason, and nothing of its batch is committed.
 
 Usage: tds_conformance_test.py BIN_DIR DATA_DIR
 """
@@ -71,6 +73,23 @@ def make_corpus(data_dir, root):
         json.dump(dict(base, cik="0000999996", name="REFUSED BY THE TEST SERVER"), f)
     return {"CIK0000999992.json": "longer than the column", "CIK0000999994.json": "does not fit DECIMAL(38,12)",
             "CIK0000999996.json": "database refused a row: bulk copy into companies: Msg 2627"}
+
+
+def run_into_endpoint(bin_dir, corpus, log_path, summary_path):
+    """edgarpipe run CORPUS (2 parsers, 2 writers) into a fresh tds_server.py logging to LOG_PATH."""
+    server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline().split()[1])
+        env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
+        env.pop("TDSDUMP", None)
+        return subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink",
+                               f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
+                               "--progress", "never", "--summary-json", summary_path],
+                              env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        server.kill()
+        server.wait()
 
 
 def committed_bulk(events):
@@ -172,20 +191,8 @@ def main():
         corpus = os.path.join(work, "corpus")
         rejected = make_corpus(data_dir, corpus)
         log_path = os.path.join(work, "tds.jsonl")
-        server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path],
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            port = int(server.stdout.readline().split()[1])
-            summary_path = os.path.join(work, "summary.json")
-            env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
-            env.pop("TDSDUMP", None)
-            run = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink",
-                                  f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
-                                  "--progress", "never", "--summary-json", summary_path],
-                                 env=env, capture_output=True, text=True, timeout=300)
-        finally:
-            server.kill()
-            server.wait()
+        summary_path = os.path.join(work, "summary.json")
+        run = run_into_endpoint(bin_dir, corpus, log_path, summary_path)
         print(run.stderr, file=sys.stderr)
         check(PASSWORD not in run.stderr + run.stdout, "the password appears in edgarpipe's output")
         with open(summary_path) as f:
@@ -234,6 +241,19 @@ def main():
               "every other file is loaded with a NULL error")
         check(not any(r[0] in (999992, 999994, 999996) for t in ("companies", "facts") for r in got[t]),
               "rows of a rejected file were committed")
+
+        # A source name of 401 characters (the path below the directory argument).
+        long_corpus = os.path.join(work, "long")
+        nested = os.path.join(long_corpus, "d" * 200, "e" * 181)  # + "/CIK0001911716.json": 401
+        os.makedirs(nested)
+        shutil.copy(os.path.join(data_dir, "submissions", "CIK0001911716.json"), nested)
+        long_log = os.path.join(work, "long.jsonl")
+        long_run = run_into_endpoint(bin_dir, long_corpus, long_log, os.path.join(work, "long.json"))
+        check(long_run.returncode != 0, f"a 401-character source name: exit {long_run.returncode}")
+        check("longer than the 400 characters of ingest_files.source_file" in long_run.stderr,
+              "a 401-character source name: " + long_run.stderr[-300:])
+        long_events = [json.loads(line) for line in open(long_log, encoding="utf-8")]
+        check(not committed_bulk(long_events), "a batch with a too-long source name was committed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:

@@ -1,5 +1,7 @@
 // PostgreSQL binary COPY encoding (COPY ... FROM STDIN (FORMAT binary)): the file header and
-// trailer, tuples, and the wire forms of the types the contract uses. All integers big-endian.
+// trailer, the wire forms of the types the contract uses (the parsers' RowBatchWriter encodes
+// data rows with them, BatchEncoding::kPgCopy), and CopyBuffer, where the sink builds its own
+// rows (ingest_files) and gathers the parsers' tuples per table. All integers big-endian.
 //
 // DATE is days since 2000-01-01; TIMESTAMP is microseconds since 2000-01-01 00:00:00 (the server
 // must use integer datetimes, the default since 8.4); NUMERIC is
@@ -34,14 +36,6 @@ class CopyBuffer {
 
   void begin_tuple(std::uint16_t fields) { put16(fields); }
   void null() { put32(0xFFFFFFFFu); }
-  void int16(std::int16_t v) {
-    put32(2);
-    put16(static_cast<std::uint16_t>(v));
-  }
-  void int32(std::int32_t v) {
-    put32(4);
-    put32(static_cast<std::uint32_t>(v));
-  }
   void int64(std::int64_t v) {
     put32(8);
     put64(static_cast<std::uint64_t>(v));
@@ -50,29 +44,18 @@ class CopyBuffer {
     put32(static_cast<std::uint32_t>(s.size()));
     bytes_.append(s);
   }
-  bool date(std::string_view ymd) {
-    std::int32_t d;
-    if (!date_days(ymd, d)) return false;
-    int32(d);
-    return true;
-  }
   bool timestamp(std::string_view ts) {
     std::int64_t us;
     if (!timestamp_micros(ts, us)) return false;
     int64(us);
     return true;
   }
-  // NUMERIC: a 4-byte length placeholder patched after the digits are known.
-  bool numeric(std::string_view decimal);
-  void numeric(std::int64_t value);
-
   // Bytes encoded elsewhere (a parser's tuples, BatchEncoding::kPgCopy).
   void append(std::span<const std::byte> raw) { bytes_.append(reinterpret_cast<const char*>(raw.data()), raw.size()); }
 
   const std::string& bytes() const noexcept { return bytes_; }
   std::size_t size() const noexcept { return bytes_.size(); }
   void truncate(std::size_t size) { bytes_.resize(size); }
-  void clear() noexcept { bytes_.clear(); }
   // Empties the buffer and gives its memory back if it grew past `keep` bytes.
   void clear_and_trim(std::size_t keep) {
     bytes_.clear();
