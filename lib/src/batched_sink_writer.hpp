@@ -44,7 +44,8 @@ class BatchedSinkWriter : public SinkWriter {
   }
   // Values are encoded in one place, the parsers' RowBatchWriter: tagged rows never come here.
   const std::byte* row(TableId table, const std::byte*) override {
-    throw SinkError(fmt::format("the {} writer takes encoded rows; a tagged {} row came", server_, table_def(table).name));
+    throw SinkError(
+        fmt::format("the {} writer takes encoded rows; a tagged {} row came", server_, table_def(table).name));
   }
 
   void end_file(const FileEndInfo& end, const FileMeta& meta) override {

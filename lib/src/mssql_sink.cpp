@@ -438,6 +438,15 @@ class MssqlAdmin final : public SinkAdmin {
  public:
   explicit MssqlAdmin(const MssqlOptions& options) : db_(options) {}
 
+  std::optional<std::string> refuse_source_name(std::string_view source_file) const override {
+    const auto width = static_cast<std::size_t>(mssql::text_width("ingest_files", "source_file"));
+    if ((db_.options().utf8_text ? source_file.size() : mssql::utf16_length(source_file)) <= width) return std::nullopt;
+    return fmt::format(
+        "the source name {} is longer than the {} characters of SQL Server's "
+        "ingest_files.source_file; give a directory argument closer to the file",
+        source_file, width);
+  }
+
   void create_schema() override {
     // Unqualified names resolve in the login's default schema (SQL Server has no per-session
     // search path): schema= is honoured by checking that it is that default, never by guessing.
@@ -656,13 +665,6 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     CellBuffer cells;
     const bool utf8 = db_.options().utf8_text;
     for (const IngestRow& f : files) {
-      // FreeTDS would truncate a longer name silently, and the name is the key skip-if-loaded
-      // looks files up by: the run stops instead (error, status and hash always fit).
-      const auto width = static_cast<std::size_t>(mssql::text_width("ingest_files", "source_file"));
-      if ((utf8 ? f.source_file.size() : mssql::utf16_length(f.source_file)) > width)
-        throw SinkError(fmt::format("SQL Server: the source name {} is longer than the {} characters of "
-                                    "ingest_files.source_file",
-                                    f.source_file, width));
       cells.text(f.dataset, utf8);
       cells.text(f.source_file, utf8);
       if (f.cik >= 0)

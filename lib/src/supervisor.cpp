@@ -389,6 +389,8 @@ class Supervisor {
     std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.inputs);
 
     auto admin = open_sink_admin(sink_url);
+    for (const InputFile& f : files)
+      if (const auto why = admin->refuse_source_name(f.source_file)) throw SinkError(*why);
     admin->create_schema();
     if (o_.retry_rejected) {
       std::set<std::string> rejected;

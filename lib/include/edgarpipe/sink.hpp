@@ -82,6 +82,11 @@ class SinkAdmin {
   // files there (replace_filer_sql), in one transaction, under the filer's exclusive lock.
   virtual void delete_filer(Dataset dataset, std::int64_t cik) = 0;
 
+  // Why a source name cannot be recorded in ingest_files.source_file (asked of every input before
+  // a run starts), or nullopt. SQL Server's column is bounded and FreeTDS would truncate a longer
+  // name silently, after which skip-if-loaded would no longer find the file.
+  virtual std::optional<std::string> refuse_source_name(std::string_view) const { return std::nullopt; }
+
  protected:
   virtual bool try_lock_runs_exclusive() = 0;
   virtual void unlock_runs_exclusive() = 0;
