@@ -2,16 +2,18 @@
 // 32767 bytes, one bulk request per table per commit, inside one transaction with the files'
 // ingest_files rows.
 //
-// ../shared/mssql-notes.md lists the FreeTDS 1.3.17 pitfalls this file is built around:
-// - bound bytes are sent as they are: NVARCHAR text is converted to UTF-16LE here (or, with
-//   text=utf8, sent as UTF-8 into VARCHAR columns with a *_UTF8 collation, SQL Server 2019+);
+// ../shared/mssql-notes.md lists the FreeTDS 1.3.17 pitfalls this sink is built around:
+// - bound bytes are sent as they are: NVARCHAR text is UTF-16LE already when it arrives (the
+//   parsers encode rows as cells, BatchEncoding::kTdsCells in row_batch.hpp), or, with
+//   text=utf8, UTF-8 for VARCHAR columns with a *_UTF8 collation (SQL Server 2019+);
 // - a NULL sent into a NOT NULL column aborts the process, and over-long strings are silently
-//   truncated: both are checked here, per value, and reject the file with a clear reason;
+//   truncated: the parsers check both per value and reject the file with a clear reason and its
+//   offset; a source name too long for ingest_files is refused before the run (MssqlAdmin);
 // - multi-keyword bulk hints are broken: only the single TABLOCK hint is ever used;
 // - bcp_collen(0) means NULL, so an empty string is bound with length -1 to an empty buffer.
 //
-// A writer buffers bind-ready cells (a 32-bit length, -1 for NULL, then the bytes) per table and
-// sends them at commit. If the server refuses a row (a data or constraint error), the transaction
+// A writer appends the parsers' bind-ready cells (a 32-bit length, -1 for NULL, then the bytes)
+// per table and sends them at commit, binding pointers into its buffer. If the server refuses a row (a data or constraint error), the transaction
 // is rolled back and the files are replayed one transaction each, so only the offending file is
 // rejected. Concepts and ingest_files rows go through #temporary staging tables and a
 // de-duplicating INSERT / MERGE. A lost connection is retried with bounded backoff.
