@@ -384,13 +384,14 @@ struct EdgarParser::Impl {
     Cell c = type == CellType::kInt ? int_cell(v, path) : text_cell(v, path);
     if (c.kind == Cell::kText && !c.text.empty()) {
       if (type == CellType::kDate && !valid_date(c.text))
-        throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) + "\" is not a date (YYYY-MM-DD)",
-                     c.where};
+        throw Reject{
+            std::string(path) + ": \"" + std::string(text_excerpt(c.text, 40)) + "\" is not a date (YYYY-MM-DD)",
+            c.where};
       if (type == CellType::kTimestamp) {
         char buf[24];
         std::size_t n;
         if (!normalize_timestamp(c.text, buf, n))
-          throw Reject{std::string(path) + ": \"" + std::string(c.text.substr(0, 40)) +
+          throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text, 40)) +
                            "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
                        c.where};
       }
@@ -436,7 +437,7 @@ struct EdgarParser::Impl {
       case od::json_type::string: {
         std::string_view s = v.get_string();
         if (s.empty() || s.size() > 10 || !is_digits(s))
-          throw Reject{"cik: \"" + std::string(s.substr(0, 20)) + "\" is not a CIK (1 to 10 digits)", where};
+          throw Reject{"cik: \"" + std::string(text_excerpt(s, 20)) + "\" is not a CIK (1 to 10 digits)", where};
         std::int64_t cik = 0;
         std::from_chars(s.data(), s.data() + s.size(), cik);
         return cik;

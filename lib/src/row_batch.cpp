@@ -4,6 +4,7 @@
 
 #include "edgarpipe/mssql_values.hpp"
 #include "edgarpipe/pg_binary.hpp"
+#include "edgarpipe/utf8.hpp"
 
 namespace edgarpipe {
 
@@ -39,7 +40,7 @@ const Column& RowBatchWriter::next_column() {
 }
 
 void RowBatchWriter::reject_value(const Column& column, std::string_view value, std::string_view why) {
-  throw ValueRejected(fmt::format("{}.{}: \"{}\" {}", row_table_->name, column.name, value.substr(0, 40), why));
+  throw ValueRejected(fmt::format("{}.{}: \"{}\" {}", row_table_->name, column.name, text_excerpt(value, 40), why));
 }
 
 void RowBatchWriter::reject_misfit(const Column& column, std::string_view value) {

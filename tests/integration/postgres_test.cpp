@@ -170,6 +170,10 @@ TEST_CASE("PostgreSQL: a value its column cannot take is refused by the parser, 
       R"("fy":3000000000}]}}}}})";
   std::ofstream(tmp.path / "CIK0000000007.json") << json;
   fs::copy_file(kData + "/companyfacts/CIK0000320193.json", tmp.path / "CIK0000320193.json");
+  // A bad date whose 40-byte excerpt in the reason would split a character: the reason must stay
+  // valid UTF-8, or PostgreSQL refuses the ingest rows and the whole run fails.
+  std::ofstream(tmp.path / "CIK0000000008.json") << R"({"cik":8,"facts":{"g":{"C":{"units":{"U":[{"end":")"
+                                                 << std::string(39, 'a') << R"(é","val":2,"accn":"a"}]}}}}})";
   const Result r = run(fmt::format("run {} --sink '{}'", tmp.path.string(), db.url()));
   INFO(r.output);
   CHECK(r.exit_code == 3);
@@ -179,6 +183,7 @@ TEST_CASE("PostgreSQL: a value its column cannot take is refused by the parser, 
   Pg pg(db.url());
   CHECK(pg.count("SELECT count(*) FROM facts WHERE cik = 7") == 0);
   CHECK(pg.count("SELECT count(*) FROM entities") == 1);
+  CHECK(pg.count("SELECT count(*) FROM ingest_files WHERE status = 'rejected' AND error LIKE '%is not a date%'") == 1);
   CHECK(
       pg.count("SELECT count(*) FROM ingest_files WHERE status = 'rejected' AND error LIKE '%does not fit INTEGER%'") ==
       1);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "edgarpipe/utf8.hpp"
 #include "parse_helpers.hpp"
 
 using namespace edgarpipe;
@@ -314,4 +315,29 @@ TEST_CASE("a forced dataset (--dataset) must match the document, and a path hint
   const auto hinted = parse_bytes(apple_facts, "submissions/CIK0000320193.json", Dataset::kSubmissions, false);
   REQUIRE(hinted.outcome.ok);
   CHECK(hinted.outcome.dataset == Dataset::kCompanyfacts);
+}
+
+TEST_CASE("a quoted value in a reason is cut on a character boundary, never inside one", "[parser]") {
+  // 39 ASCII bytes then a 2-byte character: a cut at 40 bytes would keep half of it, and
+  // PostgreSQL refuses invalid UTF-8 in ingest_files.error (the whole batch of ingest rows).
+  const std::string value = std::string(39, 'a') + "\xC3\xA9tail";
+  const auto bad_date =
+      parse_bytes(R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":")" + value + R"(","val":1,"accn":"a"}]}}}}})",
+                  "CIK0000000001.json");
+  REQUIRE_FALSE(bad_date.outcome.ok);
+  CHECK(bad_date.outcome.error == "end: \"" + std::string(39, 'a') + "\" is not a date (YYYY-MM-DD)");
+  CHECK(first_invalid_utf8(bad_date.outcome.error.data(), bad_date.outcome.error.size()) ==
+        bad_date.outcome.error.size());
+
+  // The same for a value an encoding refuses: a unit longer than SQL Server's NVARCHAR(64).
+  const std::string unit = std::string(39, 'u') + "\xC3\xA9" + std::string(30, 'u');
+  const auto too_long = parse_bytes(
+      R"({"cik":1,"facts":{"g":{"C":{"units":{")" + unit + R"(":[{"end":"2020-01-01","val":1,"accn":"a"}]}}}}})",
+      "CIK0000000001.json", Dataset::kUnknown, false, 1 << 20, BatchEncoding::kTdsCells);
+  REQUIRE_FALSE(too_long.outcome.ok);
+  CHECK(too_long.outcome.error == "facts.unit: \"" + std::string(39, 'u') + "\" is longer than the column");
+
+  CHECK(text_excerpt("abc", 40) == "abc");
+  CHECK(text_excerpt("\xF0\x9F\x9A\x80x", 3).empty());  // a 4-byte character does not fit in 3
+  CHECK(text_excerpt("\xF0\x9F\x9A\x80x", 4) == "\xF0\x9F\x9A\x80");
 }

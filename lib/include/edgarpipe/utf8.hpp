@@ -1,9 +1,11 @@
-// Locating the first invalid UTF-8 byte, for error messages. simdjson validates UTF-8 at
-// gigabytes per second but only says yes or no; this scalar scan runs only on the error path.
+// UTF-8 for error messages: locating the first invalid byte (simdjson validates UTF-8 at
+// gigabytes per second but only says yes or no; this scalar scan runs only on the error path),
+// and cutting a quoted value short on a character boundary.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace edgarpipe {
 
@@ -42,6 +44,16 @@ inline std::size_t first_invalid_utf8(const char* data, std::size_t length) noex
     i += n;
   }
   return length;
+}
+
+// At most `max_bytes` bytes of valid UTF-8 `text`, ending on a character boundary. Messages end up
+// in ingest_files.error, and a database refuses invalid UTF-8 there (PostgreSQL fails the whole
+// COPY of the batch's ingest rows), so a quoted value is never cut inside a multi-byte sequence.
+inline std::string_view text_excerpt(std::string_view text, std::size_t max_bytes) noexcept {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
+  return text.substr(0, end);
 }
 
 }  // namespace edgarpipe
