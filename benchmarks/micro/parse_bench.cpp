@@ -62,7 +62,7 @@ void BM_SimdjsonWalk(benchmark::State& state) {
 class DiscardOutput final : public edgarpipe::RowBatchWriter::Output {
  public:
   explicit DiscardOutput(std::size_t size) : buffer_(size) {}
-  std::span<std::byte> flush(std::size_t, bool) override { return {buffer_.data(), buffer_.size()}; }
+  std::span<std::byte> flush(std::size_t, std::size_t) override { return {buffer_.data(), buffer_.size()}; }
   std::span<std::byte> buffer() { return {buffer_.data(), buffer_.size()}; }
 
  private:

@@ -62,16 +62,16 @@ class Parser final : public RowBatchWriter::Output {
       if (!any) ctx_.wait(key, StageContext::WaitFor::kInput);
     }
     if (!batches_.empty())
-      send(batches_.used(), false);
+      send(batches_.used(), RowBatchWriter::kNoOpenFile);
     else
       allocator_->recycle(current_);  // the unused empty chunk
   }
 
   // RowBatchWriter::Output: the current chunk is full.
-  std::span<std::byte> flush(std::size_t used, bool file_open) override {
+  std::span<std::byte> flush(std::size_t used, std::size_t open_file_at) override {
     if (used == 0) return current_span();  // one record alone is larger than a chunk
-    send(used, file_open);
-    start_batch(file_open);
+    send(used, open_file_at);
+    start_batch(open_file_at != RowBatchWriter::kNoOpenFile);
     return current_span();
   }
 
@@ -104,9 +104,10 @@ class Parser final : public RowBatchWriter::Output {
   }
 
   // A new file's chunk may not take the last free chunk; only a continuation may. The writer a
-  // continuation goes to is pinned to this parser and returns its chunks in order, so a file in
-  // progress can always finish with that reserve, even while other writers sit pinned to other
-  // parsers with some of this parser's chunks queued behind them (no cycle of waits).
+  // continuation goes to is pinned to this parser once it reaches the file, and returns its
+  // chunks in order, so a file in progress can always finish with that reserve, even while other
+  // writers sit pinned to other parsers with some of this parser's chunks queued (or held at a
+  // file boundary) behind them (no cycle of waits; docs/design/shared-memory.md).
   void start_batch(bool continuation) {
     const std::uint64_t size = pool().size_class(0).chunk_bytes;
     for (;;) {
@@ -144,18 +145,22 @@ class Parser final : public RowBatchWriter::Output {
     }
   }
 
-  void send(std::size_t used, bool file_open) {
+  // The chunk's tag tells the writer where the file that continues in the next chunk begins
+  // (RowBatchWriter::kNoOpenFile: none), so it can take the whole files before it and serve
+  // another parser instead of waiting on this one mid-file.
+  void send(std::size_t used, std::size_t open_file_at) {
     const std::uint32_t target = choose_writer(used);
+    pool().descriptor_of(current_).tag = open_file_at;
     pool().publish(current_, used, ctx_.me);
     outstanding_[target] += used;
     ctx_.layout.batch(ctx_.index, target).try_push(current_);  // cannot fail: capacity >= chunks
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kWriter, target)).ring();
-    sticky_writer_ = file_open ? target : kNone;
+    sticky_writer_ = open_file_at != RowBatchWriter::kNoOpenFile ? target : kNone;
     current_ = 0;
   }
 
   void send_current() {
-    send(batches_.used(), false);
+    send(batches_.used(), RowBatchWriter::kNoOpenFile);
     start_batch(false);
   }
 

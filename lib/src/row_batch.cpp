@@ -202,8 +202,9 @@ void RowBatchWriter::end_record() {
                                 buffer_.begin() + static_cast<std::ptrdiff_t>(used_));
   record.insert(record.end(), spill_.begin(), spill_.end());
   spill_.clear();
-  const bool open_before = file_open_;
-  std::span<std::byte> next = output_.flush(record_start_, open_before);
+  const std::size_t open_file_at =
+      !file_open_ ? kNoOpenFile : (file_begin_offset_ == kNotInBuffer ? 0 : file_begin_offset_);
+  std::span<std::byte> next = output_.flush(record_start_, open_file_at);
   reset(next);
   if (record.size() > buffer_.size())
     throw RowTooLarge("a single row of " + std::to_string(record.size()) + " bytes does not fit in a batch chunk of " +

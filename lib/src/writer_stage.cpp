@@ -27,34 +27,24 @@ class Writer {
           std::make_unique<ipc::SharedSegment>(ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, p))));
       pools_.push_back(ipc::ChunkPool::attach(segments_.back()->base()));
     }
+    held_.resize(h.parsers);
     sink_ = open_sink_writer(parse_sink_url(h.sink), h.run_id);
   }
 
   void run() {
-    const ControlHeader& h = ctx_.layout.header();
     ctx_.mark_started();
-    std::uint32_t next = 0;
     last_commit_ = Clock::now();
     for (;;) {
-      bool progressed = false;
-      for (std::uint32_t n = 0; n < h.parsers; ++n) {
-        const std::uint32_t p = sticky_parser_ != kNone ? sticky_parser_ : (next + n) % h.parsers;
-        std::uint64_t handle;
-        if (ctx_.layout.batch(p, ctx_.index).try_peek(handle)) {
-          apply(p, handle);
-          progressed = true;
-          next = p + 1;
-          break;
-        }
-        if (sticky_parser_ != kNone) break;  // a file is open: only its parser may continue it
-      }
-      if (progressed) {
+      const std::uint32_t p = choose_parser();
+      if (p != kNone) {
+        apply(p);
         maybe_commit(kCommitInterval);
         continue;
       }
       maybe_commit(kIdleCommitInterval);
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
-      if (sticky_parser_ == kNone && inputs_done()) break;
+      if (choose_parser() != kNone) continue;  // published between the look above and prepare_wait
+      if (open_parser_ == kNone && inputs_done()) break;
       ctx_.wait(key, StageContext::WaitFor::kInput);
     }
     commit();
@@ -64,6 +54,51 @@ class Writer {
   static constexpr std::uint32_t kNone = UINT32_MAX;
   static constexpr auto kCommitInterval = std::chrono::seconds(2);
   static constexpr auto kIdleCommitInterval = std::chrono::milliseconds(500);
+
+  // A parser's chunk the writer stopped in at a file boundary: the records from `offset` on are
+  // still to apply. At most one per parser; it stays claimed by this writer meanwhile.
+  struct Held {
+    std::uint64_t handle = 0;
+    std::size_t offset = 0;
+    bool present = false;
+  };
+
+  // Which parser to take records from next, or kNone when none has any. While a file is open
+  // only its parser may continue (a sink has one file open at a time). Between files, round
+  // robin over the parsers, preferring one whose next file is whole in the chunk at hand: a
+  // file that continues in a chunk not written yet would make this writer wait on one parser
+  // while the others' chunks pile up here and their parsers stall for want of chunks.
+  std::uint32_t choose_parser() {
+    if (open_parser_ != kNone) return has_input(open_parser_) ? open_parser_ : kNone;
+    const auto parsers = static_cast<std::uint32_t>(held_.size());
+    std::uint32_t fallback = kNone;
+    for (std::uint32_t n = 0; n < parsers; ++n) {
+      const std::uint32_t p = (next_parser_ + n) % parsers;
+      if (!has_input(p)) continue;
+      if (next_file_is_whole(p)) return p;
+      if (fallback == kNone) fallback = p;
+    }
+    return fallback;
+  }
+
+  bool has_input(std::uint32_t p) {
+    std::uint64_t handle;
+    return held_[p].present || ctx_.layout.batch(p, ctx_.index).try_peek(handle);
+  }
+
+  // Whether the next file of parser p ends in the chunk at hand, or more chunks are queued
+  // behind it (so continuing it does not wait on the parser).
+  bool next_file_is_whole(std::uint32_t p) {
+    auto& ring = ctx_.layout.batch(p, ctx_.index);
+    if (held_[p].present) {
+      const std::uint64_t open_at = pools_[p].descriptor_of(held_[p].handle).tag;
+      return held_[p].offset < open_at || ring.size_approx() != 0;
+    }
+    std::uint64_t handle;
+    if (!ring.try_peek(handle)) return false;
+    // A chunk taken between files starts with a FileBegin: whole unless that file continues.
+    return pools_[p].descriptor_of(handle).tag != 0 || ring.size_approx() > 1;
+  }
 
   bool inputs_done() const {
     const ControlHeader& h = ctx_.layout.header();
@@ -82,13 +117,24 @@ class Writer {
     if (Clock::now() - last_commit_ >= interval || sink_->wants_commit()) commit();
   }
 
-  void apply(std::uint32_t parser, std::uint64_t handle) {
+  // Applies records of parser p's next chunk (or the one held for it) until the chunk ends, or
+  // until a file boundary where the next file continues past the chunk: then the rest is held
+  // and other parsers get their turn first.
+  void apply(std::uint32_t parser) {
     const ipc::ChunkPool& pool = pools_[parser];
-    // Claim, then take the handle off the ring (see the parser stage: no instant without an owner).
-    if (!pool.claim(handle, ctx_.me)) throw std::runtime_error("batch chunk handed over twice or stale");
-    ctx_.layout.batch(parser, ctx_.index).pop();
+    Held& held = held_[parser];
+    std::uint64_t handle = held.handle;
+    std::size_t offset = held.offset;
+    if (!held.present) {
+      // Claim, then take the handle off the ring (see the parser stage: no instant without an owner).
+      ctx_.layout.batch(parser, ctx_.index).try_peek(handle);
+      if (!pool.claim(handle, ctx_.me)) throw std::runtime_error("batch chunk handed over twice or stale");
+      ctx_.layout.batch(parser, ctx_.index).pop();
+      offset = 0;
+    }
+    held.present = false;
     const ipc::ChunkDescriptor& d = pool.descriptor_of(handle);
-    RowBatchReader reader(pool.data(handle), d.length);
+    RowBatchReader reader(pool.data(handle) + offset, d.length - offset);
     Record record;
     while (reader.next(record)) {
       switch (record.kind) {
@@ -103,12 +149,21 @@ class Writer {
         case RecordKind::kEncodedRow:
           sink_->encoded_row(record.table, record.encoded);
           break;
-        case RecordKind::kFileEnd:
+        case RecordKind::kFileEnd: {
           end_file(record.end);
+          const std::size_t at = static_cast<std::size_t>(reader.position() - pool.data(handle));
+          if (at < d.length && at >= d.tag && held_.size() > 1) {
+            held = Held{handle, at, true};  // the next file continues past this chunk
+            open_parser_ = kNone;
+            next_parser_ = parser + 1;
+            return;
+          }
           break;
+        }
       }
     }
-    sticky_parser_ = file_open_ ? parser : kNone;
+    open_parser_ = file_open_ ? parser : kNone;
+    if (!file_open_) next_parser_ = parser + 1;
     pool.retire(handle, ctx_.me);
     ctx_.layout.batch_return(parser, ctx_.index).try_push(handle);
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();
@@ -155,7 +210,9 @@ class Writer {
   std::vector<std::unique_ptr<ipc::SharedSegment>> segments_;
   std::vector<ipc::ChunkPool> pools_;
   std::unique_ptr<SinkWriter> sink_;
-  std::uint32_t sticky_parser_ = kNone;
+  std::vector<Held> held_;             // per parser
+  std::uint32_t open_parser_ = kNone;  // the parser whose file is open here
+  std::uint32_t next_parser_ = 0;      // where the round robin starts
   bool file_open_ = false;
   bool pending_ = false;
   Clock::time_point last_commit_;

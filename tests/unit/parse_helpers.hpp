@@ -22,11 +22,11 @@ using Row = std::vector<Cell>;
 class CollectingOutput final : public RowBatchWriter::Output {
  public:
   explicit CollectingOutput(std::size_t capacity) : capacity_(capacity), current_(capacity) {}
-  std::span<std::byte> flush(std::size_t used, bool file_open) override {
+  std::span<std::byte> flush(std::size_t used, std::size_t open_file_at) override {
     if (used == 0) return {current_.data(), capacity_};
     current_.resize(used);
     chunks.push_back(std::move(current_));
-    open_at_flush.push_back(file_open);
+    open_at_flush.push_back(open_file_at);
     current_.assign(capacity_, std::byte{});
     return {current_.data(), capacity_};
   }
@@ -34,10 +34,10 @@ class CollectingOutput final : public RowBatchWriter::Output {
   void finish(std::size_t used) {
     current_.resize(used);
     chunks.push_back(std::move(current_));
-    open_at_flush.push_back(false);
+    open_at_flush.push_back(RowBatchWriter::kNoOpenFile);
   }
   std::vector<std::vector<std::byte>> chunks;
-  std::vector<bool> open_at_flush;
+  std::vector<std::size_t> open_at_flush;  // per chunk: open_file_at, as flushed
 
  private:
   std::size_t capacity_;

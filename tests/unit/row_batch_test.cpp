@@ -59,7 +59,8 @@ TEST_CASE("row batch values round-trip exactly", "[batch]") {
   CHECK(d.ends[0].status == FileStatus::kLoaded);
 }
 
-TEST_CASE("a record that does not fit moves whole to the next chunk, and files spanning chunks are flagged", "[batch]") {
+TEST_CASE("a record that does not fit moves whole to the next chunk, and files spanning chunks are flagged",
+          "[batch]") {
   CollectingOutput out(256);
   RowBatchWriter w(out);
   w.reset(out.first());
@@ -70,10 +71,42 @@ TEST_CASE("a record that does not fit moves whole to the next chunk, and files s
   w.end_file(end);
   out.finish(w.used());
   REQUIRE(out.chunks.size() > 5);
-  for (std::size_t i = 0; i + 1 < out.chunks.size(); ++i) CHECK(out.open_at_flush[i]);  // the file continues
+  // The file began in the first chunk and continues through every later one.
+  for (std::size_t i = 0; i + 1 < out.chunks.size(); ++i) CHECK(out.open_at_flush[i] == 0);
+  CHECK(out.open_at_flush.back() == RowBatchWriter::kNoOpenFile);
   const Decoded d = decode(out.chunks);
   REQUIRE(d.count(TableId::kEntities) == 50);
   for (int i = 0; i < 50; ++i) CHECK(*d.rows.at(TableId::kEntities)[i][0] == std::to_string(i));
+}
+
+TEST_CASE("a flushed chunk says where the file that continues past it begins", "[batch]") {
+  // Two whole files, then one that spans chunks: a writer takes the first two from the first
+  // chunk without waiting for the second.
+  CollectingOutput out(512);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  FileEndInfo end;
+  for (std::uint32_t f = 1; f <= 2; ++f) {
+    w.begin_file(f);
+    write_entity(w, f, "small");
+    end.file_index = f;
+    w.end_file(end);
+  }
+  const std::size_t third_begins = w.used();
+  w.begin_file(3);
+  for (int i = 0; i < 40; ++i) write_entity(w, i, "a name of some length to fill chunks");
+  end.file_index = 3;
+  w.end_file(end);
+  out.finish(w.used());
+  REQUIRE(out.chunks.size() > 2);
+  CHECK(out.open_at_flush[0] == third_begins);
+  for (std::size_t i = 1; i + 1 < out.chunks.size(); ++i) CHECK(out.open_at_flush[i] == 0);
+  // The bytes before the offset hold exactly the two whole files.
+  const std::vector<std::vector<std::byte>> whole{
+      std::vector<std::byte>(out.chunks[0].begin(), out.chunks[0].begin() + static_cast<std::ptrdiff_t>(third_begins))};
+  const Decoded d = decode(whole);
+  CHECK(d.file_begins == 2);
+  CHECK(d.ends.size() == 2);
 }
 
 TEST_CASE("reject_file drops the file's rows from the chunk it began in", "[batch]") {

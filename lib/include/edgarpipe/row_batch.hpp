@@ -82,10 +82,13 @@ class RowBatchWriter {
   class Output {
    public:
     virtual ~Output() = default;
-    // Hands over the `used` bytes of the current buffer (file_open: a file's records continue in
-    // the next buffer) and returns the next empty buffer.
-    virtual std::span<std::byte> flush(std::size_t used, bool file_open) = 0;
+    // Hands over the `used` bytes of the current buffer and returns the next empty buffer.
+    // open_file_at: where the records of the file that continues in the next buffer begin in
+    // this one (0 if it began in an earlier buffer), or kNoOpenFile. Every file before that
+    // offset is whole, so a consumer can take them without waiting for the next buffer.
+    virtual std::span<std::byte> flush(std::size_t used, std::size_t open_file_at) = 0;
   };
+  static constexpr std::size_t kNoOpenFile = SIZE_MAX;
 
   explicit RowBatchWriter(Output& output, BatchEncoding encoding = BatchEncoding::kValues)
       : output_(output), encoding_(encoding) {}
@@ -296,6 +299,8 @@ class RowBatchReader {
   bool next(Record& r);
   // After a kRow record: the position just past its last value.
   void skip_to(const std::byte* p) noexcept { p_ = p; }
+  // Just past the last record read.
+  const std::byte* position() const noexcept { return p_; }
 
  private:
   const std::byte* p_;
