@@ -239,6 +239,30 @@ TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, unicode 
   CHECK(*escaped.decoded.rows.at(TableId::kEntities).at(0)[1] == "Caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\"");
 }
 
+TEST_CASE("keys and values with escapes or spaces around the colon read the same as plain ones", "[parser]") {
+  // The parser reads keys back from the value's first byte and skips its escape check for
+  // strings before the next backslash: escaped keys, escaped values after plain ones, spaces and
+  // newlines around colons, and a rewind (facts before cik) must all read exactly.
+  const std::string plain =
+      R"({"cik":3,"entityName":"A \"b\"","facts":{"us-gaap":{"Concept":{"label":"L\\M","units":{"USD":[{"end":"2020-01-31","val":1.5,"accn":"x","form":"10-K"}]}}}}})";
+  const std::string spaced =
+      "{\"cik\" : 3 ,\n \"entityName\"\n:\t\"A \\\"b\\\"\", \"facts\" :{\"us-gaap\" : {\"C\\u006fncept\":"
+      "{\"l\\u0061bel\" : \"L\\\\M\", \"units\":{\"USD\":[{\"end\" :\"2020-01-31\",\"val\": 1.5 ,\"accn\"\r\n: \"x\","
+      "\"form\":\"10-K\"}]}}}}}";
+  const std::string late =
+      R"({"facts":{"us-gaap":{"C\u006fncept":{"label":"L\\M","units":{"USD":[{"end":"2020-01-31","val":1.5,"accn":"x","form":"10-K"}]}}}},"entityName":"A \"b\"","cik":3})";
+  const auto expected = parse_bytes(plain, "x.json");
+  REQUIRE(expected.outcome.ok);
+  CHECK(*expected.decoded.rows.at(TableId::kEntities).at(0)[1] == "A \"b\"");
+  CHECK(*expected.decoded.rows.at(TableId::kConcepts).at(0)[2] == "L\\M");
+  for (const std::string& bytes : {spaced, late}) {
+    INFO(bytes);
+    const auto got = parse_bytes(bytes, "x.json");
+    REQUIRE(got.outcome.ok);
+    CHECK(got.decoded.rows == expected.decoded.rows);
+  }
+}
+
 TEST_CASE("rows spill across small batch chunks without loss", "[parser][batch]") {
   const auto big = parse_sample("companyfacts/CIK0000320193.json", 1 << 20);
   const auto small = parse_sample("companyfacts/CIK0000320193.json", 8192);
