@@ -1,26 +1,35 @@
 #include "edgarpipe/mssql_values.hpp"
 
+#include <charconv>
 #include <cstdint>
+#include <cstring>
 
 #include "edgarpipe/decimal_text.hpp"
 
 namespace edgarpipe::mssql {
 
-namespace {
-
-void put_unit(std::string& out, std::uint32_t unit) {
-  out.push_back(static_cast<char>(unit & 0xFF));
-  out.push_back(static_cast<char>(unit >> 8));
-}
-
-}  // namespace
-
-std::size_t append_utf16le(std::string_view utf8, std::string& out) {
+std::size_t utf16le_from_utf8(std::string_view utf8, char* out) noexcept {
   const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
   const std::size_t n = utf8.size();
-  std::size_t units = 0;
-  out.reserve(out.size() + 2 * n);
+  auto* o = reinterpret_cast<std::uint8_t*>(out);
+  auto put_unit = [&o](std::uint32_t unit) {
+    *o++ = static_cast<std::uint8_t>(unit & 0xFF);
+    *o++ = static_cast<std::uint8_t>(unit >> 8);
+  };
   for (std::size_t i = 0; i < n;) {
+    // Eight ASCII bytes at a time (nearly all SEC text): each widens to one unit.
+    if (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, s + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        for (int k = 0; k < 8; ++k) {
+          *o++ = static_cast<std::uint8_t>(word >> (8 * k));
+          *o++ = 0;
+        }
+        i += 8;
+        continue;
+      }
+    }
     const std::uint8_t c = s[i];
     std::uint32_t cp;
     if (c < 0x80) {
@@ -38,15 +47,21 @@ std::size_t append_utf16le(std::string_view utf8, std::string& out) {
     }
     if (cp >= 0x10000) {  // a surrogate pair
       cp -= 0x10000;
-      put_unit(out, 0xD800 + (cp >> 10));
-      put_unit(out, 0xDC00 + (cp & 0x3FF));
-      units += 2;
+      put_unit(0xD800 + (cp >> 10));
+      put_unit(0xDC00 + (cp & 0x3FF));
     } else {
-      put_unit(out, cp);
-      units += 1;
+      put_unit(cp);
     }
   }
-  return units;
+  return static_cast<std::size_t>(o - reinterpret_cast<std::uint8_t*>(out));
+}
+
+std::size_t append_utf16le(std::string_view utf8, std::string& out) {
+  const std::size_t at = out.size();
+  out.resize(at + 2 * utf8.size());
+  const std::size_t bytes = utf16le_from_utf8(utf8, out.data() + at);
+  out.resize(at + bytes);
+  return bytes / 2;
 }
 
 std::size_t utf16_length(std::string_view utf8) noexcept {
@@ -74,17 +89,26 @@ bool fixed_scale_decimal(std::string_view text, std::string& out, int precision,
   while (top >= 0 && digit_at(top) == '0') --top;
   if (top + 1 > precision - scale) return false;
   out.clear();
+  if (d.negative) out.push_back('-');  // dropped again below if every digit is zero
   bool zero = true;
-  std::string body;
   for (int position = std::max(top, 0); position >= -scale; --position) {
-    if (position == -1) body.push_back('.');
+    if (position == -1) out.push_back('.');
     const char c = digit_at(position);
     zero = zero && c == '0';
-    body.push_back(c);
+    out.push_back(c);
   }
-  if (d.negative && !zero) out.push_back('-');
-  out += body;
+  if (d.negative && zero) out.erase(0, 1);
   return true;
+}
+
+void fixed_scale_decimal(std::int64_t value, std::string& out, int scale) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.assign(digits, end);
+  if (scale > 0) {
+    out.push_back('.');
+    out.append(static_cast<std::size_t>(scale), '0');
+  }
 }
 
 int text_width(std::string_view table, std::string_view column) noexcept {

@@ -31,9 +31,22 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
 
 constexpr std::int64_t kPgEpochDays = 10957;  // 2000-01-01 - 1970-01-01
 
-void put16(std::string& out, std::uint16_t v) {
-  out.push_back(static_cast<char>(v >> 8));
-  out.push_back(static_cast<char>(v));
+// NUMERIC's header and digit groups, big-endian, built in place and appended at once (a
+// push_back per byte was 5% of the parser's time).
+void append_numeric_wire(std::string& out, std::int16_t weight, bool negative, std::uint16_t dscale,
+                         const std::uint16_t* groups, std::size_t count) {
+  const std::size_t at = out.size();
+  out.resize(at + 8 + 2 * count);
+  auto* p = reinterpret_cast<unsigned char*>(out.data() + at);
+  auto put16 = [&p](std::uint16_t v) {
+    *p++ = static_cast<unsigned char>(v >> 8);
+    *p++ = static_cast<unsigned char>(v);
+  };
+  put16(static_cast<std::uint16_t>(count));
+  put16(static_cast<std::uint16_t>(weight));
+  put16(negative ? 0x4000 : 0x0000);
+  put16(dscale);
+  for (std::size_t g = 0; g < count; ++g) put16(groups[g]);
 }
 
 }  // namespace
@@ -107,11 +120,8 @@ bool append_numeric(std::string_view text, std::string& out) {
     weight = 0;
     negative = false;
   }
-  put16(out, static_cast<std::uint16_t>(ndigits));
-  put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(weight)));
-  put16(out, negative ? 0x4000 : 0x0000);
-  put16(out, static_cast<std::uint16_t>(dscale));
-  for (std::size_t g = first; g < last; ++g) put16(out, groups[g]);
+  append_numeric_wire(out, static_cast<std::int16_t>(weight), negative, static_cast<std::uint16_t>(dscale),
+                      groups.data() + first, ndigits);
   return true;
 }
 
@@ -120,19 +130,18 @@ void append_numeric(std::int64_t value, std::string& out) {
   // whole numbers), without going through text.
   const bool negative = value < 0;
   std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
-  std::uint16_t groups[5];  // little-endian: groups[0] is the lowest
+  std::uint16_t low_first[5];  // groups[0] is the lowest
   int n = 0;
   while (magnitude != 0) {
-    groups[n++] = static_cast<std::uint16_t>(magnitude % 10000);
+    low_first[n++] = static_cast<std::uint16_t>(magnitude % 10000);
     magnitude /= 10000;
   }
   int low = 0;  // trailing zero groups are implied by the weight
-  while (low < n && groups[low] == 0) ++low;
-  put16(out, static_cast<std::uint16_t>(n - low));
-  put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(n == 0 ? 0 : n - 1)));
-  put16(out, negative ? 0x4000 : 0x0000);
-  put16(out, 0);  // dscale
-  for (int g = n - 1; g >= low; --g) put16(out, groups[g]);
+  while (low < n && low_first[low] == 0) ++low;
+  std::uint16_t groups[5];  // highest first, as on the wire
+  for (int g = n - 1; g >= low; --g) groups[n - 1 - g] = low_first[g];
+  append_numeric_wire(out, static_cast<std::int16_t>(n == 0 ? 0 : n - 1), negative, 0, groups,
+                      static_cast<std::size_t>(n - low));
 }
 
 std::string_view type_name(ColumnType type) noexcept {

@@ -98,7 +98,9 @@ void RowBatchWriter::encoded_integer(std::int64_t v) {
         put(scratch_.data(), scratch_.size());
         return;
       }
-      encoded_text_as(column, std::to_string(v));
+      scratch_.clear();
+      mssql::fixed_scale_decimal(v, scratch_);  // a whole number always fits DECIMAL(38,12)
+      put_cell(scratch_);
       return;
     default:
       reject_misfit(column, std::to_string(v));
@@ -151,12 +153,22 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
           reject_value(column, s, "is longer than the column");
         break;
       }
-      if (width != 0 && mssql::utf16_length(s) > static_cast<std::size_t>(width))
+      // FreeTDS does not convert bound data: UTF-16LE, written straight into the chunk when it
+      // has room for the longest possible result.
+      std::size_t bytes;
+      if (std::byte* p = room(4 + 2 * s.size())) {
+        bytes = mssql::utf16le_from_utf8(s, reinterpret_cast<char*>(p + 4));
+        used_ -= 2 * s.size() - bytes;
+        const auto len = static_cast<std::int32_t>(bytes);
+        std::memcpy(p, &len, 4);
+      } else {
+        scratch_.clear();
+        bytes = 2 * mssql::append_utf16le(s, scratch_);
+        put_cell(scratch_);
+      }
+      if (width != 0 && bytes / 2 > static_cast<std::size_t>(width))
         reject_value(column, s, "is longer than the column");
-      scratch_.clear();
-      mssql::append_utf16le(s, scratch_);  // FreeTDS does not convert bound data
-      cell = scratch_;
-      break;
+      return;
     }
     case ColumnType::kDate:
       if (s.size() != 10) reject_value(column, s, "does not fit DATE");
@@ -172,6 +184,10 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
     default:
       reject_value(column, s, "has the wrong type for the column");
   }
+  put_cell(cell);
+}
+
+void RowBatchWriter::put_cell(std::string_view cell) {
   const auto len = static_cast<std::int32_t>(cell.size());
   put(&len, 4);
   put(cell.data(), cell.size());

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,11 @@ std::string_view type_name(ColumnType type) noexcept;
 // bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
 int text_width(std::string_view table, std::string_view column) noexcept;
 
+// Writes valid UTF-8 as UTF-16LE into `out`, which has room for 2 x utf8.size() bytes (the
+// most it can take: a 1-byte sequence becomes 2 bytes, a 4-byte one a 4-byte surrogate pair);
+// returns the bytes written (twice the code units).
+std::size_t utf16le_from_utf8(std::string_view utf8, char* out) noexcept;
+
 // Appends valid UTF-8 as UTF-16LE; returns the number of UTF-16 code units appended.
 std::size_t append_utf16le(std::string_view utf8, std::string& out);
 
@@ -37,5 +43,7 @@ std::size_t utf16_length(std::string_view utf8) noexcept;
 // is malformed, too large, or has a nonzero digit past `scale` (it would be rounded).
 bool fixed_scale_decimal(std::string_view text, std::string& out, int precision = kDecimalPrecision,
                          int scale = kDecimalScale);
+// The same for a whole number, which always fits DECIMAL(38,12) ("-5" -> "-5.000000000000").
+void fixed_scale_decimal(std::int64_t value, std::string& out, int scale = kDecimalScale);
 
 }  // namespace edgarpipe::mssql

@@ -213,6 +213,7 @@ class RowBatchWriter {
   void encoded_text(std::string_view s);  // text, and a decimal's exact text
   void end_encoded_row();
   void encoded_text_as(const Column& column, std::string_view s);
+  void put_cell(std::string_view cell);  // SQL Server: host-order 32-bit length, then the bytes
   [[noreturn]] void reject_value(const Column& column, std::string_view value, std::string_view why);
   [[noreturn]] void reject_misfit(const Column& column, std::string_view value);  // "does not fit TYPE"
   void put_len(std::size_t n) {
