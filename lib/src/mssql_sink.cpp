@@ -13,10 +13,10 @@
 // - bcp_collen(0) means NULL, so an empty string is bound with length -1 to an empty buffer.
 //
 // A writer appends the parsers' bind-ready cells (a 32-bit length, -1 for NULL, then the bytes)
-// per table and sends them at commit, binding pointers into its buffer. If the server refuses a row (a data or constraint error), the transaction
-// is rolled back and the files are replayed one transaction each, so only the offending file is
-// rejected. Concepts and ingest_files rows go through #temporary staging tables and a
-// de-duplicating INSERT / MERGE. A lost connection is retried with bounded backoff.
+// per table and sends them at commit, binding pointers into its buffer. If the server refuses a row (a data or
+// constraint error), the transaction is rolled back and the files are replayed one transaction each, so only the
+// offending file is rejected. Concepts and ingest_files rows go through #temporary staging tables and a de-duplicating
+// INSERT / MERGE. A lost connection is retried with bounded backoff.
 //
 // Credentials: the password comes from EDGARPIPE_MSSQL_PASSWORD or FreeTDS's own configuration
 // (freetds.conf, TDSVER...), never from the URL (parse_sink_url refuses it).

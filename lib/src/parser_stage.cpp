@@ -126,16 +126,24 @@ class Parser final : public RowBatchWriter::Output {
     }
   }
 
-  // Like the reader's routing: fewest outstanding bytes among writers under their window (their
-  // share of this pool, or anything when they hold nothing). A continuation goes to its pinned
-  // writer regardless: that writer is waiting for exactly this chunk.
+  // Like the reader's routing: the writer with the fewest queued bytes from all parsers among
+  // those under their window (their share of this pool, or anything when they hold nothing),
+  // ties going round from this parser's index. A continuation goes to its pinned writer
+  // regardless: that writer is waiting for exactly this chunk.
   std::uint32_t choose_writer(std::size_t used) {
     if (sticky_writer_ != kNone) return sticky_writer_;
+    const auto writers = static_cast<std::uint32_t>(outstanding_.size());
     for (;;) {
       std::uint32_t target = kNone;
-      for (std::uint32_t w = 0; w < outstanding_.size(); ++w) {
+      std::uint64_t target_load = 0;
+      for (std::uint32_t n = 0; n < writers; ++n) {
+        const std::uint32_t w = (ctx_.index + n) % writers;
         const bool eligible = outstanding_[w] == 0 || outstanding_[w] + used <= window_;
-        if (eligible && (target == kNone || outstanding_[w] < outstanding_[target])) target = w;
+        const std::uint64_t load = ctx_.load_of(Role::kWriter, w);
+        if (eligible && (target == kNone || load < target_load)) {
+          target = w;
+          target_load = load;
+        }
       }
       if (target != kNone) return target;
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
@@ -153,6 +161,7 @@ class Parser final : public RowBatchWriter::Output {
     pool().descriptor_of(current_).tag = open_file_at;
     pool().publish(current_, used, ctx_.me);
     outstanding_[target] += used;
+    ctx_.add_load(Role::kWriter, target, used);
     ctx_.layout.batch(ctx_.index, target).try_push(current_);  // cannot fail: capacity >= chunks
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kWriter, target)).ring();
     sticky_writer_ = open_file_at != RowBatchWriter::kNoOpenFile ? target : kNone;
@@ -211,6 +220,7 @@ class Parser final : public RowBatchWriter::Output {
     ctx_.slot.add(counter::kUnknownColumns, outcome.unknown_columns);
 
     // Done with the file's bytes: give the chunk back to its reader.
+    ctx_.drop_load(d.length);
     raw.retire(handle, ctx_.me);
     ctx_.layout.raw_return(reader, ctx_.index).try_push(handle);
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kReader, reader)).ring();

@@ -81,15 +81,23 @@ class Reader {
     return h;
   }
 
-  // The parser with the fewest outstanding bytes (not counts, so one large file does not starve
-  // a queue), among those under their window: no parser holds more than its share of this pool
-  // unless it holds nothing. Waits for returns when every parser is at its window.
+  // The parser with the fewest queued bytes from all readers (not counts, so one large file does
+  // not starve a queue), among those under their window: no parser holds more than its share of
+  // this pool unless it holds nothing. Ties go round from this reader's index, so readers do not
+  // all pick parser 0. Waits for returns when every parser is at its window.
   std::uint32_t choose_parser(std::uint64_t length) {
+    const auto parsers = static_cast<std::uint32_t>(outstanding_.size());
     for (;;) {
       std::uint32_t target = kNone;
-      for (std::uint32_t p = 0; p < outstanding_.size(); ++p) {
+      std::uint64_t target_load = 0;
+      for (std::uint32_t n = 0; n < parsers; ++n) {
+        const std::uint32_t p = (ctx_.index + n) % parsers;
         const bool eligible = outstanding_[p] == 0 || outstanding_[p] + length <= window_;
-        if (eligible && (target == kNone || outstanding_[p] < outstanding_[target])) target = p;
+        const std::uint64_t load = ctx_.load_of(Role::kParser, p);
+        if (eligible && (target == kNone || load < target_load)) {
+          target = p;
+          target_load = load;
+        }
       }
       if (target != kNone) return target;
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
@@ -110,6 +118,7 @@ class Reader {
     const std::uint32_t target = choose_parser(length);
     pool().publish(h, length, ctx_.me);
     outstanding_[target] += length;
+    ctx_.add_load(Role::kParser, target, length);
     // Cannot fail: the ring holds as many entries as the pool has chunks.
     ctx_.layout.raw(ctx_.index, target).try_push(h);
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, target)).ring();

@@ -164,6 +164,7 @@ class Writer {
     }
     open_parser_ = file_open_ ? parser : kNone;
     if (!file_open_) next_parser_ = parser + 1;
+    ctx_.drop_load(d.length);
     pool.retire(handle, ctx_.me);
     ctx_.layout.batch_return(parser, ctx_.index).try_push(handle);
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();

@@ -54,6 +54,7 @@ enum : std::uint32_t {
   kWaitInputNs = kRowsFirst + kTableCount,  // any stage: time asleep waiting for input
   kWaitOutputNs,                            // any stage: time asleep waiting for room downstream (backpressure)
   kStartNs,                                 // any stage: when it started (steady clock), for its busy fraction
+  kQueuedBytes,  // parser, writer: bytes handed to it by all its producers and not yet returned (routing)
   kCount,
 };
 }

@@ -29,6 +29,20 @@ struct StageContext {
   std::chrono::milliseconds test_delay_per_file{0};
   std::string test_crash_on{};
 
+  // The routing load of a consumer (counter::kQueuedBytes): what all its producers have handed
+  // it and it has not given back. Producers route to the least loaded consumer, so producers
+  // that each see only their own share do not all pick the same one. Relaxed atomics: the value
+  // only steers routing, and a fresh layout each attempt resets it after a crash.
+  std::uint64_t load_of(Role role, std::uint32_t i) const noexcept {
+    return layout.slot(layout.slot_of(role, i)).counters[counter::kQueuedBytes].load(std::memory_order_relaxed);
+  }
+  void add_load(Role role, std::uint32_t i, std::uint64_t bytes) const noexcept {
+    layout.slot(layout.slot_of(role, i)).counters[counter::kQueuedBytes].fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void drop_load(std::uint64_t bytes) const noexcept {
+    slot.counters[counter::kQueuedBytes].fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
   // Parses `--control NAME --slot N`, attaches, checks the slot's role, marks it running.
   static StageContext attach(int argc, char** argv, Role role);
 
