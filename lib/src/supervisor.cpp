@@ -286,6 +286,10 @@ std::string json_escape(std::string_view s) {
 struct StageProcesses {
   Role role;
   std::vector<pid_t> pids;
+  // Per process, in pid order (analyse_stages): its busy share, and the seconds it slept waiting
+  // for input and for room downstream. A stage whose processes differ widely is being fed or
+  // drained unevenly, which the stage's average hides.
+  std::vector<double> busy, wait_input_s, wait_output_s;
 };
 
 struct Summary {
@@ -336,6 +340,14 @@ struct Summary {
       procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
                            s.pids.size() == 1 ? "" : "s");
     fmt::print(stderr, "  stages: {}\n", procs);
+    for (const auto& s : stages) {
+      if (s.busy.size() < 2) continue;
+      const auto [least, most] = std::minmax_element(s.busy.begin(), s.busy.end());
+      if (*most - *least < 0.3) continue;
+      std::string each;
+      for (double b : s.busy) each += fmt::format("{}{:.0f}%", each.empty() ? "" : ", ", 100 * b);
+      fmt::print(stderr, "  uneven {}s: busy {}\n", role_name(s.role), each);
+    }
     for (const auto& why : restarts) fmt::print(stderr, "  restarted after: {}\n", why);
     if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
   }
@@ -348,8 +360,16 @@ struct Summary {
     for (const auto& s : stages) {
       std::string pids;
       for (pid_t p : s.pids) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
-      stages_json += fmt::format("{}\"{}\": {{\"processes\": {}, \"pids\": [{}]}}", stages_json.empty() ? "" : ", ",
-                                 role_name(s.role), s.pids.size(), pids);
+      const auto list = [](const std::vector<double>& v) {
+        std::string out;
+        for (double x : v) out += fmt::format("{}{:.3f}", out.empty() ? "" : ", ", x);
+        return out;
+      };
+      stages_json += fmt::format(
+          "{}\"{}\": {{\"processes\": {}, \"pids\": [{}], \"busy\": [{}], \"waiting_for_input_s\": [{}], "
+          "\"waiting_for_output_s\": [{}]}}",
+          stages_json.empty() ? "" : ", ", role_name(s.role), s.pids.size(), pids, list(s.busy), list(s.wait_input_s),
+          list(s.wait_output_s));
     }
     return fmt::format(
         "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  "
@@ -841,7 +861,17 @@ class Supervisor {
       if (it == exit_ns_.end() || start == 0 || it->second < start) continue;
       const double waited = static_cast<double>(slot.get(counter::kWaitInputNs) + slot.get(counter::kWaitOutputNs));
       const double busy = std::max(0.0, static_cast<double>(it->second - start) - waited) / run_ns;
-      auto& [sum, n] = sums[std::string(role_name(static_cast<Role>(slot.role.load())))];
+      const auto role = static_cast<Role>(slot.role.load());
+      for (auto& group : summary_.stages) {
+        const auto at = std::find(group.pids.begin(), group.pids.end(), slot.pid.load());
+        if (group.role != role || at == group.pids.end()) continue;
+        const auto i = static_cast<std::size_t>(at - group.pids.begin());
+        for (auto* v : {&group.busy, &group.wait_input_s, &group.wait_output_s}) v->resize(group.pids.size());
+        group.busy[i] = std::min(1.0, busy);
+        group.wait_input_s[i] = static_cast<double>(slot.get(counter::kWaitInputNs)) / 1e9;
+        group.wait_output_s[i] = static_cast<double>(slot.get(counter::kWaitOutputNs)) / 1e9;
+      }
+      auto& [sum, n] = sums[std::string(role_name(role))];
       sum += std::min(1.0, busy);
       ++n;
     }

@@ -47,6 +47,17 @@ std::vector<long> stage_pids(const std::string& json, const std::string& stage) 
   return pids;
 }
 
+// A per-process list of one stage in the summary ("busy": [0.9, 0.8]).
+std::vector<double> stage_list(const std::string& json, const std::string& stage, const std::string& field) {
+  std::smatch m;
+  REQUIRE(std::regex_search(json, m, std::regex("\"" + stage + "\": \\{[^}]*\"" + field + "\": \\[([0-9., ]*)\\]")));
+  std::vector<double> values;
+  std::stringstream list(m[1].str());
+  std::string item;
+  while (std::getline(list, item, ',')) values.push_back(std::stod(item));
+  return values;
+}
+
 long json_number(const std::string& json, const std::string& key) {
   std::smatch m;
   REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (\\d+)")));
@@ -148,6 +159,16 @@ TEST_CASE("the samples load into SQLite with exactly the contract's rows", "[int
     for (long pid : stage_pids(json, stage)) pids.insert(pid);
   CHECK(pids.size() == 4);
   CHECK(stage_pids(json, "parser").size() == 2);
+  // Per process: a busy share and the seconds spent waiting each way, one per pid.
+  for (const char* stage : {"reader", "parser", "writer"}) {
+    INFO(stage);
+    for (const char* field : {"busy", "waiting_for_input_s", "waiting_for_output_s"}) {
+      const std::vector<double> values = stage_list(json, stage, field);
+      CHECK(values.size() == stage_pids(json, stage).size());
+      for (double v : values) CHECK(v >= 0);
+    }
+    for (double busy : stage_list(json, stage, "busy")) CHECK(busy <= 1);
+  }
 }
 
 TEST_CASE("1 parser and 3 parsers (and 2 readers) load identical databases", "[integration]") {
