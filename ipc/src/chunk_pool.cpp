@@ -189,9 +189,9 @@ std::uint32_t ChunkAllocator::free_count() const noexcept {
 
 std::uint64_t ChunkPool::eager_bytes() const noexcept { return header().eager_bytes; }
 
-SharedSegment open_pool_segment(const std::string& name) {
+SharedSegment open_pool_segment(const std::string& name, PoolRole role) {
   SharedSegment segment = SharedSegment::open(name, SharedSegment::Populate::kNone);
-  segment.populate(ChunkPool::attach(segment.base()).eager_bytes());
+  if (role == PoolRole::kProducer) segment.populate(ChunkPool::attach(segment.base()).eager_bytes());
   return segment;
 }
 

@@ -22,12 +22,12 @@ class Parser final : public RowBatchWriter::Output {
   explicit Parser(StageContext& ctx) : ctx_(ctx), batches_(*this, ctx.layout.header().batch_encoding) {
     const ControlHeader& h = ctx.layout.header();
     for (std::uint32_t r = 0; r < h.readers; ++r) {
-      raw_segments_.push_back(
-          std::make_unique<ipc::SharedSegment>(ipc::open_pool_segment(PipelineLayout::raw_pool_name(h.run_name, r))));
+      raw_segments_.push_back(std::make_unique<ipc::SharedSegment>(
+          ipc::open_pool_segment(PipelineLayout::raw_pool_name(h.run_name, r), ipc::PoolRole::kConsumer)));
       raw_pools_.push_back(ipc::ChunkPool::attach(raw_segments_.back()->base()));
     }
     batch_segment_ = std::make_unique<ipc::SharedSegment>(
-        ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, ctx.index)));
+        ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, ctx.index), ipc::PoolRole::kProducer));
     allocator_ = std::make_unique<ipc::ChunkAllocator>(ipc::ChunkPool::attach(batch_segment_->base()));
     outstanding_.assign(h.writers, 0);
     const ipc::SizeClass batch = pool().size_class(0);

@@ -29,7 +29,8 @@ class Reader {
  public:
   explicit Reader(StageContext& ctx)
       : ctx_(ctx),
-        pool_segment_(ipc::open_pool_segment(PipelineLayout::raw_pool_name(ctx.layout.header().run_name, ctx.index))),
+        pool_segment_(ipc::open_pool_segment(PipelineLayout::raw_pool_name(ctx.layout.header().run_name, ctx.index),
+                                             ipc::PoolRole::kProducer)),
         allocator_(ipc::ChunkPool::attach(pool_segment_.base())),
         outstanding_(ctx.layout.header().parsers, 0) {
     std::uint64_t pool_bytes = 0;

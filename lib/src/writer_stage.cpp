@@ -23,8 +23,8 @@ class Writer {
   explicit Writer(StageContext& ctx) : ctx_(ctx) {
     const ControlHeader& h = ctx.layout.header();
     for (std::uint32_t p = 0; p < h.parsers; ++p) {
-      segments_.push_back(
-          std::make_unique<ipc::SharedSegment>(ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, p))));
+      segments_.push_back(std::make_unique<ipc::SharedSegment>(
+          ipc::open_pool_segment(PipelineLayout::batch_pool_name(h.run_name, p), ipc::PoolRole::kConsumer)));
       pools_.push_back(ipc::ChunkPool::attach(segments_.back()->base()));
     }
     held_.resize(h.parsers);

@@ -259,7 +259,7 @@ TEST_CASE("A lazy last class is left out of the pre-faulted prefix and works on 
   // Another process's view pre-faults the same prefix; the lazy chunk takes its pages when used.
   const pid_t child = ::fork();
   if (child == 0) {
-    SharedSegment mine = open_pool_segment(name);
+    SharedSegment mine = open_pool_segment(name, PoolRole::kProducer);
     const ChunkPool view = ChunkPool::attach(mine.base());
     std::byte* big = view.data(view.current_handle(6));
     for (std::size_t i = 0; i < 8 * 1024 * 1024; i += 4096) big[i] = std::byte{0x5A};
