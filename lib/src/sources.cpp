@@ -47,6 +47,7 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     return;
   }
   const zip_int64_t count = zip_get_num_entries(zip, 0);
+  const std::string canonical_archive = fs::weakly_canonical(archive).string();  // once, not per member
   std::vector<InputFile> members;
   for (zip_int64_t i = 0; i < count; ++i) {
     zip_stat_t st;
@@ -59,7 +60,7 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     f.source_file = name;
     f.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
     f.forced = options.forced != Dataset::kUnknown;
-    f.hint = f.forced ? options.forced : dataset_hint_from_path(fs::weakly_canonical(archive).string() + "/" + name);
+    f.hint = f.forced ? options.forced : dataset_hint_from_path(canonical_archive + "/" + name);
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
       const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
       if (ratio > options.max_compression_ratio)
@@ -91,9 +92,11 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
   const Dataset forced = options.forced;
   std::vector<InputFile> files;
   std::set<std::string> seen;  // canonical paths
-  auto add = [&](const fs::path& p, std::string source, std::uint64_t size) {
+  // `canonical`: the file's canonical path if known (a file found under a directory whose
+  // canonical path is known), else it is resolved here, a few syscalls per path component.
+  auto add = [&](const fs::path& p, std::string source, std::uint64_t size, std::string canonical = {}) {
     std::error_code ec;
-    const std::string canonical = fs::weakly_canonical(p, ec).string();
+    if (canonical.empty()) canonical = fs::weakly_canonical(p, ec).string();
     if (!seen.insert(ec ? p.string() : canonical).second) return;
     InputFile f;
     f.path = p.string();
@@ -109,14 +112,22 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
     const auto status = fs::status(root, ec);
     if (ec || !fs::exists(status)) throw UsageError("no such file or directory: " + arg);
     if (fs::is_directory(status)) {
-      std::vector<fs::path> found;
+      // The walk does not enter symlinked directories, so below the canonical root a file's
+      // canonical path is the root's plus its relative path, unless the file is itself a symlink
+      // (resolved one by one). 944k files would otherwise cost millions of readlink calls.
+      const fs::path canonical_root = fs::weakly_canonical(root, ec);
+      std::vector<std::pair<fs::path, bool>> found;  // path, is a symlink
       for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && is_json_name(it->path())) found.push_back(it->path());
+        if (it->is_regular_file(ec) && is_json_name(it->path())) found.emplace_back(it->path(), it->is_symlink(ec));
       }
       if (ec) throw UsageError("cannot walk directory " + arg + ": " + ec.message());
       std::sort(found.begin(), found.end());
-      for (const auto& p : found) add(p, p.lexically_relative(root).generic_string(), fs::file_size(p, ec));
+      for (const auto& [p, symlink] : found) {
+        std::string relative = p.lexically_relative(root).generic_string();
+        std::string canonical = symlink ? std::string() : (canonical_root / relative).lexically_normal().string();
+        add(p, std::move(relative), fs::file_size(p, ec), std::move(canonical));
+      }
     } else if (is_zip(root)) {
       if (seen.insert(fs::weakly_canonical(root, ec).string()).second) add_zip_members(root, options, files);
     } else {

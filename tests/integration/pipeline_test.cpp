@@ -223,6 +223,24 @@ TEST_CASE("timed commits fall between files, never inside one spanning several c
   CHECK(db.count("SELECT count(*) FROM filings") == 13888);
 }
 
+TEST_CASE("a file named twice (directly, through its directory, or a symlink) is read once", "[integration]") {
+  // Files found under a directory get their canonical path from the directory's, not one
+  // resolution each; it must match what naming the file directly resolves to.
+  TempDir tmp;
+  const std::filesystem::path dir = tmp.path / "in" / "submissions";
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"CIK0000320193.json", "CIK0001800903.json"})
+    std::filesystem::copy_file(std::filesystem::path(kData) / "submissions" / name, dir / name);
+  std::filesystem::create_symlink(dir / "CIK0000320193.json", dir / "CIK0000999999.json");
+  const Result r =
+      run(fmt::format("run {}/in/./ {}/CIK0000320193.json {}/../submissions/CIK0001800903.json "
+                      "--sink null: --summary-json {}",
+                      tmp.path.string(), dir.string(), dir.string(), tmp / "s.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(json_number(read_text(tmp / "s.json"), "files_seen") == 2);
+}
+
 TEST_CASE("a rerun skips what is loaded, and a null: run counts without a database", "[integration]") {
   TempDir tmp;
   REQUIRE(run(fmt::format("run {}/submissions --sink sqlite:{}", kData, tmp / "e.db")).exit_code == 0);
