@@ -74,6 +74,7 @@ class Sink:
         if self.kind == "sqlite":
             return "sqlite:" + os.path.join(self.work, f"run{self.n}.db")
         sh("psql", "-X", "-q", self.url, "-c", "DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench")
+        self.settle()
         return self.url + ("&" if "?" in self.url else "?") + "options=-csearch_path%3Dbench"
 
     def reference(self, corpus, parsers):
@@ -106,9 +107,16 @@ class Sink:
             f.write("TRUNCATE " + ", ".join(names) + ";\n")
             for name in names:
                 f.write(f"\\copy {name} FROM '{self.work}/{name}.bin' (FORMAT binary)\n")
+        self.settle()
         start = time.monotonic()
         sh("psql", "-X", "-q", loaded, "-v", "ON_ERROR_STOP=1", "-f", script)
         return time.monotonic() - start
+
+    def settle(self):
+        """Every timed load starts from a checkpoint: otherwise one the server starts on its own
+        (WAL past max_wal_size after earlier loads) lands in some runs and not others. Needs a
+        superuser or pg_checkpoint; without, the runs are just noisier."""
+        subprocess.run(["psql", "-X", "-q", self.url, "-c", "CHECKPOINT"], capture_output=True)
 
     def close(self):
         if self.cluster:

@@ -68,6 +68,14 @@ def psql(url, sql):
 
 def truncate(url):
     psql(url, "TRUNCATE " + ", ".join(TABLES) + ", ingest_runs")
+    settle(url)
+
+
+def settle(url):
+    """Every timed load starts from a checkpoint: otherwise one the server starts on its own (WAL
+    past max_wal_size after earlier loads) lands in some runs and not others. Needs a superuser
+    or pg_checkpoint; without, the runs are just noisier."""
+    subprocess.run(["psql", url, "-X", "-q", "-c", "CHECKPOINT"], capture_output=True)
 
 
 def run_edgarpipe(corpus, url, writers, parsers, summary):

@@ -351,8 +351,17 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     return finish_commit();
   }
 
+  // Concepts go last: their INSERT ... ON CONFLICT makes another writer inserting the same
+  // concept wait for this transaction to end, so the rows are taken just before COMMIT, not
+  // before this batch's facts (sent first, a writer held them through its whole facts COPY and
+  // the other writer's backend sat in Lock:transactionid).
   std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
-    for (const TableDef& def : all_tables()) {
+    std::vector<const TableDef*> order;
+    for (const TableDef& def : all_tables())
+      if (def.id != TableId::kConcepts) order.push_back(&def);
+    order.push_back(&table_def(TableId::kConcepts));
+    for (const TableDef* table : order) {
+      const TableDef& def = *table;
       const auto t = static_cast<std::size_t>(def.id);
       if (span.end[t] == span.start[t]) continue;
       const std::string_view tuples(tables_[t].bytes().data() + span.start[t], span.end[t] - span.start[t]);
