@@ -12,6 +12,7 @@ Prints rows/s and MB/s, the ratio to the reference, and per-table reference rate
 --runs. Uses the server in EDGARPIPE_TEST_PG, or starts a throw-away one with deploy/pg-cluster.sh.
 
   benchmarks/pipeline/postgres_bench.py --copies 10 --writers 1 2 4 --runs 3 [--csv out.csv]
+  benchmarks/pipeline/postgres_bench.py --generated 4000 --writers 1 2 4 --runs 3
 EDGARPIPE_BIN=DIR picks the edgarpipe binaries under test (default build/bin), e.g. to compare
 two builds on the same server in one session.
 """
@@ -93,6 +94,9 @@ def run_edgarpipe(corpus, url, writers, parsers, summary):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=10)
+    ap.add_argument("--generated", type=int, metavar="SUBMISSIONS",
+                    help="use an edgarpipe-gen corpus (seed 7, SUBMISSIONS filers, one companyfacts file per 50) "
+                         "instead of copies of tests/data")
     ap.add_argument("--writers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--parsers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
@@ -109,7 +113,13 @@ def main():
             out = subprocess.run([os.path.join(ROOT, "deploy", "pg-cluster.sh"), "start", cluster], check=True,
                                  capture_output=True, text=True).stdout
             url = out.split("'")[1]
-        corpus = make_corpus(os.path.join(tmp, "corpus"), args.copies)
+        corpus = os.path.join(tmp, "corpus")
+        if args.generated:
+            subprocess.run([os.path.join(BIN, "edgarpipe-gen"), "--out", corpus, "--seed", "7", "--submissions",
+                            str(args.generated), "--companyfacts", str(max(1, args.generated // 50))],
+                           check=True, capture_output=True)
+        else:
+            make_corpus(corpus, args.copies)
         summary = os.path.join(tmp, "summary.json")
 
         # 1. One load, then the pre-made binary files of exactly those rows.
@@ -143,7 +153,8 @@ def main():
         ref = statistics.median(ref_runs)
         counts = {t: int(psql(url, f"SELECT count(*) FROM {t}")) for t in TABLES}
 
-        print(f"corpus: {args.copies} copies, {s['files_loaded']} files, {bytes_ / 1e6:.0f} MB, {rows} rows")
+        what = f"edgarpipe-gen --submissions {args.generated}" if args.generated else f"{args.copies} copies"
+        print(f"corpus: {what}, {s['files_loaded']} files, {bytes_ / 1e6:.0f} MB, {rows} rows")
         print(f"reference (psql \\copy FROM the binary files, one session): {ref:.2f} s, {rows / ref:,.0f} rows/s")
         for t in TABLES:
             secs = statistics.median(per_table[t])
@@ -164,13 +175,18 @@ def main():
             results.append((w, secs))
             print(f"edgarpipe --writers {w}: {secs:.2f} s, {rows / secs:,.0f} rows/s, {bytes_ / 1e6 / secs:.1f} MB/s, "
                   f"ratio to reference {ref / secs:.2f}")
+            # Tables load interleaved, so per table: its rows and binary COPY bytes over the run.
+            for t in TABLES:
+                if counts[t] >= 1000:
+                    print(f"  {t:18s} {counts[t] / secs:>12,.0f} rows/s  {os.path.getsize(files[t]) / 1e6 / secs:7.1f} MB/s")
         if args.csv:
             new = not os.path.exists(args.csv)
             with open(args.csv, "a") as f:
                 if new:
                     f.write("copies,files,bytes,rows,reference_s,writers,parsers,pipeline_s,rows_per_s,ratio\n")
+                corpus_name = f"gen{args.generated}" if args.generated else args.copies
                 for w, secs in results:
-                    f.write(f"{args.copies},{s['files_loaded']},{bytes_},{rows},{ref:.4f},{w},{args.parsers},"
+                    f.write(f"{corpus_name},{s['files_loaded']},{bytes_},{rows},{ref:.4f},{w},{args.parsers},"
                             f"{secs:.4f},{rows / secs:.0f},{ref / secs:.3f}\n")
     finally:
         if cluster:
