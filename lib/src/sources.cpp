@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
+#include <unordered_set>
 
 #include <zip.h>
 
@@ -91,7 +91,7 @@ std::uint32_t shard_of(const std::string& source_file, std::uint32_t count) noex
 std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options) {
   const Dataset forced = options.forced;
   std::vector<InputFile> files;
-  std::set<std::string> seen;  // canonical paths
+  std::unordered_set<std::string> seen;  // canonical paths
   // `canonical`: the file's canonical path if known (a file found under a directory whose
   // canonical path is known), else it is resolved here, a few syscalls per path component.
   auto add = [&](const fs::path& p, std::string source, std::uint64_t size, std::string canonical = {}) {
@@ -116,14 +116,24 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
       // canonical path is the root's plus its relative path, unless the file is itself a symlink
       // (resolved one by one). 944k files would otherwise cost millions of readlink calls.
       const fs::path canonical_root = fs::weakly_canonical(root, ec);
-      std::vector<std::pair<fs::path, bool>> found;  // path, is a symlink
+      struct Found {
+        std::string order;  // the path with '/' as \x01: plain string order is then fs::path's order
+        fs::path path;
+        bool symlink;
+      };
+      std::vector<Found> found;
       for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && is_json_name(it->path())) found.emplace_back(it->path(), it->is_symlink(ec));
+        if (!it->is_regular_file(ec) || !is_json_name(it->path())) continue;
+        std::string order = it->path().string();
+        std::replace(order.begin(), order.end(), '/', '\x01');
+        found.push_back({std::move(order), it->path(), it->is_symlink(ec)});
       }
       if (ec) throw UsageError("cannot walk directory " + arg + ": " + ec.message());
-      std::sort(found.begin(), found.end());
-      for (const auto& [p, symlink] : found) {
+      // Sorting fs::path objects compares them component by component, with allocations: most of
+      // the listing's time for 10^5-10^6 files.
+      std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.order < b.order; });
+      for (const auto& [order, p, symlink] : found) {
         std::string relative = p.lexically_relative(root).generic_string();
         std::string canonical = symlink ? std::string() : (canonical_root / relative).lexically_normal().string();
         add(p, std::move(relative), fs::file_size(p, ec), std::move(canonical));
