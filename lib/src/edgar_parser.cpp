@@ -117,6 +117,22 @@ const char* location_of(od::value& v) noexcept {
   return r.error() ? nullptr : r.value_unsafe();
 }
 
+// A JSON integer in its canonical form, -?(0|[1-9][0-9]*), of at most 18 digits (so it fits an
+// int64 without a check). False for anything else, which then takes simdjson's own path and its
+// errors: leading zeros, fractions, exponents, longer numbers, junk.
+bool plain_integer(std::string_view s, std::int64_t& value) noexcept {
+  const bool negative = !s.empty() && s[0] == '-';
+  if (negative) s.remove_prefix(1);
+  if (s.empty() || s.size() > 18 || (s[0] == '0' && s.size() > 1)) return false;
+  std::int64_t v = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  value = negative ? -v : v;
+  return true;
+}
+
 bool is_json_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 // Whether a span of the document holds a backslash. Backslashes are rare in SEC files, so the
@@ -129,6 +145,8 @@ class BackslashFinder {
     from_ = data;
     next_ = find(data);
   }
+  // The first backslash of the document (its end if none), right after reset().
+  const char* first() const noexcept { return next_; }
   bool any(const char* begin, const char* end) noexcept {
     if (begin < from_ || next_ < begin) {  // out of order, or past the known one: look again
       from_ = begin;
@@ -378,57 +396,65 @@ struct EdgarParser::Impl {
 
   // -- scalar cells --------------------------------------------------------------------------
 
-  Cell text_cell(od::value& v, std::string_view path) {
-    Cell c;
-    c.where = location_of(v);
-    switch (v.type()) {
-      case od::json_type::string: {
-        c.kind = Cell::kText;
-        // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
-        // quotes in the document are the value, already UTF-8-validated by simdjson's first
-        // stage. The value is left unconsumed; On-Demand skips it on the next step.
-        const std::string_view raw = trim_right(v.raw_json_token());
-        const std::string_view inner = raw.substr(1, raw.size() - 2);
-        if (raw.size() >= 2 && !backslashes.any(inner.data(), inner.data() + inner.size())) {
-          c.text = inner;
-          return c;
-        }
-        c.text = v.get_string();
-        if (nul_escape_in_document && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
-          throw Reject{std::string(path) + ": text contains a NUL character", c.where};
-        return c;
+  // Cells read the value's raw token once: its first byte says the type and its address is the
+  // value's offset, where separate type(), location and token calls each re-check the iterator.
+  void text_cell(Cell& c, od::value& v, std::string_view path) {
+    c = Cell{};
+    const std::string_view token = v.raw_json_token();
+    c.where = token.data();
+    if (!token.empty() && token[0] == '"') {
+      c.kind = Cell::kText;
+      // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
+      // quotes in the document are the value, already UTF-8-validated by simdjson's first
+      // stage. The value is left unconsumed; On-Demand skips it on the next step.
+      const std::string_view raw = trim_right(token);
+      const std::string_view inner = raw.substr(1, raw.size() - 2);
+      if (raw.size() >= 2 && !backslashes.any(inner.data(), inner.data() + inner.size())) {
+        c.text = inner;
+        return;
       }
-      case od::json_type::null:
-        if (v.is_null()) return c;
-        [[fallthrough]];
-      default:
-        wrong_type(v, path, "a string or null");
+      c.text = v.get_string();
+      if (nul_escape_in_document && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
+        throw Reject{std::string(path) + ": text contains a NUL character", c.where};
+      return;
     }
+    if (!token.empty() && token[0] == 'n' && v.is_null()) return;
+    wrong_type(v, path, "a string or null");
   }
 
-  Cell int_cell(od::value& v, std::string_view path) {
-    Cell c;
-    c.where = location_of(v);
+  void int_cell(Cell& c, od::value& v, std::string_view path) {
+    c = Cell{};
+    const std::string_view token = trim_right(v.raw_json_token());
+    c.where = token.data();
+    if (plain_integer(token, c.integer)) {  // nearly every SEC integer; anything else: simdjson
+      c.kind = Cell::kInt;
+      return;
+    }
     switch (v.type()) {
       case od::json_type::number:
         if (v.get_number_type() != od::number_type::signed_integer) wrong_type(v, path, "an integer");
         c.kind = Cell::kInt;
         c.integer = v.get_int64();
-        return c;
+        return;
       case od::json_type::boolean:  // flags are 0/1 in SEC files; a boolean means the same
         c.kind = Cell::kInt;
         c.integer = v.get_bool() ? 1 : 0;
-        return c;
+        return;
       case od::json_type::null:
-        if (v.is_null()) return c;
+        if (v.is_null()) return;
         [[fallthrough]];
       default:
         wrong_type(v, path, "an integer or null");
     }
   }
 
-  Cell cell(od::value& v, CellType type, std::string_view path) {
-    Cell c = type == CellType::kInt ? int_cell(v, path) : text_cell(v, path);
+  // Fills `c` in place: a Cell returned by value and then copied into its vector or field was
+  // stored piecewise and reloaded whole, the same store-forwarding stall as field_of's.
+  void cell(Cell& c, od::value& v, CellType type, std::string_view path) {
+    if (type == CellType::kInt)
+      int_cell(c, v, path);
+    else
+      text_cell(c, v, path);
     if (c.kind == Cell::kText && !c.text.empty()) {
       if (type == CellType::kDate && !valid_date(c.text))
         throw Reject{
@@ -443,7 +469,6 @@ struct EdgarParser::Impl {
                        c.where};
       }
     }
-    return c;
   }
 
   // Writes a validated cell as a column value of `type`.
@@ -521,7 +546,7 @@ struct EdgarParser::Impl {
       cells.clear();
       for (auto element_result : v.get_array()) {
         od::value& element = value_of(element_result);
-        cells.push_back(cell(element, col->type, path));
+        cell(cells.emplace_back(), element, col->type, path);
       }
     }
   }
@@ -583,13 +608,13 @@ struct EdgarParser::Impl {
       std::string_view key = key_of(f);
       const CompanyField* field = find_key(kAddressFields, key);
       if (field == nullptr) continue;
-      company[base + field->column] = cell(f.value(), field->type, std::string(path) + "." + std::string(key));
+      cell(company[base + field->column], f.value(), field->type, std::string(path) + "." + std::string(key));
     }
   }
 
   void submissions_field(std::string_view key, od::value& v) {
     if (const CompanyField* field = find_key(kCompanyFields, key)) {
-      company[field->column] = cell(v, field->type, key);
+      cell(company[field->column], v, field->type, key);
       have_company_fields = true;
     } else if (key == "tickers" || key == "exchanges") {
       auto& list = key == "tickers" ? tickers : exchanges;
@@ -597,7 +622,7 @@ struct EdgarParser::Impl {
       if (key == "tickers") tickers_where = location_of(v);
       for (auto element_result : v.get_array()) {
         od::value& element = value_of(element_result);
-        list.push_back(text_cell(element, key));
+        text_cell(list.emplace_back(), element, key);
       }
     } else if (key == "formerNames") {
       if (v.type() != od::json_type::array) wrong_type(v, key, "an array");
@@ -609,11 +634,11 @@ struct EdgarParser::Impl {
           od::field& f = field_of(f_result);
           std::string_view k = key_of(f);
           if (k == "name")
-            row[0] = text_cell(f.value(), "formerNames[].name");
+            text_cell(row[0], f.value(), "formerNames[].name");
           else if (k == "from")
-            row[1] = cell(f.value(), CellType::kTimestamp, "formerNames[].from");
+            cell(row[1], f.value(), CellType::kTimestamp, "formerNames[].from");
           else if (k == "to")
-            row[2] = cell(f.value(), CellType::kTimestamp, "formerNames[].to");
+            cell(row[2], f.value(), CellType::kTimestamp, "formerNames[].to");
         }
         former_names.push_back(row);
       }
@@ -647,13 +672,13 @@ struct EdgarParser::Impl {
               od::field& pf = field_of(pf_result);
               std::string_view pk = key_of(pf);
               if (pk == "name")
-                page.name = text_cell(pf.value(), "filings.files[].name");
+                text_cell(page.name, pf.value(), "filings.files[].name");
               else if (pk == "filingCount")
-                page.count = int_cell(pf.value(), "filings.files[].filingCount");
+                int_cell(page.count, pf.value(), "filings.files[].filingCount");
               else if (pk == "filingFrom")
-                page.from = cell(pf.value(), CellType::kDate, "filings.files[].filingFrom");
+                cell(page.from, pf.value(), CellType::kDate, "filings.files[].filingFrom");
               else if (pk == "filingTo")
-                page.to = cell(pf.value(), CellType::kDate, "filings.files[].filingTo");
+                cell(page.to, pf.value(), CellType::kDate, "filings.files[].filingTo");
             }
             if (page.name.kind != Cell::kText || page.name.text.empty())
               throw Reject{"filings.files[]: page without a name", where};
@@ -733,9 +758,9 @@ struct EdgarParser::Impl {
           od::field& cf = field_of(cf_result);
           std::string_view k = key_of(cf);
           if (k == "label")
-            label = text_cell(cf.value(), "label");
+            text_cell(label, cf.value(), "label");
           else if (k == "description")
-            description = text_cell(cf.value(), "description");
+            text_cell(description, cf.value(), "description");
           else if (k == "units")
             parse_units(cf.value(), id, taxonomy, concept_name);
         }
@@ -783,13 +808,13 @@ struct EdgarParser::Impl {
       switch (k.size()) {
         case 2:
           if (k == "fy")
-            fy = int_cell(fv, "fy");
+            int_cell(fy, fv, "fy");
           else if (k == "fp")
-            fp = text_cell(fv, "fp");
+            text_cell(fp, fv, "fp");
           break;
         case 3:
           if (k == "end")
-            end = cell(fv, CellType::kDate, "end");
+            cell(end, fv, CellType::kDate, "end");
           else if (k == "val") {
             have_val = true;
             val_where = location_of(fv);
@@ -811,17 +836,17 @@ struct EdgarParser::Impl {
           break;
         case 4:
           if (k == "accn")
-            accn = text_cell(fv, "accn");
+            text_cell(accn, fv, "accn");
           else if (k == "form")
-            form = text_cell(fv, "form");
+            text_cell(form, fv, "form");
           break;
         case 5:
           if (k == "start")
-            start = cell(fv, CellType::kDate, "start");
+            cell(start, fv, CellType::kDate, "start");
           else if (k == "filed")
-            filed = cell(fv, CellType::kDate, "filed");
+            cell(filed, fv, CellType::kDate, "filed");
           else if (k == "frame")
-            frame = text_cell(fv, "frame");
+            text_cell(frame, fv, "frame");
           break;
         default:
           break;
@@ -856,7 +881,7 @@ struct EdgarParser::Impl {
 
   void companyfacts_field(std::string_view key, od::value& v) {
     if (key == "entityName") {
-      entity_name = text_cell(v, key);
+      text_cell(entity_name, v, key);
       have_entity_name = true;
     } else if (key == "facts") {
       if (json_cik < 0) throw NeedCikFirst{};
@@ -956,8 +981,10 @@ struct EdgarParser::Impl {
       // the only other source is a \u0000 escape, so strings are checked only if one exists.
       if (const void* nul = std::memchr(data, 0, len))
         throw Reject{"NUL byte in the document", static_cast<const char*>(nul)};
-      nul_escape_in_document = has_nul_escape(data, len);
       backslashes.reset(data, len);
+      // Scanned from the first backslash: the finder's own scan already passed the bytes before.
+      const char* first_backslash = backslashes.first();
+      nul_escape_in_document = has_nul_escape(first_backslash, static_cast<std::size_t>(data + len - first_backslash));
       auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
       if (iterated.error() == simdjson::UTF8_ERROR) {
         const std::size_t bad = first_invalid_utf8(data, len);
