@@ -382,7 +382,7 @@ struct EdgarParser::Impl {
   // A field's key without copying it: the bytes between its quotes, found back from the value's
   // first byte over the colon (simdjson has validated that structure). Keys with a backslash
   // (none in SEC files) take simdjson's unescaping path.
-  std::string_view key_of(od::field& f) {
+  [[gnu::always_inline]] std::string_view key_of(od::field& f) {
     const char* start = f.key().raw();
     const char* end = location_of(f.value());
     if (end == nullptr) return f.unescaped_key();
@@ -629,7 +629,7 @@ struct EdgarParser::Impl {
       for (auto element_result : v.get_array()) {
         od::value& element = value_of(element_result);
         if (element.type() != od::json_type::object) wrong_type(element, "formerNames[]", "an object");
-        std::array<Cell, 3> row{};
+        std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
         for (auto f_result : element.get_object()) {
           od::field& f = field_of(f_result);
           std::string_view k = key_of(f);
@@ -640,7 +640,6 @@ struct EdgarParser::Impl {
           else if (k == "to")
             cell(row[2], f.value(), CellType::kTimestamp, "formerNames[].to");
         }
-        former_names.push_back(row);
       }
     } else if (key == "addresses") {
       if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
