@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "edgarpipe/calendar.hpp"
 #include "edgarpipe/utf8.hpp"
 
 namespace edgarpipe {
@@ -178,13 +179,10 @@ bool is_digits(std::string_view s) noexcept {
   return true;
 }
 
-// YYYY-MM-DD with a plausible month and day.
+// YYYY-MM-DD naming a day that exists (calendar.hpp).
 bool valid_date(std::string_view s) noexcept {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  if (!is_digits(s.substr(0, 4)) || !is_digits(s.substr(5, 2)) || !is_digits(s.substr(8, 2))) return false;
-  const int month = (s[5] - '0') * 10 + (s[6] - '0');
-  const int day = (s[8] - '0') * 10 + (s[9] - '0');
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+  std::int64_t days;
+  return parse_date(s, days);
 }
 
 // YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight. Writes the SQL form

@@ -1,5 +1,6 @@
 #include "edgarpipe/pg_binary.hpp"
 
+#include "edgarpipe/calendar.hpp"
 #include "edgarpipe/decimal_text.hpp"
 
 #include <cstring>
@@ -17,16 +18,6 @@ bool digits(std::string_view s, int& value) noexcept {
     value = value * 10 + (c - '0');
   }
   return true;
-}
-
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
 constexpr std::int64_t kPgEpochDays = 10957;  // 2000-01-01 - 1970-01-01
@@ -52,12 +43,9 @@ void append_numeric_wire(std::string& out, std::int16_t weight, bool negative, s
 }  // namespace
 
 bool date_days(std::string_view s, std::int32_t& days) noexcept {
-  int y, m, d;
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-' || !digits(s.substr(0, 4), y) || !digits(s.substr(5, 2), m) ||
-      !digits(s.substr(8, 2), d) || m < 1 || m > 12 || d < 1 || d > 31)
-    return false;
-  days =
-      static_cast<std::int32_t>(days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) - kPgEpochDays);
+  std::int64_t since_1970;
+  if (!parse_date(s, since_1970)) return false;
+  days = static_cast<std::int32_t>(since_1970 - kPgEpochDays);
   return true;
 }
 

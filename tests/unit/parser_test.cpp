@@ -263,6 +263,26 @@ TEST_CASE("keys and values with escapes or spaces around the colon read the same
   }
 }
 
+TEST_CASE("dates and timestamps must name days that exist", "[parser]") {
+  // A 1-31 day check let 2026-02-30 through: SQLite kept the text, PostgreSQL's binary DATE made
+  // it 2026-03-02 (found by the fuzz target comparing encodings).
+  const auto fact = [](const std::string& end, const std::string& filed) {
+    return R"({"cik":1,"entityName":"E","facts":{"dei":{"X":{"units":{"USD":[{"end":")" + end +
+           R"(","val":1,"accn":"a","filed":")" + filed + R"("}]}}}}})";
+  };
+  for (const char* day : {"2026-02-30", "2023-02-29", "1900-02-29", "2026-04-31"}) {
+    INFO(day);
+    const auto bad = parse_bytes(fact(day, "2026-01-05"), "x.json");
+    CHECK_FALSE(bad.outcome.ok);
+    CHECK(bad.outcome.error == std::string("end: \"") + day + "\" is not a date (YYYY-MM-DD)");
+  }
+  CHECK(parse_bytes(fact("2024-02-29", "2000-02-29"), "x.json").outcome.ok);
+  const std::string page = R"({"accessionNumber":["a"],"acceptanceDateTime":["2023-02-29T10:00:00.000Z"]})";
+  const auto timestamp = parse_bytes(page, "CIK0000000001-submissions-001.json");
+  CHECK_FALSE(timestamp.outcome.ok);
+  CHECK_THAT(timestamp.outcome.error, Catch::Contains("is not a UTC timestamp"));
+}
+
 TEST_CASE("rows spill across small batch chunks without loss", "[parser][batch]") {
   const auto big = parse_sample("companyfacts/CIK0000320193.json", 1 << 20);
   const auto small = parse_sample("companyfacts/CIK0000320193.json", 8192);

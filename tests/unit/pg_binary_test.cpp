@@ -74,6 +74,12 @@ TEST_CASE("DATE and TIMESTAMP wire values", "[pg]") {
   CHECK(d == 8825);
   CHECK_FALSE(date_days("2024-13-01", d));
   CHECK_FALSE(date_days("2024-1-01", d));
+  // Only days that exist: binary DATE would otherwise roll 2026-02-30 over to March 2.
+  for (const char* impossible : {"2026-02-30", "2023-02-29", "1900-02-29", "2026-04-31", "2026-01-00", "2026-01-32"})
+    CHECK_FALSE(date_days(impossible, d));
+  REQUIRE(date_days("2000-02-29", d));
+  CHECK(d == 59);
+  REQUIRE(date_days("2026-12-31", d));
   std::int64_t us = 1;
   REQUIRE(timestamp_micros("2000-01-01 00:00:00", us));
   CHECK(us == 0);
