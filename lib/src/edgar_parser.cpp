@@ -198,7 +198,7 @@ bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_l
   if (s.size() < 20 || !valid_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
     return false;
   if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
-  if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 6) return false;
+  if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 5) return false;
   std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
   if (!fraction.empty() &&
       (fraction[0] != '.' || fraction.size() > 4 || fraction.size() < 2 || !is_digits(fraction.substr(1))))

@@ -53,7 +53,8 @@ bool timestamp_micros(std::string_view s, std::int64_t& micros) noexcept {
   std::int32_t days;
   int hh, mm, ss;
   if (s.size() < 19 || !date_days(s.substr(0, 10), days) || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
-      !digits(s.substr(11, 2), hh) || !digits(s.substr(14, 2), mm) || !digits(s.substr(17, 2), ss))
+      !digits(s.substr(11, 2), hh) || !digits(s.substr(14, 2), mm) || !digits(s.substr(17, 2), ss) || hh > 23 ||
+      mm > 59 || ss > 59)
     return false;
   std::int64_t fraction = 0;
   if (s.size() > 19) {

@@ -277,10 +277,18 @@ TEST_CASE("dates and timestamps must name days that exist", "[parser]") {
     CHECK(bad.outcome.error == std::string("end: \"") + day + "\" is not a date (YYYY-MM-DD)");
   }
   CHECK(parse_bytes(fact("2024-02-29", "2000-02-29"), "x.json").outcome.ok);
-  const std::string page = R"({"accessionNumber":["a"],"acceptanceDateTime":["2023-02-29T10:00:00.000Z"]})";
-  const auto timestamp = parse_bytes(page, "CIK0000000001-submissions-001.json");
-  CHECK_FALSE(timestamp.outcome.ok);
-  CHECK_THAT(timestamp.outcome.error, Catch::Contains("is not a UTC timestamp"));
+  // Times too: 17:05:62 passed a 0-69 seconds check and became 17:06:02 in PostgreSQL.
+  for (const char* when : {"2023-02-29T10:00:00.000Z", "2021-09-07T17:05:62.000Z", "2021-09-07T17:05:60.000Z",
+                           "2021-09-07T24:00:00.000Z", "2021-09-07T17:60:00.000Z"}) {
+    INFO(when);
+    const std::string page = std::string(R"({"accessionNumber":["a"],"acceptanceDateTime":[")") + when + R"("]})";
+    const auto timestamp = parse_bytes(page, "CIK0000000001-submissions-001.json");
+    CHECK_FALSE(timestamp.outcome.ok);
+    CHECK_THAT(timestamp.outcome.error, Catch::Contains("is not a UTC timestamp"));
+  }
+  CHECK(parse_bytes(R"({"accessionNumber":["a"],"acceptanceDateTime":["2021-09-07T23:59:59.000Z"]})",
+                    "CIK0000000001-submissions-001.json")
+            .outcome.ok);
 }
 
 TEST_CASE("rows spill across small batch chunks without loss", "[parser][batch]") {

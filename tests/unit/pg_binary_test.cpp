@@ -81,6 +81,8 @@ TEST_CASE("DATE and TIMESTAMP wire values", "[pg]") {
   CHECK(d == 59);
   REQUIRE(date_days("2026-12-31", d));
   std::int64_t us = 1;
+  for (const char* impossible : {"2000-01-01 24:00:00", "2000-01-01 00:60:00", "2000-01-01 00:00:60"})
+    CHECK_FALSE(timestamp_micros(impossible, us));
   REQUIRE(timestamp_micros("2000-01-01 00:00:00", us));
   CHECK(us == 0);
   REQUIRE(timestamp_micros("2024-11-01 10:01:36", us));
