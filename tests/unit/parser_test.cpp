@@ -263,6 +263,31 @@ TEST_CASE("keys and values with escapes or spaces around the colon read the same
   }
 }
 
+TEST_CASE("integers the parser reads itself: only canonical ones, the rest as simdjson says", "[parser][malformed]") {
+  // Integer cells are parsed straight from the token when it is -?(0|[1-9][0-9]*) of up to 18
+  // digits; every other spelling must still be refused (or read) exactly as simdjson does.
+  const auto page = [](const std::string& size) {
+    return parse_bytes(R"({"accessionNumber":["a"],"size":[)" + size + "]}", "CIK0000000001-submissions-001.json");
+  };
+  const auto F = TableId::kFilings;
+  for (const char* good :
+       {"0", "-0", "7", "-123456789012345678", "123456789012345678", "9223372036854775807", "-9223372036854775808"}) {
+    INFO(good);
+    const auto p = page(good);
+    REQUIRE(p.outcome.ok);
+    const std::string expected = std::string(good) == "-0" ? "0" : good;
+    CHECK(col(p.decoded.rows.at(F).at(0), F, "size") == expected);
+  }
+  CHECK(col(page("true").decoded.rows.at(F).at(0), F, "size") == "1");  // a flag written as a boolean
+  for (const char* bad : {"01", "-", "--1", "1.0", "1e3", "9223372036854775808", "99999999999999999999", "12a"}) {
+    INFO(bad);
+    const auto p = page(bad);
+    CHECK_FALSE(p.outcome.ok);
+    CHECK_FALSE(p.outcome.error.empty());
+    CHECK(p.decoded.rows.count(F) == 0);
+  }
+}
+
 TEST_CASE("dates and timestamps must name days that exist", "[parser]") {
   // A 1-31 day check let 2026-02-30 through: SQLite kept the text, PostgreSQL's binary DATE made
   // it 2026-03-02 (found by the fuzz target comparing encodings).
