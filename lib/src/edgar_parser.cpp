@@ -113,7 +113,7 @@ od::value& value_of(simdjson::simdjson_result<od::value>& r) {
   return r.value_unsafe();
 }
 
-const char* location_of(od::value& v) noexcept {
+[[gnu::always_inline]] inline const char* location_of(od::value& v) noexcept {
   auto r = v.current_location();
   return r.error() ? nullptr : r.value_unsafe();
 }
@@ -179,23 +179,17 @@ bool is_digits(std::string_view s) noexcept {
   return true;
 }
 
-// YYYY-MM-DD naming a day that exists (calendar.hpp).
-bool valid_date(std::string_view s) noexcept {
-  std::int64_t days;
-  return parse_date(s, days);
-}
-
 // YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight. Writes the SQL form
 // "YYYY-MM-DD HH:MM:SS[.fff]" (milliseconds kept only when not zero) into `out`.
 bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_len) noexcept {
   if (s.size() == 10) {
-    if (!valid_date(s)) return false;
+    if (!is_date(s)) return false;
     std::memcpy(out, s.data(), 10);
     std::memcpy(out + 10, " 00:00:00", 9);
     out_len = 19;
     return true;
   }
-  if (s.size() < 20 || !valid_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+  if (s.size() < 20 || !is_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
     return false;
   if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
   if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 5) return false;
@@ -454,7 +448,7 @@ struct EdgarParser::Impl {
     else
       text_cell(c, v, path);
     if (c.kind == Cell::kText && !c.text.empty()) {
-      if (type == CellType::kDate && !valid_date(c.text))
+      if (type == CellType::kDate && !is_date(c.text))
         throw Reject{
             std::string(path) + ": \"" + std::string(text_excerpt(c.text, 40)) + "\" is not a date (YYYY-MM-DD)",
             c.where};

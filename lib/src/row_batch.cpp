@@ -302,10 +302,29 @@ bool RowBatchReader::next(Record& r) {
   throw std::runtime_error("row batch: unknown record kind " + std::to_string(static_cast<int>(r.kind)));
 }
 
-const std::byte* skip_row_values(TableId table, const std::byte* values) noexcept {
-  ValueCursor cursor(values);
-  for (std::size_t i = 0; i < table_def(table).columns.size(); ++i) cursor.next();
-  return cursor.position();
+// Steps over the values by their tags alone: the null: sink and rejected files skip every row,
+// and decoding each value through ValueCursor was most of the null: writer's time.
+const std::byte* skip_row_values(TableId table, const std::byte* p) noexcept {
+  const std::size_t columns = table_def(table).columns.size();
+  for (std::size_t i = 0; i < columns; ++i) {
+    switch (static_cast<ValueTag>(*p++)) {
+      case ValueTag::kNull:
+        break;
+      case ValueTag::kInt:
+        p += 8;
+        break;
+      case ValueTag::kDecimal:
+        p += 8;  // the nearest double, then the text
+        [[fallthrough]];
+      case ValueTag::kText: {
+        std::uint32_t len;
+        std::memcpy(&len, p, 4);
+        p += 4 + len;
+        break;
+      }
+    }
+  }
+  return p;
 }
 
 }  // namespace edgarpipe

@@ -57,6 +57,15 @@ TEST_CASE("row batch values round-trip exactly", "[batch]") {
   CHECK(d.ends[0].dataset == Dataset::kCompanyfacts);
   CHECK(d.ends[0].unknown_columns == 2);
   CHECK(d.ends[0].status == FileStatus::kLoaded);
+  // Skipping a row by its tags (the null: sink, rejected files) ends where reading it ends.
+  RowBatchReader reader(out.chunks[0].data(), out.chunks[0].size());
+  Record r;
+  while (reader.next(r) && r.kind != RecordKind::kRow) {
+  }
+  REQUIRE(r.kind == RecordKind::kRow);
+  ValueCursor cursor(r.values);
+  for (std::size_t i = 0; i < table_def(TableId::kFacts).columns.size(); ++i) cursor.next();
+  CHECK(skip_row_values(TableId::kFacts, r.values) == cursor.position());
 }
 
 TEST_CASE("a record that does not fit moves whole to the next chunk, and files spanning chunks are flagged",
