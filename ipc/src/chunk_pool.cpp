@@ -191,7 +191,7 @@ std::uint64_t ChunkPool::eager_bytes() const noexcept { return header().eager_by
 
 SharedSegment open_pool_segment(const std::string& name, PoolRole role) {
   SharedSegment segment = SharedSegment::open(name, SharedSegment::Populate::kNone);
-  if (role == PoolRole::kProducer) segment.populate(ChunkPool::attach(segment.base()).eager_bytes());
+  if (role == PoolRole::kProducer) segment.map_populated(ChunkPool::attach(segment.base()).eager_bytes());
   return segment;
 }
 

