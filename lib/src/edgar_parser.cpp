@@ -72,13 +72,27 @@ struct Reject {
 // The document has `facts` before `cik`: parse `cik` first, then start over.
 struct NeedCikFirst {};
 
-// One scalar kept until its row is written (columnar filings, company header fields).
+// One scalar kept until its row is written (columnar filings, company header fields). 24 bytes,
+// not the 40 of an integer beside a string_view: a large main file's filings columns hold tens of
+// thousands of cells, and at 40 bytes they outgrew the L2 cache.
 struct Cell {
-  enum Kind : std::uint8_t { kNull, kInt, kText } kind = kNull;
-  std::int64_t integer = 0;
-  std::string_view text;
-  const char* where = nullptr;
+  enum Kind : std::uint8_t { kNull, kInt, kText };
+  union {
+    std::int64_t integer = 0;  // kInt
+    const char* text_data;     // kText
+  };
+  const char* where = nullptr;  // the value's first byte in the document
+  std::uint32_t text_size = 0;
+  Kind kind = kNull;
+
+  std::string_view text() const noexcept { return {text_data, text_size}; }
+  void set_text(std::string_view s) noexcept {  // strings are shorter than a chunk (< 4 GiB)
+    kind = kText;
+    text_data = s.data();
+    text_size = static_cast<std::uint32_t>(s.size());
+  }
 };
+static_assert(sizeof(Cell) == 24);
 
 enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
 
@@ -179,32 +193,36 @@ bool is_digits(std::string_view s) noexcept {
   return true;
 }
 
-// YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight. Writes the SQL form
-// "YYYY-MM-DD HH:MM:SS[.fff]" (milliseconds kept only when not zero) into `out`.
-bool normalize_timestamp(std::string_view s, char (&out)[24], std::size_t& out_len) noexcept {
-  if (s.size() == 10) {
-    if (!is_date(s)) return false;
-    std::memcpy(out, s.data(), 10);
-    std::memcpy(out + 10, " 00:00:00", 9);
-    out_len = 19;
-    return true;
-  }
+// YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight.
+bool is_timestamp(std::string_view s) noexcept {
+  if (s.size() == 10) return is_date(s);
   if (s.size() < 20 || !is_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
     return false;
   if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
   if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 5) return false;
-  std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
-  if (!fraction.empty() &&
-      (fraction[0] != '.' || fraction.size() > 4 || fraction.size() < 2 || !is_digits(fraction.substr(1))))
-    return false;
+  const std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
+  return fraction.empty() ||
+         (fraction[0] == '.' && fraction.size() <= 4 && fraction.size() >= 2 && is_digits(fraction.substr(1)));
+}
+
+// The SQL form "YYYY-MM-DD HH:MM:SS[.fff]" of a timestamp is_timestamp() accepted (milliseconds
+// kept only when not zero), written into `out`; returns its length. Cells are checked when read
+// and written later, so this only moves bytes.
+std::size_t sql_timestamp(std::string_view s, char (&out)[24]) noexcept {
+  if (s.size() == 10) {
+    std::memcpy(out, s.data(), 10);
+    std::memcpy(out + 10, " 00:00:00", 9);
+    return 19;
+  }
   std::memcpy(out, s.data(), 19);
   out[10] = ' ';
-  out_len = 19;
-  if (!fraction.empty() && fraction.find_first_not_of("0.") != std::string_view::npos) {
-    std::memcpy(out + 19, fraction.data(), fraction.size());
-    out_len += fraction.size();
-  }
-  return true;
+  const std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
+  for (std::size_t i = 1; i < fraction.size(); ++i)
+    if (fraction[i] != '0') {
+      std::memcpy(out + 19, fraction.data(), fraction.size());
+      return 19 + fraction.size();
+    }
+  return 19;
 }
 
 // Whether the document may contain a \u0000 escape. Backslashes are rare in SEC files, so a memchr
@@ -395,18 +413,18 @@ struct EdgarParser::Impl {
     const std::string_view token = v.raw_json_token();
     c.where = token.data();
     if (!token.empty() && token[0] == '"') {
-      c.kind = Cell::kText;
       // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
       // quotes in the document are the value, already UTF-8-validated by simdjson's first
       // stage. The value is left unconsumed; On-Demand skips it on the next step.
       const std::string_view raw = trim_right(token);
       const std::string_view inner = raw.substr(1, raw.size() - 2);
       if (raw.size() >= 2 && !backslashes.any(inner.data(), inner.data() + inner.size())) {
-        c.text = inner;
+        c.set_text(inner);
         return;
       }
-      c.text = v.get_string();
-      if (nul_escape_in_document && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
+      const std::string_view unescaped = v.get_string();
+      c.set_text(unescaped);
+      if (nul_escape_in_document && std::memchr(unescaped.data(), '\0', unescaped.size()) != nullptr)
         throw Reject{std::string(path) + ": text contains a NUL character", c.where};
       return;
     }
@@ -447,19 +465,15 @@ struct EdgarParser::Impl {
       int_cell(c, v, path);
     else
       text_cell(c, v, path);
-    if (c.kind == Cell::kText && !c.text.empty()) {
-      if (type == CellType::kDate && !is_date(c.text))
+    if (c.kind == Cell::kText && !c.text().empty()) {
+      if (type == CellType::kDate && !is_date(c.text()))
         throw Reject{
-            std::string(path) + ": \"" + std::string(text_excerpt(c.text, 40)) + "\" is not a date (YYYY-MM-DD)",
+            std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
             c.where};
-      if (type == CellType::kTimestamp) {
-        char buf[24];
-        std::size_t n;
-        if (!normalize_timestamp(c.text, buf, n))
-          throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text, 40)) +
-                           "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
-                       c.where};
-      }
+      if (type == CellType::kTimestamp && !is_timestamp(c.text()))
+        throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
+                         "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
+                     c.where};
     }
   }
 
@@ -475,21 +489,19 @@ struct EdgarParser::Impl {
         return;
       case Cell::kText:
         if (type == CellType::kDate) {
-          if (c.text.empty())
+          if (c.text().empty())
             out->null();  // DATE columns map "" to NULL
           else
-            out->text(c.text);
+            out->text(c.text());
         } else if (type == CellType::kTimestamp) {
-          if (c.text.empty()) {
+          if (c.text().empty()) {
             out->null();
           } else {
             char buf[24];
-            std::size_t n = 0;
-            normalize_timestamp(c.text, buf, n);  // validated in cell()
-            out->text(std::string_view(buf, n));
+            out->text(std::string_view(buf, sql_timestamp(c.text(), buf)));  // checked in cell()
           }
         } else {
-          out->text(c.text);
+          out->text(c.text());
         }
         return;
     }
@@ -566,7 +578,7 @@ struct EdgarParser::Impl {
                    nullptr};
     for (std::size_t r = 0; r < rows; ++r) {
       const Cell& accession = columns[filings_col::accession_number][r];
-      if (accession.kind != Cell::kText || accession.text.empty())
+      if (accession.kind != Cell::kText || accession.text().empty())
         throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
                          std::to_string(r) + "]: missing accession number",
                      accession.where};
@@ -671,7 +683,7 @@ struct EdgarParser::Impl {
               else if (pk == "filingTo")
                 cell(page.to, pf.value(), CellType::kDate, "filings.files[].filingTo");
             }
-            if (page.name.kind != Cell::kText || page.name.text.empty())
+            if (page.name.kind != Cell::kText || page.name.text().empty())
               throw Reject{"filings.files[]: page without a name", where};
             pages.push_back(page);
           }
@@ -843,8 +855,8 @@ struct EdgarParser::Impl {
           break;
       }
     }
-    if (end.kind != Cell::kText || end.text.empty()) throw Reject{"fact without an \"end\" date", fact_where};
-    if (accn.kind != Cell::kText || accn.text.empty()) throw Reject{"fact without an \"accn\"", fact_where};
+    if (end.kind != Cell::kText || end.text().empty()) throw Reject{"fact without an \"end\" date", fact_where};
+    if (accn.kind != Cell::kText || accn.text().empty()) throw Reject{"fact without an \"accn\"", fact_where};
     if (!have_val) throw Reject{"fact without a \"val\"", fact_where};
     out->begin_row(TableId::kFacts);
     out->integer(id);
