@@ -126,26 +126,14 @@ class Parser final : public RowBatchWriter::Output {
     }
   }
 
-  // Like the reader's routing: the writer with the fewest queued bytes from all parsers among
-  // those under their window (their share of this pool, or anything when they hold nothing),
-  // ties going round from this parser's index. A continuation goes to its pinned writer
-  // regardless: that writer is waiting for exactly this chunk.
+  // Like the reader's routing: the least loaded writer under its window (StageContext::
+  // least_loaded). A continuation goes to its pinned writer regardless: that writer is waiting
+  // for exactly this chunk.
   std::uint32_t choose_writer(std::size_t used) {
     if (sticky_writer_ != kNone) return sticky_writer_;
-    const auto writers = static_cast<std::uint32_t>(outstanding_.size());
     for (;;) {
-      std::uint32_t target = kNone;
-      std::uint64_t target_load = 0;
-      for (std::uint32_t n = 0; n < writers; ++n) {
-        const std::uint32_t w = (ctx_.index + n) % writers;
-        const bool eligible = outstanding_[w] == 0 || outstanding_[w] + used <= window_;
-        const std::uint64_t load = ctx_.load_of(Role::kWriter, w);
-        if (eligible && (target == kNone || load < target_load)) {
-          target = w;
-          target_load = load;
-        }
-      }
-      if (target != kNone) return target;
+      const std::uint32_t target = ctx_.least_loaded(Role::kWriter, outstanding_, used, window_);
+      if (target != StageContext::kNoConsumer) return target;
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       const std::uint32_t before = allocator_->free_count();
       drain_returns();

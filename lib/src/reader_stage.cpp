@@ -82,25 +82,12 @@ class Reader {
     return h;
   }
 
-  // The parser with the fewest queued bytes from all readers (not counts, so one large file does
-  // not starve a queue), among those under their window: no parser holds more than its share of
-  // this pool unless it holds nothing. Ties go round from this reader's index, so readers do not
-  // all pick parser 0. Waits for returns when every parser is at its window.
+  // The least loaded parser under its window (StageContext::least_loaded): no parser holds more
+  // than its share of this pool unless it holds nothing. Waits for returns when all are at it.
   std::uint32_t choose_parser(std::uint64_t length) {
-    const auto parsers = static_cast<std::uint32_t>(outstanding_.size());
     for (;;) {
-      std::uint32_t target = kNone;
-      std::uint64_t target_load = 0;
-      for (std::uint32_t n = 0; n < parsers; ++n) {
-        const std::uint32_t p = (ctx_.index + n) % parsers;
-        const bool eligible = outstanding_[p] == 0 || outstanding_[p] + length <= window_;
-        const std::uint64_t load = ctx_.load_of(Role::kParser, p);
-        if (eligible && (target == kNone || load < target_load)) {
-          target = p;
-          target_load = load;
-        }
-      }
-      if (target != kNone) return target;
+      const std::uint32_t target = ctx_.least_loaded(Role::kParser, outstanding_, length, window_);
+      if (target != StageContext::kNoConsumer) return target;
       const std::uint32_t key = ctx_.my_bell().prepare_wait();
       const std::uint64_t before = total_outstanding();
       drain_returns();
@@ -249,7 +236,6 @@ class Reader {
   struct ArchiveCloser {
     void operator()(zip_t* z) const noexcept { zip_discard(z); }
   };
-  static constexpr std::uint32_t kNone = UINT32_MAX;
   std::unordered_map<std::string, std::unique_ptr<zip_t, ArchiveCloser>> archives_;  // opened once per reader
   std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
   std::uint64_t window_ = 0;                // the most one parser may hold of this pool

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,30 @@ struct StageContext {
   }
   void drop_load(std::uint64_t bytes) const noexcept {
     slot.counters[counter::kQueuedBytes].fetch_sub(bytes, std::memory_order_relaxed);
+  }
+
+  // Where a producer sends `bytes`: the least loaded consumer of `consumers` (load_of, so by
+  // bytes, not by count: one 30 MB file does not starve a queue) among those within this
+  // producer's `window` (outstanding[i], its own bytes not yet given back by consumer i, plus
+  // `bytes`; or nothing outstanding there). Ties go round from this producer's index, so
+  // producers do not all pick consumer 0. kNoConsumer when every consumer is at the window: the
+  // caller waits for returns and asks again.
+  static constexpr std::uint32_t kNoConsumer = UINT32_MAX;
+  std::uint32_t least_loaded(Role consumers, std::span<const std::uint64_t> outstanding, std::uint64_t bytes,
+                             std::uint64_t window) const noexcept {
+    const auto count = static_cast<std::uint32_t>(outstanding.size());
+    std::uint32_t target = kNoConsumer;
+    std::uint64_t target_load = 0;
+    for (std::uint32_t n = 0; n < count; ++n) {
+      const std::uint32_t c = (index + n) % count;
+      if (outstanding[c] != 0 && outstanding[c] + bytes > window) continue;
+      const std::uint64_t load = load_of(consumers, c);
+      if (target == kNoConsumer || load < target_load) {
+        target = c;
+        target_load = load;
+      }
+    }
+    return target;
   }
 
   // Parses `--control NAME --slot N`, attaches, checks the slot's role, marks it running.
