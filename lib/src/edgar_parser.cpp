@@ -331,6 +331,15 @@ bool is_submissions_key(std::string_view key) noexcept {
 }
 bool is_companyfacts_key(std::string_view key) noexcept { return key == "entityName" || key == "facts"; }
 
+// One companyfacts fact's fields, gathered before they are checked and written. A key given twice
+// keeps its last value, "val" included (an integer then a decimal kept the integer once).
+struct Fact {
+  Cell start, end, accn, fy, fp, form, filed, frame;
+  Cell val;  // kNull, kInt, or kText holding a non-integral number's token (with val_double)
+  double val_double = 0;
+  bool have_val = false;
+};
+
 }  // namespace
 
 struct EdgarParser::Impl {
@@ -794,92 +803,92 @@ struct EdgarParser::Impl {
 
   void parse_fact(od::value& fact, std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
                   std::string_view unit) {
-    if (fact.type() != od::json_type::object) wrong_type(fact, "fact", "an object");
     const char* fact_where = location_of(fact);
-    Cell start, end, accn, fy, fp, form, filed, frame;
-    bool have_val = false;
-    bool val_null = true;
-    std::int64_t val_int = 0;
-    double val_double = 0;
-    std::string_view val_text;
-    const char* val_where = fact_where;
-    bool val_is_int = false;
-    for (auto field_result : fact.get_object()) {
-      od::field& f = field_of(field_result);
-      std::string_view k = key_of(f);
-      od::value& fv = f.value();
-      switch (k.size()) {
-        case 2:
-          if (k == "fy")
-            int_cell(fy, fv, "fy");
-          else if (k == "fp")
-            text_cell(fp, fv, "fp");
-          break;
-        case 3:
-          if (k == "end")
-            cell(end, fv, CellType::kDate, "end");
-          else if (k == "val") {
-            have_val = true;
-            val_where = location_of(fv);
-            if (fv.type() == od::json_type::null) {
-              val_null = fv.is_null();
-              break;
-            }
-            if (fv.type() != od::json_type::number) wrong_type(fv, "val", "a number");
-            val_null = false;
-            const od::number_type nt = fv.get_number_type();
-            if (nt == od::number_type::signed_integer) {
-              val_is_int = true;
-              val_int = fv.get_int64();
-            } else {
-              val_text = trim_right(fv.raw_json_token());
-              val_double = fv.get_double();
-            }
-          }
-          break;
-        case 4:
-          if (k == "accn")
-            text_cell(accn, fv, "accn");
-          else if (k == "form")
-            text_cell(form, fv, "form");
-          break;
-        case 5:
-          if (k == "start")
-            cell(start, fv, CellType::kDate, "start");
-          else if (k == "filed")
-            cell(filed, fv, CellType::kDate, "filed");
-          else if (k == "frame")
-            text_cell(frame, fv, "frame");
-          break;
-        default:
-          break;
-      }
-    }
-    if (end.kind != Cell::kText || end.text().empty()) throw Reject{"fact without an \"end\" date", fact_where};
-    if (accn.kind != Cell::kText || accn.text().empty()) throw Reject{"fact without an \"accn\"", fact_where};
-    if (!have_val) throw Reject{"fact without a \"val\"", fact_where};
+    Fact f;
+    gather_fact(fact, f);
+    if (f.end.kind != Cell::kText || f.end.text_size == 0) throw Reject{"fact without an \"end\" date", fact_where};
+    if (f.accn.kind != Cell::kText || f.accn.text_size == 0) throw Reject{"fact without an \"accn\"", fact_where};
+    if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
     out->begin_row(TableId::kFacts);
     out->integer(id);
     out->text(taxonomy);
     out->text(concept_name);
     out->text(unit);
-    write(start, CellType::kDate);
-    write(end, CellType::kDate);
-    value_where = val_where;
-    if (val_null)
+    write(f.start, CellType::kDate);
+    write(f.end, CellType::kDate);
+    value_where = f.val.where;
+    if (f.val.kind == Cell::kNull)
       out->null();
-    else if (val_is_int)
-      out->integer(val_int);
+    else if (f.val.kind == Cell::kInt)
+      out->integer(f.val.integer);
     else
-      out->decimal(val_double, val_text);
-    write(accn, CellType::kText);
-    write(fy, CellType::kInt);
-    write(fp, CellType::kText);
-    write(form, CellType::kText);
-    write(filed, CellType::kDate);
-    write(frame, CellType::kText);
+      out->decimal(f.val_double, f.val.text());
+    write(f.accn, CellType::kText);
+    write(f.fy, CellType::kInt);
+    write(f.fp, CellType::kText);
+    write(f.form, CellType::kText);
+    write(f.filed, CellType::kDate);
+    write(f.frame, CellType::kText);
     out->end_row();
     result.rows += 1;
+  }
+
+  void gather_fact(od::value& fact, Fact& f) {
+    if (fact.type() != od::json_type::object) wrong_type(fact, "fact", "an object");
+    for (auto field_result : fact.get_object()) {
+      od::field& field = field_of(field_result);
+      std::string_view k = key_of(field);
+      od::value& fv = field.value();
+      switch (k.size()) {
+        case 2:
+          if (k == "fy")
+            int_cell(f.fy, fv, "fy");
+          else if (k == "fp")
+            text_cell(f.fp, fv, "fp");
+          break;
+        case 3:
+          if (k == "end")
+            cell(f.end, fv, CellType::kDate, "end");
+          else if (k == "val")
+            val_cell(f, fv);
+          break;
+        case 4:
+          if (k == "accn")
+            text_cell(f.accn, fv, "accn");
+          else if (k == "form")
+            text_cell(f.form, fv, "form");
+          break;
+        case 5:
+          if (k == "start")
+            cell(f.start, fv, CellType::kDate, "start");
+          else if (k == "filed")
+            cell(f.filed, fv, CellType::kDate, "filed");
+          else if (k == "frame")
+            text_cell(f.frame, fv, "frame");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  void val_cell(Fact& f, od::value& v) {
+    f.have_val = true;
+    Cell& c = f.val;
+    c = Cell{};
+    c.where = location_of(v);
+    if (v.type() == od::json_type::null) {
+      if (!v.is_null()) wrong_type(v, "val", "a number");
+      return;
+    }
+    if (v.type() != od::json_type::number) wrong_type(v, "val", "a number");
+    if (v.get_number_type() == od::number_type::signed_integer) {
+      c.kind = Cell::kInt;
+      c.integer = v.get_int64();
+    } else {
+      c.set_text(trim_right(v.raw_json_token()));
+      f.val_double = v.get_double();
+    }
   }
 
   void companyfacts_field(std::string_view key, od::value& v) {

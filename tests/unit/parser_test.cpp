@@ -263,6 +263,22 @@ TEST_CASE("keys and values with escapes or spaces around the colon read the same
   }
 }
 
+TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]") {
+  const auto fact = [](const std::string& fields) {
+    const auto got = parse_bytes(
+        R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","accn":"x",)" + fields + "}]}}}}}",
+        "x.json");
+    REQUIRE(got.outcome.ok);
+    return got.decoded.rows.at(TableId::kFacts).at(0);
+  };
+  constexpr std::size_t kVal = 6, kForm = 10;
+  CHECK(*fact(R"("val":5,"val":1.5)")[kVal] == "1.5");  // the integer was kept once
+  CHECK(*fact(R"("val":1.5,"val":5)")[kVal] == "5");
+  CHECK_FALSE(fact(R"("val":5,"val":null)")[kVal].has_value());
+  CHECK(*fact(R"("val":null,"val":-2)")[kVal] == "-2");
+  CHECK(*fact(R"("val":1,"form":"10-K","form":"10-Q")")[kForm] == "10-Q");
+}
+
 TEST_CASE("integers the parser reads itself: only canonical ones, the rest as simdjson says", "[parser][malformed]") {
   // Integer cells are parsed straight from the token when it is -?(0|[1-9][0-9]*) of up to 18
   // digits; every other spelling must still be refused (or read) exactly as simdjson does.
