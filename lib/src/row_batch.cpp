@@ -217,7 +217,7 @@ void RowBatchWriter::end_record() {
   std::vector<std::byte> record(buffer_.begin() + static_cast<std::ptrdiff_t>(record_start_),
                                 buffer_.begin() + static_cast<std::ptrdiff_t>(used_));
   record.insert(record.end(), spill_.begin(), spill_.end());
-  spill_.clear();
+  stop_spilling();
   const std::size_t open_file_at =
       !file_open_ ? kNoOpenFile : (file_begin_offset_ == kNotInBuffer ? 0 : file_begin_offset_);
   std::span<std::byte> next = output_.flush(record_start_, open_file_at);
@@ -248,7 +248,7 @@ void RowBatchWriter::end_file(const FileEndInfo& info) {
 }
 
 void RowBatchWriter::reject_file(const FileEndInfo& info) {
-  spill_.clear();
+  stop_spilling();
   if (file_begin_offset_ != kNotInBuffer) {
     // The whole file is still in this buffer: cut it out and keep only FileBegin + FileEnd.
     used_ = file_begin_offset_;

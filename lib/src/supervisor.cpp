@@ -682,7 +682,7 @@ class Supervisor {
     const std::pair<Role, const char*> roles[] = {
         {Role::kReader, "reader"}, {Role::kParser, "parser"}, {Role::kWriter, "writer"}};
     for (const auto& [role, name] : roles) {
-      StageProcesses group{role, {}};
+      StageProcesses group{role, {}, {}, {}, {}};
       const std::uint32_t count = role == Role::kReader ? o_.readers : role == Role::kParser ? o_.parsers : o_.writers;
       const std::string exe = stage_path(name);
       if (::access(exe.c_str(), X_OK) != 0) throw std::runtime_error("stage executable not found: " + exe);

@@ -68,6 +68,21 @@ TEST_CASE("row batch values round-trip exactly", "[batch]") {
   CHECK(skip_row_values(TableId::kFacts, r.values) == cursor.position());
 }
 
+TEST_CASE("text of every short length round-trips (copied without memcpy up to 32 bytes)", "[batch]") {
+  CollectingOutput out(1 << 16);
+  RowBatchWriter w(out);
+  w.reset(out.first());
+  w.begin_file(1);
+  std::string alphabet;
+  for (int i = 0; i < 48; ++i) alphabet += static_cast<char>('A' + i % 26 + (i / 26) * 32);
+  for (std::size_t n = 0; n <= 40; ++n) write_entity(w, static_cast<std::int64_t>(n), alphabet.substr(3, n));
+  w.end_file(FileEndInfo{});
+  out.finish(w.used());
+  const Decoded d = decode(out.chunks);
+  REQUIRE(d.count(TableId::kEntities) == 41);
+  for (std::size_t n = 0; n <= 40; ++n) CHECK(*d.rows.at(TableId::kEntities)[n][1] == alphabet.substr(3, n));
+}
+
 TEST_CASE("a record that does not fit moves whole to the next chunk, and files spanning chunks are flagged",
           "[batch]") {
   CollectingOutput out(256);
