@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the parsers' libFuzzer targets with Debian's clang (ASan+UBSan) and runs each for a
 # bounded time: first over the regression inputs in tests/fuzz/regressions/<target>/ (inputs
-# that once crashed; each must pass now), then fuzzing from the real samples as seeds, plus the
-# small ones in tests/fuzz/seeds/<target>/: the companyfacts samples are megabytes each, and from
-# them alone a 60 s run executed ~500 inputs, against ~50,000 for the small submissions files.
+# that once crashed; each must pass now), then fuzzing from the real samples as seeds. For
+# companyfacts the seeds are cut small (tests/fuzz/seeds/companyfacts/, a few facts of each
+# sample): from the multi-MB samples a 60 s run executed ~500 inputs, against ~50,000 for the
+# submissions files, and the samples themselves are all parsed by the unit tests.
 #
 #   deploy/fuzz.sh [SECONDS_PER_TARGET]     (default 30; CI runs it from deploy/test.sh)
 #
@@ -16,13 +17,18 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DEDGARPIPE_SANITIZE=fuzzer -DEDGARPIPE_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz --target fuzz_submissions fuzz_overflow fuzz_companyfacts --parallel "$(nproc)"
 
-seeds() {  # the samples a target starts from, and the small seeds cut from them
+seeds() {  # the samples a target starts from
   case "$1" in
     submissions) ls tests/data/submissions/*.json | grep -v -- '-submissions-' ;;
     overflow) ls tests/data/submissions/*-submissions-*.json ;;
-    companyfacts) ls tests/data/companyfacts/*.json ;;
+    companyfacts) ls tests/fuzz/seeds/companyfacts/*.json ;;  # cut small from tests/data/companyfacts
   esac
-  if [ -d "tests/fuzz/seeds/$1" ]; then ls "tests/fuzz/seeds/$1"/*; fi
+}
+max_len() {  # the submissions samples run to MBs and mutations of a whole file matter there
+  case "$1" in
+    companyfacts) echo 65536 ;;
+    *) echo 4000000 ;;
+  esac
 }
 for target in submissions overflow companyfacts; do
   exe=build-fuzz/bin/fuzz_$target
@@ -34,9 +40,8 @@ for target in submissions overflow companyfacts; do
     "$exe" tests/fuzz/regressions/$target/*
   fi
   echo "== fuzz_$target: ${seconds}s from $(ls "$corpus" | wc -l) seeds"
-  # -max_len: the samples run to MBs; mutations of the whole file are what matter.
   log=build-fuzz/fuzz_$target.log
-  if ! "$exe" -max_total_time="$seconds" -max_len=4000000 -rss_limit_mb=4096 -print_final_stats=1 \
+  if ! "$exe" -max_total_time="$seconds" -max_len="$(max_len "$target")" -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$findings/" "$corpus" >"$log" 2>&1; then
     grep -E -A30 '==[0-9]+==ERROR|deadly signal|SUMMARY' "$log" | head -60 >&2
     echo "fuzz_$target found a failing input: $(ls "$findings")  (log: $log)" >&2

@@ -351,6 +351,7 @@ struct EdgarParser::Impl {
   ParseOutcome result;
   enum class Kind { kUnknown, kMain, kPage, kFacts } kind = Kind::kUnknown;
   std::int64_t json_cik = -1;
+  bool cik_looked_up = false;  // the whole document was searched for "cik" (NeedCikFirst)
   std::int64_t name_cik = -1;
   Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
   bool nul_escape_in_document = false;
@@ -381,6 +382,7 @@ struct EdgarParser::Impl {
     value_where = nullptr;
     kind = Kind::kUnknown;
     json_cik = -1;
+    cik_looked_up = false;
     company.fill(Cell{});
     have_company_fields = false;
     tickers.clear();
@@ -896,7 +898,7 @@ struct EdgarParser::Impl {
       text_cell(entity_name, v, key);
       have_entity_name = true;
     } else if (key == "facts") {
-      if (json_cik < 0) throw NeedCikFirst{};
+      if (json_cik < 0 && !cik_looked_up) throw NeedCikFirst{};  // else the file name's CIK
       parse_facts(v);
     }
   }
@@ -1020,6 +1022,7 @@ struct EdgarParser::Impl {
         const std::int64_t keep = json_cik;
         reset_document();
         json_cik = keep;
+        cik_looked_up = true;  // a document without "cik" takes the file name's
         kind = Kind::kFacts;
         doc.rewind();
         parse_document(doc, true);

@@ -234,6 +234,17 @@ TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, unicode 
                                                            "a", std::nullopt, std::nullopt, "8-K", "2020-02-01",
                                                            std::nullopt});
 
+  // No "cik" at all: the facts take the file name's CIK (this once threw out of the parser).
+  const std::string no_cik =
+      R"({"entityName":"Nameless","facts":{"dei":{"X":{"units":{"USD":[{"end":"2020-01-31","val":1,"accn":"a"}]}}}}})";
+  const auto named = parse_bytes(no_cik, "companyfacts/CIK0000000042.json");
+  REQUIRE(named.outcome.ok);
+  CHECK(*named.decoded.rows.at(TableId::kFacts).at(0)[0] == "42");
+  CHECK(named.decoded.rows.at(TableId::kEntities).at(0) == Row{"42", "Nameless"});
+  const auto unnamed = parse_bytes(no_cik, "companyfacts/facts.json");
+  REQUIRE_FALSE(unnamed.outcome.ok);
+  CHECK(unnamed.outcome.error == "missing \"cik\" in a companyfacts file");
+
   const auto escaped = parse_bytes(R"({"cik":1,"entityName":"Caf\u00e9 \ud83d\ude00 \"q\"","facts":{}})", "x.json");
   REQUIRE(escaped.outcome.ok);
   CHECK(*escaped.decoded.rows.at(TableId::kEntities).at(0)[1] == "Caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\"");
