@@ -1015,10 +1015,13 @@ struct EdgarParser::Impl {
         // `facts` came before `cik`: read the CIK alone, then parse again from the start.
         doc.rewind();
         auto found = doc.find_field_unordered("cik");
-        if (!found.error())
-          json_cik = parse_cik(found.value_unsafe());
-        else if (name_cik < 0)
-          throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+        if (found.error() == simdjson::NO_SUCH_FIELD) {
+          if (name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+        } else {
+          // Bad JSON met on the way throws here: the iterator is dead then, and rewinding it
+          // dereferenced a null parser (found by the fuzz target).
+          json_cik = parse_cik(found.value());
+        }
         const std::int64_t keep = json_cik;
         reset_document();
         json_cik = keep;

@@ -245,6 +245,14 @@ TEST_CASE("companyfacts edge shapes: {}, empty facts, facts before cik, unicode 
   REQUIRE_FALSE(unnamed.outcome.ok);
   CHECK(unnamed.outcome.error == "missing \"cik\" in a companyfacts file");
 
+  // Bad JSON met while looking for a late "cik" is refused as such (rewinding the dead iterator
+  // dereferenced a null pointer once).
+  const auto broken =
+      parse_bytes(R"({"facts":{"dei":{}},"entityName":"x" "cik":1})", "companyfacts/CIK0000000042.json");
+  REQUIRE_FALSE(broken.outcome.ok);
+  CHECK(broken.outcome.error.rfind("invalid JSON: ", 0) == 0);
+  CHECK(broken.decoded.rows.empty());
+
   const auto escaped = parse_bytes(R"({"cik":1,"entityName":"Caf\u00e9 \ud83d\ude00 \"q\"","facts":{}})", "x.json");
   REQUIRE(escaped.outcome.ok);
   CHECK(*escaped.decoded.rows.at(TableId::kEntities).at(0)[1] == "Caf\xC3\xA9 \xF0\x9F\x98\x80 \"q\"");
