@@ -357,6 +357,10 @@ struct EdgarParser::Impl {
   bool nul_escape_in_document = false;
   BackslashFinder backslashes;
   const char* value_where = nullptr;  // the input position of the value being written
+  // companyfacts: where the keys that fact rows take as values are (each key's first byte)
+  const char* taxonomy_where = nullptr;
+  const char* concept_where = nullptr;
+  const char* unit_where = nullptr;
 
   // Submissions main file, kept until the end of the document (the CIK may come last).
   std::array<Cell, kCompanyColumns> company{};
@@ -757,12 +761,14 @@ struct EdgarParser::Impl {
     const std::int64_t id = cik();
     for (auto tax_field_result : v.get_object()) {
       od::field& tax_field = field_of(tax_field_result);
+      taxonomy_where = tax_field.key().raw();  // before key_of: unescaping consumes the key
       const std::string_view taxonomy = key_of(tax_field);
       od::value& tax_value = tax_field.value();
       if (tax_value.type() != od::json_type::object)
         wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
       for (auto concept_field_result : tax_value.get_object()) {
         od::field& concept_field = field_of(concept_field_result);
+        concept_where = concept_field.key().raw();
         const std::string_view concept_name = key_of(concept_field);
         od::value& concept_value = concept_field.value();
         if (concept_value.type() != od::json_type::object)
@@ -779,7 +785,9 @@ struct EdgarParser::Impl {
             parse_units(cf.value(), id, taxonomy, concept_name);
         }
         out->begin_row(TableId::kConcepts);
+        value_where = taxonomy_where;
         out->text(taxonomy);
+        value_where = concept_where;
         out->text(concept_name);
         write(label, CellType::kText);
         write(description, CellType::kText);
@@ -793,6 +801,7 @@ struct EdgarParser::Impl {
     if (v.type() != od::json_type::object) wrong_type(v, "units", "an object");
     for (auto unit_field_result : v.get_object()) {
       od::field& unit_field = field_of(unit_field_result);
+      unit_where = unit_field.key().raw();
       const std::string_view unit = key_of(unit_field);
       od::value& rows = unit_field.value();
       if (rows.type() != od::json_type::array) wrong_type(rows, "units." + std::string(unit), "an array");
@@ -813,8 +822,11 @@ struct EdgarParser::Impl {
     if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
     out->begin_row(TableId::kFacts);
     out->integer(id);
+    value_where = taxonomy_where;
     out->text(taxonomy);
+    value_where = concept_where;
     out->text(concept_name);
+    value_where = unit_where;
     out->text(unit);
     write(f.start, CellType::kDate);
     write(f.end, CellType::kDate);

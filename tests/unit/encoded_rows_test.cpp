@@ -74,6 +74,8 @@ TEST_CASE("a value its column cannot take rejects the file at the value", "[pg][
   REQUIRE_FALSE(too_long.outcome.ok);
   CHECK_THAT(too_long.outcome.error,
              Catch::StartsWith("facts.unit: \"uuuu") && Catch::EndsWith("is longer than the column"));
+  // At the unit's key: it was the offset of whatever value was written before (none here: -1).
+  CHECK(too_long.outcome.error_offset == static_cast<std::int64_t>(long_unit.find(unit)));
   CHECK(parse_bytes(long_unit, "CIK0000000001.json", Dataset::kUnknown, false, 1 << 20, BatchEncoding::kPgCopy)
             .outcome.ok);
   const std::string fine =
