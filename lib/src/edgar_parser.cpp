@@ -1071,6 +1071,7 @@ struct EdgarParser::Impl {
     }
     if (!result.ok) {
       result.rows = 0;
+      result.error = one_line(result.error);
       if (where_known && error_where >= data && error_where <= data + len) result.error_offset = error_where - data;
     }
     result.cik = cik();

@@ -402,6 +402,10 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
       {"tickers vs exchanges", R"({"cik":"1","name":"x","tickers":["A","B"],"exchanges":["NYSE"]})",
        "tickers has 2 entries but exchanges has 1", -1},
       {"mixed kinds", R"({"cik":1,"entityName":"x","filings":{}})", "does not belong in a companyfacts file", -1},
+      // An escaped line break in a quoted value stays escaped in the reason (fuzz target).
+      {"line break in a quoted value",
+       R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1,"accn":"a","filed":"2\\\nx\u0001"}]}}}}})",
+       R"(filed: "2\\nx\u0001" is not a date)", -1},
   };
   for (const Case& c : cases) {
     INFO(c.what);

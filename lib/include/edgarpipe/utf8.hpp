@@ -1,10 +1,12 @@
 // UTF-8 for error messages: locating the first invalid byte (simdjson validates UTF-8 at
 // gigabytes per second but only says yes or no; this scalar scan runs only on the error path),
-// and cutting a quoted value short on a character boundary.
+// cutting a quoted value short on a character boundary, and keeping a message on one line.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <string_view>
 
 namespace edgarpipe {
@@ -54,6 +56,31 @@ inline std::string_view text_excerpt(std::string_view text, std::size_t max_byte
   std::size_t end = max_bytes;
   while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
   return text.substr(0, end);
+}
+
+// `message` with its control characters written as JSON escapes (\n, \t, \u0001...). A reason
+// quotes values and keys from the file, and an escaped "\n" in one unescapes to a line break:
+// rejects are one line each, in the log and in ingest_files.error.
+inline std::string one_line(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (const char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7F) {
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    }
+  }
+  return out;
 }
 
 }  // namespace edgarpipe
