@@ -1068,6 +1068,8 @@ struct EdgarParser::Impl {
       where_known = value_where != nullptr;
     } catch (const RowTooLarge& e) {
       result.error = e.what();
+      error_where = value_where;  // a value of the row: which row it was
+      where_known = value_where != nullptr;
     }
     if (!result.ok) {
       result.rows = 0;

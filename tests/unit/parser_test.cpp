@@ -421,6 +421,16 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
   }
 }
 
+TEST_CASE("a row larger than a batch chunk is refused with the offset of one of its values", "[parser][malformed]") {
+  const std::string json =
+      R"({"cik":1,"facts":{"g":{"C":{"label":")" + std::string(5000, 'L') + R"(","description":"d","units":{}}}}})";
+  const auto p = parse_bytes(json, "CIK0000000001.json", Dataset::kUnknown, false, 4096);
+  REQUIRE_FALSE(p.outcome.ok);
+  CHECK_THAT(p.outcome.error, Catch::Contains("does not fit in a batch chunk of 4096 bytes"));
+  CHECK(p.outcome.error_offset == static_cast<std::int64_t>(json.find("\"d\"")));
+  CHECK(p.decoded.rows.empty());
+}
+
 TEST_CASE("a forced dataset (--dataset) must match the document, and a path hint only settles silent documents",
           "[parser]") {
   const std::string apple_facts = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/companyfacts/CIK0000320193.json");
