@@ -349,6 +349,30 @@ TEST_CASE("dates and timestamps must name days that exist", "[parser]") {
   CHECK(parse_bytes(R"({"accessionNumber":["a"],"acceptanceDateTime":["2021-09-07T23:59:59.000Z"]})",
                     "CIK0000000001-submissions-001.json")
             .outcome.ok);
+  // Checked once when read, reformatted when written: milliseconds only when not zero, a plain
+  // date as midnight; malformed fractions are refused.
+  const auto F = TableId::kFilings;
+  for (const auto& [when, sql] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"2021-09-07T17:05:02.120Z", "2021-09-07 17:05:02.120"},
+           {"2021-09-07T17:05:02.001Z", "2021-09-07 17:05:02.001"},
+           {"2021-09-07T17:05:02.000Z", "2021-09-07 17:05:02"},
+           {"2021-09-07T17:05:02.5Z", "2021-09-07 17:05:02.5"},
+           {"2021-09-07T17:05:02Z", "2021-09-07 17:05:02"},
+           {"2021-09-07", "2021-09-07 00:00:00"}}) {
+    INFO(when);
+    const auto p = parse_bytes(std::string(R"({"accessionNumber":["a"],"acceptanceDateTime":[")") + when + R"("]})",
+                               "CIK0000000001-submissions-001.json");
+    REQUIRE(p.outcome.ok);
+    CHECK(col(p.decoded.rows.at(F).at(0), F, "acceptance_datetime") == sql);
+  }
+  for (const char* when : {"2021-09-07T17:05:02.1234Z", "2021-09-07T17:05:02.Z", "2021-09-07T17:05:02,120Z",
+                           "2021-09-07T17:05:02.12aZ", "2021-09-07T17:05:02.120", "2021-09-07 17:05:02.120Z"}) {
+    INFO(when);
+    const auto p = parse_bytes(std::string(R"({"accessionNumber":["a"],"acceptanceDateTime":[")") + when + R"("]})",
+                               "CIK0000000001-submissions-001.json");
+    CHECK_FALSE(p.outcome.ok);
+    CHECK_THAT(p.outcome.error, Catch::Contains("is not a UTC timestamp"));
+  }
 }
 
 TEST_CASE("rows spill across small batch chunks without loss", "[parser][batch]") {

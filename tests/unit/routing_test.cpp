@@ -13,7 +13,8 @@ using namespace edgarpipe;
 namespace {
 
 struct Producers {
-  std::string name = "edgarpipe-test-routing-" + std::to_string(::getpid());
+  // Named like a run's segments (prefix, pid), so `edgarpipe cleanup` removes it if the test dies.
+  std::string name = std::string(ipc::kSegmentPrefix) + std::to_string(::getpid()) + "-test-routing";
   PipelineShape shape{2, 3, 1, 4, 4};  // 2 readers feeding 3 parsers
   ipc::SharedSegment segment = ipc::SharedSegment::create(name, PipelineLayout::bytes_for(shape, {}));
   PipelineLayout layout = PipelineLayout::format(segment.base(), shape, {}, name);
