@@ -86,7 +86,8 @@ struct Cell {
   Kind kind = kNull;
 
   std::string_view text() const noexcept { return {text_data, text_size}; }
-  void set_text(std::string_view s) noexcept {  // strings are shorter than a chunk (< 4 GiB)
+  // Fits: a string lies inside a file of at most --max-file-size, which is at most 4096 MiB.
+  void set_text(std::string_view s) noexcept {
     kind = kText;
     text_data = s.data();
     text_size = static_cast<std::uint32_t>(s.size());

@@ -76,7 +76,6 @@ struct ValueRejected : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Writes records into a chunk; asks its Output for a fresh chunk when one is full.
 // Copies n bytes; the short strings rows are made of (dates, accession numbers, forms) without
 // a library call, as two overlapping fixed-size moves: a variable-length memcpy is a call, and
 // it was a fifth of the cost of writing a companyfacts row.
@@ -105,6 +104,7 @@ inline void copy_short(std::byte* dst, const char* src, std::size_t n) noexcept 
     std::memcpy(dst, src, n);
 }
 
+// Writes records into a chunk; asks its Output for a fresh chunk when one is full.
 class RowBatchWriter {
  public:
   class Output {

@@ -154,9 +154,10 @@ class ChunkAllocator {
 // what remains is this process's page tables. The producer, which writes every chunk, maps the
 // eager_bytes() (not a lazy last class) at once (SharedSegment::map_populated), so that it takes
 // no fault in steady state. A consumer only reads the payloads, and a read fault maps 16 pages at
-// a time (the kernel's fault-around), so it maps them as it first meets them instead: ~1,700 faults over the first
-// pass through a 104 MiB pool, against ~27,000 page-table entries filled up front in every
-// consumer at start (35-45 ms each on the 2-core VM); none once the pool has gone round once.
+// a time (the kernel's fault-around), so it maps them as it first meets them instead: ~1,700
+// faults over the first pass through a 104 MiB pool, against ~27,000 page-table entries filled up
+// front in every consumer at start (35-45 ms each on the 2-core VM); none once the pool has gone
+// round once.
 enum class PoolRole { kProducer, kConsumer };
 SharedSegment open_pool_segment(const std::string& name, PoolRole role);
 
