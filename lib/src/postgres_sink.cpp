@@ -356,27 +356,23 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
   // before this batch's facts (sent first, a writer held them through its whole facts COPY and
   // the other writer's backend sat in Lock:transactionid).
   std::optional<StatementError> send_span(const FileSpan& span, std::uint64_t& concepts_inserted) {
-    std::vector<const TableDef*> order;
-    for (const TableDef& def : all_tables())
-      if (def.id != TableId::kConcepts) order.push_back(&def);
-    order.push_back(&table_def(TableId::kConcepts));
-    for (const TableDef* table : order) {
-      const TableDef& def = *table;
-      const auto t = static_cast<std::size_t>(def.id);
-      if (span.end[t] == span.start[t]) continue;
-      const std::string_view tuples(tables_[t].bytes().data() + span.start[t], span.end[t] - span.start[t]);
-      if (def.id == TableId::kConcepts) {
-        if (auto e = db_.copy("concepts_stage", tuples)) return e;
-        if (auto e = db_.try_exec("INSERT INTO concepts SELECT * FROM concepts_stage ORDER BY taxonomy, concept "
-                                  "ON CONFLICT DO NOTHING",
-                                  &concepts_inserted))
-          return e;
-        if (auto e = db_.try_exec("DELETE FROM concepts_stage")) return e;
-      } else {
-        if (auto e = db_.copy(fmt::format("{} ({})", def.name, column_list(def)), tuples)) return e;
-      }
+    const auto tuples_of = [&](TableId id) {
+      const auto t = static_cast<std::size_t>(id);
+      return std::string_view(tables_[t].bytes().data() + span.start[t], span.end[t] - span.start[t]);
+    };
+    for (const TableDef& def : all_tables()) {
+      const std::string_view tuples = tuples_of(def.id);
+      if (def.id == TableId::kConcepts || tuples.empty()) continue;
+      if (auto e = db_.copy(fmt::format("{} ({})", def.name, column_list(def)), tuples)) return e;
     }
-    return std::nullopt;
+    const std::string_view concepts = tuples_of(TableId::kConcepts);
+    if (concepts.empty()) return std::nullopt;
+    if (auto e = db_.copy("concepts_stage", concepts)) return e;
+    if (auto e = db_.try_exec("INSERT INTO concepts SELECT * FROM concepts_stage ORDER BY taxonomy, concept "
+                              "ON CONFLICT DO NOTHING",
+                              &concepts_inserted))
+      return e;
+    return db_.try_exec("DELETE FROM concepts_stage");
   }
 
   void write_ingest_rows() {
