@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 
-from pipeline_bench import private_kib  # smaps without the shared segments (counted once, as shm)
+from pipeline_bench import checkpoint, private_kib  # private_kib: smaps without the shared segments (counted once, as shm)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -74,7 +74,7 @@ class Sink:
         if self.kind == "sqlite":
             return "sqlite:" + os.path.join(self.work, f"run{self.n}.db")
         sh("psql", "-X", "-q", self.url, "-c", "DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench")
-        self.settle()
+        checkpoint(self.url)
         return self.url + ("&" if "?" in self.url else "?") + "options=-csearch_path%3Dbench"
 
     def reference(self, corpus, parsers):
@@ -107,16 +107,10 @@ class Sink:
             f.write("TRUNCATE " + ", ".join(names) + ";\n")
             for name in names:
                 f.write(f"\\copy {name} FROM '{self.work}/{name}.bin' (FORMAT binary)\n")
-        self.settle()
+        checkpoint(self.url)
         start = time.monotonic()
         sh("psql", "-X", "-q", loaded, "-v", "ON_ERROR_STOP=1", "-f", script)
         return time.monotonic() - start
-
-    def settle(self):
-        """Every timed load starts from a checkpoint: otherwise one the server starts on its own
-        (WAL past max_wal_size after earlier loads) lands in some runs and not others. Needs a
-        superuser or pg_checkpoint; without, the runs are just noisier."""
-        subprocess.run(["psql", "-X", "-q", self.url, "-c", "CHECKPOINT"], capture_output=True)
 
     def close(self):
         if self.cluster:

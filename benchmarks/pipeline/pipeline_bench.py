@@ -38,6 +38,13 @@ def make_corpus(where, copies):
     return where
 
 
+def checkpoint(url):
+    """PostgreSQL benchmarks start every timed load from a checkpoint: otherwise one the server
+    starts on its own (WAL past max_wal_size after earlier loads) lands in some runs and not
+    others. Needs a superuser or pg_checkpoint; without, the runs are just noisier."""
+    subprocess.run(["psql", "-X", "-q", url, "-c", "CHECKPOINT"], capture_output=True)
+
+
 def warm(path):
     for dirpath, _, names in os.walk(path):
         for n in names:

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from pipeline_bench import checkpoint  # every timed load starts from a CHECKPOINT
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("EDGARPIPE_BIN", os.path.join(ROOT, "build", "bin"))
 DATA = os.path.join(ROOT, "tests", "data")
@@ -69,14 +71,7 @@ def psql(url, sql):
 
 def truncate(url):
     psql(url, "TRUNCATE " + ", ".join(TABLES) + ", ingest_runs")
-    settle(url)
-
-
-def settle(url):
-    """Every timed load starts from a checkpoint: otherwise one the server starts on its own (WAL
-    past max_wal_size after earlier loads) lands in some runs and not others. Needs a superuser
-    or pg_checkpoint; without, the runs are just noisier."""
-    subprocess.run(["psql", url, "-X", "-q", "-c", "CHECKPOINT"], capture_output=True)
+    checkpoint(url)
 
 
 def run_edgarpipe(corpus, url, writers, parsers, summary):
