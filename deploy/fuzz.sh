@@ -24,7 +24,7 @@ seeds() {  # the samples a target starts from
     companyfacts) ls tests/fuzz/seeds/companyfacts/*.json ;;  # cut small from tests/data/companyfacts
   esac
 }
-max_len() {  # the submissions samples run to MBs and mutations of a whole file matter there
+max_len() {  # room for a mutated whole sample (the submissions ones run to 220 KB)
   case "$1" in
     companyfacts) echo 65536 ;;
     *) echo 4000000 ;;

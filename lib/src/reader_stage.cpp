@@ -1,7 +1,7 @@
 // Reader stage: claims files, reads each one whole into a chunk of its own pool (straight from
 // the file into shared memory, one copy), hashes it, and hands the chunk to the parser with the
-// fewest queued bytes from all readers. Files whose content hash is already loaded are skipped here, before
-// any parsing.
+// fewest queued bytes from all readers. Files whose content hash is already loaded are skipped
+// here, before any parsing.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
