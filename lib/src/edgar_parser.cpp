@@ -73,8 +73,8 @@ struct Reject {
 struct NeedCikFirst {};
 
 // One scalar kept until its row is written (columnar filings, company header fields). 24 bytes,
-// not the 40 of an integer beside a string_view: a large main file's filings columns hold tens of
-// thousands of cells, and at 40 bytes they outgrew the L2 cache.
+// not the 40 of an integer beside a string_view: a main file's 1,000 recent filings are 13,000
+// cells, 312 KB instead of 520 KB to write and read back beside the document and the batch chunk.
 struct Cell {
   enum Kind : std::uint8_t { kNull, kInt, kText };
   union {
