@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "edgarpipe/calendar.hpp"
 #include "edgarpipe/utf8.hpp"
+#include "json_index.hpp"
 
 namespace edgarpipe {
 
@@ -69,9 +72,6 @@ struct Reject {
   const char* where;
 };
 
-// The document has `facts` before `cik`: parse `cik` first, then start over.
-struct NeedCikFirst {};
-
 // One scalar kept until its row is written (columnar filings, company header fields). 24 bytes,
 // not the 40 of an integer beside a string_view: a main file's 1,000 recent filings are 13,000
 // cells, 312 KB instead of 520 KB to write and read back beside the document and the batch chunk.
@@ -97,24 +97,6 @@ static_assert(sizeof(Cell) == 24);
 
 enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
 
-std::string_view type_name(od::json_type t) {
-  switch (t) {
-    case od::json_type::array:
-      return "an array";
-    case od::json_type::object:
-      return "an object";
-    case od::json_type::number:
-      return "a number";
-    case od::json_type::string:
-      return "a string";
-    case od::json_type::boolean:
-      return "a boolean";
-    case od::json_type::null:
-      return "null";
-  }
-  return "an unknown value";
-}
-
 // The field an object iteration is at, by reference: `for (od::field f : obj)` copies the field
 // out of its result, a 32-byte load of bytes just stored piecewise, which stalled store-to-load
 // forwarding on every field (about a third of the companyfacts parser's time).
@@ -133,23 +115,56 @@ od::value& value_of(simdjson::simdjson_result<od::value>& r) {
   return r.error() ? nullptr : r.value_unsafe();
 }
 
+// The value of up to 8 ASCII digits, the first in the lowest byte of `w` (bytes past `n` are
+// ignored), or false if one of the n is not a digit. Eight bytes at a time: integers are parsed
+// for two values of every companyfacts fact, and a byte loop was 8% of that parser's time.
+[[gnu::always_inline]] inline bool eight_digits(std::uint64_t w, std::size_t n, std::uint64_t& value) noexcept {
+  if (n < 8) w = (w << (8 * (8 - n))) | (0x3030303030303030 >> (8 * n));  // leading '0's
+  // A byte's high bit is set below '0' (by the subtraction) or above '9' (by the addition); a
+  // borrow or carry reaches only bytes above the first bad one.
+  if ((((w + 0x4646464646464646) | (w - 0x3030303030303030)) & 0x8080808080808080) != 0) return false;
+  w = ((w & 0x0F0F0F0F0F0F0F0F) * 2561) >> 8;  // D. Lemire's multiply-and-shift reduction
+  w = ((w & 0x00FF00FF00FF00FF) * 6553601) >> 16;
+  value = ((w & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
+  return true;
+}
+
 // A JSON integer in its canonical form, -?(0|[1-9][0-9]*), of at most 18 digits (so it fits an
-// int64 without a check). False for anything else, which then takes simdjson's own path and its
-// errors: leading zeros, fractions, exponents, longer numbers, junk.
+// int64 without a check). False for anything else, which then takes the general number path and
+// its errors: leading zeros, fractions, exponents, longer numbers, junk. Reads up to 16 bytes
+// from the first digit: the token lies in a padded document.
 bool plain_integer(std::string_view s, std::int64_t& value) noexcept {
   const bool negative = !s.empty() && s[0] == '-';
   if (negative) s.remove_prefix(1);
   if (s.empty() || s.size() > 18 || (s[0] == '0' && s.size() > 1)) return false;
-  std::int64_t v = 0;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
+  std::uint64_t v = 0;
+  if (s.size() <= 16) {
+    constexpr std::uint64_t kPowers[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    std::uint64_t head, tail = 0;
+    std::memcpy(&head, s.data(), 8);
+    if (!eight_digits(head, std::min<std::size_t>(s.size(), 8), v)) return false;
+    if (s.size() > 8) {
+      std::memcpy(&head, s.data() + 8, 8);
+      if (!eight_digits(head, s.size() - 8, tail)) return false;
+      v = v * kPowers[s.size() - 8] + tail;
+    }
+  } else {
+    for (const char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
   }
-  value = negative ? -v : v;
+  value = negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
   return true;
 }
 
 bool is_json_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+std::string_view trim_right(std::string_view s) noexcept {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
 
 // Whether a span of the document holds a backslash. Backslashes are rare in SEC files, so the
 // first one at or after the last query is kept and most queries are one comparison, not a scan
@@ -181,11 +196,106 @@ class BackslashFinder {
   const char* end_ = nullptr;
 };
 
+bool is_number_start(char c) noexcept { return c == '-' || (c >= '0' && c <= '9'); }
+
+// The JSON type a value's first byte announces (as simdjson's type() reads it); nullptr for a
+// byte no JSON value starts with.
+const char* type_named_by(char c) noexcept {
+  switch (c) {
+    case '{':
+      return "an object";
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
+    case 't':
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    default:
+      return is_number_start(c) ? "a number" : nullptr;
+  }
+}
+
+[[noreturn]] void invalid_json(std::string_view token, std::string_view what) {
+  throw Reject{"invalid JSON: " + std::string(what) + " \"" + std::string(text_excerpt(trim_right(token), 20)) + "\"",
+               token.data()};
+}
+
+// `token` is a value's raw token (its first byte is the value's).
+[[noreturn]] void wrong_type(std::string_view token, std::string_view path, std::string_view expected) {
+  const char* found = type_named_by(token.empty() ? '\0' : token[0]);
+  if (found == nullptr) invalid_json(token, "expected a value, found");
+  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + found, token.data()};
+}
 [[noreturn]] void wrong_type(od::value& v, std::string_view path, std::string_view expected) {
-  const char* where = location_of(v);
-  od::json_type t = v.type();
-  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + std::string(type_name(t)),
-               where};
+  wrong_type(v.raw_json_token(), path, expected);
+}
+
+// Stage 1 marks where a scalar starts but does not read it: the literals are checked here.
+void null_literal(std::string_view token) {
+  if (trim_right(token) != "null") invalid_json(token, "not a JSON value:");
+}
+bool bool_literal(std::string_view token) {
+  const std::string_view s = trim_right(token);
+  if (s == "true") return true;
+  if (s != "false") invalid_json(token, "not a JSON value:");
+  return false;
+}
+
+// A key of at most 8 bytes as one integer (little-endian, zero past its end), so a switch can
+// dispatch on it: comparing string_views called memcmp per key (11% of the companyfacts reader).
+// Keys lie in a padded document or unescape buffer, so the 8-byte load stays in bounds.
+constexpr std::uint64_t short_key(std::string_view k) noexcept {
+  std::uint64_t w = 0;
+  if (std::is_constant_evaluated()) {
+    for (std::size_t i = 0; i < k.size() && i < 8; ++i) w |= std::uint64_t{static_cast<unsigned char>(k[i])} << (8 * i);
+    return w;
+  }
+  std::memcpy(&w, k.data(), 8);
+  return k.size() >= 8 ? w : w & ((std::uint64_t{1} << (8 * k.size())) - 1);
+}
+
+enum class NumberKind { kInt64, kOther };  // kOther: a fraction, an exponent, or beyond int64
+
+// A number token (trimmed), checked against JSON's grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// (simdjson's own number parsers are not public). Integers that fit go to `as_int`.
+NumberKind read_number(std::string_view s, std::int64_t& as_int) {
+  const auto digit = [&](std::size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  std::size_t i = s[0] == '-' ? 1 : 0;
+  bool integral = true;
+  if (!digit(i)) invalid_json(s, "malformed number");
+  if (s[i] == '0')
+    ++i;
+  else
+    while (digit(i)) ++i;
+  if (i < s.size() && s[i] == '.') {
+    integral = false;
+    if (!digit(++i)) invalid_json(s, "malformed number");
+    while (digit(i)) ++i;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    integral = false;
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digit(i)) invalid_json(s, "malformed number");
+    while (digit(i)) ++i;
+  }
+  if (i != s.size()) invalid_json(s, "malformed number");
+  return integral && std::from_chars(s.data(), s.data() + s.size(), as_int).ec == std::errc{} ? NumberKind::kInt64
+                                                                                              : NumberKind::kOther;
+}
+
+// The nearest double of a number read_number() accepted. Like simdjson, a number too small for a
+// double reads as 0 and one too large is refused; from_chars says only "out of range", so strtod
+// (the "C" locale: nothing here calls setlocale) tells the two apart.
+double nearest_double(std::string_view s) {
+  double d = 0;
+  if (std::from_chars(s.data(), s.data() + s.size(), d).ec != std::errc::result_out_of_range) return d;
+  d = std::strtod(std::string(s).c_str(), nullptr);
+  if (std::isinf(d)) invalid_json(s, "number out of the range of a double:");
+  return d;
 }
 
 bool is_digits(std::string_view s) noexcept {
@@ -243,12 +353,6 @@ const char* first_control_char(const char* data, std::size_t len) noexcept {
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return data + i;
   }
   return nullptr;
-}
-
-std::string_view trim_right(std::string_view s) noexcept {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // Columns of filings.recent / overflow pages, by JSON key.
@@ -352,7 +456,7 @@ struct EdgarParser::Impl {
   ParseOutcome result;
   enum class Kind { kUnknown, kMain, kPage, kFacts } kind = Kind::kUnknown;
   std::int64_t json_cik = -1;
-  bool cik_looked_up = false;  // the whole document was searched for "cik" (NeedCikFirst)
+  bool cik_looked_up = false;  // "facts" came first, and the rest was searched for "cik"
   std::int64_t name_cik = -1;
   Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
   bool nul_escape_in_document = false;
@@ -422,75 +526,83 @@ struct EdgarParser::Impl {
 
   // -- scalar cells --------------------------------------------------------------------------
 
-  // Cells read the value's raw token once: its first byte says the type and its address is the
-  // value's offset, where separate type(), location and token calls each re-check the iterator.
-  void text_cell(Cell& c, od::value& v, std::string_view path) {
+  // Cells are read from a value's raw token, its bytes up to the next structural character, which
+  // On-Demand (raw_json_token) and the structural index give alike: its first byte says the type
+  // and its address is the value's offset. `unescape(raw)` returns the text of a string token
+  // (quotes included) with a backslash; the reader that owns the token knows how.
+
+  template <class Unescape>
+  [[gnu::always_inline]] void text_cell(Cell& c, std::string_view token, std::string_view path, Unescape&& unescape) {
     c = Cell{};
-    const std::string_view token = v.raw_json_token();
     c.where = token.data();
-    if (!token.empty() && token[0] == '"') {
+    if (token[0] == '"') {
       // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
-      // quotes in the document are the value, already UTF-8-validated by simdjson's first
-      // stage. The value is left unconsumed; On-Demand skips it on the next step.
+      // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
       const std::string_view raw = trim_right(token);
       const std::string_view inner = raw.substr(1, raw.size() - 2);
-      if (raw.size() >= 2 && !backslashes.any(inner.data(), inner.data() + inner.size())) {
+      if (!backslashes.any(inner.data(), inner.data() + inner.size())) {
         c.set_text(inner);
         return;
       }
-      const std::string_view unescaped = v.get_string();
+      const std::string_view unescaped = unescape(raw);
       c.set_text(unescaped);
       if (nul_escape_in_document && std::memchr(unescaped.data(), '\0', unescaped.size()) != nullptr)
         throw Reject{std::string(path) + ": text contains a NUL character", c.where};
       return;
     }
-    if (!token.empty() && token[0] == 'n' && v.is_null()) return;
-    wrong_type(v, path, "a string or null");
+    if (token[0] == 'n') return null_literal(token);
+    wrong_type(token, path, "a string or null");
+  }
+  void text_cell(Cell& c, od::value& v, std::string_view path) {
+    // The value is left unconsumed; On-Demand skips it on the next step.
+    text_cell(c, v.raw_json_token(), path, [&](std::string_view) { return std::string_view(v.get_string()); });
   }
 
-  void int_cell(Cell& c, od::value& v, std::string_view path) {
+  void int_cell(Cell& c, std::string_view token, std::string_view path) {
     c = Cell{};
-    const std::string_view token = trim_right(v.raw_json_token());
-    c.where = token.data();
-    if (plain_integer(token, c.integer)) {  // nearly every SEC integer; anything else: simdjson
+    const std::string_view s = trim_right(token);
+    c.where = s.data();
+    if (plain_integer(s, c.integer)) {  // nearly every SEC integer
       c.kind = Cell::kInt;
       return;
     }
-    switch (v.type()) {
-      case od::json_type::number:
-        if (v.get_number_type() != od::number_type::signed_integer) wrong_type(v, path, "an integer");
+    switch (s[0]) {
+      case 't':
+      case 'f':  // flags are 0/1 in SEC files; a boolean means the same
         c.kind = Cell::kInt;
-        c.integer = v.get_int64();
+        c.integer = bool_literal(s) ? 1 : 0;
         return;
-      case od::json_type::boolean:  // flags are 0/1 in SEC files; a boolean means the same
-        c.kind = Cell::kInt;
-        c.integer = v.get_bool() ? 1 : 0;
-        return;
-      case od::json_type::null:
-        if (v.is_null()) return;
-        [[fallthrough]];
+      case 'n':
+        return null_literal(s);
       default:
-        wrong_type(v, path, "an integer or null");
+        if (is_number_start(s[0])) {
+          if (read_number(s, c.integer) != NumberKind::kInt64) wrong_type(s, path, "an integer");
+          c.kind = Cell::kInt;
+          return;
+        }
+        wrong_type(s, path, "an integer or null");
     }
   }
+  void int_cell(Cell& c, od::value& v, std::string_view path) { int_cell(c, v.raw_json_token(), path); }
 
-  // Fills `c` in place: a Cell returned by value and then copied into its vector or field was
-  // stored piecewise and reloaded whole, the same store-forwarding stall as field_of's.
+  // A text or integer cell, checked against its column's type (dates, timestamps).
   void cell(Cell& c, od::value& v, CellType type, std::string_view path) {
     if (type == CellType::kInt)
       int_cell(c, v, path);
     else
       text_cell(c, v, path);
-    if (c.kind == Cell::kText && !c.text().empty()) {
-      if (type == CellType::kDate && !is_date(c.text()))
-        throw Reject{
-            std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
-            c.where};
-      if (type == CellType::kTimestamp && !is_timestamp(c.text()))
-        throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
-                         "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
-                     c.where};
-    }
+    check_cell(c, type, path);
+  }
+  static void check_cell(const Cell& c, CellType type, std::string_view path) {
+    if (c.kind != Cell::kText || c.text().empty()) return;
+    if (type == CellType::kDate && !is_date(c.text()))
+      throw Reject{
+          std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
+          c.where};
+    if (type == CellType::kTimestamp && !is_timestamp(c.text()))
+      throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
+                       "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
+                   c.where};
   }
 
   // Writes a validated cell as a column value of `type`.
@@ -523,26 +635,27 @@ struct EdgarParser::Impl {
     }
   }
 
-  std::int64_t parse_cik(od::value& v) {
-    const char* where = location_of(v);
-    switch (v.type()) {
-      case od::json_type::string: {
-        std::string_view s = v.get_string();
-        if (s.empty() || s.size() > 10 || !is_digits(s))
-          throw Reject{"cik: \"" + std::string(text_excerpt(s, 20)) + "\" is not a CIK (1 to 10 digits)", where};
-        std::int64_t cik = 0;
-        std::from_chars(s.data(), s.data() + s.size(), cik);
-        return cik;
-      }
-      case od::json_type::number: {
-        if (v.get_number_type() != od::number_type::signed_integer) wrong_type(v, "cik", "a whole number");
-        const std::int64_t cik = v.get_int64();
-        if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", where};
-        return cik;
-      }
-      default:
-        wrong_type(v, "cik", "a string or number");
+  template <class Unescape>
+  std::int64_t parse_cik(std::string_view token, Unescape&& unescape) {
+    const std::string_view s = trim_right(token);
+    if (s[0] == '"') {
+      Cell c;
+      text_cell(c, token, "cik", unescape);
+      const std::string_view digits = c.text();
+      if (digits.empty() || digits.size() > 10 || !is_digits(digits))
+        throw Reject{"cik: \"" + std::string(text_excerpt(digits, 20)) + "\" is not a CIK (1 to 10 digits)", s.data()};
+      std::int64_t cik = 0;
+      std::from_chars(digits.data(), digits.data() + digits.size(), cik);
+      return cik;
     }
+    if (!is_number_start(s[0])) wrong_type(s, "cik", "a string or number");
+    std::int64_t cik = 0;
+    if (read_number(s, cik) != NumberKind::kInt64) wrong_type(s, "cik", "a whole number");
+    if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", s.data()};
+    return cik;
+  }
+  std::int64_t parse_cik(od::value& v) {
+    return parse_cik(v.raw_json_token(), [&](std::string_view) { return std::string_view(v.get_string()); });
   }
 
   // -- submissions ---------------------------------------------------------------------------
@@ -755,36 +868,226 @@ struct EdgarParser::Impl {
     emit_filings(id, "filings.recent");
   }
 
-  // -- companyfacts --------------------------------------------------------------------------
+  // -- companyfacts, from the structural index -----------------------------------------------
+  //
+  // Companyfacts documents are read from simdjson's structural index (JsonIndex) rather than
+  // through On-Demand: a fact is a flat object of ~9 scalars, and On-Demand's field iteration and
+  // its step over each value were about half of the parser's time. Here each field is four index
+  // entries (key, ':', value, ',' or '}') read without a dependency on the bytes between them. The
+  // reader checks the grammar it walks and every scalar it reads, and skips other values by
+  // bracket depth, as On-Demand does.
 
-  void parse_facts(od::value& v) {
-    if (v.type() != od::json_type::object) wrong_type(v, "facts", "an object");
+  JsonIndex index;
+  const std::uint32_t* at_ = nullptr;  // offsets of the structural characters
+  std::uint32_t n_ = 0;                // how many; at_[n_] is the document's length
+  std::uint32_t i_ = 0;                // the cursor
+  std::size_t len_ = 0;
+
+  static constexpr const char* kEndsEarly = "the document ends before its objects and arrays close";
+
+  // The structural character at the cursor ('\0' past the end: NUL bytes are refused earlier).
+  char op() const noexcept { return i_ < n_ ? base[at_[i_]] : '\0'; }
+  char op_at(std::uint32_t j) const noexcept { return j < n_ ? base[at_[j]] : '\0'; }
+  const char* here() const noexcept { return base + (i_ < n_ ? at_[i_] : len_); }
+  [[noreturn]] void bad_json(const char* what) const {
+    throw Reject{std::string("invalid JSON: ") + (i_ >= n_ ? kEndsEarly : what), here()};
+  }
+  // The value at the cursor up to the next structural character.
+  std::string_view value_token() const {
+    if (i_ >= n_) bad_json(kEndsEarly);
+    return {base + at_[i_], at_[i_ + 1] - at_[i_]};
+  }
+  std::string_view unescaped(std::string_view raw) {
+    std::string_view text;
+    if (!index.unescape(raw.data(), raw.data() + raw.size() - 1, text))
+      throw Reject{"invalid JSON: a string has an invalid escape", raw.data()};
+    return text;
+  }
+  // The key at the cursor (its ':' follows at i_ + 1).
+  [[gnu::always_inline]] std::string_view key_here() {
+    const char* open = base + at_[i_];
+    const char* close = base + at_[i_ + 1];
+    do --close;
+    while (is_json_space(*close));  // the closing quote
+    if (!backslashes.any(open + 1, close)) return {open + 1, static_cast<std::size_t>(close - open - 1)};
+    return unescaped({open, static_cast<std::size_t>(close - open + 1)});
+  }
+
+  // Calls on_field(key, key_where) for each field of the object at the cursor, with the cursor on
+  // the field's value; on_field steps past the value. Leaves the cursor after the object.
+  template <class OnField>
+  [[gnu::always_inline]] void for_each_field(OnField&& on_field) {
+    ++i_;
+    if (op() == '}') {
+      ++i_;
+      return;
+    }
+    for (;;) {
+      if (op() != '"') bad_json("expected a string key");
+      if (op_at(i_ + 1) != ':') {
+        ++i_;
+        bad_json("expected ':' after an object key");
+      }
+      const char* key_where = base + at_[i_] + 1;
+      const std::string_view key = key_here();
+      i_ += 2;
+      on_field(key, key_where);
+      const char c = op();
+      ++i_;
+      if (c == ',') continue;
+      if (c == '}') return;
+      --i_;
+      bad_json("expected ',' or '}' after an object field");
+    }
+  }
+  template <class OnElement>
+  [[gnu::always_inline]] void for_each_element(OnElement&& on_element) {
+    ++i_;
+    if (op() == ']') {
+      ++i_;
+      return;
+    }
+    for (;;) {
+      on_element();
+      const char c = op();
+      ++i_;
+      if (c == ',') continue;
+      if (c == ']') return;
+      --i_;
+      bad_json("expected ',' or ']' after an array element");
+    }
+  }
+  // Steps over the value at the cursor: a scalar is one entry, a container runs to its matching
+  // close by depth.
+  void skip_value() {
+    const char c = op();
+    if (c == '{' || c == '[') {
+      std::uint32_t depth = 0;
+      do {
+        if (i_ >= n_) bad_json(kEndsEarly);
+        const char d = base[at_[i_++]];
+        depth += static_cast<std::uint32_t>(d == '{' || d == '[');
+        depth -= static_cast<std::uint32_t>(d == '}' || d == ']');
+      } while (depth != 0);
+      return;
+    }
+    if (type_named_by(c) == nullptr) invalid_json(value_token(), "expected a value, found");
+    ++i_;
+  }
+  void require_container(char open, std::string_view path, std::string_view expected) {
+    if (op() != open) wrong_type(value_token(), path, expected);
+  }
+
+  void text_cell_here(Cell& c, std::string_view path) {
+    text_cell(c, value_token(), path, [&](std::string_view raw) { return unescaped(raw); });
+    ++i_;
+  }
+  void date_cell_here(Cell& c, std::string_view path) {
+    text_cell_here(c, path);
+    check_cell(c, CellType::kDate, path);
+  }
+  void int_cell_here(Cell& c, std::string_view path) {
+    int_cell(c, value_token(), path);
+    ++i_;
+  }
+  void val_cell_here(Fact& f) {
+    f.have_val = true;
+    Cell& c = f.val;
+    c = Cell{};
+    const std::string_view s = trim_right(value_token());
+    c.where = s.data();
+    ++i_;
+    if (plain_integer(s, c.integer)) {
+      c.kind = Cell::kInt;
+      return;
+    }
+    if (s[0] == 'n') return null_literal(s);
+    if (!is_number_start(s[0])) wrong_type(s, "val", "a number");
+    if (read_number(s, c.integer) == NumberKind::kInt64) {
+      c.kind = Cell::kInt;
+      return;
+    }
+    c.set_text(s);
+    f.val_double = nearest_double(s);
+  }
+
+  void parse_indexed(std::size_t len) {
+    check_stage1(index.build(base, len), len);
+    at_ = index.offsets();
+    n_ = index.count();
+    len_ = len;
+    i_ = 0;
+    if (op() != '{') {
+      if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
+      throw Reject{"expected a JSON object at the top level", base};
+    }
+    for_each_field([&](std::string_view key, const char*) {
+      if (key == "cik") {
+        if (!cik_looked_up) json_cik = parse_cik(value_token(), [&](std::string_view raw) { return unescaped(raw); });
+        return skip_value();
+      }
+      check_kind(key, here());
+      if (kind == Kind::kMain) throw UseOnDemand{};  // nothing is written before this point
+      if (kind == Kind::kFacts && key == "entityName") {
+        text_cell_here(entity_name, key);
+        have_entity_name = true;
+      } else if (kind == Kind::kFacts && key == "facts") {
+        if (json_cik < 0 && !cik_looked_up) look_up_cik();
+        facts_here();
+      } else {
+        skip_value();
+      }
+    });
+    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
+    finish_document();
+  }
+
+  // "facts" came before "cik": the rows need the CIK, so read the first "cik" after it (keys
+  // compared as written), then come back. Without one, the file name's CIK is used.
+  void look_up_cik() {
+    const std::uint32_t facts_at = i_;
+    skip_value();
+    while (op() == ',') {
+      ++i_;
+      if (op() != '"') bad_json("expected a string key");
+      if (op_at(i_ + 1) != ':') {
+        ++i_;
+        bad_json("expected ':' after an object key");
+      }
+      const bool is_cik = trim_right({base + at_[i_], at_[i_ + 1] - at_[i_]}) == "\"cik\"";
+      i_ += 2;
+      if (is_cik) {
+        json_cik = parse_cik(value_token(), [&](std::string_view raw) { return unescaped(raw); });
+        break;
+      }
+      skip_value();
+    }
+    if (json_cik < 0 && op() != '}') bad_json("expected ',' or '}' after an object field");
+    if (json_cik < 0 && name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+    cik_looked_up = true;
+    i_ = facts_at;
+  }
+
+  void facts_here() {
+    require_container('{', "facts", "an object");
     const std::int64_t id = cik();
-    for (auto tax_field_result : v.get_object()) {
-      od::field& tax_field = field_of(tax_field_result);
-      taxonomy_where = tax_field.key().raw();  // before key_of: unescaping consumes the key
-      const std::string_view taxonomy = key_of(tax_field);
-      od::value& tax_value = tax_field.value();
-      if (tax_value.type() != od::json_type::object)
-        wrong_type(tax_value, "facts." + std::string(taxonomy), "an object");
-      for (auto concept_field_result : tax_value.get_object()) {
-        od::field& concept_field = field_of(concept_field_result);
-        concept_where = concept_field.key().raw();
-        const std::string_view concept_name = key_of(concept_field);
-        od::value& concept_value = concept_field.value();
-        if (concept_value.type() != od::json_type::object)
-          wrong_type(concept_value, "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
+    for_each_field([&](std::string_view taxonomy, const char* taxonomy_key) {
+      taxonomy_where = taxonomy_key;
+      require_container('{', "facts." + std::string(taxonomy), "an object");
+      for_each_field([&](std::string_view concept_name, const char* concept_key) {
+        concept_where = concept_key;
+        require_container('{', "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
         Cell label, description;
-        for (auto cf_result : concept_value.get_object()) {
-          od::field& cf = field_of(cf_result);
-          std::string_view k = key_of(cf);
+        for_each_field([&](std::string_view k, const char*) {
           if (k == "label")
-            text_cell(label, cf.value(), "label");
+            text_cell_here(label, "label");
           else if (k == "description")
-            text_cell(description, cf.value(), "description");
+            text_cell_here(description, "description");
           else if (k == "units")
-            parse_units(cf.value(), id, taxonomy, concept_name);
-        }
+            units_here(id, taxonomy, concept_name);
+          else
+            skip_value();
+        });
         out->begin_row(TableId::kConcepts);
         value_where = taxonomy_where;
         out->text(taxonomy);
@@ -794,30 +1097,47 @@ struct EdgarParser::Impl {
         write(description, CellType::kText);
         out->end_row();
         result.rows += 1;
-      }
-    }
+      });
+    });
   }
 
-  void parse_units(od::value& v, std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
-    if (v.type() != od::json_type::object) wrong_type(v, "units", "an object");
-    for (auto unit_field_result : v.get_object()) {
-      od::field& unit_field = field_of(unit_field_result);
-      unit_where = unit_field.key().raw();
-      const std::string_view unit = key_of(unit_field);
-      od::value& rows = unit_field.value();
-      if (rows.type() != od::json_type::array) wrong_type(rows, "units." + std::string(unit), "an array");
-      for (auto fact_result : rows.get_array()) {
-        od::value& fact = value_of(fact_result);
-        parse_fact(fact, id, taxonomy, concept_name, unit);
-      }
-    }
+  void units_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
+    require_container('{', "units", "an object");
+    for_each_field([&](std::string_view unit, const char* unit_key) {
+      unit_where = unit_key;
+      require_container('[', "units." + std::string(unit), "an array");
+      for_each_element([&] { fact_here(id, taxonomy, concept_name, unit); });
+    });
   }
 
-  void parse_fact(od::value& fact, std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
-                  std::string_view unit) {
-    const char* fact_where = location_of(fact);
+  void fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name, std::string_view unit) {
+    const char* fact_where = here();
+    require_container('{', "fact", "an object");
     Fact f;
-    gather_fact(fact, f);
+    for_each_field([&](std::string_view k, const char*) {
+      switch (k.size() <= 5 ? short_key(k) : 0) {  // a key given twice keeps its last value
+        case short_key("fy"):
+          return int_cell_here(f.fy, "fy");
+        case short_key("fp"):
+          return text_cell_here(f.fp, "fp");
+        case short_key("end"):
+          return date_cell_here(f.end, "end");
+        case short_key("val"):
+          return val_cell_here(f);
+        case short_key("accn"):
+          return text_cell_here(f.accn, "accn");
+        case short_key("form"):
+          return text_cell_here(f.form, "form");
+        case short_key("start"):
+          return date_cell_here(f.start, "start");
+        case short_key("filed"):
+          return date_cell_here(f.filed, "filed");
+        case short_key("frame"):
+          return text_cell_here(f.frame, "frame");
+        default:
+          return skip_value();
+      }
+    });
     if (f.end.kind != Cell::kText || f.end.text_size == 0) throw Reject{"fact without an \"end\" date", fact_where};
     if (f.accn.kind != Cell::kText || f.accn.text_size == 0) throw Reject{"fact without an \"accn\"", fact_where};
     if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
@@ -848,74 +1168,6 @@ struct EdgarParser::Impl {
     result.rows += 1;
   }
 
-  void gather_fact(od::value& fact, Fact& f) {
-    if (fact.type() != od::json_type::object) wrong_type(fact, "fact", "an object");
-    for (auto field_result : fact.get_object()) {
-      od::field& field = field_of(field_result);
-      std::string_view k = key_of(field);
-      od::value& fv = field.value();
-      switch (k.size()) {
-        case 2:
-          if (k == "fy")
-            int_cell(f.fy, fv, "fy");
-          else if (k == "fp")
-            text_cell(f.fp, fv, "fp");
-          break;
-        case 3:
-          if (k == "end")
-            cell(f.end, fv, CellType::kDate, "end");
-          else if (k == "val")
-            val_cell(f, fv);
-          break;
-        case 4:
-          if (k == "accn")
-            text_cell(f.accn, fv, "accn");
-          else if (k == "form")
-            text_cell(f.form, fv, "form");
-          break;
-        case 5:
-          if (k == "start")
-            cell(f.start, fv, CellType::kDate, "start");
-          else if (k == "filed")
-            cell(f.filed, fv, CellType::kDate, "filed");
-          else if (k == "frame")
-            text_cell(f.frame, fv, "frame");
-          break;
-        default:
-          break;
-      }
-    }
-  }
-
-  void val_cell(Fact& f, od::value& v) {
-    f.have_val = true;
-    Cell& c = f.val;
-    c = Cell{};
-    c.where = location_of(v);
-    if (v.type() == od::json_type::null) {
-      if (!v.is_null()) wrong_type(v, "val", "a number");
-      return;
-    }
-    if (v.type() != od::json_type::number) wrong_type(v, "val", "a number");
-    if (v.get_number_type() == od::number_type::signed_integer) {
-      c.kind = Cell::kInt;
-      c.integer = v.get_int64();
-    } else {
-      c.set_text(trim_right(v.raw_json_token()));
-      f.val_double = v.get_double();
-    }
-  }
-
-  void companyfacts_field(std::string_view key, od::value& v) {
-    if (key == "entityName") {
-      text_cell(entity_name, v, key);
-      have_entity_name = true;
-    } else if (key == "facts") {
-      if (json_cik < 0 && !cik_looked_up) throw NeedCikFirst{};  // else the file name's CIK
-      parse_facts(v);
-    }
-  }
-
   void emit_entity() {
     if (json_cik < 0 && !have_entity_name) return;  // `{}`: a valid file with no facts
     if (cik() < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
@@ -934,7 +1186,26 @@ struct EdgarParser::Impl {
     if (!where.error()) throw Reject{"trailing content after the JSON document", where.value_unsafe()};
   }
 
-  void parse_document(od::document& doc, bool cik_known) {
+  // A top-level key that names the document's kind settles it (the first one), and must agree
+  // with it after that.
+  void check_kind(std::string_view key, const char* value_at) {
+    const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
+    if (kind == Kind::kUnknown) {
+      kind = says;
+    } else if (says != Kind::kUnknown && says != kind) {
+      throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
+                       (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
+                   value_at};
+    }
+  }
+
+  // The two readers hand a document to each other once its kind is known, before any row is
+  // written: submissions go through On-Demand, companyfacts through the structural index.
+  struct UseOnDemand {};
+  struct UseIndex {};
+
+  // Submissions main files and overflow pages, through On-Demand.
+  void parse_on_demand(od::document& doc) {
     if (kind == Kind::kPage) {
       if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
       parse_columns(doc.get_object(), "");
@@ -948,25 +1219,18 @@ struct EdgarParser::Impl {
       std::string_view key = key_of(f);
       od::value& v = f.value();
       if (key == "cik") {
-        if (!cik_known) json_cik = parse_cik(v);
+        json_cik = parse_cik(v);
         continue;
       }
-      const Kind says = is_companyfacts_key(key)  ? Kind::kFacts
-                        : is_submissions_key(key) ? Kind::kMain
-                                                  : Kind::kUnknown;
-      if (kind == Kind::kUnknown) {
-        kind = says;
-      } else if (says != Kind::kUnknown && says != kind) {
-        throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
-                         (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
-                     location_of(v)};
-      }
-      if (kind == Kind::kMain)
-        submissions_field(key, v);
-      else if (kind == Kind::kFacts)
-        companyfacts_field(key, v);
+      check_kind(key, location_of(v));
+      if (kind == Kind::kFacts) throw UseIndex{};  // nothing is written before this point
+      if (kind == Kind::kMain) submissions_field(key, v);
     }
     check_trailing(doc);
+    finish_document();
+  }
+
+  void finish_document() {
     if (kind == Kind::kUnknown) {
       // `{}` or only unknown keys: no rows. The path's hint names the dataset it is recorded under.
       kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
@@ -976,6 +1240,15 @@ struct EdgarParser::Impl {
       emit_main();
     else
       emit_entity();
+  }
+
+  // Stage 1's verdict (either reader's), with the offset of what it refused where it can be found.
+  void check_stage1(simdjson::error_code e, std::size_t len) const {
+    if (e == simdjson::SUCCESS) return;
+    if (e == simdjson::UTF8_ERROR) throw Reject{"invalid UTF-8", base + first_invalid_utf8(base, len)};
+    if (e == simdjson::UNESCAPED_CHARS)
+      throw Reject{"invalid JSON: a control character inside a string must be escaped", first_control_char(base, len)};
+    throw simdjson::simdjson_error(e);
   }
 
   ParseOutcome parse(const char* data, std::size_t len, std::size_t capacity, std::string_view path, Dataset hint,
@@ -1012,36 +1285,30 @@ struct EdgarParser::Impl {
       // Scanned from the first backslash: the finder's own scan already passed the bytes before.
       const char* first_backslash = backslashes.first();
       nul_escape_in_document = has_nul_escape(first_backslash, static_cast<std::size_t>(data + len - first_backslash));
-      auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
-      if (iterated.error() == simdjson::UTF8_ERROR) {
-        const std::size_t bad = first_invalid_utf8(data, len);
-        throw Reject{"invalid UTF-8", data + bad};
-      }
-      if (iterated.error() == simdjson::UNESCAPED_CHARS)
-        throw Reject{"invalid JSON: a control character inside a string must be escaped",
-                     first_control_char(data, len)};
-      doc = std::move(iterated.value());  // throws on other stage-1 errors
-      iterating = true;
+      const auto on_demand = [&] {
+        auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
+        check_stage1(iterated.error(), len);
+        doc = std::move(iterated.value_unsafe());
+        iterating = true;
+        parse_on_demand(doc);
+      };
+      // The path's hint picks the reader to try first; a document of the other kind is handed
+      // over once its first telling key is read, nothing written yet.
+      const bool index_first = kind == Kind::kFacts || (kind == Kind::kUnknown && hint != Dataset::kSubmissions);
       try {
-        parse_document(doc, false);
-      } catch (const NeedCikFirst&) {
-        // `facts` came before `cik`: read the CIK alone, then parse again from the start.
-        doc.rewind();
-        auto found = doc.find_field_unordered("cik");
-        if (found.error() == simdjson::NO_SUCH_FIELD) {
-          if (name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
-        } else {
-          // Bad JSON met on the way throws here: the iterator is dead then, and rewinding it
-          // dereferenced a null parser (found by the fuzz target).
-          json_cik = parse_cik(found.value());
-        }
-        const std::int64_t keep = json_cik;
+        if (index_first)
+          parse_indexed(len);
+        else
+          on_demand();
+      } catch (const UseOnDemand&) {
         reset_document();
-        json_cik = keep;
-        cik_looked_up = true;  // a document without "cik" takes the file name's
+        kind = Kind::kMain;
+        on_demand();
+      } catch (const UseIndex&) {
+        reset_document();
         kind = Kind::kFacts;
-        doc.rewind();
-        parse_document(doc, true);
+        iterating = false;
+        parse_indexed(len);
       }
       result.ok = true;
     } catch (const Reject& r) {

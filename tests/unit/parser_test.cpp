@@ -298,6 +298,62 @@ TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]
   CHECK(*fact(R"("val":1,"form":"10-K","form":"10-Q")")[kForm] == "10-Q");
 }
 
+TEST_CASE("companyfacts from the structural index: grammar refused where it breaks, numbers as simdjson reads them",
+          "[parser][malformed]") {
+  // Companyfacts documents are walked over simdjson's structural index, not through On-Demand:
+  // the walker checks the grammar itself, in the values it reads and in those it skips.
+  const std::string head = R"({"cik":1,"facts":{"g":{"C":{"label":"L","units":{"U":[)";
+  const std::string good_fact = R"({"end":"2020-01-01","val":1,"accn":"a"})";
+  struct Case {
+    const char* what;
+    std::string bytes;
+    std::string reason;
+    std::string at;  // the offset is that of the first occurrence of this text after `head`
+  };
+  const Case cases[] = {
+      {"missing comma between facts", head + good_fact + R"({"end":"2020-01-02","val":1,"accn":"a"}]}}}}})",
+       "expected ',' or ']'", R"({"end":"2020-01-02")"},
+      {"missing colon", head + R"({"end" "2020-01-01"}]}}}}})", "expected ':'", "\"2020"},
+      {"trailing comma", head + R"({"end":"2020-01-01",}]}}}}})", "expected a string key", "}"},
+      {"no value", head + R"({"end":,"val":1}]}}}}})", "expected a value", ","},
+      {"bad literal", head + R"({"end":"2020-01-01","val":nul,"accn":"a"}]}}}}})", "not a JSON value", "nul"},
+      {"bad literal in a skipped value", head + R"({"x":[tru],"end":"2020-01-01","val":1,"accn":"a"}]}}}}})", "", ""},
+      {"leading zero", head + R"({"end":"2020-01-01","val":007,"accn":"a"}]}}}}})", "malformed number", "007"},
+      {"bare minus", head + R"({"end":"2020-01-01","val":-,"accn":"a"}]}}}}})", "malformed number", "-,"},
+      {"no fraction digits", head + R"({"end":"2020-01-01","val":1.,"accn":"a"}]}}}}})", "malformed number", "1."},
+      {"beyond a double", head + R"({"end":"2020-01-01","val":1e400,"accn":"a"}]}}}}})", "out of the range", "1e400"},
+      {"unclosed", head + good_fact, "ends before its objects and arrays close", ""},
+      {"bad escape", head + R"({"end":"2020-01-01","val":1,"accn":"a\x"}]}}}}})", "invalid escape", "\"a\\"},
+      {"unclosed key escape", head + R"({"e\u00":"2020-01-01"}]}}}}})", "invalid escape", "\"e"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    const auto p = parse_bytes(c.bytes, "companyfacts/CIK0000000001.json");
+    if (c.reason.empty()) {  // skipped values are stepped over by depth, as On-Demand does
+      CHECK(p.outcome.ok);
+      continue;
+    }
+    REQUIRE_FALSE(p.outcome.ok);
+    CHECK_THAT(p.outcome.error, Catch::Contains(c.reason));
+    CHECK(p.outcome.error.rfind("invalid JSON: ", 0) == 0);
+    const auto at = c.at.empty() ? c.bytes.size() : c.bytes.find(c.at, head.size());
+    CHECK(p.outcome.error_offset == static_cast<std::int64_t>(at));
+    CHECK(p.decoded.rows.empty());
+  }
+
+  const auto val = [&](const std::string& v) {
+    const auto p = parse_bytes(head + R"({"end":"2020-01-01","val":)" + v + R"(,"accn":"a"}]}}}}})", "x.json");
+    REQUIRE(p.outcome.ok);
+    return p.decoded.rows.at(TableId::kFacts).at(0).at(6);
+  };
+  CHECK(*val("9223372036854775807") == "9223372036854775807");  // an integer
+  CHECK(*val("-9223372036854775808") == "-9223372036854775808");
+  CHECK(*val("9223372036854775808") == "9223372036854775808");  // beyond int64: a decimal as written
+  CHECK(*val("1e-400") == "1e-400");  // too small for a double: simdjson reads 0, and so do we
+  CHECK(*val("-0.5E+2 ") == "-0.5E+2");
+  CHECK_FALSE(val("null").has_value());
+}
+
 TEST_CASE("integers the parser reads itself: only canonical ones, the rest as simdjson says", "[parser][malformed]") {
   // Integer cells are parsed straight from the token when it is -?(0|[1-9][0-9]*) of up to 18
   // digits; every other spelling must still be refused (or read) exactly as simdjson does.
@@ -312,6 +368,26 @@ TEST_CASE("integers the parser reads itself: only canonical ones, the rest as si
     REQUIRE(p.outcome.ok);
     const std::string expected = std::string(good) == "-0" ? "0" : good;
     CHECK(col(p.decoded.rows.at(F).at(0), F, "size") == expected);
+  }
+  // Every length the eight-bytes-at-a-time path reads (1-16 digits) and the byte loop (17-18),
+  // with a byte just outside the digits (';' or '/') at each position refused.
+  std::string digits = "9";
+  for (int i = 1; i < 18; ++i) digits += static_cast<char>('0' + (i * 7) % 10);
+  for (std::size_t n = 1; n <= 18; ++n) {
+    for (const std::string sign : {"", "-"}) {
+      const std::string number = sign + digits.substr(0, n);
+      INFO(number);
+      const auto p = page(number);
+      REQUIRE(p.outcome.ok);
+      CHECK(col(p.decoded.rows.at(F).at(0), F, "size") == number);
+    }
+    for (std::size_t at = 0; at < n; ++at)
+      for (const char bad : {';', '/'}) {
+        std::string number = digits.substr(0, n);
+        number[at] = bad;
+        INFO(number);
+        CHECK_FALSE(page(number).outcome.ok);
+      }
   }
   CHECK(col(page("true").decoded.rows.at(F).at(0), F, "size") == "1");  // a flag written as a boolean
   for (const char* bad : {"01", "-", "--1", "1.0", "1e3", "9223372036854775808", "99999999999999999999", "12a"}) {
