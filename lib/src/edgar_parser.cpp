@@ -16,8 +16,6 @@
 
 namespace edgarpipe {
 
-namespace od = simdjson::ondemand;
-
 // ---------------------------------------------------------------------------------------------
 // File names and hints
 
@@ -96,24 +94,6 @@ struct Cell {
 static_assert(sizeof(Cell) == 24);
 
 enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
-
-// The field an object iteration is at, by reference: `for (od::field f : obj)` copies the field
-// out of its result, a 32-byte load of bytes just stored piecewise, which stalled store-to-load
-// forwarding on every field (about a third of the companyfacts parser's time).
-od::field& field_of(simdjson::simdjson_result<od::field>& r) {
-  if (r.error() != simdjson::SUCCESS) throw simdjson::simdjson_error(r.error());
-  return r.value_unsafe();
-}
-// The same for an array's elements (values are passed by reference below for the same reason).
-od::value& value_of(simdjson::simdjson_result<od::value>& r) {
-  if (r.error() != simdjson::SUCCESS) throw simdjson::simdjson_error(r.error());
-  return r.value_unsafe();
-}
-
-[[gnu::always_inline]] inline const char* location_of(od::value& v) noexcept {
-  auto r = v.current_location();
-  return r.error() ? nullptr : r.value_unsafe();
-}
 
 // The value of up to 8 ASCII digits, the first in the lowest byte of `w` (bytes past `n` are
 // ignored), or false if one of the n is not a digit. Eight bytes at a time: integers are parsed
@@ -228,9 +208,6 @@ const char* type_named_by(char c) noexcept {
   const char* found = type_named_by(token.empty() ? '\0' : token[0]);
   if (found == nullptr) invalid_json(token, "expected a value, found");
   throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + found, token.data()};
-}
-[[noreturn]] void wrong_type(od::value& v, std::string_view path, std::string_view expected) {
-  wrong_type(v.raw_json_token(), path, expected);
 }
 
 // Stage 1 marks where a scalar starts but does not read it: the literals are checked here.
@@ -448,7 +425,7 @@ struct Fact {
 }  // namespace
 
 struct EdgarParser::Impl {
-  od::parser parser;
+  JsonIndex index;
 
   // Per-document state.
   const char* base = nullptr;
@@ -509,375 +486,15 @@ struct EdgarParser::Impl {
 
   std::int64_t cik() const noexcept { return json_cik >= 0 ? json_cik : name_cik; }
 
-  // A field's key without copying it: the bytes between its quotes, found back from the value's
-  // first byte over the colon (simdjson has validated that structure). Keys with a backslash
-  // (none in SEC files) take simdjson's unescaping path.
-  [[gnu::always_inline]] std::string_view key_of(od::field& f) {
-    const char* start = f.key().raw();
-    const char* end = location_of(f.value());
-    if (end == nullptr) return f.unescaped_key();
-    do --end;
-    while (is_json_space(*end));  // the colon
-    do --end;
-    while (is_json_space(*end));  // the closing quote
-    if (backslashes.any(start, end)) return f.unescaped_key();
-    return {start, static_cast<std::size_t>(end - start)};
-  }
-
-  // -- scalar cells --------------------------------------------------------------------------
-
-  // Cells are read from a value's raw token, its bytes up to the next structural character, which
-  // On-Demand (raw_json_token) and the structural index give alike: its first byte says the type
-  // and its address is the value's offset. `unescape(raw)` returns the text of a string token
-  // (quotes included) with a backslash; the reader that owns the token knows how.
-
-  template <class Unescape>
-  [[gnu::always_inline]] void text_cell(Cell& c, std::string_view token, std::string_view path, Unescape&& unescape) {
-    c = Cell{};
-    c.where = token.data();
-    if (token[0] == '"') {
-      // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
-      // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
-      const std::string_view raw = trim_right(token);
-      const std::string_view inner = raw.substr(1, raw.size() - 2);
-      if (!backslashes.any(inner.data(), inner.data() + inner.size())) {
-        c.set_text(inner);
-        return;
-      }
-      const std::string_view unescaped = unescape(raw);
-      c.set_text(unescaped);
-      if (nul_escape_in_document && std::memchr(unescaped.data(), '\0', unescaped.size()) != nullptr)
-        throw Reject{std::string(path) + ": text contains a NUL character", c.where};
-      return;
-    }
-    if (token[0] == 'n') return null_literal(token);
-    wrong_type(token, path, "a string or null");
-  }
-  void text_cell(Cell& c, od::value& v, std::string_view path) {
-    // The value is left unconsumed; On-Demand skips it on the next step.
-    text_cell(c, v.raw_json_token(), path, [&](std::string_view) { return std::string_view(v.get_string()); });
-  }
-
-  void int_cell(Cell& c, std::string_view token, std::string_view path) {
-    c = Cell{};
-    const std::string_view s = trim_right(token);
-    c.where = s.data();
-    if (plain_integer(s, c.integer)) {  // nearly every SEC integer
-      c.kind = Cell::kInt;
-      return;
-    }
-    switch (s[0]) {
-      case 't':
-      case 'f':  // flags are 0/1 in SEC files; a boolean means the same
-        c.kind = Cell::kInt;
-        c.integer = bool_literal(s) ? 1 : 0;
-        return;
-      case 'n':
-        return null_literal(s);
-      default:
-        if (is_number_start(s[0])) {
-          if (read_number(s, c.integer) != NumberKind::kInt64) wrong_type(s, path, "an integer");
-          c.kind = Cell::kInt;
-          return;
-        }
-        wrong_type(s, path, "an integer or null");
-    }
-  }
-  void int_cell(Cell& c, od::value& v, std::string_view path) { int_cell(c, v.raw_json_token(), path); }
-
-  // A text or integer cell, checked against its column's type (dates, timestamps).
-  void cell(Cell& c, od::value& v, CellType type, std::string_view path) {
-    if (type == CellType::kInt)
-      int_cell(c, v, path);
-    else
-      text_cell(c, v, path);
-    check_cell(c, type, path);
-  }
-  static void check_cell(const Cell& c, CellType type, std::string_view path) {
-    if (c.kind != Cell::kText || c.text().empty()) return;
-    if (type == CellType::kDate && !is_date(c.text()))
-      throw Reject{
-          std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
-          c.where};
-    if (type == CellType::kTimestamp && !is_timestamp(c.text()))
-      throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
-                       "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
-                   c.where};
-  }
-
-  // Writes a validated cell as a column value of `type`.
-  void write(const Cell& c, CellType type) {
-    value_where = c.where;  // for a value the run's encoding refuses (ValueRejected)
-    switch (c.kind) {
-      case Cell::kNull:
-        out->null();
-        return;
-      case Cell::kInt:
-        out->integer(c.integer);
-        return;
-      case Cell::kText:
-        if (type == CellType::kDate) {
-          if (c.text().empty())
-            out->null();  // DATE columns map "" to NULL
-          else
-            out->text(c.text());
-        } else if (type == CellType::kTimestamp) {
-          if (c.text().empty()) {
-            out->null();
-          } else {
-            char buf[24];
-            out->text(std::string_view(buf, sql_timestamp(c.text(), buf)));  // checked in cell()
-          }
-        } else {
-          out->text(c.text());
-        }
-        return;
-    }
-  }
-
-  template <class Unescape>
-  std::int64_t parse_cik(std::string_view token, Unescape&& unescape) {
-    const std::string_view s = trim_right(token);
-    if (s[0] == '"') {
-      Cell c;
-      text_cell(c, token, "cik", unescape);
-      const std::string_view digits = c.text();
-      if (digits.empty() || digits.size() > 10 || !is_digits(digits))
-        throw Reject{"cik: \"" + std::string(text_excerpt(digits, 20)) + "\" is not a CIK (1 to 10 digits)", s.data()};
-      std::int64_t cik = 0;
-      std::from_chars(digits.data(), digits.data() + digits.size(), cik);
-      return cik;
-    }
-    if (!is_number_start(s[0])) wrong_type(s, "cik", "a string or number");
-    std::int64_t cik = 0;
-    if (read_number(s, cik) != NumberKind::kInt64) wrong_type(s, "cik", "a whole number");
-    if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", s.data()};
-    return cik;
-  }
-  std::int64_t parse_cik(od::value& v) {
-    return parse_cik(v.raw_json_token(), [&](std::string_view) { return std::string_view(v.get_string()); });
-  }
-
-  // -- submissions ---------------------------------------------------------------------------
-
-  void parse_columns(od::object obj, std::string_view prefix) {
-    have_filings = true;
-    for (auto f_result : obj) {
-      od::field& f = field_of(f_result);
-      std::string_view key = key_of(f);
-      od::value& v = f.value();
-      const FilingColumn* col = find_key(kFilingColumns, key);
-      if (col == nullptr) {
-        ++result.unknown_columns;
-        continue;  // unknown columns are ignored (On-Demand skips the value)
-      }
-      const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-      if (v.type() != od::json_type::array) wrong_type(v, path, "an array");
-      column_present[col->column] = true;
-      column_where[col->column] = location_of(v);
-      auto& cells = columns[col->column];
-      cells.clear();
-      for (auto element_result : v.get_array()) {
-        od::value& element = value_of(element_result);
-        cell(cells.emplace_back(), element, col->type, path);
-      }
-    }
-  }
-
-  void emit_filings(std::int64_t cik, std::string_view prefix) {
-    if (!have_filings) return;
-    std::size_t rows = 0;
-    int first = -1;
-    for (int c = 0; c < filings_col::count_; ++c) {
-      if (!column_present[c]) continue;
-      if (first < 0) {
-        first = c;
-        rows = columns[c].size();
-      } else if (columns[c].size() != rows) {
-        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" +
-                         std::string(column_key(first)) + " has " + std::to_string(rows) + " entries, " +
-                         std::string(column_key(c)) + " has " + std::to_string(columns[c].size()) + ")",
-                     column_where[c]};
-      }
-    }
-    if (rows == 0) return;
-    if (!column_present[filings_col::accession_number])
-      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) +
-                       ": filings without an accessionNumber column",
-                   nullptr};
-    for (std::size_t r = 0; r < rows; ++r) {
-      const Cell& accession = columns[filings_col::accession_number][r];
-      if (accession.kind != Cell::kText || accession.text().empty())
-        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
-                         std::to_string(r) + "]: missing accession number",
-                     accession.where};
-      out->begin_row(TableId::kFilings);
-      out->integer(cik);
-      for (const FilingColumn& col : kFilingColumns) {
-        // kFilingColumns lists every column after cik in table order.
-        if (column_present[col.column])
-          write(columns[col.column][r], col.type);
-        else
-          out->null();
-      }
-      out->end_row();
-    }
-    result.rows += rows;
-  }
-
-  static std::string_view column_key(int column) noexcept {
-    for (const auto& c : kFilingColumns)
-      if (c.column == column) return c.key;
-    return "?";
-  }
-
-  void parse_address(od::value& v, std::uint8_t base, std::string_view path) {
-    if (v.type() == od::json_type::null) {
-      if (v.is_null()) return;
-    }
-    if (v.type() != od::json_type::object) wrong_type(v, path, "an object");
-    for (auto f_result : v.get_object()) {
-      od::field& f = field_of(f_result);
-      std::string_view key = key_of(f);
-      const CompanyField* field = find_key(kAddressFields, key);
-      if (field == nullptr) continue;
-      cell(company[base + field->column], f.value(), field->type, std::string(path) + "." + std::string(key));
-    }
-  }
-
-  void submissions_field(std::string_view key, od::value& v) {
-    if (const CompanyField* field = find_key(kCompanyFields, key)) {
-      cell(company[field->column], v, field->type, key);
-      have_company_fields = true;
-    } else if (key == "tickers" || key == "exchanges") {
-      auto& list = key == "tickers" ? tickers : exchanges;
-      if (v.type() != od::json_type::array) wrong_type(v, key, "an array");
-      if (key == "tickers") tickers_where = location_of(v);
-      for (auto element_result : v.get_array()) {
-        od::value& element = value_of(element_result);
-        text_cell(list.emplace_back(), element, key);
-      }
-    } else if (key == "formerNames") {
-      if (v.type() != od::json_type::array) wrong_type(v, key, "an array");
-      for (auto element_result : v.get_array()) {
-        od::value& element = value_of(element_result);
-        if (element.type() != od::json_type::object) wrong_type(element, "formerNames[]", "an object");
-        std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
-        for (auto f_result : element.get_object()) {
-          od::field& f = field_of(f_result);
-          std::string_view k = key_of(f);
-          if (k == "name")
-            text_cell(row[0], f.value(), "formerNames[].name");
-          else if (k == "from")
-            cell(row[1], f.value(), CellType::kTimestamp, "formerNames[].from");
-          else if (k == "to")
-            cell(row[2], f.value(), CellType::kTimestamp, "formerNames[].to");
-        }
-      }
-    } else if (key == "addresses") {
-      if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
-      for (auto f_result : v.get_object()) {
-        od::field& f = field_of(f_result);
-        std::string_view k = key_of(f);
-        if (k == "mailing")
-          parse_address(f.value(), kMailingBase, "addresses.mailing");
-        else if (k == "business")
-          parse_address(f.value(), kBusinessBase, "addresses.business");
-      }
-    } else if (key == "filings") {
-      if (v.type() != od::json_type::object) wrong_type(v, key, "an object");
-      for (auto f_result : v.get_object()) {
-        od::field& f = field_of(f_result);
-        std::string_view k = key_of(f);
-        od::value& fv = f.value();
-        if (k == "recent") {
-          if (fv.type() != od::json_type::object) wrong_type(fv, "filings.recent", "an object");
-          parse_columns(fv.get_object(), "filings.recent");
-        } else if (k == "files") {
-          if (fv.type() != od::json_type::array) wrong_type(fv, "filings.files", "an array");
-          for (auto element_result : fv.get_array()) {
-            od::value& element = value_of(element_result);
-            if (element.type() != od::json_type::object) wrong_type(element, "filings.files[]", "an object");
-            Page page;
-            const char* where = location_of(element);
-            for (auto pf_result : element.get_object()) {
-              od::field& pf = field_of(pf_result);
-              std::string_view pk = key_of(pf);
-              if (pk == "name")
-                text_cell(page.name, pf.value(), "filings.files[].name");
-              else if (pk == "filingCount")
-                int_cell(page.count, pf.value(), "filings.files[].filingCount");
-              else if (pk == "filingFrom")
-                cell(page.from, pf.value(), CellType::kDate, "filings.files[].filingFrom");
-              else if (pk == "filingTo")
-                cell(page.to, pf.value(), CellType::kDate, "filings.files[].filingTo");
-            }
-            if (page.name.kind != Cell::kText || page.name.text().empty())
-              throw Reject{"filings.files[]: page without a name", where};
-            pages.push_back(page);
-          }
-        }
-      }
-    }
-  }
-
-  void emit_main() {
-    if (json_cik < 0) throw Reject{"missing \"cik\": not a submissions main file", nullptr};
-    const std::int64_t id = json_cik;
-    const TableDef& companies = table_def(TableId::kCompanies);
-    out->begin_row(TableId::kCompanies);
-    out->integer(id);
-    for (std::size_t c = 1; c < kCompanyColumns; ++c) {
-      const ColumnType t = companies.columns[c].type;
-      write(company[c], t == ColumnType::kSmallInt ? CellType::kInt : CellType::kText);
-    }
-    out->end_row();
-    result.rows += 1;
-
-    if (tickers.size() != exchanges.size())
-      throw Reject{"tickers has " + std::to_string(tickers.size()) + " entries but exchanges has " +
-                       std::to_string(exchanges.size()),
-                   tickers_where};
-    for (std::size_t i = 0; i < tickers.size(); ++i) {
-      out->begin_row(TableId::kCompanyTickers);
-      out->integer(id);
-      out->integer(static_cast<std::int64_t>(i));
-      write(tickers[i], CellType::kText);
-      write(exchanges[i], CellType::kText);
-      out->end_row();
-    }
-    for (std::size_t i = 0; i < former_names.size(); ++i) {
-      out->begin_row(TableId::kFormerNames);
-      out->integer(id);
-      out->integer(static_cast<std::int64_t>(i));
-      write(former_names[i][0], CellType::kText);
-      write(former_names[i][1], CellType::kTimestamp);
-      write(former_names[i][2], CellType::kTimestamp);
-      out->end_row();
-    }
-    for (const Page& page : pages) {
-      out->begin_row(TableId::kSubmissionPages);
-      out->integer(id);
-      write(page.name, CellType::kText);
-      write(page.count, CellType::kInt);
-      write(page.from, CellType::kDate);
-      write(page.to, CellType::kDate);
-      out->end_row();
-    }
-    result.rows += tickers.size() + former_names.size() + pages.size();
-    emit_filings(id, "filings.recent");
-  }
-
-  // -- companyfacts, from the structural index -----------------------------------------------
+  // -- the structural index -------------------------------------------------------------------
   //
-  // Companyfacts documents are read from simdjson's structural index (JsonIndex) rather than
-  // through On-Demand: a fact is a flat object of ~9 scalars, and On-Demand's field iteration and
-  // its step over each value were about half of the parser's time. Here each field is four index
-  // entries (key, ':', value, ',' or '}') read without a dependency on the bytes between them. The
-  // reader checks the grammar it walks and every scalar it reads, and skips other values by
-  // bracket depth, as On-Demand does.
+  // Documents are walked over simdjson's structural index (JsonIndex: stage 1 alone), not through
+  // On-Demand: a companyfacts fact is a flat object of ~9 scalars and a filings column an array
+  // of short ones, and On-Demand's iteration and its step over each value were about half of the
+  // parser's time. Here a field is four index entries (key, ':', value, ',' or '}') read without a
+  // dependency on the bytes between them. The walker checks the grammar it walks and every scalar
+  // it reads, and skips other values by bracket depth, as On-Demand does.
 
-  JsonIndex index;
   const std::uint32_t* at_ = nullptr;  // offsets of the structural characters
   std::uint32_t n_ = 0;                // how many; at_[n_] is the document's length
   std::uint32_t i_ = 0;                // the cursor
@@ -979,7 +596,7 @@ struct EdgarParser::Impl {
   }
 
   void text_cell_here(Cell& c, std::string_view path) {
-    text_cell(c, value_token(), path, [&](std::string_view raw) { return unescaped(raw); });
+    text_cell(c, value_token(), path);
     ++i_;
   }
   void date_cell_here(Cell& c, std::string_view path) {
@@ -990,6 +607,340 @@ struct EdgarParser::Impl {
     int_cell(c, value_token(), path);
     ++i_;
   }
+  // A text or integer cell, checked against its column's type (dates, timestamps).
+  void cell_here(Cell& c, CellType type, std::string_view path) {
+    if (type == CellType::kInt)
+      int_cell_here(c, path);
+    else
+      text_cell_here(c, path);
+    check_cell(c, type, path);
+  }
+
+  // -- scalar cells --------------------------------------------------------------------------
+
+  // Cells are read from a value's raw token, its bytes up to the next structural character: its
+  // first byte says the type and its address is the value's offset.
+
+  void text_cell(Cell& c, std::string_view token, std::string_view path) {
+    c = Cell{};
+    c.where = token.data();
+    if (token[0] == '"') {
+      // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
+      // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
+      const std::string_view raw = trim_right(token);
+      const std::string_view inner = raw.substr(1, raw.size() - 2);
+      if (!backslashes.any(inner.data(), inner.data() + inner.size())) {
+        c.set_text(inner);
+        return;
+      }
+      const std::string_view text = unescaped(raw);
+      c.set_text(text);
+      if (nul_escape_in_document && std::memchr(text.data(), '\0', text.size()) != nullptr)
+        throw Reject{std::string(path) + ": text contains a NUL character", c.where};
+      return;
+    }
+    if (token[0] == 'n') return null_literal(token);
+    wrong_type(token, path, "a string or null");
+  }
+
+  void int_cell(Cell& c, std::string_view token, std::string_view path) {
+    c = Cell{};
+    const std::string_view s = trim_right(token);
+    c.where = s.data();
+    if (plain_integer(s, c.integer)) {  // nearly every SEC integer
+      c.kind = Cell::kInt;
+      return;
+    }
+    switch (s[0]) {
+      case 't':
+      case 'f':  // flags are 0/1 in SEC files; a boolean means the same
+        c.kind = Cell::kInt;
+        c.integer = bool_literal(s) ? 1 : 0;
+        return;
+      case 'n':
+        return null_literal(s);
+      default:
+        if (is_number_start(s[0])) {
+          if (read_number(s, c.integer) != NumberKind::kInt64) wrong_type(s, path, "an integer");
+          c.kind = Cell::kInt;
+          return;
+        }
+        wrong_type(s, path, "an integer or null");
+    }
+  }
+
+  // Inline for the common case, text and integer cells: a call per cell was 13% of submissions.
+  [[gnu::always_inline]] static void check_cell(const Cell& c, CellType type, std::string_view path) {
+    if ((type == CellType::kDate || type == CellType::kTimestamp) && c.kind == Cell::kText && c.text_size != 0)
+      check_calendar_cell(c, type, path);
+  }
+  static void check_calendar_cell(const Cell& c, CellType type, std::string_view path) {
+    if (type == CellType::kDate && !is_date(c.text()))
+      throw Reject{
+          std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
+          c.where};
+    if (type == CellType::kTimestamp && !is_timestamp(c.text()))
+      throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
+                       "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
+                   c.where};
+  }
+
+  // Writes a validated cell as a column value of `type`.
+  void write(const Cell& c, CellType type) {
+    value_where = c.where;  // for a value the run's encoding refuses (ValueRejected)
+    switch (c.kind) {
+      case Cell::kNull:
+        out->null();
+        return;
+      case Cell::kInt:
+        out->integer(c.integer);
+        return;
+      case Cell::kText:
+        if (type == CellType::kDate) {
+          if (c.text().empty())
+            out->null();  // DATE columns map "" to NULL
+          else
+            out->text(c.text());
+        } else if (type == CellType::kTimestamp) {
+          if (c.text().empty()) {
+            out->null();
+          } else {
+            char buf[24];
+            out->text(std::string_view(buf, sql_timestamp(c.text(), buf)));  // checked in cell()
+          }
+        } else {
+          out->text(c.text());
+        }
+        return;
+    }
+  }
+
+  std::int64_t parse_cik(std::string_view token) {
+    const std::string_view s = trim_right(token);
+    if (s[0] == '"') {
+      Cell c;
+      text_cell(c, token, "cik");
+      const std::string_view digits = c.text();
+      if (digits.empty() || digits.size() > 10 || !is_digits(digits))
+        throw Reject{"cik: \"" + std::string(text_excerpt(digits, 20)) + "\" is not a CIK (1 to 10 digits)", s.data()};
+      std::int64_t cik = 0;
+      std::from_chars(digits.data(), digits.data() + digits.size(), cik);
+      return cik;
+    }
+    if (!is_number_start(s[0])) wrong_type(s, "cik", "a string or number");
+    std::int64_t cik = 0;
+    if (read_number(s, cik) != NumberKind::kInt64) wrong_type(s, "cik", "a whole number");
+    if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", s.data()};
+    return cik;
+  }
+
+  // -- submissions ---------------------------------------------------------------------------
+
+  // The object at the cursor: filing columns, each an array of cells (filings.recent, or a whole
+  // overflow page).
+  void parse_columns(std::string_view prefix) {
+    have_filings = true;
+    for_each_field([&](std::string_view key, const char*) {
+      const FilingColumn* col = find_key(kFilingColumns, key);
+      if (col == nullptr) {
+        ++result.unknown_columns;  // unknown columns are ignored
+        return skip_value();
+      }
+      const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+      require_container('[', path, "an array");
+      column_present[col->column] = true;
+      column_where[col->column] = here();
+      auto& cells = columns[col->column];
+      cells.clear();
+      for_each_element([&] { cell_here(cells.emplace_back(), col->type, path); });
+    });
+  }
+
+  void emit_filings(std::int64_t cik, std::string_view prefix) {
+    if (!have_filings) return;
+    std::size_t rows = 0;
+    int first = -1;
+    for (int c = 0; c < filings_col::count_; ++c) {
+      if (!column_present[c]) continue;
+      if (first < 0) {
+        first = c;
+        rows = columns[c].size();
+      } else if (columns[c].size() != rows) {
+        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" +
+                         std::string(column_key(first)) + " has " + std::to_string(rows) + " entries, " +
+                         std::string(column_key(c)) + " has " + std::to_string(columns[c].size()) + ")",
+                     column_where[c]};
+      }
+    }
+    if (rows == 0) return;
+    if (!column_present[filings_col::accession_number])
+      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) +
+                       ": filings without an accessionNumber column",
+                   nullptr};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const Cell& accession = columns[filings_col::accession_number][r];
+      if (accession.kind != Cell::kText || accession.text().empty())
+        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
+                         std::to_string(r) + "]: missing accession number",
+                     accession.where};
+      out->begin_row(TableId::kFilings);
+      out->integer(cik);
+      for (const FilingColumn& col : kFilingColumns) {
+        // kFilingColumns lists every column after cik in table order.
+        if (column_present[col.column])
+          write(columns[col.column][r], col.type);
+        else
+          out->null();
+      }
+      out->end_row();
+    }
+    result.rows += rows;
+  }
+
+  static std::string_view column_key(int column) noexcept {
+    for (const auto& c : kFilingColumns)
+      if (c.column == column) return c.key;
+    return "?";
+  }
+
+  void parse_address(std::uint8_t base_column, std::string_view path) {
+    if (op() == 'n') {
+      null_literal(value_token());
+      ++i_;
+      return;
+    }
+    require_container('{', path, "an object");
+    for_each_field([&](std::string_view key, const char*) {
+      const CompanyField* field = find_key(kAddressFields, key);
+      if (field == nullptr) return skip_value();
+      cell_here(company[base_column + field->column], field->type, std::string(path) + "." + std::string(key));
+    });
+  }
+
+  // A top-level field of a main file, with the cursor on its value.
+  void submissions_field(std::string_view key) {
+    if (const CompanyField* field = find_key(kCompanyFields, key)) {
+      cell_here(company[field->column], field->type, key);
+      have_company_fields = true;
+    } else if (key == "tickers" || key == "exchanges") {
+      auto& list = key == "tickers" ? tickers : exchanges;
+      require_container('[', key, "an array");
+      if (key == "tickers") tickers_where = here();
+      for_each_element([&] { text_cell_here(list.emplace_back(), key); });
+    } else if (key == "formerNames") {
+      require_container('[', key, "an array");
+      for_each_element([&] {
+        require_container('{', "formerNames[]", "an object");
+        std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
+        for_each_field([&](std::string_view k, const char*) {
+          if (k == "name")
+            text_cell_here(row[0], "formerNames[].name");
+          else if (k == "from")
+            cell_here(row[1], CellType::kTimestamp, "formerNames[].from");
+          else if (k == "to")
+            cell_here(row[2], CellType::kTimestamp, "formerNames[].to");
+          else
+            skip_value();
+        });
+      });
+    } else if (key == "addresses") {
+      require_container('{', key, "an object");
+      for_each_field([&](std::string_view k, const char*) {
+        if (k == "mailing")
+          parse_address(kMailingBase, "addresses.mailing");
+        else if (k == "business")
+          parse_address(kBusinessBase, "addresses.business");
+        else
+          skip_value();
+      });
+    } else if (key == "filings") {
+      require_container('{', key, "an object");
+      for_each_field([&](std::string_view k, const char*) {
+        if (k == "recent") {
+          require_container('{', "filings.recent", "an object");
+          parse_columns("filings.recent");
+        } else if (k == "files") {
+          require_container('[', "filings.files", "an array");
+          for_each_element([&] { parse_page_entry(); });
+        } else {
+          skip_value();
+        }
+      });
+    } else {
+      skip_value();
+    }
+  }
+
+  void parse_page_entry() {
+    require_container('{', "filings.files[]", "an object");
+    const char* where = here();
+    Page page;
+    for_each_field([&](std::string_view k, const char*) {
+      if (k == "name")
+        text_cell_here(page.name, "filings.files[].name");
+      else if (k == "filingCount")
+        int_cell_here(page.count, "filings.files[].filingCount");
+      else if (k == "filingFrom")
+        cell_here(page.from, CellType::kDate, "filings.files[].filingFrom");
+      else if (k == "filingTo")
+        cell_here(page.to, CellType::kDate, "filings.files[].filingTo");
+      else
+        skip_value();
+    });
+    if (page.name.kind != Cell::kText || page.name.text().empty())
+      throw Reject{"filings.files[]: page without a name", where};
+    pages.push_back(page);
+  }
+
+  void emit_main() {
+    if (json_cik < 0) throw Reject{"missing \"cik\": not a submissions main file", nullptr};
+    const std::int64_t id = json_cik;
+    const TableDef& companies = table_def(TableId::kCompanies);
+    out->begin_row(TableId::kCompanies);
+    out->integer(id);
+    for (std::size_t c = 1; c < kCompanyColumns; ++c) {
+      const ColumnType t = companies.columns[c].type;
+      write(company[c], t == ColumnType::kSmallInt ? CellType::kInt : CellType::kText);
+    }
+    out->end_row();
+    result.rows += 1;
+
+    if (tickers.size() != exchanges.size())
+      throw Reject{"tickers has " + std::to_string(tickers.size()) + " entries but exchanges has " +
+                       std::to_string(exchanges.size()),
+                   tickers_where};
+    for (std::size_t i = 0; i < tickers.size(); ++i) {
+      out->begin_row(TableId::kCompanyTickers);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(tickers[i], CellType::kText);
+      write(exchanges[i], CellType::kText);
+      out->end_row();
+    }
+    for (std::size_t i = 0; i < former_names.size(); ++i) {
+      out->begin_row(TableId::kFormerNames);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(former_names[i][0], CellType::kText);
+      write(former_names[i][1], CellType::kTimestamp);
+      write(former_names[i][2], CellType::kTimestamp);
+      out->end_row();
+    }
+    for (const Page& page : pages) {
+      out->begin_row(TableId::kSubmissionPages);
+      out->integer(id);
+      write(page.name, CellType::kText);
+      write(page.count, CellType::kInt);
+      write(page.from, CellType::kDate);
+      write(page.to, CellType::kDate);
+      out->end_row();
+    }
+    result.rows += tickers.size() + former_names.size() + pages.size();
+    emit_filings(id, "filings.recent");
+  }
+
+  // -- companyfacts --------------------------------------------------------------------------
+
   void val_cell_here(Fact& f) {
     f.have_val = true;
     Cell& c = f.val;
@@ -1011,37 +962,6 @@ struct EdgarParser::Impl {
     f.val_double = nearest_double(s);
   }
 
-  void parse_indexed(std::size_t len) {
-    check_stage1(index.build(base, len), len);
-    at_ = index.offsets();
-    n_ = index.count();
-    len_ = len;
-    i_ = 0;
-    if (op() != '{') {
-      if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
-      throw Reject{"expected a JSON object at the top level", base};
-    }
-    for_each_field([&](std::string_view key, const char*) {
-      if (key == "cik") {
-        if (!cik_looked_up) json_cik = parse_cik(value_token(), [&](std::string_view raw) { return unescaped(raw); });
-        return skip_value();
-      }
-      check_kind(key, here());
-      if (kind == Kind::kMain) throw UseOnDemand{};  // nothing is written before this point
-      if (kind == Kind::kFacts && key == "entityName") {
-        text_cell_here(entity_name, key);
-        have_entity_name = true;
-      } else if (kind == Kind::kFacts && key == "facts") {
-        if (json_cik < 0 && !cik_looked_up) look_up_cik();
-        facts_here();
-      } else {
-        skip_value();
-      }
-    });
-    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
-    finish_document();
-  }
-
   // "facts" came before "cik": the rows need the CIK, so read the first "cik" after it (keys
   // compared as written), then come back. Without one, the file name's CIK is used.
   void look_up_cik() {
@@ -1057,7 +977,7 @@ struct EdgarParser::Impl {
       const bool is_cik = trim_right({base + at_[i_], at_[i_ + 1] - at_[i_]}) == "\"cik\"";
       i_ += 2;
       if (is_cik) {
-        json_cik = parse_cik(value_token(), [&](std::string_view raw) { return unescaped(raw); });
+        json_cik = parse_cik(value_token());
         break;
       }
       skip_value();
@@ -1180,12 +1100,6 @@ struct EdgarParser::Impl {
 
   // -- document ------------------------------------------------------------------------------
 
-  // After the top-level value, only the end of input may follow.
-  static void check_trailing(od::document& doc) {
-    auto where = doc.current_location();  // an error here means: at the end
-    if (!where.error()) throw Reject{"trailing content after the JSON document", where.value_unsafe()};
-  }
-
   // A top-level key that names the document's kind settles it (the first one), and must agree
   // with it after that.
   void check_kind(std::string_view key, const char* value_at) {
@@ -1199,34 +1113,41 @@ struct EdgarParser::Impl {
     }
   }
 
-  // The two readers hand a document to each other once its kind is known, before any row is
-  // written: submissions go through On-Demand, companyfacts through the structural index.
-  struct UseOnDemand {};
-  struct UseIndex {};
-
-  // Submissions main files and overflow pages, through On-Demand.
-  void parse_on_demand(od::document& doc) {
+  void parse_document(std::size_t len) {
+    check_stage1(index.build(base, len), len);
+    at_ = index.offsets();
+    n_ = index.count();
+    len_ = len;
+    i_ = 0;
+    if (op() != '{') {
+      if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
+      throw Reject{"expected a JSON object at the top level", base};
+    }
     if (kind == Kind::kPage) {
-      if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
-      parse_columns(doc.get_object(), "");
-      check_trailing(doc);
+      parse_columns("");
+      if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
       emit_filings(name_cik, "");
       return;
     }
-    if (doc.type() != od::json_type::object) throw Reject{"expected a JSON object at the top level", base};
-    for (auto f_result : doc.get_object()) {
-      od::field& f = field_of(f_result);
-      std::string_view key = key_of(f);
-      od::value& v = f.value();
+    for_each_field([&](std::string_view key, const char*) {
       if (key == "cik") {
-        json_cik = parse_cik(v);
-        continue;
+        if (!cik_looked_up) json_cik = parse_cik(value_token());
+        return skip_value();
       }
-      check_kind(key, location_of(v));
-      if (kind == Kind::kFacts) throw UseIndex{};  // nothing is written before this point
-      if (kind == Kind::kMain) submissions_field(key, v);
-    }
-    check_trailing(doc);
+      check_kind(key, here());
+      if (kind == Kind::kMain)
+        submissions_field(key);
+      else if (kind == Kind::kFacts && key == "entityName") {
+        text_cell_here(entity_name, key);
+        have_entity_name = true;
+      } else if (kind == Kind::kFacts && key == "facts") {
+        if (json_cik < 0 && !cik_looked_up) look_up_cik();
+        facts_here();
+      } else {
+        skip_value();
+      }
+    });
+    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
     finish_document();
   }
 
@@ -1268,8 +1189,8 @@ struct EdgarParser::Impl {
 
     const char* error_where = nullptr;
     bool where_known = false;
-    bool iterating = false;
-    od::document doc;
+    if (capacity < len + simdjson::SIMDJSON_PADDING)
+      throw std::invalid_argument("EdgarParser::parse: the buffer lacks simdjson's padding");
     try {
       if (len == 0) throw Reject{"empty file", data};
       // A byte order mark of UTF-16 (a file re-saved by a Windows tool): say so, not "NUL byte".
@@ -1285,31 +1206,7 @@ struct EdgarParser::Impl {
       // Scanned from the first backslash: the finder's own scan already passed the bytes before.
       const char* first_backslash = backslashes.first();
       nul_escape_in_document = has_nul_escape(first_backslash, static_cast<std::size_t>(data + len - first_backslash));
-      const auto on_demand = [&] {
-        auto iterated = parser.iterate(simdjson::padded_string_view(data, len, capacity));
-        check_stage1(iterated.error(), len);
-        doc = std::move(iterated.value_unsafe());
-        iterating = true;
-        parse_on_demand(doc);
-      };
-      // The path's hint picks the reader to try first; a document of the other kind is handed
-      // over once its first telling key is read, nothing written yet.
-      const bool index_first = kind == Kind::kFacts || (kind == Kind::kUnknown && hint != Dataset::kSubmissions);
-      try {
-        if (index_first)
-          parse_indexed(len);
-        else
-          on_demand();
-      } catch (const UseOnDemand&) {
-        reset_document();
-        kind = Kind::kMain;
-        on_demand();
-      } catch (const UseIndex&) {
-        reset_document();
-        kind = Kind::kFacts;
-        iterating = false;
-        parse_indexed(len);
-      }
+      parse_document(len);
       result.ok = true;
     } catch (const Reject& r) {
       result.error = r.reason;
@@ -1323,12 +1220,6 @@ struct EdgarParser::Impl {
       } else if (e.error() == simdjson::INCOMPLETE_ARRAY_OR_OBJECT || e.error() == simdjson::UNCLOSED_STRING) {
         error_where = data + len;  // the document ends too early
         where_known = true;
-      } else if (iterating) {  // a document that never started has no location to ask
-        auto loc = doc.current_location();
-        if (!loc.error()) {
-          error_where = loc.value_unsafe();
-          where_known = true;
-        }
       }
     } catch (const ValueRejected& e) {
       result.error = e.what();

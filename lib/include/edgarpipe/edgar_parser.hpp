@@ -7,7 +7,8 @@
 // `entityType`/`filings`/...), and for a document without telling keys (`{}`) from a directory
 // named like the dataset.
 //
-// It parses in place with simdjson On-Demand: the caller's buffer must have kTailPadding readable
+// It parses in place: simdjson's first stage indexes the document, and the parser walks that index
+// (lib/src/json_index.hpp). The caller's buffer must have kTailPadding (SIMDJSON_PADDING) readable
 // bytes past `length` (a shared-memory chunk does). Rows are written straight into a
 // RowBatchWriter. On bad input it returns a one-line reason and, where known, the byte offset;
 // rows already written for the file are the caller's to discard (RowBatchWriter::reject_file).
