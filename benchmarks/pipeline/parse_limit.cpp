@@ -1,6 +1,6 @@
 // The parse limit: simdjson On-Demand visiting every value of every file, with the files already
 // in memory, on N threads. This is the reference the end-to-end harness (pipeline_bench.py)
-// holds the pipeline against: the least work any simdjson-based loader must do on that input.
+// holds the pipeline against: simdjson parsing the same files, value by value.
 //
 //   edgarpipe_parse_limit --threads N PATH...    prints one JSON line: files, bytes, seconds
 #include <simdjson.h>

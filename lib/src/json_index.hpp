@@ -1,6 +1,5 @@
-// JsonIndex: simdjson's first stage run on its own, for readers that walk a document's
-// structural index directly instead of through On-Demand (the companyfacts reader in
-// edgar_parser.cpp).
+// JsonIndex: simdjson's first stage run on its own, for a reader that walks a document's
+// structural index directly instead of through On-Demand (EdgarParser, edgar_parser.cpp).
 //
 // Stage 1 validates UTF-8, finds every string (and refuses an unclosed one or a raw control
 // character inside one), and lists the offset of every structural character ({ } [ ] : ,), of
