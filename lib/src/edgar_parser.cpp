@@ -443,6 +443,7 @@ struct EdgarParser::Impl {
   const char* taxonomy_where = nullptr;
   const char* concept_where = nullptr;
   const char* unit_where = nullptr;
+  RowBatchWriter::RowPrefix fact_prefix;  // the unit's facts' cik, taxonomy, concept and unit
 
   // Submissions main file, kept until the end of the document (the CIK may come last).
   std::array<Cell, kCompanyColumns> company{};
@@ -1026,6 +1027,7 @@ struct EdgarParser::Impl {
     require_container('{', "units", "an object");
     for_each_field([&](std::string_view unit, const char* unit_key) {
       unit_where = unit_key;
+      fact_prefix.valid = false;
       require_container('[', "units." + std::string(unit), "an array");
       for_each_element([&] { fact_here(id, taxonomy, concept_name, unit); });
     });
@@ -1063,13 +1065,16 @@ struct EdgarParser::Impl {
     if (f.accn.kind != Cell::kText || f.accn.text_size == 0) throw Reject{"fact without an \"accn\"", fact_where};
     if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
     out->begin_row(TableId::kFacts);
-    out->integer(id);
-    value_where = taxonomy_where;
-    out->text(taxonomy);
-    value_where = concept_where;
-    out->text(concept_name);
-    value_where = unit_where;
-    out->text(unit);
+    if (!out->repeat_prefix(fact_prefix)) {  // the first fact of a unit, or after a spilled row
+      out->integer(id);
+      value_where = taxonomy_where;
+      out->text(taxonomy);
+      value_where = concept_where;
+      out->text(concept_name);
+      value_where = unit_where;
+      out->text(unit);
+      out->keep_prefix(fact_prefix, 4);
+    }
     write(f.start, CellType::kDate);
     write(f.end, CellType::kDate);
     value_where = f.val.where;

@@ -170,3 +170,49 @@ TEST_CASE("a single row larger than a chunk is refused, not truncated", "[batch]
   w.begin_file(1);
   REQUIRE_THROWS_AS(write_entity(w, 1, std::string(500, 'x')), RowTooLarge);
 }
+
+TEST_CASE("a kept row prefix repeats into later rows exactly as if written, in every encoding", "[batch]") {
+  // Facts share their first four values (cik, taxonomy, concept, unit) within a unit; the parser
+  // keeps them encoded once and copies them. Small chunks make some rows spill, whose prefix is not
+  // kept: the next row writes the values again.
+  for (const BatchEncoding encoding : {BatchEncoding::kValues, BatchEncoding::kPgCopy, BatchEncoding::kTdsCells}) {
+    INFO(static_cast<int>(encoding));
+    const auto write_rows = [&](bool repeat) {
+      CollectingOutput out(512);
+      RowBatchWriter w(out, encoding);
+      w.reset(out.first());
+      w.begin_file(0);
+      RowBatchWriter::RowPrefix prefix;
+      for (int i = 0; i < 40; ++i) {
+        w.begin_row(TableId::kFacts);
+        if (!(repeat && w.repeat_prefix(prefix))) {
+          w.integer(320193);
+          w.text("us-gaap");
+          w.text("AccountsPayableCurrent");
+          w.text("USD");
+          w.keep_prefix(prefix, 4);
+        }
+        w.null();
+        w.text("2024-09-28");
+        w.integer(i);
+        w.text("0000320193-24-000123");
+        w.integer(2024);
+        w.text("FY");
+        w.text("10-K");
+        w.text("2024-11-01");
+        w.null();
+        w.end_row();
+      }
+      FileEndInfo end;
+      end.rows = 40;
+      w.end_file(end);
+      out.finish(w.used());
+      return decode(out.chunks, encoding);
+    };
+    const Decoded repeated = write_rows(true);
+    const Decoded written = write_rows(false);
+    REQUIRE(repeated.rows.at(TableId::kFacts).size() == 40);
+    CHECK(repeated.rows == written.rows);
+    CHECK(*repeated.rows.at(TableId::kFacts)[39][2] == "AccountsPayableCurrent");
+  }
+}
