@@ -34,7 +34,8 @@ class JsonIndex {
       impl_ = std::move(grown);
     }
     // Unescaped strings are never longer than their source, and each is unescaped once.
-    strings_.resize(len + simdjson::SIMDJSON_PADDING);
+    if (strings_.size() < len + simdjson::SIMDJSON_PADDING)  // grown only: a resize zeroes what it adds
+      strings_.resize(len + simdjson::SIMDJSON_PADDING);
     strings_used_ = 0;
     return impl_->stage1(reinterpret_cast<const std::uint8_t*>(data), len, simdjson::stage1_mode::regular);
   }
