@@ -37,7 +37,8 @@ class SharedSegment {
   static SharedSegment create(const std::string& name, std::size_t size, Populate populate = Populate::kAll);
   // Opens and maps an existing segment read-write. Throws std::runtime_error on failure.
   static SharedSegment open(const std::string& name, Populate populate = Populate::kAll);
-  // Pre-faults (allocating if needed) the first `bytes` of the mapping, writable.
+  // Pre-faults (allocating if needed) the first `bytes` of the mapping, writable. This and
+  // map_populated() fault page-aligned slices on up to four threads of the calling process.
   void populate(std::size_t bytes) const noexcept;
   // Fills this process's page tables for the first `bytes` of a segment whose pages another
   // process has already populated, writable, so that writes to them take no fault. Read-faulting
