@@ -79,7 +79,7 @@ struct ValueRejected : std::runtime_error {
 // Copies n bytes; the short strings rows are made of (dates, accession numbers, forms) without
 // a library call, as two overlapping fixed-size moves: a variable-length memcpy is a call, and
 // it was a fifth of the cost of writing a companyfacts row.
-inline void copy_short(std::byte* dst, const char* src, std::size_t n) noexcept {
+[[gnu::always_inline]] inline void copy_short(std::byte* dst, const char* src, std::size_t n) noexcept {
   const auto pair = [&](auto word) {
     decltype(word) head, tail;
     std::memcpy(&head, src, sizeof word);
