@@ -143,7 +143,7 @@ bool is_json_space(char c) noexcept {
   return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
-std::string_view trim_right(std::string_view s) noexcept {
+[[gnu::always_inline]] inline std::string_view trim_right(std::string_view s) noexcept {
   while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
   return s;
 }
@@ -524,10 +524,10 @@ struct EdgarParser::Impl {
       throw Reject{"invalid JSON: a string has an invalid escape", raw.data()};
     return text;
   }
-  // The key at the cursor (its ':' follows at i_ + 1).
-  [[gnu::always_inline]] std::string_view key_here() {
-    const char* open = base + at_[i_];
-    const char* close = base + at_[i_ + 1];
+  // The key at index entry j (its ':' follows at j + 1).
+  [[gnu::always_inline]] std::string_view key_at(std::uint32_t j) {
+    const char* open = base + at_[j];
+    const char* close = base + at_[j + 1];
     do --close;
     while (is_json_space(*close));  // the closing quote
     if (!backslashes.any(open + 1, close)) return {open + 1, static_cast<std::size_t>(close - open - 1)};
@@ -550,7 +550,7 @@ struct EdgarParser::Impl {
         bad_json("expected ':' after an object key");
       }
       const char* key_where = base + at_[i_] + 1;
-      const std::string_view key = key_here();
+      const std::string_view key = key_at(i_);
       i_ += 2;
       on_field(key, key_where);
       const char c = op();
@@ -626,13 +626,12 @@ struct EdgarParser::Impl {
   // first byte says the type and its address is the value's offset.
 
   void text_cell(Cell& c, std::string_view token, std::string_view path) {
-    c = Cell{};
-    c.where = token.data();
+    c.where = token.data();  // every path below sets the other fields, set_text() all of them
     if (token[0] == '"') {
       // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
       // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
-      const std::string_view raw = trim_right(token);
-      const std::string_view inner = raw.substr(1, raw.size() - 2);
+      const std::string_view raw = trim_right(token);  // at least the two quotes (stage 1)
+      const std::string_view inner(raw.data() + 1, raw.size() - 2);
       if (!backslashes.any(inner.data(), inner.data() + inner.size())) {
         c.set_text(inner);
         return;
@@ -643,6 +642,8 @@ struct EdgarParser::Impl {
         throw Reject{std::string(path) + ": text contains a NUL character", c.where};
       return;
     }
+    c.kind = Cell::kNull;
+    c.text_size = 0;
     if (token[0] == 'n') return null_literal(token);
     wrong_type(token, path, "a string or null");
   }
