@@ -151,6 +151,13 @@ class RowBatchWriter {
     values_start_ = used_;
   }
 
+  // Drops the row begun last, whatever of it was written: nothing of it reaches the batch.
+  void cancel_row() noexcept {
+    used_ = record_start_;
+    stop_spilling();
+    in_record_ = false;
+  }
+
   // Leading values that consecutive rows of a table share (a fact's cik, taxonomy, concept and
   // unit), kept as written in the run's encoding: later rows copy the bytes instead of encoding
   // and checking the values again (four of a fact row's thirteen values, ~10% of the
