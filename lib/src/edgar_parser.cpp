@@ -223,6 +223,20 @@ constexpr std::uint64_t short_key(std::string_view k) noexcept {
   return k.size() >= 8 ? w : w & ((std::uint64_t{1} << (8 * k.size())) - 1);
 }
 
+// A fact's columns after the prefix, in the order SEC writes their keys.
+enum FactColumn : std::uint8_t { kStart, kEnd, kVal, kAccn, kFy, kFp, kForm, kFiled, kFrame, kFactColumns };
+// Each key with its closing quote, as the 8 bytes loaded from after its opening quote read it
+// (the mask keeps the key's bytes).
+struct QuotedKey {
+  std::uint64_t bytes, mask;
+};
+constexpr QuotedKey quoted_key(std::string_view key_and_quote) {
+  return {short_key(key_and_quote), ~std::uint64_t{0} >> (64 - 8 * key_and_quote.size())};
+}
+constexpr QuotedKey kFactKeys[kFactColumns] = {quoted_key("start\""), quoted_key("end\""),   quoted_key("val\""),
+                                               quoted_key("accn\""),  quoted_key("fy\""),    quoted_key("fp\""),
+                                               quoted_key("form\""),  quoted_key("filed\""), quoted_key("frame\"")};
+
 enum class NumberKind { kInt64, kOther };  // kOther: a fraction, an exponent, or beyond int64
 
 // A number token (trimmed), checked against JSON's grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -1032,21 +1046,13 @@ struct EdgarParser::Impl {
     out->keep_prefix(fact_prefix, 4);
   }
 
-  // A fact's columns after the prefix, in the order SEC writes their keys.
-  enum FactColumn : std::uint8_t { kStart, kEnd, kVal, kAccn, kFy, kFp, kForm, kFiled, kFrame, kFactColumns };
-  // Each key with its closing quote, as 8 bytes loaded from after the opening quote read them.
-  static constexpr std::uint64_t kQuotedFactKey[kFactColumns] = {
-      short_key("start\""), short_key("end\""),  short_key("val\""),   short_key("accn\""), short_key("fy\""),
-      short_key("fp\""),    short_key("form\""), short_key("filed\""), short_key("frame\"")};
-  static constexpr std::uint64_t kQuotedFactKeyMask[kFactColumns] = {0xFFFFFFFFFFFF, 0xFFFFFFFF,     0xFFFFFFFF,
-                                                                     0xFFFFFFFFFF,   0xFFFFFF,       0xFFFFFF,
-                                                                     0xFFFFFFFFFF,   0xFFFFFFFFFFFF, 0xFFFFFFFFFFFF};
-
-  // The plain fact, written straight from the index into its row: keys as SEC writes them (start?, end, val, accn, fy,
-  // fp, form, filed, frame?: the table's column order), strings without escapes or spaces, dates that exist, canonical
-  // integers or plain decimals, nulls where a column may be null. 98% of Apple's facts; the general path gathered them
-  // into Cells, checked, then wrote them, at about twice the instructions. Anything else cancels the row and returns
-  // false, the cursor still on the fact: fact_here then reads it and says what, if anything, is wrong.
+  // The plain fact, written straight from the index into its row: keys as SEC writes them
+  // (start?, end, val, accn, fy, fp, form, filed, frame?: the table's column order), strings
+  // without escapes or spaces, dates that exist, canonical integers or plain decimals, nulls where
+  // a column may be null. That is 98% of Apple's facts; the general path gathered them into Cells,
+  // checked, then wrote them, at about twice the instructions. Anything else cancels the row and
+  // returns false, the cursor still on the fact: fact_here then reads it and says what, if
+  // anything, is wrong.
   bool plain_fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
                        std::string_view unit) {
     const std::uint32_t* const at = at_;
@@ -1080,11 +1086,11 @@ struct EdgarParser::Impl {
       if (j + 3 >= n || b[at[j]] != '"' || b[at[j + 1]] != ':') return false;
       std::uint64_t key;
       std::memcpy(&key, b + at[j] + 1, 8);  // the document is padded
-      if (column == kStart && (key & kQuotedFactKeyMask[kStart]) != kQuotedFactKey[kStart]) {
+      if (column == kStart && (key & kFactKeys[kStart].mask) != kFactKeys[kStart].bytes) {
         out->null();  // no start: an instant
         column = kEnd;
       }
-      if (column == kFactColumns || (key & kQuotedFactKeyMask[column]) != kQuotedFactKey[column]) return false;
+      if (column == kFactColumns || (key & kFactKeys[column].mask) != kFactKeys[column].bytes) return false;
       const char* value = b + at[j + 2];
       const char* value_end = b + at[j + 3];
       value_where = value;  // for a value the run's encoding refuses
@@ -1102,6 +1108,7 @@ struct EdgarParser::Impl {
     }
   }
 
+  // One value of a plain fact, written; false if it is not plain (see plain_fact_here).
   [[gnu::always_inline]] bool plain_fact_value(FactColumn column, const char* value, const char* end) {
     const auto is_null = [&] { return end - value == 4 && std::memcmp(value, "null", 4) == 0; };
     if (column == kVal || column == kFy) {
@@ -1141,7 +1148,7 @@ struct EdgarParser::Impl {
     return false;
   }
 
-  // -?digits.digits, at most 30 bytes: no exponent, nothing nearest_double could refuse.
+  // -?digits.digits of at most 30 bytes: no exponent, nothing nearest_double() could refuse.
   static bool is_plain_decimal(const char* p, const char* end) noexcept {
     if (end - p > 30) return false;
     if (p < end && *p == '-') ++p;
