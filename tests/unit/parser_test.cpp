@@ -310,10 +310,10 @@ TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]
   }
 }
 
-TEST_CASE("companyfacts from the structural index: grammar refused where it breaks, numbers as simdjson reads them",
+TEST_CASE("the structural index walk: grammar refused where it breaks, numbers as simdjson reads them",
           "[parser][malformed]") {
-  // Companyfacts documents are walked over simdjson's structural index, not through On-Demand:
-  // the walker checks the grammar itself, in the values it reads and in those it skips.
+  // Documents are walked over simdjson's structural index, not through On-Demand: the walker
+  // checks the grammar itself where it reads, and steps over other values by bracket depth.
   const std::string head = R"({"cik":1,"facts":{"g":{"C":{"label":"L","units":{"U":[)";
   const std::string good_fact = R"({"end":"2020-01-01","val":1,"accn":"a"})";
   struct Case {
@@ -346,7 +346,7 @@ TEST_CASE("companyfacts from the structural index: grammar refused where it brea
   for (const Case& c : cases) {
     INFO(c.what);
     const auto p = parse_bytes(c.bytes, "companyfacts/CIK0000000001.json");
-    if (c.reason.empty()) {  // skipped values are stepped over by depth, as On-Demand does
+    if (c.reason.empty()) {  // skipped values are stepped over by depth, as On-Demand did
       CHECK(p.outcome.ok);
       continue;
     }
@@ -370,9 +370,10 @@ TEST_CASE("companyfacts from the structural index: grammar refused where it brea
   CHECK_FALSE(val("null").has_value());
 }
 
-TEST_CASE("integers the parser reads itself: only canonical ones, the rest as simdjson says", "[parser][malformed]") {
+TEST_CASE("integers: canonical ones read eight digits at a time, the rest by the JSON number grammar",
+          "[parser][malformed]") {
   // Integer cells are parsed straight from the token when it is -?(0|[1-9][0-9]*) of up to 18
-  // digits; every other spelling must still be refused (or read) exactly as simdjson does.
+  // digits; every other spelling must still be refused (or read) as JSON's number grammar says.
   const auto page = [](const std::string& size) {
     return parse_bytes(R"({"accessionNumber":["a"],"size":[)" + size + "]}", "CIK0000000001-submissions-001.json");
   };
