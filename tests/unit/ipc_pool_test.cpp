@@ -41,7 +41,7 @@ std::optional<ChunkHandle> acquire_or_wait(ChunkAllocator& alloc, SpscRing& retu
   }
 }
 
-long minor_faults() {
+[[maybe_unused]] long minor_faults() {  // unused under sanitizers
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   return usage.ru_minflt;

@@ -21,7 +21,7 @@ TEST_CASE("UTF-8 to UTF-16LE: BMP characters and surrogate pairs, with code-unit
 TEST_CASE("UTF-16LE conversion: the 8-byte ASCII path and the per-character path agree at every offset", "[mssql]") {
   // A multi-byte character at each position of a 20-byte string, so it falls inside, at the start
   // and at the end of an 8-byte block, and in the tail shorter than a block.
-  for (const std::string ch : {std::string("\xC3\xA9"), std::string("\xF0\x9F\x9A\x80")}) {
+  for (const std::string& ch : {std::string("\xC3\xA9"), std::string("\xF0\x9F\x9A\x80")}) {
     for (std::size_t at = 0; at <= 20; ++at) {
       std::string utf8(20, 'x');
       for (std::size_t i = 0; i < utf8.size(); ++i) utf8[i] = static_cast<char>('a' + i);
