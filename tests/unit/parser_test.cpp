@@ -282,6 +282,29 @@ TEST_CASE("keys and values with escapes or spaces around the colon read the same
   }
 }
 
+TEST_CASE("filing columns with spaces, escapes, nulls and booleans read the same as plain ones", "[parser]") {
+  // Plain elements (a string without escape or space before its separator, a canonical integer)
+  // are read in read_column's own loop; every other element goes through the general cell path.
+  const std::string plain = R"({"accessionNumber":["a-1","a-2","a-3"],"filingDate":["2020-01-31","","2021-02-28"],)"
+                            R"("size":[1,0,12],"form":["10-K","8-K","4"]})";
+  const std::string unusual =
+      "{\"accessionNumber\" : [ \"a-1\" ,\n\"a\\u002d2\",\"a-3\"\t] , \"filingDate\":[\"2020-01-31\" , \"\","
+      "\"2021-02-28\"],\"size\":[1 , false,12],\"form\":[\"10-K\",\"8-K\" ,\"4\"]}";
+  const auto expected = parse_bytes(plain, "CIK0000000001-submissions-001.json");
+  REQUIRE(expected.outcome.ok);
+  CHECK(expected.decoded.rows.at(TableId::kFilings).size() == 3);
+  const auto got = parse_bytes(unusual, "CIK0000000001-submissions-001.json");
+  REQUIRE(got.outcome.ok);
+  CHECK(got.decoded.rows == expected.decoded.rows);
+  // A bad date is refused at its opening quote on either path.
+  for (const std::string& bad : {std::string(R"({"accessionNumber":["a"],"filingDate":["2020-02-30"]})"),
+                                 std::string(R"({"accessionNumber":["a"],"filingDate":[ "2020-02-30" ]})")}) {
+    const auto p = parse_bytes(bad, "CIK0000000001-submissions-001.json");
+    REQUIRE_FALSE(p.outcome.ok);
+    CHECK(p.outcome.error_offset == static_cast<std::int64_t>(bad.find("\"2020")));
+  }
+}
+
 TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]") {
   const auto fact = [](const std::string& fields) {
     const auto got = parse_bytes(
