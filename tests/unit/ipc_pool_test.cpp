@@ -293,3 +293,39 @@ TEST_CASE("A lazy last class is left out of the pre-faulted prefix and works on 
   CHECK(ChunkPool::format(eager.base(), 4, classes).eager_bytes() == ChunkPool::bytes_for(classes));
   SharedSegment::remove(all);
 }
+
+TEST_CASE("Faulting in slices on several threads covers every page, the last partial slice too", "[ipc][pool]") {
+  // populate() and map_populated() split a range into page-aligned slices of at least 8 MiB over
+  // up to four threads. A range of three slices and five pages: every page must then be mapped in
+  // the process that populated it (no fault on a write), in the supervisor's and in a producer's.
+  const std::size_t bytes = 3 * (8u << 20) + 5 * 4096;
+  const std::string name = unique_name("slices");
+  SharedSegment segment = SharedSegment::create(name, bytes, SharedSegment::Populate::kNone);
+  segment.populate(bytes);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  const long faults_before = minor_faults();
+  auto* page = reinterpret_cast<volatile std::byte*>(segment.base());
+  for (std::size_t i = 0; i < bytes; i += 4096) page[i] = std::byte{0x11};
+  CHECK(minor_faults() == faults_before);
+#endif
+  const pid_t child = ::fork();
+  if (child == 0) {
+    SharedSegment mine = SharedSegment::open(name, SharedSegment::Populate::kNone);
+    mine.map_populated(bytes);
+    auto* mapped = reinterpret_cast<volatile std::byte*>(mine.base());
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    const long before = minor_faults();
+    for (std::size_t i = 0; i < bytes; i += 4096) mapped[i] = std::byte{0x22};
+    if (minor_faults() != before) ::_exit(2);
+#else
+    for (std::size_t i = 0; i < bytes; i += 4096) mapped[i] = std::byte{0x22};
+#endif
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(segment.base()[bytes - 4096] == std::byte{0x22});  // the child's writes reached the segment
+  SharedSegment::remove(name);
+}

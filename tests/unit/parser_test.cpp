@@ -305,6 +305,27 @@ TEST_CASE("filing columns with spaces, escapes, nulls and booleans read the same
   }
 }
 
+TEST_CASE("an escape at every position of a string is seen, in facts and in filing columns", "[parser]") {
+  // Backslashes are looked for 16 bytes at a time, with the last block masked to the string: an
+  // escape the check missed would put the raw backslash into the row.
+  for (std::size_t at = 0; at <= 40; ++at) {
+    std::string raw(40, 'a'), text(40, 'a');
+    raw.insert(at, "\\\"");  // \" in the JSON
+    text.insert(at, "\"");
+    INFO(at);
+    const auto facts = parse_bytes(
+        R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","val":1,"accn":"x","fy":2020,"fp":"FY","form":")" +
+            raw + R"(","filed":"2020-02-01"}]}}}}})",
+        "x.json");
+    REQUIRE(facts.outcome.ok);
+    CHECK(*facts.decoded.rows.at(TableId::kFacts).at(0)[10] == text);
+    const auto page =
+        parse_bytes(R"({"accessionNumber":["a"],"form":[")" + raw + R"("]})", "CIK0000000001-submissions-001.json");
+    REQUIRE(page.outcome.ok);
+    CHECK(col(page.decoded.rows.at(TableId::kFilings).at(0), TableId::kFilings, "form") == text);
+  }
+}
+
 TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]") {
   const auto fact = [](const std::string& fields) {
     const auto got = parse_bytes(

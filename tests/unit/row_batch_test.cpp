@@ -216,3 +216,34 @@ TEST_CASE("a kept row prefix repeats into later rows exactly as if written, in e
     CHECK(*repeated.rows.at(TableId::kFacts)[39][2] == "AccountsPayableCurrent");
   }
 }
+
+TEST_CASE("a cancelled row leaves nothing behind, also when it had spilled past its chunk", "[batch]") {
+  // The parser writes plain facts as it reads them and cancels the row when a fact is not plain;
+  // the rows around it, and the chunk boundaries, must be as if it had never begun.
+  for (const BatchEncoding encoding : {BatchEncoding::kValues, BatchEncoding::kPgCopy, BatchEncoding::kTdsCells}) {
+    INFO(static_cast<int>(encoding));
+    CollectingOutput out(256);
+    RowBatchWriter w(out, encoding);
+    w.reset(out.first());
+    w.begin_file(0);
+    write_entity(w, 1, "first");
+    w.begin_row(TableId::kEntities);  // cancelled inside the chunk
+    w.integer(2);
+    w.cancel_row();
+    w.begin_row(TableId::kEntities);  // cancelled after spilling: its text alone outgrows the chunk
+    w.integer(3);
+    w.text(std::string(600, 'x'));
+    w.cancel_row();
+    write_entity(w, 4, "last");
+    FileEndInfo end;
+    end.rows = 2;
+    w.end_file(end);
+    out.finish(w.used());
+    const Decoded d = decode(out.chunks, encoding);
+    REQUIRE(d.rows.at(TableId::kEntities).size() == 2);
+    CHECK(d.rows.at(TableId::kEntities)[0] == Row{"1", "first"});
+    CHECK(d.rows.at(TableId::kEntities)[1] == Row{"4", "last"});
+    REQUIRE(d.ends.size() == 1);
+    CHECK(d.ends[0].status == FileStatus::kLoaded);
+  }
+}
