@@ -52,8 +52,10 @@ class BatchedSinkWriter : public SinkWriter {
     IngestRow ingest;
     ingest.file_index = meta.file_index;
     ingest.dataset = std::string(dataset_name(end.dataset));
-    ingest.source_file = std::string(meta.source_file);
-    ingest.cik = end.cik;
+    ingest.source_file = meta.source_file;
+    ingest.source_path = std::string(meta.source_path);
+    ingest.cik = meta.cik;
+    ingest.page = meta.page;
     ingest.bytes = meta.bytes;
     ingest.content_hash = meta.content_hash;
     ingest.rows = end.rows;
@@ -67,7 +69,7 @@ class BatchedSinkWriter : public SinkWriter {
       ingest.loaded = false;
       ingest.error = describe_error(end.error, end.error_offset);
     }
-    if (meta.replaces) replaced_.emplace(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
+    if (meta.replaces(end.dataset)) replaced_.emplace(end.dataset, meta.cik);
     ingest_.push_back(std::move(ingest));
   }
 
@@ -115,8 +117,9 @@ class BatchedSinkWriter : public SinkWriter {
   };
   struct IngestRow {
     std::uint32_t file_index = 0;
-    std::string dataset, source_file, error, loaded_at;
-    std::int64_t cik = -1;
+    std::string dataset, source_file, source_path, error, loaded_at;
+    std::int64_t cik = -1;  // the key, with dataset; -1: a key-less file
+    std::int32_t page = -1;
     std::uint64_t bytes = 0, content_hash = 0, rows = 0;
     bool loaded = true;
     std::size_t span = 0;

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -30,18 +32,38 @@ FileNameInfo parse_file_name(std::string_view path) noexcept {
       if (c < '0' || c > '9') return false;
     return !s.empty();
   };
-  if (name.size() < 3 + 10 + 5 || name.substr(0, 3) != "CIK" || !digits(name.substr(3, 10))) return info;
+  // Letter case is not part of a name's meaning (a copy from a case-insensitive file system).
+  auto same = [](std::string_view s, std::string_view lower) {
+    if (s.size() != lower.size()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i)
+      if (static_cast<char>(std::tolower(static_cast<unsigned char>(s[i]))) != lower[i]) return false;
+    return true;
+  };
+  if (name.size() < 3 + 10 + 5 || !same(name.substr(0, 3), "cik") || !digits(name.substr(3, 10))) return info;
   std::int64_t cik = 0;
   std::from_chars(name.data() + 3, name.data() + 13, cik);
   std::string_view rest = name.substr(13);
-  if (rest == ".json") {
+  if (same(rest, ".json")) {
     info.cik = cik;
-  } else if (rest.size() > 13 + 5 && rest.substr(0, 13) == "-submissions-" && rest.substr(rest.size() - 5) == ".json" &&
+    info.page = 0;
+  } else if (rest.size() > 13 + 5 && same(rest.substr(0, 13), "-submissions-") &&
+             same(rest.substr(rest.size() - 5), ".json") && rest.size() - 18 <= 6 &&
              digits(rest.substr(13, rest.size() - 18))) {
     info.cik = cik;
     info.overflow_page = true;
+    std::from_chars(rest.data() + 13, rest.data() + rest.size() - 5, info.page);
+    if (info.page == 0) info = FileNameInfo{};  // pages count from 1: page 0 is the main file
   }
   return info;
+}
+
+std::string sec_file_name(std::int64_t cik, std::int32_t page) {
+  char buf[64];
+  if (page > 0)
+    std::snprintf(buf, sizeof buf, "CIK%010lld-submissions-%03d.json", static_cast<long long>(cik), page);
+  else
+    std::snprintf(buf, sizeof buf, "CIK%010lld.json", static_cast<long long>(cik));
+  return buf;
 }
 
 Dataset dataset_hint_from_path(std::string_view path) noexcept {
@@ -1369,6 +1391,16 @@ struct EdgarParser::Impl {
       // of the parser's time). A \u0000 escape is looked for in each string that is unescaped.
       nul_named = true;
       parse_document(len);
+      // A document is known by the key of its SEC name: a name and a document that disagree on
+      // the filer would load one filer's rows under another's key.
+      if (name_cik < 0 && json_cik < 0)
+        throw Reject{"no CIK: the file name is not an SEC name (CIK##########.json) and the document has no "
+                     "\"cik\" (an overflow page is known by its name alone)",
+                     nullptr};
+      if (name_cik >= 0 && json_cik >= 0 && json_cik != name_cik)
+        throw Reject{"the document's cik " + std::to_string(json_cik) + " is not the CIK of its file name (" +
+                         std::to_string(name_cik) + ")",
+                     nullptr};
       result.ok = true;
     } catch (const Reject& r) {
       result.error = r.reason;

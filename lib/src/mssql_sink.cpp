@@ -133,7 +133,8 @@ std::string build_schema(bool utf8_text) {
              "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{0}' AND object_id = "
              "OBJECT_ID(N'{1}')) CREATE UNIQUE INDEX {0} ON {1}",
              index, table);
-       }});
+       },
+       " WHERE cik IS NOT NULL"});
 }
 
 // A T-SQL string literal.
@@ -440,13 +441,11 @@ class MssqlAdmin final : public SinkAdmin {
  public:
   explicit MssqlAdmin(const MssqlOptions& options) : db_(options) {}
 
-  std::optional<std::string> refuse_source_name(std::string_view source_file) const override {
-    const auto width = static_cast<std::size_t>(mssql::text_width("ingest_files", "source_file"));
-    if ((db_.options().utf8_text ? source_file.size() : mssql::utf16_length(source_file)) <= width) return std::nullopt;
-    return fmt::format(
-        "the source name {} is longer than the {} characters of SQL Server's "
-        "ingest_files.source_file; give a directory argument closer to the file",
-        source_file, width);
+  std::optional<std::string> refuse_source_path(std::string_view source_path) const override {
+    const auto width = static_cast<std::size_t>(mssql::text_width("ingest_files", "source_path"));
+    if ((db_.options().utf8_text ? source_path.size() : mssql::utf16_length(source_path)) <= width) return std::nullopt;
+    return fmt::format("the path {} is longer than the {} characters of SQL Server's ingest_files.source_path",
+                       source_path, width);
   }
 
   void create_schema() override {
@@ -464,8 +463,15 @@ class MssqlAdmin final : public SinkAdmin {
     // Serialise concurrent first runs: the IF OBJECT_ID ... CREATE guards race otherwise.
     db_.exec(
         "BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema', @LockMode = N'Exclusive', "
-        "@LockOwner = N'Transaction'; " +
-        build_schema(db_.options().utf8_text) + " COMMIT TRANSACTION");
+        "@LockOwner = N'Transaction'");
+    try {
+      apply_schema({"", "EXEC sp_rename N'ingest_files', N'ingest_files_v1'", "CONVERT(varchar(27), loaded_at, 121)",
+                    build_schema(db_.options().utf8_text), true, [this](const std::string& sql) { db_.exec(sql); }});
+    } catch (...) {
+      db_.exec("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION");
+      throw;
+    }
+    db_.exec("COMMIT TRANSACTION");
   }
 
   std::int64_t begin_run(const RunStart& run) override {
@@ -489,11 +495,13 @@ class MssqlAdmin final : public SinkAdmin {
 
   std::vector<TextRow> query(const std::string& sql) override { return db_.exec(sql); }
 
-  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
-    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
-    for (const auto& row : db_.exec("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'")) {
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
+    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
+    for (const auto& row : db_.exec(
+             "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL")) {
       std::uint64_t h;
-      if (row[0] && row[1] && parse_content_hash(*row[1], h)) map[*row[0]].push_back(h);
+      if (row[0] && row[1] && row[2] && row[3] && parse_content_hash(*row[3], h))
+        map[{dataset_from_name(*row[0]), std::stoll(*row[1]), std::stoi(*row[2])}] = h;
     }
     return map;
   }
@@ -509,6 +517,12 @@ class MssqlAdmin final : public SinkAdmin {
 
  protected:
   // A session-owned applock: it goes with the connection, so with the supervisor.
+  bool has_layout_1() override {
+    const auto rows = db_.exec(
+        "SELECT CASE WHEN OBJECT_ID(N'ingest_files', N'U') IS NOT NULL AND COL_LENGTH(N'ingest_files', N'page') IS NULL "
+        "THEN 1 ELSE 0 END");
+    return !rows.empty() && rows[0][0] && *rows[0][0] == "1";
+  }
   bool try_lock_runs_exclusive() override { return get_run_lock("Exclusive", 0); }
   void unlock_runs_exclusive() override {
     db_.exec("EXEC sp_releaseapplock @Resource = N'edgarpipe_runs', @LockOwner = N'Session'");
@@ -552,9 +566,8 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
 
   bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
-    const auto rows = db_.exec(
-        fmt::format("SELECT count(*) FROM ingest_files WHERE dataset = {} AND source_file = {} AND run_id = {}",
-                    quote(probe.dataset), quote(probe.source_file), run_id_));
+    const auto rows = db_.exec(fmt::format("SELECT count(*) FROM ingest_files WHERE source_path = {} AND run_id = {}",
+                                           quote(probe.source_path), run_id_));
     return !rows.empty() && rows[0][0] && *rows[0][0] != "0";
   }
 
@@ -668,11 +681,15 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     const bool utf8 = db_.options().utf8_text;
     for (const IngestRow& f : files) {
       cells.text(f.dataset, utf8);
-      cells.text(f.source_file, utf8);
-      if (f.cik >= 0)
+      if (f.cik >= 0) {
         cells.integer(f.cik);
-      else
+        cells.integer(f.page);
+      } else {
         cells.null();
+        cells.null();
+      }
+      cells.text(f.source_file, utf8);
+      cells.text(f.source_path, utf8);
       cells.integer(static_cast<std::int64_t>(f.bytes));
       if (f.content_hash != 0)
         cells.text(format_content_hash(f.content_hash), utf8);
@@ -690,16 +707,22 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     if (auto e =
             bulk_copy(db_, "#ingest_stage", ingest_files_columns(), {cells.data(), cells.size()}, files.size(), false))
       return e;
+    // No MERGE (Babelfish does not run it, and it is unsafe for concurrent upserts without
+    // HOLDLOCK anyway): a key-less row replaces its path's, a keyed one is updated in place under
+    // UPDLOCK+HOLDLOCK (so a concurrent writer cannot insert the same key between the two
+    // statements) or inserted.
     return db_.try_exec(
-        "WITH s AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY dataset, source_file ORDER BY (SELECT 0)) AS n "
-        "FROM #ingest_stage) "
-        "MERGE ingest_files WITH (HOLDLOCK) AS t USING (SELECT * FROM s WHERE n = 1) AS s "
-        "ON t.dataset = s.dataset AND t.source_file = s.source_file "
-        "WHEN MATCHED THEN UPDATE SET cik = s.cik, bytes = s.bytes, content_hash = s.content_hash, "
-        "status = s.status, rows = s.rows, error = s.error, run_id = s.run_id, loaded_at = s.loaded_at "
-        "WHEN NOT MATCHED THEN INSERT (dataset, source_file, cik, bytes, content_hash, status, rows, error, run_id, "
-        "loaded_at) VALUES (s.dataset, s.source_file, s.cik, s.bytes, s.content_hash, s.status, s.rows, s.error, "
-        "s.run_id, s.loaded_at); "
+        "DELETE t FROM ingest_files t JOIN #ingest_stage s ON t.cik IS NULL AND s.cik IS NULL AND "
+        "t.source_path = s.source_path; "
+        "UPDATE t SET source_file = s.source_file, source_path = s.source_path, bytes = s.bytes, "
+        "content_hash = s.content_hash, status = s.status, rows = s.rows, error = s.error, run_id = s.run_id, "
+        "loaded_at = s.loaded_at FROM ingest_files t WITH (UPDLOCK, HOLDLOCK) JOIN #ingest_stage s "
+        "ON t.dataset = s.dataset AND t.cik = s.cik AND t.page = s.page; "
+        "INSERT INTO ingest_files (dataset, cik, page, source_file, source_path, bytes, content_hash, status, rows, "
+        "error, run_id, loaded_at) SELECT s.dataset, s.cik, s.page, s.source_file, s.source_path, s.bytes, "
+        "s.content_hash, s.status, s.rows, s.error, s.run_id, s.loaded_at FROM #ingest_stage s WHERE s.cik IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM ingest_files t WITH (UPDLOCK, HOLDLOCK) WHERE t.dataset = s.dataset AND "
+        "t.cik = s.cik AND t.page = s.page); "
         "TRUNCATE TABLE #ingest_stage");
   }
 

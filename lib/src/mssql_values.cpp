@@ -117,7 +117,7 @@ int text_width(std::string_view table, std::string_view column) noexcept {
   if (column == "taxonomy") return 128;
   if (column == "concept") return 255;
   if (column == "unit") return 64;
-  if (table == "ingest_files" && column == "source_file") return 400;
+  if (table == "ingest_files" && column == "source_file") return 400;  // an SEC name, or a key-less file's
   if (column == "dataset" || column == "status") return 16;
   if (column == "content_hash") return 32;
   if ((table == "concepts" && (column == "label" || column == "description")) ||

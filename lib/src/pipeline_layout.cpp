@@ -9,7 +9,7 @@ namespace edgarpipe {
 
 namespace {
 constexpr std::uint64_t kControlMagic = 0x4c52544345504745ULL;  // "EGPECTRL"
-constexpr std::uint32_t kControlVersion = 2;
+constexpr std::uint32_t kControlVersion = 3;
 
 struct Offsets {
   std::uint64_t manifest, strings, slots, bells, rings, raw_stride, batch_stride, total;
@@ -33,7 +33,7 @@ Offsets plan(const PipelineShape& shape, std::uint64_t file_count, std::uint64_t
 
 std::uint64_t string_bytes(const std::vector<InputFile>& files) {
   std::uint64_t n = 0;
-  for (const auto& f : files) n += f.path.size() + f.source_file.size() + f.open_error.size();
+  for (const auto& f : files) n += f.path.size() + f.source_file.size() + f.source_path.size() + f.open_error.size();
   return n;
 }
 }  // namespace
@@ -90,6 +90,12 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
     e->source_length = static_cast<std::uint32_t>(in.source_file.size());
     std::memcpy(base + cursor, in.source_file.data(), in.source_file.size());
     cursor += in.source_file.size();
+    e->source_path_offset = cursor;
+    e->source_path_length = static_cast<std::uint32_t>(in.source_path.size());
+    std::memcpy(base + cursor, in.source_path.data(), in.source_path.size());
+    cursor += in.source_path.size();
+    e->key_cik = in.key_cik;
+    e->key_page = in.key_page;
     e->error_offset = cursor;
     e->error_length = static_cast<std::uint32_t>(in.open_error.size());
     std::memcpy(base + cursor, in.open_error.data(), in.open_error.size());
@@ -99,8 +105,12 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
     e->hint = in.hint;
     e->forced = in.forced;
     e->reload = in.reload;
-    for (std::size_t k = 0; k < in.known_hashes.size() && k < 2; ++k) e->known_hashes[k] = in.known_hashes[k];
-    e->known_count = static_cast<std::uint8_t>(std::min<std::size_t>(in.known_hashes.size(), 2));
+    // One key has at most one loaded row per dataset (and no hint leaves two datasets open).
+    for (std::size_t k = 0; k < in.known.size() && k < 2; ++k) {
+      e->known_hashes[k] = in.known[k].hash;
+      e->known_datasets[k] = in.known[k].dataset;
+    }
+    e->known_count = static_cast<std::uint8_t>(std::min<std::size_t>(in.known.size(), 2));
   }
   const std::uint32_t slots = shape.readers + shape.parsers + shape.writers;
   for (std::uint32_t s = 0; s < slots; ++s) {
@@ -156,6 +166,9 @@ std::string_view PipelineLayout::path(const FileEntry& f) const noexcept {
 }
 std::string_view PipelineLayout::source(const FileEntry& f) const noexcept {
   return {reinterpret_cast<const char*>(base_ + f.source_offset), f.source_length};
+}
+std::string_view PipelineLayout::source_path(const FileEntry& f) const noexcept {
+  return {reinterpret_cast<const char*>(base_ + f.source_path_offset), f.source_path_length};
 }
 std::string_view PipelineLayout::open_error(const FileEntry& f) const noexcept {
   return {reinterpret_cast<const char*>(base_ + f.error_offset), f.error_length};

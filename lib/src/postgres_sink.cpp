@@ -171,7 +171,14 @@ class PostgresAdmin final : public SinkAdmin {
     db_.exec("SELECT pg_advisory_xact_lock(7254389471)");
     // schema=: the connection's search_path names it already (sink.cpp); it may not exist yet.
     if (!schema_.empty()) db_.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_));
-    db_.exec(build_schema());
+    try {
+      apply_schema({"", "ALTER TABLE ingest_files RENAME TO ingest_files_v1",
+                    "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS.US')", build_schema(), false,
+                    [this](const std::string& sql) { db_.exec(sql); }});
+    } catch (...) {
+      PQclear(PQexec(db_.get(), "ROLLBACK"));
+      throw;
+    }
     db_.exec("COMMIT");
   }
 
@@ -211,7 +218,17 @@ class PostgresAdmin final : public SinkAdmin {
   }
 
   std::vector<TextRow> query(const std::string& sql) override {
-    Result r = db_.exec(sql);
+    // The run may have outlived this connection (a server restart mid-load): the statements the
+    // supervisor sends are idempotent, so one is tried again on a fresh connection.
+    Result r = [&] {
+      try {
+        return db_.exec(sql);
+      } catch (const SinkError&) {
+        if (!db_.broken()) throw;
+        db_.reconnect();
+        return db_.exec(sql);
+      }
+    }();
     std::vector<TextRow> rows;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       TextRow row;
@@ -223,13 +240,15 @@ class PostgresAdmin final : public SinkAdmin {
     return rows;
   }
 
-  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
-    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
-    Result r = db_.exec("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'");
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
+    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
+    Result r = db_.exec(
+        "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL");
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       std::uint64_t h;
-      if (!PQgetisnull(r.get(), i, 1) && parse_content_hash(PQgetvalue(r.get(), i, 1), h))
-        map[PQgetvalue(r.get(), i, 0)].push_back(h);
+      if (!PQgetisnull(r.get(), i, 3) && parse_content_hash(PQgetvalue(r.get(), i, 3), h))
+        map[{dataset_from_name(PQgetvalue(r.get(), i, 0)), std::stoll(PQgetvalue(r.get(), i, 1)),
+             std::stoi(PQgetvalue(r.get(), i, 2))}] = h;
     }
     return map;
   }
@@ -249,6 +268,12 @@ class PostgresAdmin final : public SinkAdmin {
  protected:
   // A session-level advisory lock: it goes with the connection, so with the supervisor.
   static constexpr const char* kRunLock = "1162891346, 0";  // "EPPR": edgarpipe runs
+  bool has_layout_1() override {
+    Result r = db_.exec(
+        "SELECT count(*), count(*) FILTER (WHERE column_name = 'page') FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'ingest_files'");
+    return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0" && std::string_view(PQgetvalue(r.get(), 0, 1)) == "0";
+  }
   bool try_lock_runs_exclusive() override {
     return PQgetvalue(db_.exec(fmt::format("SELECT pg_try_advisory_lock({})", kRunLock)).get(), 0, 0)[0] == 't';
   }
@@ -288,10 +313,9 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
   bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
     const std::string id = std::to_string(run_id_);
-    const char* values[] = {probe.dataset.c_str(), probe.source_file.c_str(), id.c_str()};
-    Result r(PQexecParams(db_.get(),
-                          "SELECT count(*) FROM ingest_files WHERE dataset = $1 AND source_file = $2 AND run_id = $3",
-                          3, nullptr, values, nullptr, nullptr, 0));
+    const char* values[] = {probe.source_path.c_str(), id.c_str()};
+    Result r(PQexecParams(db_.get(), "SELECT count(*) FROM ingest_files WHERE source_path = $1 AND run_id = $2", 2,
+                          nullptr, values, nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
       throw SinkError("PostgreSQL: " + std::string(PQresultErrorMessage(r.get())));
     return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0";
@@ -378,13 +402,17 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
   void write_ingest_rows() {
     pg::CopyBuffer rows;
     for (const IngestRow& f : ingest_) {
-      rows.begin_tuple(10);
+      rows.begin_tuple(12);
       rows.text(f.dataset);
-      rows.text(f.source_file);
-      if (f.cik >= 0)
+      if (f.cik >= 0) {
         rows.int64(f.cik);
-      else
+        rows.int32(f.page);
+      } else {
         rows.null();
+        rows.null();
+      }
+      rows.text(f.source_file);
+      rows.text(f.source_path);
       rows.int64(static_cast<std::int64_t>(f.bytes));
       if (f.content_hash != 0)
         rows.text(format_content_hash(f.content_hash));
@@ -400,10 +428,14 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
       rows.timestamp(f.loaded_at);
     }
     if (auto e = db_.copy("ingest_stage", rows.bytes())) throw SinkError("PostgreSQL: " + e->message);
+    // A key-less row (cik NULL) takes the place of its path's earlier one; a keyed row the key's.
     db_.exec(
-        "INSERT INTO ingest_files SELECT DISTINCT ON (dataset, source_file) * FROM ingest_stage "
-        "ORDER BY dataset, source_file "
-        "ON CONFLICT (dataset, source_file) DO UPDATE SET cik = EXCLUDED.cik, bytes = EXCLUDED.bytes, "
+        "DELETE FROM ingest_files t USING ingest_stage s WHERE t.cik IS NULL AND s.cik IS NULL AND "
+        "t.source_path = s.source_path");
+    db_.exec(
+        "INSERT INTO ingest_files SELECT * FROM ingest_stage ORDER BY dataset, cik, page "
+        "ON CONFLICT (dataset, cik, page) DO UPDATE SET source_file = EXCLUDED.source_file, "
+        "source_path = EXCLUDED.source_path, bytes = EXCLUDED.bytes, "
         "content_hash = EXCLUDED.content_hash, status = EXCLUDED.status, rows = EXCLUDED.rows, "
         "error = EXCLUDED.error, run_id = EXCLUDED.run_id, loaded_at = EXCLUDED.loaded_at");
     db_.exec("DELETE FROM ingest_stage");

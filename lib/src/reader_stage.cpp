@@ -220,6 +220,7 @@ class Reader {
     ctx_.slot.add(counter::kBytesRead, done);
     for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k) {
       if (entry.known_hashes[k] == hash) {
+        entry.resolved = entry.known_datasets[k];
         allocator_.recycle(h);  // FILLING -> FREE: never published
         ctx_.slot.add(counter::kFilesSkipped, 1);
         return;

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <map>
 #include <utility>
 
+#include "edgarpipe/edgar_parser.hpp"
 #include "edgarpipe/sources.hpp"
 
 namespace edgarpipe {
@@ -40,11 +42,12 @@ class NullAdmin final : public SinkAdmin {
   void create_schema() override {}
   std::int64_t begin_run(const RunStart&) override { return static_cast<std::int64_t>(std::time(nullptr)); }
   void finish_run(std::int64_t, const RunTotals&) override {}
-  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override { return {}; }
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override { return {}; }
   std::vector<TextRow> query(const std::string&) override { return {}; }
   void delete_filer(Dataset, std::int64_t) override {}
 
  protected:
+  bool has_layout_1() override { return false; }
   bool try_lock_runs_exclusive() override { return false; }
   void unlock_runs_exclusive() override {}
   void lock_runs_shared() override {}
@@ -67,6 +70,134 @@ std::uint64_t SinkAdmin::interrupt_dead_runs() {
   }
   lock_runs_shared();
   return marked;
+}
+
+namespace {
+
+std::string sql_literal(const std::optional<std::string>& text, bool national) {
+  if (!text) return "NULL";
+  std::string out = national ? "N'" : "'";
+  for (char c : *text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+std::vector<IngestRecord> SinkAdmin::ingest_records(std::optional<std::int64_t> run_id) {
+  std::vector<IngestRecord> records;
+  for (const auto& row : query(fmt::format(
+           "SELECT dataset, cik, page, source_path, content_hash, status, error, run_id FROM ingest_files WHERE {}",
+           run_id ? fmt::format("run_id = {}", *run_id) : std::string("status = 'rejected'")))) {
+    IngestRecord r;
+    r.key.dataset = dataset_from_name(row[0].value_or(""));
+    r.key.cik = row[1] ? std::stoll(*row[1]) : -1;
+    r.key.page = row[2] ? std::stoi(*row[2]) : -1;
+    r.source_path = row[3].value_or("");
+    if (!row[4] || !parse_content_hash(*row[4], r.content_hash)) r.content_hash = 0;
+    r.loaded = row[5].value_or("") == "loaded";
+    r.error = row[6].value_or("");
+    r.run_id = row[7] ? std::stoll(*row[7]) : 0;
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+void SinkAdmin::retire_stale_records(std::int64_t run_id) {
+  query(fmt::format(
+      "DELETE FROM ingest_files WHERE dataset = 'unknown' AND EXISTS (SELECT 1 FROM ingest_files k WHERE "
+      "k.run_id = {} AND k.dataset <> 'unknown' AND k.cik = ingest_files.cik AND k.page = ingest_files.page)",
+      run_id));
+  query(fmt::format(
+      "DELETE FROM ingest_files WHERE cik IS NULL AND run_id <> {} AND source_path IN (SELECT k.source_path FROM "
+      "ingest_files k WHERE k.run_id = {})",
+      run_id, run_id));
+}
+
+void SinkAdmin::apply_schema(const UpgradeDialect& d) {
+  if (!has_layout_1()) {
+    d.exec(d.schema_ddl);
+    const auto rows = query("SELECT max(version) FROM edgarpipe_schema");
+    const int version = rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
+    if (version > kSchemaVersion)
+      throw SinkError(fmt::format(
+          "the database holds edgarpipe's schema version {}, newer than this release's {}: use a newer edgarpipe",
+          version, kSchemaVersion));
+    if (version < kSchemaVersion) query(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
+    return;
+  }
+  // Layout 1 knew a file by the name it was found under: the same document under two names (a
+  // folder, then its parent) could hold two rows. Each key keeps one, a loaded one first, then the
+  // latest; the old name becomes source_path.
+  const auto old = query(fmt::format(
+      "SELECT dataset, source_file, cik, bytes, content_hash, status, rows, error, run_id, {} FROM ingest_files",
+      d.loaded_at_text));
+  struct Kept {
+    const SinkAdmin::TextRow* row;
+    std::int64_t cik;
+    std::int32_t page;
+  };
+  std::map<std::tuple<std::string, std::int64_t, std::int32_t>, Kept> keyed;
+  std::vector<Kept> keyless;
+  const auto rank = [](const TextRow& r) {
+    return std::pair<bool, std::int64_t>(r[5].value_or("") == "loaded", r[8] ? std::stoll(*r[8]) : 0);
+  };
+  for (const auto& row : old) {
+    const FileNameInfo name = parse_file_name(row[1].value_or(""));
+    const std::int64_t cik = name.cik >= 0 ? name.cik : row[2] ? std::stoll(*row[2]) : -1;
+    const Kept kept{&row, cik, name.page >= 0 ? name.page : 0};
+    if (cik < 0) {
+      keyless.push_back(kept);
+      continue;
+    }
+    auto [it, inserted] = keyed.try_emplace({row[0].value_or("unknown"), cik, kept.page}, kept);
+    if (!inserted && rank(row) > rank(*it->second.row)) it->second = kept;
+  }
+  std::vector<std::string> values;
+  const auto add = [&](const Kept& k) {
+    const TextRow& r = *k.row;
+    const auto number = [](const std::optional<std::string>& v) { return v ? *v : std::string("NULL"); };
+    std::string source_file = r[1].value_or("");
+    if (k.cik >= 0) source_file = sec_file_name(k.cik, k.page);
+    else if (const auto slash = source_file.find_last_of('/'); slash != std::string::npos)
+      source_file.erase(0, slash + 1);
+    values.push_back(fmt::format(
+        "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", sql_literal(r[0], d.national_literals),
+        k.cik >= 0 ? std::to_string(k.cik) : "NULL", k.cik >= 0 ? std::to_string(k.page) : "NULL",
+        sql_literal(source_file, d.national_literals), sql_literal(r[1], d.national_literals), number(r[3]),
+        sql_literal(r[4], false), sql_literal(r[5], false), number(r[6]), sql_literal(r[7], d.national_literals),
+        number(r[8]), sql_literal(r[9], false)));
+  };
+  for (const auto& [key, kept] : keyed) add(kept);
+  for (const auto& kept : keyless) add(kept);
+
+  if (!d.begin.empty()) d.exec(d.begin);
+  try {
+    d.exec(d.rename_old);
+    d.exec(d.schema_ddl);
+    constexpr std::size_t kRowsPerInsert = 500;  // SQL Server takes at most 1000 rows per VALUES
+    for (std::size_t i = 0; i < values.size(); i += kRowsPerInsert) {
+      std::string sql =
+          "INSERT INTO ingest_files (dataset, cik, page, source_file, source_path, bytes, content_hash, status, rows, "
+          "error, run_id, loaded_at) VALUES ";
+      for (std::size_t j = i; j < std::min(values.size(), i + kRowsPerInsert); ++j)
+        sql += (j > i ? ", " : "") + values[j];
+      d.exec(sql);
+    }
+    d.exec("DROP TABLE ingest_files_v1");
+    d.exec("DELETE FROM edgarpipe_schema");
+    d.exec(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
+    if (!d.begin.empty()) d.exec("COMMIT");
+  } catch (...) {
+    try {
+      if (!d.begin.empty()) d.exec("ROLLBACK");
+    } catch (...) {
+    }
+    throw;
+  }
+  fmt::print(stderr,
+             "edgarpipe: upgraded ingest_files to schema version {} (files known by dataset, CIK and page): {} rows "
+             "became {} ({} merged: the same document under two names)\n",
+             kSchemaVersion, old.size(), values.size(), old.size() - values.size());
 }
 
 namespace {
@@ -241,18 +372,6 @@ std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik) {
       sql.push_back(fmt::format("DELETE FROM {} WHERE cik = {}", t.name, cik));
   sql.push_back(fmt::format("DELETE FROM ingest_files WHERE dataset = '{}' AND cik = {}", dataset_name(dataset), cik));
   return sql;
-}
-
-std::int64_t cik_of_source(std::string_view source_file) noexcept {
-  const auto slash = source_file.find_last_of('/');
-  const std::string_view name = slash == std::string_view::npos ? source_file : source_file.substr(slash + 1);
-  if (name.size() < 13 || name.substr(0, 3) != "CIK") return -1;
-  std::int64_t cik = 0;
-  for (const char c : name.substr(3, 10)) {
-    if (c < '0' || c > '9') return -1;
-    cik = cik * 10 + (c - '0');
-  }
-  return cik;
 }
 
 Dataset dataset_of(TableId table) noexcept {

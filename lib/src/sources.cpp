@@ -1,12 +1,21 @@
 #include "edgarpipe/sources.hpp"
 
-#include <algorithm>
-#include <filesystem>
-#include <unordered_set>
-
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
 #include <zip.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <unordered_set>
+
 #include "edgarpipe/edgar_parser.hpp"
+#include "edgarpipe/ipc/chunk_pool.hpp"
 
 namespace fs = std::filesystem;
 
@@ -40,6 +49,7 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     InputFile bad;
     bad.path = archive.string();
     bad.source_file = archive.filename().string();
+    bad.source_path = fs::weakly_canonical(archive).string();
     bad.hint = options.forced;
     bad.forced = options.forced != Dataset::kUnknown;
     bad.open_error = "cannot read zip archive " + archive.string() + ": " + zip_error_text(code);
@@ -58,6 +68,7 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     f.path = archive.string();
     f.zip_member = i;
     f.source_file = name;
+    f.source_path = canonical_archive + ":" + name;
     f.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
     f.forced = options.forced != Dataset::kUnknown;
     f.hint = f.forced ? options.forced : dataset_hint_from_path(canonical_archive + "/" + name);
@@ -79,10 +90,9 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
 
 }  // namespace
 
-std::uint32_t shard_of(const std::string& source_file, std::uint32_t count) noexcept {
+std::uint32_t shard_of(const InputFile& file, std::uint32_t count) noexcept {
   if (count <= 1) return 0;
-  const FileNameInfo name = parse_file_name(source_file);
-  const std::string key = name.cik >= 0 ? std::to_string(name.cik) : source_file;
+  const std::string key = file.key_cik >= 0 ? std::to_string(file.key_cik) : file.source_file;
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across builds and machines
   for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ULL;
   return static_cast<std::uint32_t>(h % count);
@@ -101,6 +111,7 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
     InputFile f;
     f.path = p.string();
     f.source_file = std::move(source);
+    f.source_path = ec || canonical.empty() ? f.path : canonical;
     f.size = size;
     f.forced = forced != Dataset::kUnknown;
     f.hint = forced != Dataset::kUnknown ? forced : dataset_hint_from_path(canonical.empty() ? f.path : canonical);
@@ -144,10 +155,174 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
       add(root, root.filename().string(), fs::file_size(root, ec));
     }
   }
+  for (InputFile& f : files) {
+    const FileNameInfo name = parse_file_name(f.source_file);
+    f.key_cik = name.cik;
+    f.key_page = name.page;
+  }
+  // An input without an SEC name stays in every shard until its content gives it a CIK
+  // (resolve_identities; the supervisor shards again then).
   if (options.shard_count > 1)
-    std::erase_if(
-        files, [&](const InputFile& f) { return shard_of(f.source_file, options.shard_count) != options.shard_index; });
+    std::erase_if(files, [&](const InputFile& f) {
+      return f.key_cik >= 0 && shard_of(f, options.shard_count) != options.shard_index;
+    });
   return files;
+}
+
+InputBytes read_input(const InputFile& file, std::uint64_t max_bytes) {
+  InputBytes out;
+  if (!file.open_error.empty()) {
+    out.error = file.open_error;
+    return out;
+  }
+  if (file.size > max_bytes) {
+    out.error = fmt::format("{} bytes, larger than --max-file-size", file.size);
+    return out;
+  }
+  out.bytes.assign(file.size + ipc::kTailPadding, '\0');
+  if (file.zip_member < 0) {
+    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      out.error = fmt::format("cannot open: {}", std::strerror(errno));
+      return out;
+    }
+    std::size_t done = 0;
+    while (done < file.size) {
+      const ssize_t n = ::read(fd, out.bytes.data() + done, file.size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    out.length = done;
+    return out;
+  }
+  int code = 0;
+  zip_t* zip = zip_open(file.path.c_str(), ZIP_RDONLY, &code);
+  if (zip == nullptr) {
+    out.error = "cannot read zip archive " + file.path + ": " + zip_error_text(code);
+    return out;
+  }
+  zip_file_t* member = zip_fopen_index(zip, static_cast<zip_uint64_t>(file.zip_member), 0);
+  if (member == nullptr) {
+    out.error = fmt::format("cannot open member {} of {}: {}", file.source_file, file.path, zip_strerror(zip));
+  } else {
+    zip_int64_t n = 0;
+    while (out.length < file.size &&
+           (n = zip_fread(member, out.bytes.data() + out.length, file.size - out.length)) > 0)
+      out.length += static_cast<std::size_t>(n);
+    if (n < 0) out.error = fmt::format("member {} of {}: {}", file.source_file, file.path, zip_file_strerror(member));
+    zip_fclose(member);
+  }
+  zip_discard(zip);
+  if (!out.error.empty()) out.bytes.clear(), out.length = 0;
+  return out;
+}
+
+namespace {
+
+// A parser's verdict on a document's kind and filer, its rows discarded.
+class DiscardingOutput final : public RowBatchWriter::Output {
+ public:
+  DiscardingOutput() : buffer_(256 * 1024) {}
+  std::span<std::byte> flush(std::size_t, std::size_t) override { return buffer_; }
+  std::span<std::byte> first() { return buffer_; }
+
+ private:
+  std::vector<std::byte> buffer_;
+};
+
+using Identity = InputIdentity;
+
+Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& parser) {
+  Identity id;
+  const InputBytes in = read_input(f, max_bytes);
+  if (!in.error.empty()) return id;
+  id.read = true;
+  id.hash = XXH3_64bits(in.bytes.data(), in.length);
+  DiscardingOutput output;
+  RowBatchWriter rows(output);
+  rows.reset(output.first());
+  rows.begin_file(0);
+  const ParseOutcome outcome = parser.parse(in.bytes.data(), in.length, in.bytes.size(), f.source_file, f.hint,
+                                            f.forced, rows);
+  id.dataset = outcome.dataset;
+  id.cik = outcome.cik;
+  return id;
+}
+
+std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
+  return fmt::format("{} {}", dataset_name(dataset), sec_file_name(cik, page));
+}
+
+}  // namespace
+
+InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes) {
+  EdgarParser parser;
+  return identify(file, max_bytes, parser);
+}
+
+IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t max_bytes) {
+  IdentityReport report;
+  EdgarParser parser;
+  std::map<std::size_t, Identity> identities;  // by index into files, for the inputs read
+  const auto identity_of = [&](std::size_t i) -> const Identity& {
+    auto it = identities.find(i);
+    if (it == identities.end()) it = identities.emplace(i, identify(files[i], max_bytes, parser)).first;
+    return it->second;
+  };
+  // A renamed file: its content names the filer and the kind (an overflow page needs its name).
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    InputFile& f = files[i];
+    if (f.key_cik >= 0 || !f.open_error.empty()) continue;
+    const Identity& id = identity_of(i);
+    if (id.cik < 0) continue;  // rejected by the parser as it is read: no key
+    f.key_cik = id.cik;
+    f.key_page = 0;
+    if (f.hint == Dataset::kUnknown) f.hint = id.dataset;
+  }
+  // Inputs that share a CIK and page: their datasets tell them apart (a main file and a
+  // companyfacts file of one filer), where path hints do not, from their content.
+  std::map<std::pair<std::int64_t, std::int32_t>, std::vector<std::size_t>> by_name;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (files[i].key_cik >= 0) by_name[{files[i].key_cik, files[i].key_page}].push_back(i);
+  std::vector<bool> dropped(files.size(), false);
+  for (const auto& [name, members] : by_name) {
+    if (members.size() < 2) continue;
+    std::map<Dataset, std::vector<std::size_t>> by_dataset;
+    for (const std::size_t i : members) {
+      if (files[i].hint == Dataset::kUnknown && files[i].open_error.empty()) {
+        const Identity& id = identity_of(i);
+        if (id.dataset != Dataset::kUnknown) files[i].hint = id.dataset;
+      }
+      by_dataset[files[i].hint].push_back(i);
+    }
+    for (const auto& [dataset, copies] : by_dataset) {
+      if (copies.size() < 2) continue;
+      bool same = true;
+      for (const std::size_t i : copies) {
+        const Identity& id = identity_of(i);
+        same = same && id.read && id.hash == identity_of(copies[0]).hash;
+      }
+      std::string paths;
+      for (const std::size_t i : copies) paths += (paths.empty() ? "" : ", ") + files[i].source_path;
+      const std::string key = key_text(dataset, name.first, name.second);
+      for (std::size_t c = 1; c < copies.size(); ++c) dropped[copies[c]] = true;
+      if (same) {
+        report.duplicates += copies.size() - 1;
+        report.messages.push_back(fmt::format("{} is given {} times with the same content ({}); loaded once", key,
+                                              copies.size(), paths));
+      } else {
+        report.conflicting += copies.size() - 1;
+        files[copies[0]].open_error =
+            fmt::format("{} is given {} times with different content: {}", key, copies.size(), paths);
+        report.messages.push_back(files[copies[0]].open_error + "; every copy rejected");
+      }
+    }
+  }
+  std::size_t i = 0;
+  std::erase_if(files, [&](const InputFile&) { return dropped[i++]; });
+  return report;
 }
 
 }  // namespace edgarpipe

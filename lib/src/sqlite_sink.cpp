@@ -104,7 +104,10 @@ class SqliteAdmin final : public SinkAdmin {
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
-  void create_schema() override { db_.exec(build_schema()); }
+  void create_schema() override {
+    apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
+                  false, [this](const std::string& sql) { db_.exec(sql); }});
+  }
 
   std::int64_t begin_run(const RunStart& run) override {
     Statement s(db_.prepare(
@@ -156,15 +159,17 @@ class SqliteAdmin final : public SinkAdmin {
     return rows;
   }
 
-  std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() override {
-    std::unordered_map<std::string, std::vector<std::uint64_t>> map;
-    Statement s(db_.prepare("SELECT source_file, content_hash FROM ingest_files WHERE status = 'loaded'"));
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
+    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
+    Statement s(db_.prepare(
+        "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL"));
     int rc;
     while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
-      const auto* file = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 0));
-      const auto* hash = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 1));
+      const auto* dataset = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 0));
+      const auto* hash = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 3));
       std::uint64_t h;
-      if (file && hash && parse_content_hash(hash, h)) map[file].push_back(h);
+      if (dataset && hash && parse_content_hash(hash, h))
+        map[{dataset_from_name(dataset), sqlite3_column_int64(s.stmt, 1), sqlite3_column_int(s.stmt, 2)}] = h;
     }
     if (rc != SQLITE_DONE)
       throw SinkError("SQLite: cannot read ingest_files: " + std::string(sqlite3_errmsg(db_.get())));
@@ -185,6 +190,12 @@ class SqliteAdmin final : public SinkAdmin {
  protected:
   // flock() on the database file: SQLite's own locks are fcntl() byte ranges, which do not
   // interact with flock() on Linux, and the lock goes with the supervisor's open file.
+  bool has_layout_1() override {
+    const auto rows = query(
+        "SELECT (SELECT count(*) FROM pragma_table_info('ingest_files')), "
+        "(SELECT count(*) FROM pragma_table_info('ingest_files') WHERE name = 'page')");
+    return rows[0][0] != "0" && rows[0][1] == "0";
+  }
   bool try_lock_runs_exclusive() override { return ::flock(lock_fd(), LOCK_EX | LOCK_NB) == 0; }
   void unlock_runs_exclusive() override { ::flock(lock_fd(), LOCK_UN); }
   void lock_runs_shared() override {
@@ -228,9 +239,12 @@ class SqliteWriter final : public SinkWriter {
     savepoint_ = Statement(db_.prepare("SAVEPOINT file"));
     release_ = Statement(db_.prepare("RELEASE file"));
     rollback_ = Statement(db_.prepare("ROLLBACK TO file"));
+    // REPLACE takes the key's earlier row (the unique index on dataset, cik, page); a key-less row
+    // replaces the one of the same path by hand.
     ingest_ = Statement(db_.prepare(
-        "INSERT OR REPLACE INTO ingest_files (dataset, source_file, cik, bytes, content_hash, status, rows, error, "
-        "run_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "INSERT OR REPLACE INTO ingest_files (dataset, cik, page, source_file, source_path, bytes, content_hash, "
+        "status, rows, error, run_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    drop_keyless_ = Statement(db_.prepare("DELETE FROM ingest_files WHERE cik IS NULL AND source_path = ?"));
   }
 
   void begin_file(const FileMeta& meta) override {
@@ -241,13 +255,14 @@ class SqliteWriter final : public SinkWriter {
     step_control(savepoint_.stmt, "SAVEPOINT");
     file_rows_ = {};
     file_error_.clear();
-    replaces_ = meta.replaces;
+    replaces_in_ = meta.replaces_in;
     filer_replaced_ = false;
   }
 
   const std::byte* row(TableId table, const std::byte* values) override {
     if (!file_error_.empty()) return skip_row_values(table, values);  // the file is already lost
-    if (replaces_ && !filer_replaced_ && table != TableId::kConcepts) {
+    if (replaces_in_ && !filer_replaced_ && table != TableId::kConcepts &&
+        (replaces_in_ & (1u << static_cast<unsigned>(dataset_of(table))))) {
       // The first row that names the filer (cik is every such table's first column): its old
       // rows go before the new ones arrive, in the file's savepoint.
       replace_filer(dataset_of(table), ValueCursor(values).next().integer);
@@ -302,35 +317,43 @@ class SqliteWriter final : public SinkWriter {
       ++pending_.files_rejected;
       pending_.rejections.push_back({meta.file_index, error});
     }
-    if (replaces_ && !filer_replaced_)
-      replace_filer(end.dataset, end.cik >= 0 ? end.cik : cik_of_source(meta.source_file));
+    if (meta.replaces(end.dataset) && !filer_replaced_) replace_filer(end.dataset, meta.cik);
     // The file's own rows (every concept it describes counts, even one another file inserted
     // first), so the figure does not depend on load order.
     const std::uint64_t rows = loaded ? end.rows : 0;
+    if (meta.cik < 0) {
+      sqlite3_bind_text(drop_keyless_.stmt, 1, meta.source_path.data(), static_cast<int>(meta.source_path.size()),
+                        SQLITE_TRANSIENT);
+      step_control(drop_keyless_.stmt, "ingest_files");
+    }
     // The file's bookkeeping row commits in the same transaction as its rows.
     sqlite3_stmt* s = ingest_.stmt;
     const std::string dataset(dataset_name(end.dataset));
     const std::string hash = format_content_hash(meta.content_hash);
     const std::string now = utc_now();
     sqlite3_bind_text(s, 1, dataset.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
-    if (end.cik >= 0)
-      sqlite3_bind_int64(s, 3, end.cik);
-    else
+    if (meta.cik >= 0) {
+      sqlite3_bind_int64(s, 2, meta.cik);
+      sqlite3_bind_int(s, 3, meta.page);
+    } else {
+      sqlite3_bind_null(s, 2);
       sqlite3_bind_null(s, 3);
-    sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(meta.bytes));
+    }
+    sqlite3_bind_text(s, 4, meta.source_file.data(), static_cast<int>(meta.source_file.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, meta.source_path.data(), static_cast<int>(meta.source_path.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, static_cast<sqlite3_int64>(meta.bytes));
     if (meta.content_hash != 0)
-      sqlite3_bind_text(s, 5, hash.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(s, 7, hash.c_str(), -1, SQLITE_TRANSIENT);
     else
-      sqlite3_bind_null(s, 5);
-    sqlite3_bind_text(s, 6, loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(rows));
+      sqlite3_bind_null(s, 7);
+    sqlite3_bind_text(s, 8, loaded ? "loaded" : "rejected", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 9, static_cast<sqlite3_int64>(rows));
     if (loaded)
-      sqlite3_bind_null(s, 8);
+      sqlite3_bind_null(s, 10);
     else
-      sqlite3_bind_text(s, 8, error.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 9, run_id_);
-    sqlite3_bind_text(s, 10, now.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(s, 10, error.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 11, run_id_);
+    sqlite3_bind_text(s, 12, now.c_str(), -1, SQLITE_TRANSIENT);
     step_control(s, "ingest_files");
   }
 
@@ -361,11 +384,12 @@ class SqliteWriter final : public SinkWriter {
   Database db_;
   std::int64_t run_id_;
   std::array<Statement, kTableCount> insert_;
-  Statement begin_, commit_, savepoint_, release_, rollback_, ingest_;
+  Statement begin_, commit_, savepoint_, release_, rollback_, ingest_, drop_keyless_;
   bool in_transaction_ = false;
   std::array<std::uint64_t, kTableCount> file_rows_{};
   std::string file_error_;
-  bool replaces_ = false, filer_replaced_ = false;  // the open file replaces its filer; done so
+  std::uint8_t replaces_in_ = 0;  // FileMeta::replaces_in of the open file
+  bool filer_replaced_ = false;   // done so
   CommitReport pending_;                            // what the open transaction holds
 };
 

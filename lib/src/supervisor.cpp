@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +53,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kDefaultMaxFileBytes = 256 * kMiB;  // --max-file-size's default
 
 constexpr const char* kUsage = R"(usage:
   edgarpipe run PATH... [options]   load EDGAR JSON files (directories are searched for *.json)
@@ -297,6 +299,7 @@ struct Summary {
   std::string status;
   std::string sink;
   std::uint64_t files_seen = 0, files_loaded = 0, files_skipped = 0, files_rejected = 0, bytes = 0, unknown_columns = 0;
+  std::uint64_t files_duplicate = 0;  // copies of a key given again with the same content (loaded once)
   std::uint64_t rows[kTableCount] = {};
   double seconds = 0;
   std::vector<StageProcesses> stages;
@@ -317,10 +320,11 @@ struct Summary {
   void print_human() const {
     const double mb = static_cast<double>(bytes) / 1e6;
     const double secs = seconds > 0 ? seconds : 1e-9;
-    fmt::print(stderr, "edgarpipe: run {} {} in {:.2f} s: {} files seen, {} loaded, {} skipped, {} rejected\n", run_id,
-               status, seconds, files_seen, files_loaded, files_skipped, files_rejected);
+    fmt::print(stderr, "edgarpipe: run {} {} in {:.2f} s: {} files seen, {} loaded, {} skipped, {}{} rejected\n",
+               run_id, status, seconds, files_seen, files_loaded, files_skipped,
+               files_duplicate ? fmt::format("{} duplicate, ", files_duplicate) : "", files_rejected);
     fmt::print(stderr, "  {} rows, {:.1f} MB read ({:.0f} files/s, {:.1f} MB/s)\n", rows_total(), mb,
-               static_cast<double>(files_loaded + files_rejected + files_skipped) / secs, mb / secs);
+               static_cast<double>(files_loaded + files_rejected + files_skipped + files_duplicate) / secs, mb / secs);
     std::string per_table;
     for (std::size_t t = 0; t < kTableCount; ++t)
       per_table += fmt::format("{}{} {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
@@ -374,11 +378,13 @@ struct Summary {
     return fmt::format(
         "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  "
         "\"files_seen\": {},\n"
-        "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_rejected\": {},\n  \"rows\": {{{}}},\n"
+        "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_duplicate\": {},\n  \"files_rejected\": {},\n"
+        "  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
         "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"failure\": \"{}\"\n}}\n",
-        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_rejected,
+        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
+        files_rejected,
         rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
         json_escape(suggestion), restarts.size(), filers_pruned, json_escape(failure));
   }
@@ -407,23 +413,45 @@ class Supervisor {
     const auto started = Clock::now();
     const SinkUrl sink_url = parse_sink_url(o_.sink);
     std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.inputs);
+    const IdentityReport identity = resolve_identities(files, o_.max_file_mib * kMiB);
+    for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i)
+      fmt::print(stderr, "edgarpipe: {}\n", identity.messages[i]);
+    if (identity.messages.size() > 10)
+      fmt::print(stderr, "edgarpipe: ... and {} more keys given more than once ({} duplicate copies, {} with other "
+                 "content)\n", identity.messages.size() - 10, identity.duplicates, identity.conflicting);
+    if (o_.inputs.shard_count > 1)  // renamed files have their CIK now
+      std::erase_if(files, [&](const InputFile& f) { return shard_of(f, o_.inputs.shard_count) != o_.inputs.shard_index; });
+    summary_.files_duplicate = identity.duplicates;
+    dropped_rejected_ = identity.conflicting;
 
     auto admin = open_sink_admin(sink_url);
     for (const InputFile& f : files)
-      if (const auto why = admin->refuse_source_name(f.source_file)) throw SinkError(*why);
+      if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
     admin->create_schema();
     if (o_.retry_rejected) {
-      std::set<std::string> rejected;
-      for (const auto& row : admin->query("SELECT source_file FROM ingest_files WHERE status = 'rejected'"))
-        if (row[0]) rejected.insert(*row[0]);
-      std::erase_if(files, [&](const InputFile& f) { return !rejected.count(f.source_file); });
+      std::set<FileKey> rejected;
+      std::set<std::string> rejected_paths;  // key-less rejects
+      for (const IngestRecord& r : admin->ingest_records(std::nullopt)) {
+        if (r.key.cik >= 0) rejected.insert(r.key);
+        else rejected_paths.insert(r.source_path);
+      }
+      std::erase_if(files, [&](const InputFile& f) {
+        if (f.key_cik < 0) return !rejected_paths.count(f.source_path);
+        for (const Dataset d : {Dataset::kUnknown, Dataset::kSubmissions, Dataset::kCompanyfacts})
+          if ((f.hint == Dataset::kUnknown || d == f.hint || d == Dataset::kUnknown) &&
+              rejected.count({d, f.key_cik, f.key_page}))
+            return false;
+        return true;
+      });
       fmt::print(stderr, "edgarpipe: --retry-rejected: {} of the inputs were rejected before\n", files.size());
     }
     const auto loaded = admin->loaded_hashes();
-    for (auto& f : files) {
-      if (auto it = loaded.find(f.source_file); it != loaded.end()) f.known_hashes = it->second;
-      f.reload = o_.force;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      files[i].origin = static_cast<std::uint32_t>(i);
+      attach_known(files[i], loaded);
+      files[i].reload = o_.force;
     }
+    resolved_.assign(files.size(), Dataset::kUnknown);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
       fmt::print(stderr,
                  "edgarpipe: {} earlier run{} died without finishing (a supervisor killed); marked interrupted\n", dead,
@@ -444,10 +472,15 @@ class Supervisor {
           !failed_ && !interrupted_signal_ && files_changed_ > 0 && reload_unloaded(*admin, files, sink_url);
       if (reloaded || !summary_.restarts.empty()) recount_files(*admin);
       if (o_.prune && !failed_ && !interrupted_signal_) prune_absent(*admin, files);
+      admin->retire_stale_records(summary_.run_id);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
     }
+    // The copies of a key given with different content were rejected with the one that went
+    // through the pipeline; the duplicates of a key were seen, and loaded once.
+    summary_.files_rejected += dropped_rejected_;
+    summary_.files_seen += summary_.files_duplicate + dropped_rejected_;
     summary_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     summary_.status = failed_ ? "failed" : interrupted_signal_ ? "interrupted" : "completed";
 
@@ -482,17 +515,23 @@ class Supervisor {
   // or been refused, in the first pass and loaded again in the second); row counts add up both.
   bool reload_unloaded(SinkAdmin& admin, const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto loaded_now = admin.loaded_hashes();
-    std::set<std::string> rejected, refused;
-    for (const auto& row : admin.query("SELECT source_file, error FROM ingest_files WHERE status = 'rejected'")) {
-      if (!row[0]) continue;
-      rejected.insert(*row[0]);
-      if (row[1] && row[1]->rfind("database refused", 0) == 0) refused.insert(*row[0]);
+    std::set<FileKey> rejected, refused;
+    std::set<std::string> rejected_paths;
+    for (const IngestRecord& r : admin.ingest_records(std::nullopt)) {
+      if (r.key.cik < 0) {
+        rejected_paths.insert(r.source_path);
+        continue;
+      }
+      rejected.insert(r.key);
+      if (r.error.rfind("database refused", 0) == 0) refused.insert(r.key);
     }
     std::vector<InputFile> again;
     for (const InputFile& f : files) {
-      if (loaded_now.count(f.source_file) || (rejected.count(f.source_file) && !refused.count(f.source_file))) continue;
+      if (f.key_cik < 0 && rejected_paths.count(f.source_path)) continue;
+      const FileKey key = key_of(f);
+      if (loaded_now.count(key) || (rejected.count(key) && !refused.count(key))) continue;
       again.push_back(f);
-      again.back().known_hashes.clear();
+      again.back().known.clear();
       again.back().reload = false;
     }
     if (again.empty()) return false;
@@ -512,29 +551,48 @@ class Supervisor {
     return true;
   }
 
+  // An input's key: the dataset it was found to be (by the stages), else its hint.
+  FileKey key_of(const InputFile& f) const {
+    const Dataset found = resolved_[f.origin];
+    return {found != Dataset::kUnknown ? found : f.hint, f.key_cik, f.key_page};
+  }
+
+  // The content loaded under an input's key, in its dataset (in both, when its kind is not
+  // known yet: the reader skips on either hash, the writer replaces only in the file's own).
+  static void attach_known(InputFile& f, const std::unordered_map<FileKey, std::uint64_t, FileKeyHash>& loaded) {
+    f.known.clear();
+    if (f.key_cik < 0) return;
+    for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
+      if (f.hint != Dataset::kUnknown && d != f.hint) continue;
+      if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) f.known.push_back({d, it->second});
+    }
+  }
+
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a
   // dataset the inputs hold (a run over submissions alone never prunes companyfacts). Each
   // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
   void prune_absent(SinkAdmin& admin, const std::vector<InputFile>& files) {
-    std::set<std::string> present;
-    for (const InputFile& f : files) present.insert(f.source_file);
-    std::set<std::string> datasets;                             // held by the inputs
-    std::set<std::pair<std::string, std::int64_t>> keep, gone;  // (dataset, cik)
-    const auto rows = admin.query("SELECT dataset, cik, source_file FROM ingest_files WHERE cik IS NOT NULL");
-    for (const auto& row : rows)
-      if (row[0] && row[2] && present.count(*row[2]) && (*row[0] == "submissions" || *row[0] == "companyfacts")) {
-        datasets.insert(*row[0]);
-        keep.emplace(*row[0], std::stoll(*row[1]));
-      }
-    for (const auto& row : rows)
-      if (row[0] && row[2] && datasets.count(*row[0]) && !present.count(*row[2])) {
-        std::pair<std::string, std::int64_t> filer{*row[0], std::stoll(*row[1])};
-        if (!keep.count(filer)) gone.insert(filer);
-      }
-    for (const auto& [dataset, cik] : gone)
-      admin.delete_filer(dataset == "submissions" ? Dataset::kSubmissions : Dataset::kCompanyfacts, cik);
+    std::set<Dataset> datasets;                        // held by the inputs
+    std::set<std::pair<Dataset, std::int64_t>> keep;   // (dataset, cik) the inputs name
+    for (const InputFile& f : files) {
+      const FileKey key = key_of(f);
+      if (key.dataset == Dataset::kUnknown || key.cik < 0) continue;
+      datasets.insert(key.dataset);
+      keep.emplace(key.dataset, key.cik);
+    }
+    std::set<std::pair<Dataset, std::int64_t>> gone;
+    for (const auto& row : admin.query("SELECT DISTINCT dataset, cik FROM ingest_files WHERE cik IS NOT NULL")) {
+      const std::pair<Dataset, std::int64_t> filer{dataset_from_name(row[0].value_or("")), std::stoll(*row[1])};
+      if (datasets.count(filer.first) && !keep.count(filer)) gone.insert(filer);
+    }
+    std::string named;
+    for (const auto& [dataset, cik] : gone) {
+      admin.delete_filer(dataset, cik);
+      named += fmt::format("{}{} {}", named.empty() ? "" : ", ", dataset_name(dataset), cik);
+    }
     summary_.filers_pruned = gone.size();
-    fmt::print(stderr, "edgarpipe: --prune: {} filers no input names any more were deleted\n", gone.size());
+    fmt::print(stderr, "edgarpipe: --prune: {} filers no input names any more were deleted{}{}\n", gone.size(),
+               named.empty() ? "" : ": ", named.size() > 2000 ? named.substr(0, 2000) + "..." : named);
   }
 
   // File counts from what the sink holds for this run, when the stage counters could count a
@@ -575,18 +633,15 @@ class Supervisor {
   }
 
   std::vector<InputFile> unfinished(SinkAdmin& admin, const std::vector<InputFile>& files) const {
-    std::set<std::string> finished;
-    for (const auto& row :
-         admin.query(fmt::format("SELECT source_file FROM ingest_files WHERE run_id = {}", summary_.run_id)))
-      if (row[0]) finished.insert(*row[0]);
+    std::set<std::string> finished;  // by path: a run holds each key once (resolve_identities)
+    for (const IngestRecord& r : admin.ingest_records(summary_.run_id)) finished.insert(r.source_path);
     const auto loaded = admin.loaded_hashes();  // a file replaced meanwhile is no longer loaded
     std::vector<InputFile> rest;
     for (const InputFile& f : files) {
-      if (finished.count(f.source_file)) continue;
+      if (finished.count(f.source_path)) continue;
       InputFile& r = rest.emplace_back(f);
-      const auto it = loaded.find(f.source_file);
-      r.known_hashes = it == loaded.end() ? std::vector<std::uint64_t>{} : it->second;
-      const auto crash = crashed_on_.find(f.source_file);
+      attach_known(r, loaded);
+      const auto crash = crashed_on_.find(f.source_path);
       if (crash != crashed_on_.end() && crash->second.times >= 2 && r.open_error.empty())
         r.open_error =
             fmt::format("the {} process died twice while {} this file (last: {}); not tried again", crash->second.role,
@@ -672,6 +727,8 @@ class Supervisor {
     spawn_all();
     wait_all();
     collect_counters();
+    for (std::size_t i = 0; i < files.size(); ++i)
+      if (const Dataset d = layout_->file(i).resolved; d != Dataset::kUnknown) resolved_[files[i].origin] = d;
     raw_pools_.clear();  // their segments go now
     batch_pools_.clear();
   }
@@ -771,7 +828,7 @@ class Supervisor {
         const std::string death = fmt::format("{} process {} {}", role_of(pid), pid, what);
         std::string held;
         for (std::uint64_t index : files_held_by(pid)) {
-          const std::string source(layout_->source(layout_->file(index)));
+          const std::string source(layout_->source_path(layout_->file(index)));
           Crash& crash = crashed_on_[source];
           ++crash.times;
           crash.role = role_of(pid);
@@ -1039,12 +1096,14 @@ class Supervisor {
     std::string role;  // of the last one
     std::string how;   // "killed by signal 11"
   };
-  std::map<std::string, Crash> crashed_on_;  // by source file
+  std::map<std::string, Crash> crashed_on_;  // by source path
   std::vector<ipc::ChunkPool> raw_pools_;    // views into this attempt's reader pools
   std::vector<ipc::ChunkPool> batch_pools_;  // and parser pools
   std::uint64_t attempt_skipped_ = 0;        // files skipped by the latest attempt
   int interrupted_signal_ = 0;
   std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers
+  std::uint64_t dropped_rejected_ = 0;  // copies of a key with other content, left out of the stages
+  std::vector<Dataset> resolved_;       // per input (InputFile::origin): the dataset the stages found
 };
 
 // Prints rows as an aligned table.
@@ -1078,15 +1137,58 @@ void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
               admin.query("SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status "
                           "ORDER BY dataset, status"));
   if (paths.empty()) return;
+  // The inputs named, by key: loaded (same content), changed (other content under a loaded
+  // key), rejected, or new. Telling loaded from changed reads the inputs whose size matches.
+  std::vector<InputFile> inputs = enumerate_inputs(paths, InputOptions{});
+  const IdentityReport identity = resolve_identities(inputs, kDefaultMaxFileBytes);
   const auto loaded = admin.loaded_hashes();
-  InputOptions options;
-  const std::vector<InputFile> inputs = enumerate_inputs(paths, options);
-  std::uint64_t missing = 0;
-  for (const auto& f : inputs) missing += !loaded.count(f.source_file);
-  fmt::print(
-      "\nInputs: {} files, {} loaded under their names, {} not loaded yet (a rerun loads those; changed\n"
-      "contents are found by their hash at load time)\n",
-      inputs.size(), inputs.size() - missing, missing);
+  std::map<FileKey, std::uint64_t> sizes;  // of loaded keys, to avoid hashing a file that differs
+  for (const auto& row : admin.query("SELECT dataset, cik, page, bytes FROM ingest_files WHERE status = 'loaded' AND "
+                                     "cik IS NOT NULL"))
+    if (row[1] && row[2] && row[3])
+      sizes[{dataset_from_name(row[0].value_or("")), std::stoll(*row[1]), std::stoi(*row[2])}] = std::stoull(*row[3]);
+  std::set<FileKey> rejected;
+  std::set<std::string> rejected_paths;
+  for (const IngestRecord& r : admin.ingest_records(std::nullopt))
+    r.key.cik >= 0 ? void(rejected.insert(r.key)) : void(rejected_paths.insert(r.source_path));
+  std::map<std::string, std::array<std::uint64_t, 4>> counts;  // dataset -> loaded, changed, new, rejected
+  for (const InputFile& f : inputs) {
+    Dataset dataset = f.hint;
+    int verdict = 2;  // new
+    if (f.key_cik < 0) {
+      verdict = rejected_paths.count(f.source_path) ? 3 : 2;
+    } else {
+      std::optional<InputIdentity> id;
+      for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
+        if (f.hint != Dataset::kUnknown && d != f.hint) continue;
+        const auto it = loaded.find({d, f.key_cik, f.key_page});
+        if (it == loaded.end()) continue;
+        if (sizes[{d, f.key_cik, f.key_page}] == f.size && !id) id = identify_input(f, kDefaultMaxFileBytes);
+        if (id && id->read && id->hash == it->second) {
+          dataset = d;
+          verdict = 0;
+          break;
+        }
+        if (f.hint != Dataset::kUnknown) verdict = 1;  // loaded under its key with other content
+      }
+      if (verdict != 0 && dataset == Dataset::kUnknown) {  // no hint: the content says which
+        if (!id) id = identify_input(f, kDefaultMaxFileBytes);
+        dataset = id->dataset;
+        if (loaded.count({dataset, f.key_cik, f.key_page})) verdict = 1;
+      }
+      if (verdict == 2 && (rejected.count({dataset, f.key_cik, f.key_page}) ||
+                           rejected.count({Dataset::kUnknown, f.key_cik, f.key_page})))
+        verdict = 3;
+    }
+    ++counts[std::string(dataset_name(dataset))][static_cast<std::size_t>(verdict)];
+  }
+  std::vector<SinkAdmin::TextRow> rows;
+  for (const auto& [dataset, c] : counts)
+    rows.push_back({dataset, std::to_string(c[0]), std::to_string(c[1]), std::to_string(c[2]), std::to_string(c[3])});
+  fmt::print("\nInputs named ({} files{}), by dataset and key:\n", inputs.size() + identity.duplicates,
+             identity.duplicates ? fmt::format(", {} of them copies of a key given again", identity.duplicates) : "");
+  print_table({"dataset", "loaded", "changed", "new", "rejected"}, rows);
+  fmt::print("(a run loads the changed and new ones, and tries the rejected ones again)\n");
 }
 
 }  // namespace
@@ -1134,13 +1236,13 @@ int cli_main(int argc, char** argv) {
       auto admin = open_sink_admin(parse_sink_url(sink));
       admin->create_schema();
       if (command == "rejects") {
-        fmt::print("dataset\tsource_file\trun_id\terror\n");
+        fmt::print("dataset\tsource_file\tsource_path\trun_id\terror\n");
         for (const auto& row :
-             admin->query("SELECT dataset, source_file, run_id, error FROM ingest_files WHERE status = "
+             admin->query("SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = "
                           "'rejected'" +
-                          run_filter + " ORDER BY dataset, source_file"))
-          fmt::print("{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
-                     row[3].value_or(""));
+                          run_filter + " ORDER BY dataset, cik, page, source_path"))
+          fmt::print("{}\t{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
+                     row[3].value_or(""), row[4].value_or(""));
         return 0;
       }
       print_status(*admin, paths);

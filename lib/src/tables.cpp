@@ -107,11 +107,13 @@ constexpr TableDef kTables[kTableCount] = {
     {TableId::kFacts, "facts", kFacts, kKeyFacts, false},
 };
 
+// Keyed by (dataset, cik, page): cik and page are NULL only for a document whose filer cannot be
+// known, recorded under its source_path.
 constexpr Column kIngestFiles[] = {
-    {"dataset", T::kText, true},         {"source_file", T::kText, true},   {"cik", T::kBigInt, false},
-    {"bytes", T::kBigInt, false},        {"content_hash", T::kText, false}, {"status", T::kText, true},
-    {"rows", T::kBigInt, false},         {"error", T::kText, false},        {"run_id", T::kBigInt, false},
-    {"loaded_at", T::kTimestamp, false},
+    {"dataset", T::kText, true},      {"cik", T::kBigInt, false},         {"page", T::kInt, false},
+    {"source_file", T::kText, true},  {"source_path", T::kText, true},    {"bytes", T::kBigInt, false},
+    {"content_hash", T::kText, false}, {"status", T::kText, true},        {"rows", T::kBigInt, false},
+    {"error", T::kText, false},       {"run_id", T::kBigInt, false},      {"loaded_at", T::kTimestamp, false},
 };
 constexpr Column kIngestRuns[] = {
     {"run_id", T::kBigInt, true},          {"started_at", T::kTimestamp, true},
@@ -166,12 +168,22 @@ std::string contract_ddl(const SqlDialect& d) {
   }
   sql += d.create_table("ingest_files") + " (\n";
   columns("ingest_files", kIngestFiles, 0);
-  sql += "  PRIMARY KEY (dataset, source_file)\n);\n";
+  sql.resize(sql.size() - 2);
+  sql += "\n);\n";
+  sql += fmt::format("{} (dataset, cik, page){};\n", d.create_unique_index("ingest_files_key", "ingest_files"),
+                     d.keyed_rows_only);
+  sql += d.create_table("edgarpipe_schema") + " (\n  version INT NOT NULL\n);\n";
   sql += d.create_table("ingest_runs") + fmt::format(" (\n  run_id {},\n", d.serial_primary_key);
   columns("ingest_runs", kIngestRuns, 1);
   sql.resize(sql.size() - 2);
   sql += "\n);\n";
   return sql;
+}
+
+Dataset dataset_from_name(std::string_view name) noexcept {
+  if (name == "submissions") return Dataset::kSubmissions;
+  if (name == "companyfacts") return Dataset::kCompanyfacts;
+  return Dataset::kUnknown;
 }
 
 std::string_view dataset_name(Dataset d) noexcept {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgarpipe/edgar_parser.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/stage_context.hpp"
 #include "edgarpipe/stages.hpp"
@@ -139,7 +140,7 @@ class Writer {
     while (reader.next(record)) {
       switch (record.kind) {
         case RecordKind::kFileBegin:
-          sink_->begin_file(meta_of(record.file_index));
+          sink_->begin_file(meta_of(record.file_index, nullptr));
           file_open_ = true;
           pending_ = true;
           break;
@@ -170,21 +171,37 @@ class Writer {
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();
   }
 
-  FileMeta meta_of(std::uint32_t file_index) const {
+  // What the sink needs of a file; with `end`, its key too (the parser has settled its dataset
+  // and, for a file named without one, its CIK).
+  FileMeta meta_of(std::uint32_t file_index, const FileEndInfo* end) const {
     const FileEntry& entry = ctx_.layout.file(file_index);
     FileMeta meta;
     meta.file_index = file_index;
-    meta.source_file = ctx_.layout.source(entry);
+    meta.source_path = ctx_.layout.source_path(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
-    meta.replaces = entry.known_count > 0;  // read although loaded before: changed, or --force
+    // Read although loaded before under its key: changed, or --force.
+    for (std::uint8_t k = 0; k < entry.known_count; ++k)
+      meta.replaces_in |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(entry.known_datasets[k]));
+    if (end != nullptr) {
+      // The name's key wins: a document whose cik disagrees with it is rejected under the name.
+      meta.cik = entry.key_cik >= 0 ? entry.key_cik : end->cik;
+      meta.page = entry.key_page >= 0 ? entry.key_page : meta.cik >= 0 ? 0 : -1;
+      if (meta.cik >= 0) {
+        meta.source_file = sec_file_name(meta.cik, meta.page);
+      } else {
+        const std::string_view found = ctx_.layout.source(entry);
+        meta.source_file = std::string(found.substr(found.find_last_of('/') + 1));
+      }
+    }
     return meta;
   }
 
   void end_file(const FileEndInfo& end) {
-    const FileMeta meta = meta_of(end.file_index);
+    const FileMeta meta = meta_of(end.file_index, &end);
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     sink_->end_file(end, meta);
+    ctx_.layout.file(end.file_index).resolved = end.dataset;
     file_open_ = false;
   }
 

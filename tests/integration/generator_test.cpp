@@ -97,7 +97,7 @@ TEST_CASE("a generated corpus with every malformed kind loads with exactly the e
     CHECK(r.exit_code == 3);  // some files are rejected, on purpose
     Db db(db_path);
     std::map<std::string, std::string> got;
-    std::istringstream rows(db.text("SELECT source_file, status FROM ingest_files"));
+    std::istringstream rows(db.text("SELECT dataset || '/' || source_file, status FROM ingest_files"));
     std::string line;
     while (std::getline(rows, line)) got[line.substr(0, line.find('|'))] = line.substr(line.find('|') + 1);
     CHECK(got == want);
@@ -158,14 +158,14 @@ TEST_CASE("a malformed corpus of 18 kinds: each file rejected with its reason, e
   Db db(tmp / "c.db");
   CHECK(db.text("SELECT status FROM ingest_runs") == "completed");
   std::map<std::string, std::string> got;
-  std::istringstream rows(db.text("SELECT source_file, status FROM ingest_files"));
+  std::istringstream rows(db.text("SELECT dataset || '/' || source_file, status FROM ingest_files"));
   std::string line;
   while (std::getline(rows, line)) got[line.substr(0, line.find('|'))] = line.substr(line.find('|') + 1);
   CHECK(got == want);  // every good file loaded, every bad one rejected
   for (const auto& [name, content] : hand) {
     INFO(name);
     // The reason, with the byte offset where the parser knows it.
-    const std::string error = db.text(fmt::format("SELECT error FROM ingest_files WHERE source_file = '{}'", name));
+    const std::string error = db.text(fmt::format("SELECT error FROM ingest_files WHERE dataset || '/' || source_file = '{}'", name));
     CHECK_THAT(error, Catch::StartsWith(content.second));
     CHECK_THAT(error, Catch::Contains("(at byte "));
   }

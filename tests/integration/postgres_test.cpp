@@ -140,16 +140,18 @@ TEST_CASE("PostgreSQL: a file the database refuses is rejected alone, a rerun sk
   fs::create_directories(tmp.path / "b");
   for (const char* f : {"CIK0000320193.json", "CIK0001318605.json", "CIK0001800903.json"})
     fs::copy_file(kData + "/submissions/" + f, tmp.path / "a" / f);
-  // The same filer again under another name: its rows collide with the first copy's keys.
-  fs::copy_file(kData + "/submissions/CIK0001800903.json", tmp.path / "b" / "CIK0001800903.json");
+  // An overflow page that lists the main file's one filing again: a clean load refuses it too
+  // (filings are keyed by cik and accession number), and only the database can tell.
+  std::ofstream(tmp.path / "b" / "CIK0001800903-submissions-001.json")
+      << R"({"accessionNumber":["0001800903-20-000001"],"filingDate":["2020-01-27"],"form":["D"]})";
   const Result r = run(fmt::format("run {} {} --sink '{}' --writers 1", (tmp.path / "a").string(),
-                                   (tmp.path / "b" / "CIK0001800903.json").string(), db.url()));
+                                   (tmp.path / "b" / "CIK0001800903-submissions-001.json").string(), db.url()));
   INFO(r.output);
   Pg pg(db.url());
-  // Both copies share the source name CIK0001800903.json, so one ingest_files row holds the last
-  // verdict; what matters is that every other file is whole and the duplicate added nothing.
+  // Every other file is whole and the refused page added nothing.
   CHECK(pg.count("SELECT count(*) FROM filings") == 1000 + 1002 + 1);
   CHECK(pg.count("SELECT count(*) FROM companies") == 3);
+  CHECK(pg.count("SELECT count(*) FROM ingest_files WHERE status = 'rejected' AND page = 1") == 1);
   CHECK(r.exit_code == 3);
   CHECK_THAT(r.output,
              Catch::Contains("database refused a row: ERROR:  duplicate key value violates unique constraint"));

@@ -14,8 +14,10 @@ TABLES = {
     "submission_pages": "cik, name", "filings": "cik, accession_number", "entities": "cik",
     "concepts": "taxonomy, concept",
     "facts": "cik, taxonomy, concept, unit, period_start, period_end, accession_number",
-    "ingest_files": "dataset, source_file",
+    "ingest_files": "dataset, cik, page, source_file",
 }
+# What two loads of the same documents share in ingest_files (not where they were read from).
+INGEST_COLUMNS = "dataset, cik, page, source_file, content_hash, status, rows"
 failures = []
 
 
@@ -38,11 +40,12 @@ class Sqlite:
     def query(self, url, sql):
         db = sqlite3.connect(url[len("sqlite:"):])
         rows = [tuple(r) for r in db.execute(sql)]
+        db.commit()
         db.close()
         return rows
 
     def dump(self, url, table):
-        cols = "dataset, source_file, content_hash, status, rows" if table == "ingest_files" else "*"
+        cols = INGEST_COLUMNS if table == "ingest_files" else "*"
         return self.query(url, f"SELECT {cols} FROM {table} ORDER BY {TABLES[table]}")
 
 
@@ -69,7 +72,7 @@ class Postgres:
         return [tuple(line.split("|")) for line in self.psql(url, sql).splitlines()]
 
     def dump(self, url, table):
-        cols = "dataset, source_file, content_hash, status, rows" if table == "ingest_files" else "*"
+        cols = INGEST_COLUMNS if table == "ingest_files" else "*"
         return self.psql(url, f"SELECT {cols} FROM {table} ORDER BY {TABLES[table]}").splitlines()
 
     def drop_all(self):

@@ -149,8 +149,10 @@ TEST_CASE("member names with .. or an absolute path are only names: nothing is w
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   Db db(tmp / "sly.db");
-  CHECK(db.text("SELECT source_file FROM ingest_files ORDER BY 1") ==
-        "../../escape/CIK0001800903.json\n/abs/CIK0000000001.json");
+  const std::string archive = fs::weakly_canonical(tmp.path / "sly.zip").string();
+  CHECK(db.text("SELECT source_file, source_path FROM ingest_files ORDER BY 1") ==
+        "CIK0000000001.json|" + archive + ":/abs/CIK0000000001.json\nCIK0001800903.json|" + archive +
+            ":../../escape/CIK0001800903.json");
   CHECK(db.count("SELECT count(*) FROM filings WHERE cik = 1800903") == 1);
   CHECK_FALSE(fs::exists(tmp.path.parent_path().parent_path() / "escape"));
   CHECK_FALSE(fs::exists("/abs"));

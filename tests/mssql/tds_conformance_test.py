@@ -14,8 +14,9 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
   DECIMAL(38,12) cannot hold exactly (it would be rounded);
 - a row the server refuses (error 2627) rolls its batch back and rejects that file alone: the
   rows counted are those of committed transactions only, and they equal the expected ones;
-- a source name longer than ingest_files.source_file (which FreeTDS would truncate, breaking
-  skip-if-loaded) is refused before the run starts, with that reason, and no row is sent.
+- a source path longer than ingest_files.source_path (which FreeTDS would truncate, so that a
+  restart would not find the file's row) is refused before the run starts, with that reason, and
+  no row is sent.
 
 Usage: tds_conformance_test.py BIN_DIR DATA_DIR
 """
@@ -232,29 +233,35 @@ def main():
         described = {r[0]: r[10] for r in got["companies"]}
         check(described.get(999995) == "", "an empty description must arrive as '', not NULL")
 
-        ingest = {os.path.basename(r[1]): r for r in got["#ingest_stage"]}
+        # dataset, cik, page, source_file, source_path, bytes, content_hash, status, rows, error, ...
+        ingest = {r[3]: r for r in got["#ingest_stage"]}
         for name, reason in rejected.items():
             row = ingest.get(name)
-            check(row is not None and row[5] == "rejected" and reason in (row[7] or ""),
+            check(row is not None and row[7] == "rejected" and reason in (row[9] or ""),
                   f"{name}: ingest row {row}")
-        check(all(r[5] == "loaded" and r[7] is None for n, r in ingest.items() if n not in rejected),
+        check(all(r[7] == "loaded" and r[9] is None for n, r in ingest.items() if n not in rejected),
               "every other file is loaded with a NULL error")
+        check(all(r[4].endswith("/" + r[3]) and r[2] is not None for r in ingest.values()),
+              "every ingest row has its key and the path it was read from")
         check(not any(r[0] in (999992, 999994, 999996) for t in ("companies", "facts") for r in got[t]),
               "rows of a rejected file were committed")
 
-        # A source name of 401 characters (the path below the directory argument).
+        # A source path of 4001 characters (the canonical path of the file).
         long_corpus = os.path.join(work, "long")
-        nested = os.path.join(long_corpus, "d" * 200, "e" * 181)  # + "/CIK0001911716.json": 401
+        nested = os.path.realpath(long_corpus)
+        tail = "/CIK0001911716.json"
+        while len(nested) + len(tail) < 4001:
+            nested = os.path.join(nested, "d" * min(200, 4001 - len(nested) - len(tail) - 1))
         os.makedirs(nested)
         shutil.copy(os.path.join(data_dir, "submissions", "CIK0001911716.json"), nested)
         long_log = os.path.join(work, "long.jsonl")
         long_run = run_into_endpoint(bin_dir, long_corpus, long_log, os.path.join(work, "long.json"))
-        check(long_run.returncode == 1, f"a 401-character source name: exit {long_run.returncode}")
-        check("longer than the 400 characters of SQL Server's ingest_files.source_file" in long_run.stderr,
-              "a 401-character source name: " + long_run.stderr[-300:])
-        check("restart" not in long_run.stderr, "a 401-character source name: the stages ran")
+        check(long_run.returncode == 1, f"a 4001-character source path: exit {long_run.returncode}")
+        check("longer than the 4000 characters of SQL Server's ingest_files.source_path" in long_run.stderr,
+              "a 4001-character source path: " + long_run.stderr[-300:])
+        check("restart" not in long_run.stderr, "a 4001-character source path: the stages ran")
         long_events = [json.loads(line) for line in open(long_log, encoding="utf-8")]
-        check(not any(e["kind"] == "bulk" for e in long_events), "rows were sent for a too-long source name")
+        check(not any(e["kind"] == "bulk" for e in long_events), "rows were sent for a too-long source path")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:

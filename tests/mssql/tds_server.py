@@ -470,8 +470,9 @@ class Session(threading.Thread):
             self.send(colmetadata([("applock_result", "INT", False)]) + bytes([TOKEN_ROW]) + struct.pack("<i", 0)
                       + done(0x0010, count=1))
             return
-        if text.startswith("SELECT source_file, content_hash FROM ingest_files"):  # an empty database
-            self.send(colmetadata([("source_file", "NVARCHAR(400)", False), ("content_hash", "NVARCHAR(32)", True)])
+        if text.startswith("SELECT dataset, cik, page, content_hash FROM ingest_files"):  # an empty database
+            self.send(colmetadata([("dataset", "NVARCHAR(16)", False), ("cik", "BIGINT", True), ("page", "INT", True),
+                                   ("content_hash", "NVARCHAR(32)", True)])
                       + done(0x0010, count=0))
             return
         self.send(done(0x0010))

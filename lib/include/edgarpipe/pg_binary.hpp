@@ -40,6 +40,10 @@ class CopyBuffer {
     put32(8);
     put64(static_cast<std::uint64_t>(v));
   }
+  void int32(std::int32_t v) {
+    put32(4);
+    put32(static_cast<std::uint32_t>(v));
+  }
   void text(std::string_view s) {
     put32(static_cast<std::uint32_t>(s.size()));
     bytes_.append(s);

@@ -69,15 +69,24 @@ inline constexpr std::uint64_t kReadErrorTag = 1ULL << 63;
 
 struct FileEntry {
   std::uint64_t path_offset;    // into the string table: the path to open
-  std::uint64_t source_offset;  // into the string table: source_file as recorded in the sink
+  std::uint64_t source_offset;  // into the string table: the name as found (InputFile::source_file)
+  std::uint64_t source_path_offset;  // into the string table: InputFile::source_path
   std::uint32_t path_length;
   std::uint32_t source_length;
+  std::uint32_t source_path_length;
+  std::int32_t key_page;          // InputFile::key_page: -1 until parsed
+  std::int64_t key_cik;           // InputFile::key_cik: -1 until parsed
   std::uint64_t size;             // at enumeration time
-  std::uint64_t known_hashes[2];  // content hashes already loaded under this source_file
+  std::uint64_t known_hashes[2];  // content hashes already loaded under this key...
+  Dataset known_datasets[2];      // ... and the dataset each was loaded in
   std::uint8_t known_count;
   Dataset hint;
   bool forced;
   bool reload;                 // --force: never skipped, replaces what is loaded
+  // The dataset the file was found to be: written by the reader when it skips the file (the
+  // dataset of the hash it matched) or by the writer when the file ends; read by the supervisor
+  // once the stages have exited. kUnknown: not finished.
+  Dataset resolved;
   std::uint64_t content_hash;  // written by the reader before it publishes the file
   std::int64_t zip_member;     // index in the archive at `path`, or -1 for a plain file
   std::uint64_t error_offset;  // into the string table: why the input cannot be read, if so
@@ -125,6 +134,7 @@ class PipelineLayout {
   FileEntry& file(std::uint64_t i) const noexcept;
   std::string_view path(const FileEntry& f) const noexcept;
   std::string_view source(const FileEntry& f) const noexcept;
+  std::string_view source_path(const FileEntry& f) const noexcept;
   std::string_view open_error(const FileEntry& f) const noexcept;
   ipc::ProcessSlot& slot(std::uint32_t s) const noexcept;
   ipc::Doorbell& bell(std::uint32_t s) const noexcept;

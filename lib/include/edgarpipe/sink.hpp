@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -56,14 +57,53 @@ struct RunTotals {
   std::uint64_t files_seen = 0, files_loaded = 0, files_skipped = 0, files_rejected = 0, rows_written = 0;
 };
 
+// What a document is known by in ingest_files (../shared/edgar-tables.md): its dataset, the
+// filer's CIK and the page (0 for a main file and for companyfacts, NNN for an overflow page).
+// cik < 0: a document whose filer cannot be known, recorded under its path (cik and page NULL).
+struct FileKey {
+  Dataset dataset = Dataset::kUnknown;
+  std::int64_t cik = -1;
+  std::int32_t page = -1;
+  friend bool operator==(const FileKey&, const FileKey&) = default;
+  friend auto operator<=>(const FileKey&, const FileKey&) = default;
+};
+struct FileKeyHash {
+  std::size_t operator()(const FileKey& k) const noexcept {
+    return std::hash<std::int64_t>{}(k.cik * 1000003 + k.page * 4 + static_cast<int>(k.dataset));
+  }
+};
+
+// One ingest_files row as the supervisor reads it back.
+struct IngestRecord {
+  FileKey key;
+  std::string source_path;
+  std::uint64_t content_hash = 0;  // 0: none recorded (the file could not be read)
+  bool loaded = false;
+  std::string error;
+  std::int64_t run_id = 0;
+};
+
+// The layout of ingest_files and ingest_runs this release writes (edgarpipe_schema.version).
+// 1: ingest_files keyed by (dataset, source_file), no version table. 2: keyed by
+// (dataset, cik, page), with source_path.
+inline constexpr int kSchemaVersion = 2;
+
 class SinkAdmin {
  public:
   virtual ~SinkAdmin() = default;
-  virtual void create_schema() = 0;  // idempotent
+  // Idempotent. A database of an older layout is upgraded in place, in one transaction, with a
+  // line on stderr; one of a newer layout is refused.
+  virtual void create_schema() = 0;
   virtual std::int64_t begin_run(const RunStart& run) = 0;
   virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
-  // source_file -> content hashes with status 'loaded'.
-  virtual std::unordered_map<std::string, std::vector<std::uint64_t>> loaded_hashes() = 0;
+  // Key -> content hash, for every key whose status is 'loaded'.
+  virtual std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() = 0;
+  // The ingest_files rows that are rejected (`run_id` unset), or those of one run.
+  std::vector<IngestRecord> ingest_records(std::optional<std::int64_t> run_id);
+  // After a run: drops what no longer describes a document. A key that loaded or was rejected
+  // in a known dataset retires its rows of dataset 'unknown' (a file rejected before its kind was
+  // known); a path whose document this run recorded retires its key-less rows of earlier runs.
+  void retire_stale_records(std::int64_t run_id);
   // Rows of a read-only query as text (nullopt for NULL), for `status` and `rejects`: the SQL they
   // use is the same in every dialect.
   using TextRow = std::vector<std::optional<std::string>>;
@@ -82,12 +122,27 @@ class SinkAdmin {
   // files there (replace_filer_sql), in one transaction, under the filer's exclusive lock.
   virtual void delete_filer(Dataset dataset, std::int64_t cik) = 0;
 
-  // Why a source name cannot be recorded in ingest_files.source_file (asked of every input before
+  // Why a source path cannot be recorded in ingest_files.source_path (asked of every input before
   // a run starts), or nullopt. SQL Server's column is bounded and FreeTDS would truncate a longer
-  // name silently, after which skip-if-loaded would no longer find the file.
-  virtual std::optional<std::string> refuse_source_name(std::string_view) const { return std::nullopt; }
+  // path silently, after which a restart would no longer find the file's row.
+  virtual std::optional<std::string> refuse_source_path(std::string_view) const { return std::nullopt; }
 
  protected:
+  // The upgrade of a layout-1 ingest_files, shared by the sinks: they say how to run it.
+  struct UpgradeDialect {
+    std::string begin;             // starts a transaction (empty: the caller holds one)
+    std::string rename_old;        // renames ingest_files to ingest_files_v1
+    std::string loaded_at_text;    // loaded_at as 'YYYY-MM-DD HH:MM:SS[.fff]' text
+    std::string schema_ddl;        // the contract's DDL (creates the new ingest_files)
+    bool national_literals;        // N'...' for text (SQL Server)
+    std::function<void(const std::string&)> exec;  // runs statements that return no rows
+  };
+  // Whether the database holds an ingest_files of layout 1 (no `page` column).
+  virtual bool has_layout_1() = 0;
+  // Upgrades layout 1 in place when has_layout_1(), then applies schema_ddl and records the
+  // schema version; refuses a database of a newer version.
+  void apply_schema(const UpgradeDialect& dialect);
+
   virtual bool try_lock_runs_exclusive() = 0;
   virtual void unlock_runs_exclusive() = 0;
   virtual void lock_runs_shared() = 0;  // waits while another admin holds it exclusive
@@ -95,11 +150,17 @@ class SinkAdmin {
 
 struct FileMeta {
   std::uint32_t file_index = 0;
-  std::string_view source_file;
+  // Its key with FileEndInfo::dataset (known once the file ends): cik -1 for a document without.
+  std::int64_t cik = -1;
+  std::int32_t page = -1;
+  std::string source_file;       // the key's SEC file name; the name as found for a key-less file
+  std::string_view source_path;  // where it was read
   std::uint64_t bytes = 0;
   std::uint64_t content_hash = 0;
-  // The file was loaded before with other content (or --force): its filer is replaced.
-  bool replaces = false;
+  // Bit 1 << Dataset for each dataset its key was loaded in before with other content (or
+  // --force): in that dataset its filer is replaced.
+  std::uint8_t replaces_in = 0;
+  bool replaces(Dataset d) const noexcept { return replaces_in & (1u << static_cast<unsigned>(d)); }
 };
 
 // Replacing a filer (../shared/edgar-tables.md: a newer snapshot replaces what changed). Every
@@ -109,8 +170,6 @@ struct FileMeta {
 // ingest_files rows of all its files in the dataset, so files of the filer that were skipped as
 // unchanged are no longer 'loaded' and the run loads them again (Supervisor: the second pass).
 std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik);
-// The CIK in a source file name (CIK0000320193.json, CIK0000320193-submissions-001.json), or -1.
-std::int64_t cik_of_source(std::string_view source_file) noexcept;
 // The dataset a data table belongs to.
 Dataset dataset_of(TableId table) noexcept;
 

@@ -17,16 +17,29 @@ struct UsageError : std::runtime_error {
 
 struct InputFile {
   std::string path;         // to open (for a zip member: the archive)
-  std::string source_file;  // as recorded in ingest_files: relative to the directory argument,
-                            // or the file name for a file argument
+  std::string source_file;  // the name as found: relative to the directory argument, the member's
+                            // name in an archive, or the file name for a file argument
+  std::string source_path;  // where it is read from, for operators (ingest_files.source_path): the
+                            // canonical path, or the canonical archive path, ':' and the member
   std::uint64_t size = 0;
-  Dataset hint = Dataset::kUnknown;         // --dataset, else a directory named like a dataset
-  bool forced = false;                      // hint came from --dataset
-  std::vector<std::uint64_t> known_hashes;  // content hashes already loaded (filled by the caller)
-  bool reload = false;                      // load even if its hash is loaded (--force)
-  std::int64_t zip_member = -1;             // index in the archive's central directory, or -1
-  std::string open_error;                   // set when the input cannot be read at all (a corrupt
-                                            // archive): the file is rejected with this reason
+  Dataset hint = Dataset::kUnknown;  // --dataset, else a directory named like a dataset, else (after
+                                     // resolve_identities) the kind its content was found to be
+  bool forced = false;               // hint came from --dataset
+  // Its key in ingest_files, with the dataset: the CIK and page of its SEC file name, or for a
+  // renamed file (no SEC name) the document's own cik and page 0. -1: not known before parsing.
+  std::int64_t key_cik = -1;
+  std::int32_t key_page = -1;
+  struct Known {
+    Dataset dataset;
+    std::uint64_t hash;
+  };
+  std::vector<Known> known;     // content already loaded under its key (filled by the caller)
+  bool reload = false;          // load even if its hash is loaded (--force)
+  std::int64_t zip_member = -1; // index in the archive's central directory, or -1
+  std::string open_error;       // set when the input cannot be read at all (a corrupt archive),
+                                // or its key is given twice with different content: the file is
+                                // rejected with this reason
+  std::uint32_t origin = 0;     // its index among the run's inputs (the supervisor's bookkeeping)
 };
 
 struct InputOptions {
@@ -40,12 +53,46 @@ struct InputOptions {
 };
 
 // Directories are walked recursively for *.json files (in sorted order); zip archives (*.zip)
-// contribute their *.json members (source_file = the member's name, which is only a name: nothing
-// is extracted to disk); other files are taken as given. A path given twice (or reached twice) is
-// loaded once. Throws UsageError for a missing path.
+// contribute their *.json members (nothing is extracted to disk); other files are taken as
+// given. A path given twice (or reached twice) is loaded once. Each input's key comes from its
+// SEC file name where it has one. Throws UsageError for a missing path.
 std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options);
 
-// The shard (0..count-1) of a file: by the CIK in its name, else by its source name.
-std::uint32_t shard_of(const std::string& source_file, std::uint32_t count) noexcept;
+// The whole content of an input (a file, or a zip member inflated), with kTailPadding zero bytes
+// past its end for the parser; `error` says why it could not be read (the bytes are then empty).
+struct InputBytes {
+  std::vector<char> bytes;  // size() = length + padding
+  std::size_t length = 0;
+  std::string error;
+};
+InputBytes read_input(const InputFile& file, std::uint64_t max_bytes);
+
+// What a parser makes of an input's bytes: its kind and filer, and its content hash.
+struct InputIdentity {
+  Dataset dataset = Dataset::kUnknown;
+  std::int64_t cik = -1;
+  std::uint64_t hash = 0;
+  bool read = false;  // false: the input could not be read (the reader will say why)
+};
+InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes);
+
+// What resolve_identities found.
+struct IdentityReport {
+  std::uint64_t duplicates = 0;        // copies of a key with the same content, dropped from the run
+  std::uint64_t conflicting = 0;       // copies of a key with other content, dropped (rejected)
+  std::vector<std::string> messages;   // one line per key given more than once
+};
+
+// Gives every input its key before a run (../shared/edgar-tables.md: a document is known by its
+// dataset, CIK and page, not by where it lies), reading only the few inputs their names cannot
+// settle: renamed files (their dataset and cik come from their content) and keys named more than
+// once (a folder and the zip made from it). A key given more than once keeps one input: the
+// copies with the same content are dropped as duplicates; copies with different content are
+// dropped too and the one kept is rejected with a reason naming every copy's path, so the
+// database never meets a key twice in a run.
+IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t max_bytes);
+
+// The shard (0..count-1) of a filer's inputs (by CIK; an input without one by its name).
+std::uint32_t shard_of(const InputFile& file, std::uint32_t count) noexcept;
 
 }  // namespace edgarpipe

@@ -58,6 +58,9 @@ struct SqlDialect {
   std::string (*create_table)(std::string_view table);
   // "CREATE UNIQUE INDEX IF NOT EXISTS i ON t" or the dialect's equivalent guard.
   std::string (*create_unique_index)(std::string_view index, std::string_view table);
+  // A unique index's filter that leaves rows with a NULL key out, where the dialect's unique
+  // indexes would otherwise take NULLs as equal (SQL Server); empty elsewhere.
+  std::string_view keyed_rows_only = {};
 };
 std::string create_table_if_absent(std::string_view table);  // the standard forms, for PostgreSQL
 std::string create_unique_index_if_absent(std::string_view index, std::string_view table);  // and SQLite
@@ -67,6 +70,7 @@ std::string contract_ddl(const SqlDialect& dialect);
 
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
 std::string_view dataset_name(Dataset d) noexcept;
+Dataset dataset_from_name(std::string_view name) noexcept;  // kUnknown for any other name
 
 // Column indexes the parsers write by name (kept in sync with tables.cpp by a unit test).
 namespace filings_col {
