@@ -520,8 +520,9 @@ TEST_CASE("a stage process that dies is restarted and the run ends with exactly 
   for (const char* stage : {"reader", "parser", "writer"}) {
     INFO(stage);
     TempDir tmp;
-    const Result r = run(fmt::format("run {} --sink sqlite:{} --summary-json {}", kData, tmp / "c.db", tmp / "c.json"),
-                         fmt::format("EDGARPIPE_TEST_FAULT=kill-first:{}", stage));
+    const Result r = run(
+        fmt::format("run {} --sink sqlite:{} --summary-json {} --max-restarts 3", kData, tmp / "c.db", tmp / "c.json"),
+        fmt::format("EDGARPIPE_TEST_FAULT=kill-first:{}", stage));
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.output, Catch::Contains(fmt::format("{} process", stage)));
@@ -569,10 +570,12 @@ TEST_CASE("a stage that keeps dying fails the run cleanly after --max-restarts",
 TEST_CASE("a file that crashes the parser twice is rejected with that reason and the rest loads exactly",
           "[integration][crash]") {
   TempDir tmp;
-  const Result r = run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "p.db"),
+  const Result r = run(fmt::format("run {} --sink sqlite:{} --max-restarts 3", kData, tmp / "p.db"),
                        "EDGARPIPE_TEST_FAULT=crash-on:companyfacts/CIK0000320193");
   INFO(r.output);
   CHECK(r.exit_code == 3);
+  CHECK_THAT(r.output, Catch::Contains("restart 2 of at most 3"));  // the file's two crashes, no third
+  CHECK_THAT(r.output, !Catch::Contains("restart 3 of"));
   CHECK_THAT(r.output, Catch::Contains("killed by signal 11 while holding " +
                                        fs::weakly_canonical(kData + "/companyfacts/CIK0000320193.json").string()));
   const Result clean = run(fmt::format("run {} --sink sqlite:{}", kData, tmp / "clean.db"));

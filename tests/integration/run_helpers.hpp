@@ -31,9 +31,13 @@ struct Result {
 };
 
 // Runs `edgarpipe ARGS` (through the shell, so ARGS may quote), with ENV assignments before it.
-// Its stderr is a pipe, not a terminal, so no progress line mixes into the output.
+// Its stderr is a pipe, not a terminal, so no progress line mixes into the output. A run gets
+// --max-restarts 0 unless ARGS set it: a stage that crashes fails its test instead of being
+// restarted unseen (tests of restarts set it and check how many there were).
 inline Result run(const std::string& args, const std::string& env = "") {
-  const std::string command = env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args + " 2>&1";
+  const bool restarts_unset = args.rfind("run ", 0) == 0 && args.find("--max-restarts") == std::string::npos;
+  const std::string command = env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args +
+                              (restarts_unset ? " --max-restarts 0" : "") + " 2>&1";
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);

@@ -87,7 +87,7 @@ def make_snapshots(data_dir, work):
 
 def run(bin_dir, source, url, *extra):
     r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", source, "--sink", url, "--parsers", "2",
-                        "--progress", "never", *extra], capture_output=True, text=True, timeout=600)
+                        "--progress", "never", "--max-restarts", "0", *extra], capture_output=True, text=True, timeout=600)
     return r.returncode, r.stderr
 
 

@@ -86,7 +86,7 @@ def run_into_endpoint(bin_dir, corpus, log_path, summary_path):
         env.pop("TDSDUMP", None)
         return subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink",
                                f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
-                               "--progress", "never", "--summary-json", summary_path],
+                               "--progress", "never", "--max-restarts", "0", "--summary-json", summary_path],
                               env=env, capture_output=True, text=True, timeout=300)
     finally:
         server.kill()

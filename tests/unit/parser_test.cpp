@@ -33,6 +33,42 @@ TEST_CASE("file names: main files, overflow pages and their CIKs", "[parser]") {
   CHECK(dataset_hint_from_path("CIK0000320193.json") == Dataset::kUnknown);
 }
 
+TEST_CASE("file names give the key: CIK and page, whatever the letter case", "[parser]") {
+  CHECK(parse_file_name("CIK0000320193.json").page == 0);
+  CHECK(parse_file_name("CIK0001318605-submissions-001.json").page == 1);
+  CHECK(parse_file_name("CIK0001318605-submissions-1234.json").page == 1234);
+  // Letter case is not part of a name: copies from a case-insensitive file system.
+  CHECK(parse_file_name("cik0000320193.JSON").cik == 320193);
+  CHECK(parse_file_name("Cik0001318605-Submissions-002.Json").page == 2);
+  // Page 0 would be the main file's key: not an overflow page's name. Nor is an absurd number.
+  CHECK(parse_file_name("CIK0001318605-submissions-000.json").cik == -1);
+  CHECK(parse_file_name("CIK0001318605-submissions-1234567.json").cik == -1);
+  CHECK(parse_file_name("apple.json").page == -1);
+  CHECK(parse_file_name("CIK0000320193.json.bak").cik == -1);
+  // The SEC's name of a key, and back.
+  CHECK(sec_file_name(320193, 0) == "CIK0000320193.json");
+  CHECK(sec_file_name(1318605, 1) == "CIK0001318605-submissions-001.json");
+  CHECK(sec_file_name(1318605, 1234) == "CIK0001318605-submissions-1234.json");
+  for (const auto& [cik, page] : {std::pair{320193LL, 0}, {1318605LL, 7}, {9999999999LL, 999}}) {
+    const FileNameInfo back = parse_file_name(sec_file_name(cik, page));
+    CHECK(back.cik == cik);
+    CHECK(back.page == page);
+  }
+}
+
+TEST_CASE("a document is known by its name's key: a cik that disagrees, or no key at all, is refused",
+          "[parser][malformed]") {
+  const std::string fund = read_file(std::string(EDGARPIPE_TEST_DATA_DIR) + "/submissions/CIK0001800903.json");
+  const auto other_name = parse_bytes(fund, "CIK0000000001.json");
+  CHECK_FALSE(other_name.outcome.ok);
+  CHECK(other_name.outcome.error == "the document's cik 1800903 is not the CIK of its file name (1)");
+  CHECK(parse_bytes(fund, "renamed.json").outcome.ok);  // no name: the document's cik is the key
+  CHECK(parse_bytes(fund, "renamed.json").outcome.cik == 1800903);
+  const auto page = parse_bytes(R"({"accessionNumber":["0001800903-20-000001"],"form":["D"]})", "renamed-page.json");
+  CHECK_FALSE(page.outcome.ok);
+  CHECK_THAT(page.outcome.error, Catch::StartsWith("no CIK: the file name is not an SEC name"));
+}
+
 TEST_CASE("all submissions samples: exact row counts per table", "[parser][samples]") {
   std::size_t companies = 0, tickers = 0, former = 0, pages = 0, filings = 0, files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(EDGARPIPE_TEST_DATA_DIR) + "/submissions")) {
