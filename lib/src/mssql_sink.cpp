@@ -16,7 +16,7 @@
 // per table and sends them at commit, binding pointers into its buffer. If the server refuses a row (a data or
 // constraint error), the transaction is rolled back and the files are replayed one transaction each, so only the
 // offending file is rejected. Concepts and ingest_files rows go through #temporary staging tables and a de-duplicating
-// INSERT / MERGE. A lost connection is retried with bounded backoff.
+// UPDATE / INSERT ... WHERE NOT EXISTS (no MERGE: docs/sinks.md). A lost connection is retried with bounded backoff.
 //
 // Credentials: the password comes from EDGARPIPE_MSSQL_PASSWORD or FreeTDS's own configuration
 // (freetds.conf, TDSVER...), never from the URL (parse_sink_url refuses it).

@@ -169,17 +169,18 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
   return files;
 }
 
-InputBytes read_input(const InputFile& file, std::uint64_t max_bytes) {
+InputBytes read_input(const InputFile& file, std::uint64_t max_bytes, std::uint64_t prefix) {
   InputBytes out;
   if (!file.open_error.empty()) {
     out.error = file.open_error;
     return out;
   }
-  if (file.size > max_bytes) {
+  if (file.size > max_bytes && prefix >= file.size) {
     out.error = fmt::format("{} bytes, larger than --max-file-size", file.size);
     return out;
   }
-  out.bytes.assign(file.size + ipc::kTailPadding, '\0');
+  const std::uint64_t wanted = std::min(file.size, prefix);
+  out.bytes.assign(wanted + ipc::kTailPadding, '\0');
   if (file.zip_member < 0) {
     const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -187,8 +188,8 @@ InputBytes read_input(const InputFile& file, std::uint64_t max_bytes) {
       return out;
     }
     std::size_t done = 0;
-    while (done < file.size) {
-      const ssize_t n = ::read(fd, out.bytes.data() + done, file.size - done);
+    while (done < wanted) {
+      const ssize_t n = ::read(fd, out.bytes.data() + done, wanted - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       done += static_cast<std::size_t>(n);
@@ -208,8 +209,7 @@ InputBytes read_input(const InputFile& file, std::uint64_t max_bytes) {
     out.error = fmt::format("cannot open member {} of {}: {}", file.source_file, file.path, zip_strerror(zip));
   } else {
     zip_int64_t n = 0;
-    while (out.length < file.size &&
-           (n = zip_fread(member, out.bytes.data() + out.length, file.size - out.length)) > 0)
+    while (out.length < wanted && (n = zip_fread(member, out.bytes.data() + out.length, wanted - out.length)) > 0)
       out.length += static_cast<std::size_t>(n);
     if (n < 0) out.error = fmt::format("member {} of {}: {}", file.source_file, file.path, zip_file_strerror(member));
     zip_fclose(member);
@@ -249,6 +249,18 @@ Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& pars
   id.dataset = outcome.dataset;
   id.cik = outcome.cik;
   return id;
+}
+
+// The dataset a document's first keys name (../shared/edgar-format.md): submissions main files
+// have "entityType" among them, companyfacts files "entityName"; kUnknown when the first bytes
+// hold neither, and the whole document must be parsed to tell. Reading a few KB instead of a
+// companyfacts file of tens of MB matters when two unnamed archives share every CIK.
+Dataset sniff_dataset(const InputFile& f) {
+  const InputBytes head = read_input(f, UINT64_MAX, 4096);
+  const std::string_view text(head.bytes.data(), head.length);
+  const auto type = text.find("\"entityType\""), name = text.find("\"entityName\"");
+  if (type == name) return Dataset::kUnknown;  // neither
+  return type < name ? Dataset::kSubmissions : Dataset::kCompanyfacts;
 }
 
 std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
@@ -292,8 +304,9 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
     std::map<Dataset, std::vector<std::size_t>> by_dataset;
     for (const std::size_t i : members) {
       if (files[i].hint == Dataset::kUnknown && files[i].open_error.empty()) {
-        const Identity& id = identity_of(i);
-        if (id.dataset != Dataset::kUnknown) files[i].hint = id.dataset;
+        Dataset found = files[i].key_page > 0 ? Dataset::kSubmissions : sniff_dataset(files[i]);
+        if (found == Dataset::kUnknown) found = identity_of(i).dataset;
+        files[i].hint = found;
       }
       by_dataset[files[i].hint].push_back(i);
     }

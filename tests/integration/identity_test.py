@@ -6,6 +6,7 @@
   counted as duplicates; a key given twice with different content: every copy rejected with a
   reason naming their paths, everything else loaded (exit 3), never a database constraint error;
 - a renamed file takes its key from its content; a letter-case variant of a name is the same key;
+  one name in two archives that name no dataset is two keys when the contents are of two kinds;
   a renamed overflow page (no key in its content) is rejected, saying why, and is not recorded
   twice by a rerun;
 - `status PATH` counts by dataset and key;
@@ -23,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 from sinktest import TABLES, Sqlite, check, on_every_sink, verdict
 
@@ -74,11 +76,18 @@ def make_inputs(bin_dir, data_dir, work):
     shutil.copy(os.path.join(data, "companyfacts", "CIK0000320193.json"), os.path.join(renamed, "apple-facts.json"))
     shutil.copy(os.path.join(data, "submissions", "CIK0000320193.json"),
                 os.path.join(renamed, "case", "cik0000320193.JSON"))
+    # Archives whose names say no dataset, holding a main file and a companyfacts file of one filer
+    # under the same name: their content tells them apart.
+    unnamed = os.path.join(work, "unnamed")
+    os.makedirs(unnamed)
+    for name, dataset in (("one.zip", "submissions"), ("two.zip", "companyfacts")):
+        with zipfile.ZipFile(os.path.join(unnamed, name), "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(os.path.join(data, dataset, "CIK0000320193.json"), "CIK0000320193.json")
     page = os.path.join(work, "page")
     os.makedirs(page)
     shutil.copy(os.path.join(data, "submissions", "CIK0001318605-submissions-001.json"),
                 os.path.join(page, "tesla-page.json"))
-    return data, corpus, archive, os.path.dirname(other), renamed, page
+    return data, corpus, archive, os.path.dirname(other), renamed, page, unnamed
 
 
 def to_layout_1(sink, url):
@@ -100,7 +109,7 @@ def to_layout_1(sink, url):
 
 
 def scenario(sink, bin_dir, work, inputs):
-    data, corpus, archive, other, renamed, page = inputs
+    data, corpus, archive, other, renamed, page, unnamed = inputs
     sub, facts = os.path.join(data, "submissions"), os.path.join(data, "companyfacts")
     clean_data, clean_corpus = sink.fresh(), sink.fresh()
     check(run(bin_dir, clean_data, data)[0] == 0, f"{sink.name}: clean load of the samples")
@@ -170,6 +179,14 @@ def scenario(sink, bin_dir, work, inputs):
         check(code == 3 and "tesla-page.json" in err, f"{sink.name}: a renamed page: exit {code}: {err[-600:]}")
     rows = sink.query(db, "SELECT source_file, error FROM ingest_files WHERE cik IS NULL")
     check(len(rows) == 1 and rows[0][0] == "tesla-page.json", f"{sink.name}: key-less rejects: {rows}")
+
+    # One name in two archives that name no dataset: two keys, told apart by their content.
+    db = sink.fresh()
+    code, err = run(bin_dir, db, os.path.join(unnamed, "one.zip"), os.path.join(unnamed, "two.zip"), summary=summary)
+    keys = sink.query(db, "SELECT dataset, cik, page, status FROM ingest_files ORDER BY dataset")
+    check(code == 0 and [tuple(str(v) for v in k) for k in keys] ==
+          [("companyfacts", "320193", "0", "loaded"), ("submissions", "320193", "0", "loaded")],
+          f"{sink.name}: a main file and a companyfacts file under one name: {keys}: {err[-600:]}")
 
     # A database of the previous layout, wedged by a load of the parent folder.
     db = sink.fresh()

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORD = "Tds-test-pw'1"
@@ -77,14 +78,16 @@ def make_corpus(data_dir, root):
 
 
 def run_into_endpoint(bin_dir, corpus, log_path, summary_path):
-    """edgarpipe run CORPUS (2 parsers, 2 writers) into a fresh tds_server.py logging to LOG_PATH."""
+    """edgarpipe run CORPUS (a path or a list of them; 2 parsers, 2 writers) into a fresh tds_server.py
+    logging to LOG_PATH."""
     server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path],
                               stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline().split()[1])
         env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
         env.pop("TDSDUMP", None)
-        return subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink",
+        paths = corpus if isinstance(corpus, list) else [corpus]
+        return subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", *paths, "--sink",
                                f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
                                "--progress", "never", "--max-restarts", "0", "--summary-json", summary_path],
                               env=env, capture_output=True, text=True, timeout=300)
@@ -245,6 +248,31 @@ def main():
               "every ingest row has its key and the path it was read from")
         check(not any(r[0] in (999992, 999994, 999996) for t in ("companies", "facts") for r in got[t]),
               "rows of a rejected file were committed")
+
+        check(not any(e["kind"] == "sql" and "MERGE" in e["text"].upper() for e in events),
+              "a MERGE statement was sent (Babelfish does not run it)")
+
+        # The same corpus twice in one run, as the folder and a zip of it: each key reaches the
+        # server once (the copies are counted as duplicates before the stages start).
+        archive = os.path.join(work, "corpus.zip")
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            for root, _, names in os.walk(corpus):
+                for name in sorted(names):
+                    z.write(os.path.join(root, name), os.path.relpath(os.path.join(root, name), corpus))
+        twice_log, twice_summary = os.path.join(work, "twice.jsonl"), os.path.join(work, "twice.json")
+        twice = run_into_endpoint(bin_dir, [corpus, archive], twice_log, twice_summary)
+        with open(twice_summary) as f:
+            twice_s = json.load(f)
+        files = sum(len(names) for _, _, names in os.walk(corpus))
+        check(twice_s["files_duplicate"] == files and twice_s["files_seen"] == 2 * files,
+              f"the folder and its zip: {twice_s['files_duplicate']} duplicates of {files}: {twice.stderr[-400:]}")
+        twice_got = collections.defaultdict(list)
+        for e in committed_bulk([json.loads(line) for line in open(twice_log, encoding="utf-8")]):
+            twice_got[e["table"]].extend(e["rows"])
+        keys = [(r[0], r[1], r[2]) for r in twice_got["#ingest_stage"]]
+        check(len(keys) == len(set(keys)) == files, f"the folder and its zip: {len(keys)} ingest rows for {files} keys")
+        check(len(twice_got["companies"]) == counts["companies"],
+              f"the folder and its zip: {len(twice_got['companies'])} companies rows, {counts['companies']} expected")
 
         # A source path of 4001 characters (the canonical path of the file).
         long_corpus = os.path.join(work, "long")

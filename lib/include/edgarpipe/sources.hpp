@@ -58,14 +58,15 @@ struct InputOptions {
 // SEC file name where it has one. Throws UsageError for a missing path.
 std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options);
 
-// The whole content of an input (a file, or a zip member inflated), with kTailPadding zero bytes
-// past its end for the parser; `error` says why it could not be read (the bytes are then empty).
+// The content of an input (a file, or a zip member inflated), whole or its first `prefix` bytes,
+// with kTailPadding zero bytes past it for the parser; `error` says why it could not be read (the
+// bytes are then empty). A whole input larger than max_bytes is not read.
 struct InputBytes {
   std::vector<char> bytes;  // size() = length + padding
   std::size_t length = 0;
   std::string error;
 };
-InputBytes read_input(const InputFile& file, std::uint64_t max_bytes);
+InputBytes read_input(const InputFile& file, std::uint64_t max_bytes, std::uint64_t prefix = UINT64_MAX);
 
 // What a parser makes of an input's bytes: its kind and filer, and its content hash.
 struct InputIdentity {
