@@ -127,14 +127,13 @@ std::string mssql_type(ColumnType t, std::string_view table, std::string_view co
 std::string build_schema(bool utf8_text) {
   return contract_ddl(
       {utf8_text ? mssql_type<true> : mssql_type<false>, "period_start", "BIGINT IDENTITY(1,1) PRIMARY KEY",
-       [](std::string_view table) { return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL CREATE TABLE {0}", table); },
-       [](std::string_view index, std::string_view table) {
-         return fmt::format(
-             "IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'{0}' AND object_id = "
-             "OBJECT_ID(N'{1}')) CREATE UNIQUE INDEX {0} ON {1}",
-             index, table);
+       // A table's indexes are made with it, in its guarded block: looking an index up by name
+       // (sys.indexes.name) does not hold on Babelfish, which stores index names changed.
+       [](std::string_view table) {
+         return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL BEGIN\nCREATE TABLE {0}", table);
        },
-       " WHERE cik IS NOT NULL"});
+       [](std::string_view index, std::string_view table) { return fmt::format("CREATE UNIQUE INDEX {} ON {}", index, table); },
+       " WHERE cik IS NOT NULL", "END;\n"});
 }
 
 // A T-SQL string literal.
@@ -211,9 +210,52 @@ void init_dblib() {
 
 struct StatementError {
   std::string message;
+  int number = 0;  // the server's message number, 0 for a client error
   bool data_error = false;
   bool deadlock = false;
+  // A duplicate key where another writer may have inserted the same row first (the concepts
+  // dictionary): the batch is sent again, never blamed on a file.
+  bool conflict = false;
 };
+
+// A result cell as text, the way the other sinks print it: text as it came (dbconvert to
+// SYBCHAR blank-pads a zero-length value to the buffer's size), dates and times in ISO 8601
+// (FreeTDS's own format is "Dec  2 2026 10:30:36:0000000AM"), the rest by dbconvert.
+std::string cell_text(DBPROCESS* dbproc, int type, const BYTE* data, DBINT length) {
+  switch (type) {
+    case SYBCHAR:
+    case SYBVARCHAR:
+    case SYBTEXT:
+    case SYBNTEXT:
+    case SYBNVARCHAR:
+      return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(std::max<DBINT>(0, length)));
+    case SYBMSDATE:
+    case SYBMSDATETIME2:
+    case SYBDATETIME:
+    case SYBDATETIME4:
+    case SYBDATETIMN: {
+      DBDATEREC2 d{};
+      if (dbanydatecrack(dbproc, &d, type, data) == FAIL) break;
+      std::string out = fmt::format("{:04}-{:02}-{:02}", d.dateyear, d.datemonth + 1, d.datedmonth);
+      if (type == SYBMSDATE) return out;
+      out += fmt::format(" {:02}:{:02}:{:02}", d.datehour, d.dateminute, d.datesecond);
+      if (d.datensecond != 0) {  // 100 ns is SQL Server's finest; trailing zeros dropped
+        std::string fraction = fmt::format("{:07}", d.datensecond / 100);
+        while (fraction.back() == '0') fraction.pop_back();
+        out += "." + fraction;
+      }
+      return out;
+    }
+    default:
+      break;
+  }
+  std::string text(std::max<DBINT>(64, 4 * length + 64), '\0');
+  const DBINT n =
+      dbconvert(dbproc, type, data, length, SYBCHAR, reinterpret_cast<BYTE*>(text.data()), static_cast<DBINT>(text.size()));
+  text.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
+  while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();
+  return text;
+}
 
 class Connection {
  public:
@@ -244,6 +286,7 @@ class Connection {
     StatementError e;
     if (g_last_error.number != 0) {
       e.message = fmt::format("{}: Msg {}: {}", what, g_last_error.number, g_last_error.text);
+      e.number = g_last_error.number;
       e.data_error = is_data_error(g_last_error.number);
       e.deadlock = g_last_error.number == 1205;
     } else {
@@ -277,12 +320,7 @@ class Connection {
             row.emplace_back(std::nullopt);
             continue;
           }
-          std::string text(std::max<DBINT>(64, 4 * dbdatlen(dbproc_, c) + 64), '\0');
-          const DBINT n = dbconvert(dbproc_, dbcoltype(dbproc_, c), data, dbdatlen(dbproc_, c), SYBCHAR,
-                                    reinterpret_cast<BYTE*>(text.data()), static_cast<DBINT>(text.size()));
-          text.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
-          while (!text.empty() && text.back() == '\0') text.pop_back();
-          row.emplace_back(std::move(text));
+          row.emplace_back(cell_text(dbproc_, dbcoltype(dbproc_, c), data, dbdatlen(dbproc_, c)));
         }
         rows->push_back(std::move(row));
       }
@@ -584,7 +622,7 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
       }
       db_.reset_after_error();
       if (db_.broken()) throw SinkError(error->message);
-      if (error->deadlock && attempt < kDeadlockRetries) continue;  // chosen as a deadlock victim: again
+      if (retry_later(*error, attempt)) continue;
       if (!error->data_error) throw SinkError(error->message);
       return replay_file_by_file();
     }
@@ -604,19 +642,24 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     concepts_inserted_ = 0;
     for (IngestRow& file : ingest_) {
       if (!file.loaded) continue;
-      db_.exec("BEGIN TRANSACTION");
-      std::uint64_t inserted = 0;
-      std::optional<StatementError> e = send_span(spans_[file.span], inserted);
-      if (!e) e = write_ingest_rows(std::span<const IngestRow>(&file, 1));
-      if (!e) {
-        db_.exec("COMMIT TRANSACTION");
-        concepts_inserted_ += inserted;
-        continue;
+      for (int attempt = 1;; ++attempt) {
+        db_.exec("BEGIN TRANSACTION");
+        std::uint64_t inserted = 0;
+        std::optional<StatementError> e = send_span(spans_[file.span], inserted);
+        if (!e) e = write_ingest_rows(std::span<const IngestRow>(&file, 1));
+        if (!e) {
+          db_.exec("COMMIT TRANSACTION");
+          concepts_inserted_ += inserted;
+          break;
+        }
+        db_.reset_after_error();
+        if (db_.broken()) throw SinkError(e->message);
+        if (retry_later(*e, attempt)) continue;
+        if (!e->data_error) throw SinkError(e->message);
+        file.loaded = false;
+        file.error = "database refused a row: " + e->message;
+        break;
       }
-      db_.reset_after_error();
-      if (!e->data_error || db_.broken()) throw SinkError(e->message);
-      file.loaded = false;
-      file.error = "database refused a row: " + e->message;
     }
     std::vector<IngestRow> rejected;
     for (const IngestRow& file : ingest_)
@@ -628,6 +671,21 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     }
     db_.exec("COMMIT TRANSACTION");
     return finish_commit();
+  }
+
+  // Whether a failed (and rolled back) transaction is to be sent again: a deadlock victim, or a
+  // concept another writer inserted first. A conflict that outlasts the retries ends the writer
+  // (the supervisor restarts it): it is never a file's fault.
+  bool retry_later(const StatementError& e, int attempt) const {
+    if (!e.deadlock && !e.conflict) return false;
+    if (attempt >= kDeadlockRetries) {
+      if (e.conflict) throw SinkError(fmt::format("{} (still after {} attempts)", e.message, attempt));
+      return false;
+    }
+    fmt::print(stderr, "edgarpipe-writer: {}; sending the batch again (attempt {} of {})\n",
+               e.deadlock ? "chosen as a deadlock victim" : "another writer inserted the same concepts first",
+               attempt + 1, kDeadlockRetries);
+    return true;
   }
 
   // As in the PostgreSQL sink: a transaction-scoped application lock per filer the batch touches,
@@ -665,8 +723,12 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
                 "SELECT taxonomy, concept, label, description FROM s WHERE n = 1 AND NOT EXISTS (SELECT 1 FROM "
                 "concepts c WITH (UPDLOCK, HOLDLOCK) WHERE c.taxonomy = s.taxonomy AND c.concept = s.concept); "
                 "TRUNCATE TABLE #concepts_stage",
-                nullptr, &inserted))
+                nullptr, &inserted)) {
+          // Under a server that does not honour the hints (Babelfish) another writer can still
+          // insert the same concept between the check and the insert.
+          e->conflict = e->number == 2627 || e->number == 2601;
           return e;
+        }
         concepts_inserted += static_cast<std::uint64_t>(inserted);
       } else {
         if (auto e = bulk_copy(db_, std::string(def.name), def.columns, cells, rows, tablock)) return e;

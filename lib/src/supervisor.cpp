@@ -452,6 +452,7 @@ class Supervisor {
       files[i].reload = o_.force;
     }
     resolved_.assign(files.size(), Dataset::kUnknown);
+    read_bytes_.assign(files.size(), 0);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
       fmt::print(stderr,
                  "edgarpipe: {} earlier run{} died without finishing (a supervisor killed); marked interrupted\n", dead,
@@ -727,8 +728,14 @@ class Supervisor {
     spawn_all();
     wait_all();
     collect_counters();
-    for (std::size_t i = 0; i < files.size(); ++i)
-      if (const Dataset d = layout_->file(i).resolved; d != Dataset::kUnknown) resolved_[files[i].origin] = d;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      const FileEntry& entry = layout_->file(i);
+      if (entry.resolved != Dataset::kUnknown) resolved_[files[i].origin] = entry.resolved;
+      // Each input's bytes count once, however many attempts (or the second pass) read it again.
+      if (entry.content_hash != 0) read_bytes_[files[i].origin] = entry.size;
+    }
+    summary_.bytes = 0;
+    for (const std::uint64_t n : read_bytes_) summary_.bytes += n;
     raw_pools_.clear();  // their segments go now
     batch_pools_.clear();
   }
@@ -1077,7 +1084,6 @@ class Supervisor {
       summary_.files_rejected += slot.get(counter::kFilesRejected);
       summary_.files_skipped += slot.get(counter::kFilesSkipped);
       files_changed_ += slot.get(counter::kFilesChanged);
-      summary_.bytes += slot.get(counter::kBytesRead);
       summary_.unknown_columns += slot.get(counter::kUnknownColumns);
       for (std::uint32_t k = 0; k < kTableCount; ++k) summary_.rows[k] += slot.get(counter::kRowsFirst + k);
     }
@@ -1104,6 +1110,7 @@ class Supervisor {
   std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers
   std::uint64_t dropped_rejected_ = 0;  // copies of a key with other content, left out of the stages
   std::vector<Dataset> resolved_;       // per input (InputFile::origin): the dataset the stages found
+  std::vector<std::uint64_t> read_bytes_;  // per input: its size as read, once read
 };
 
 // Prints rows as an aligned table.

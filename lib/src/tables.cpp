@@ -165,18 +165,23 @@ std::string contract_ddl(const SqlDialect& d) {
       for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
       sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
     }
+    sql += d.end_table;
   }
+  // The schema version first among the bookkeeping tables: an upgrade reads it.
+  sql += d.create_table("edgarpipe_schema") + " (\n  version INT NOT NULL\n);\n";
+  sql += d.end_table;
   sql += d.create_table("ingest_files") + " (\n";
   columns("ingest_files", kIngestFiles, 0);
   sql.resize(sql.size() - 2);
   sql += "\n);\n";
   sql += fmt::format("{} (dataset, cik, page){};\n", d.create_unique_index("ingest_files_key", "ingest_files"),
                      d.keyed_rows_only);
-  sql += d.create_table("edgarpipe_schema") + " (\n  version INT NOT NULL\n);\n";
+  sql += d.end_table;
   sql += d.create_table("ingest_runs") + fmt::format(" (\n  run_id {},\n", d.serial_primary_key);
   columns("ingest_runs", kIngestRuns, 1);
   sql.resize(sql.size() - 2);
   sql += "\n);\n";
+  sql += d.end_table;
   return sql;
 }
 

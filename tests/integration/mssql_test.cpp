@@ -32,7 +32,7 @@ std::string cell(edgarpipe::SinkAdmin& admin, const std::string& sql) {
 
 void drop_tables(edgarpipe::SinkAdmin& admin) {
   for (const char* t : {"companies", "company_tickers", "former_names", "submission_pages", "filings", "entities",
-                        "concepts", "facts", "ingest_files", "ingest_runs"})
+                        "concepts", "facts", "ingest_files", "ingest_runs", "edgarpipe_schema"})
     admin.query(fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NOT NULL DROP TABLE {0}", t));
 }
 
@@ -64,6 +64,13 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
              "SELECT CONVERT(varchar(30), acceptance_datetime, 121), size FROM filings WHERE cik = 320193 "
              "AND accession_number = '0000320193-24-000123'") == "2024-11-01 10:01:36.0000000|9759333");
   CHECK(cell(*admin, "SELECT sic, CASE WHEN ein IS NULL THEN 1 ELSE 0 END FROM companies WHERE cik = 315090") == "|1");
+
+  // Values read back as the other sinks print them: '' is not padded, times are ISO 8601.
+  CHECK(cell(*admin, "SELECT N'', CAST('2026-12-02 10:30:36.5' AS datetime2), CAST('2026-12-02' AS date)") ==
+        "|2026-12-02 10:30:36.5|2026-12-02");
+  CHECK(cell(*admin, "SELECT version FROM edgarpipe_schema") == "2");
+  CHECK(cell(*admin, "SELECT count(*) FROM ingest_files WHERE source_file = 'CIK0000320193.json' AND page = 0") ==
+        "2");  // the main file and the companyfacts file: one key in each dataset
 
   // A rerun adds nothing.
   const Result again = run(fmt::format("run {} --sink '{}'", kData, url));

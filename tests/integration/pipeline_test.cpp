@@ -531,6 +531,11 @@ TEST_CASE("a stage process that dies is restarted and the run ends with exactly 
     const std::string json = read_text(tmp / "c.json");
     CHECK(json_number(json, "restarts") == 1);
     CHECK(json_number(json, "files_loaded") == 29);
+    // Bytes read count each input once, though the restart read some again.
+    std::uint64_t input_bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(kData))
+      if (e.path().extension() == ".json") input_bytes += fs::file_size(e.path());
+    CHECK(json_number(json, "bytes") == static_cast<long>(input_bytes));
     CHECK_FALSE(segments_left_by(json_number(json, "supervisor_pid")));
     Db db(tmp / "c.db");
     CHECK(db.text("SELECT status FROM ingest_runs") == "completed");

@@ -14,6 +14,10 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
   DECIMAL(38,12) cannot hold exactly (it would be rounded);
 - a row the server refuses (error 2627) rolls its batch back and rejects that file alone: the
   rows counted are those of committed transactions only, and they equal the expected ones;
+- no MERGE (Babelfish does not run it), and indexes made in their table's guarded block, not
+  looked up in sys.indexes;
+- results read back as a server sends them: '' stays '', DATETIME2 values come out in ISO 8601;
+- a duplicate key from the concepts insert (a concurrent writer first) is retried, not a reject;
 - a source path longer than ingest_files.source_path (which FreeTDS would truncate, so that a
   restart would not find the file's row) is refused before the run starts, with that reason, and
   no row is sent.
@@ -24,6 +28,7 @@ import collections
 import decimal
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,23 +82,28 @@ def make_corpus(data_dir, root):
             "CIK0000999996.json": "database refused a row: bulk copy into companies: Msg 2627"}
 
 
-def run_into_endpoint(bin_dir, corpus, log_path, summary_path):
-    """edgarpipe run CORPUS (a path or a list of them; 2 parsers, 2 writers) into a fresh tds_server.py
-    logging to LOG_PATH."""
-    server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path],
+def with_endpoint(bin_dir, log_path, args, server_args=()):
+    """`edgarpipe ARGS` with --sink pointing at a fresh tds_server.py (logging to LOG_PATH)."""
+    server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path, *server_args],
                               stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline().split()[1])
         env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
         env.pop("TDSDUMP", None)
-        paths = corpus if isinstance(corpus, list) else [corpus]
-        return subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", *paths, "--sink",
-                               f"mssql://tester@127.0.0.1:{port}/edgar", "--parsers", "2", "--writers", "2",
-                               "--progress", "never", "--max-restarts", "0", "--summary-json", summary_path],
+        return subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args, "--sink",
+                               f"mssql://tester@127.0.0.1:{port}/edgar"],
                               env=env, capture_output=True, text=True, timeout=300)
     finally:
         server.kill()
         server.wait()
+
+
+def run_into_endpoint(bin_dir, corpus, log_path, summary_path, server_args=()):
+    """edgarpipe run CORPUS (a path or a list of them; 2 parsers, 2 writers) into a fresh tds_server.py
+    logging to LOG_PATH."""
+    paths = corpus if isinstance(corpus, list) else [corpus]
+    return with_endpoint(bin_dir, log_path, ["run", *paths, "--parsers", "2", "--writers", "2", "--progress", "never",
+                                             "--max-restarts", "0", "--summary-json", summary_path], server_args)
 
 
 def committed_bulk(events):
@@ -251,6 +261,42 @@ def main():
 
         check(not any(e["kind"] == "sql" and "MERGE" in e["text"].upper() for e in events),
               "a MERGE statement was sent (Babelfish does not run it)")
+        ddl = "\n".join(e["text"] for e in events if e["kind"] == "sql" and "CREATE TABLE" in e["text"])
+        check("sys.indexes" not in ddl, "the DDL looks indexes up in sys.indexes (names differ on Babelfish)")
+        for index, table in (("facts_key", "facts"), ("ingest_files_key", "ingest_files")):
+            block = re.search(rf"IF OBJECT_ID\(N'{table}', N'U'\) IS NULL BEGIN\nCREATE TABLE {table} \(.*?\nEND;",
+                              ddl, re.S)
+            check(block is not None and f"CREATE UNIQUE INDEX {index} ON {table}" in block.group(0),
+                  f"{index} is not created in {table}'s guarded block")
+
+        # Results read back as a server sends them: an empty string is '' (FreeTDS's dbconvert
+        # pads it with blanks), DATETIME2 values in ISO 8601 (not FreeTDS's "Dec  2 2026 ...").
+        status = with_endpoint(bin_dir, os.path.join(work, "status.jsonl"), ["status"])
+        check(status.returncode == 0 and "2026-12-02 10:30:36.5 " in status.stdout and
+              "2026-12-01 23:06:01" in status.stdout and "AM" not in status.stdout and "PM" not in status.stdout,
+              f"status times are not ISO 8601: {status.stdout}{status.stderr[-300:]}")
+        rejects = with_endpoint(bin_dir, os.path.join(work, "rejects.jsonl"), ["rejects"])
+        check(rejects.returncode == 0 and "submissions\tCIK0000000001.json\t\t7\t\n" in rejects.stdout,
+              f"empty strings read back padded: {rejects.stdout!r}")
+
+        # A duplicate key from the concepts insert (another writer inserted the same concept
+        # first, on a server that does not honour the locking hints) is a conflict to retry, not
+        # bad data: every file loads.
+        small = os.path.join(work, "small")
+        shutil.copytree(os.path.join(data_dir, "companyfacts"), os.path.join(small, "companyfacts"),
+                        ignore=shutil.ignore_patterns("reformatted"))
+        conflict_log, conflict_summary = os.path.join(work, "conflict.jsonl"), os.path.join(work, "conflict.json")
+        conflict = run_into_endpoint(bin_dir, small, conflict_log, conflict_summary, ["--concept-conflicts", "2"])
+        with open(conflict_summary) as f:
+            conflict_s = json.load(f)
+        check(conflict.returncode == 0 and conflict_s["files_rejected"] == 0 and conflict_s["files_loaded"] == 5,
+              f"a concepts conflict rejected files: {conflict_s}: {conflict.stderr[-600:]}")
+        check("another writer inserted the same concepts first" in conflict.stderr,
+              f"the conflict retry is not reported: {conflict.stderr[-600:]}")
+        conflict_ingest = [r for e in committed_bulk([json.loads(line) for line in open(conflict_log)])
+                           if e["table"] == "#ingest_stage" for r in e["rows"]]
+        check(sorted(r[7] for r in conflict_ingest) == ["loaded"] * 5,
+              f"committed ingest rows after a conflict: {[r[7] for r in conflict_ingest]}")
 
         # The same corpus twice in one run, as the folder and a zip of it: each key reaches the
         # server once (the copies are counted as duplicates before the stages start).

@@ -23,7 +23,13 @@ Values decode to JSON as: integers as numbers, DECIMAL as exact text with the de
 DATE as "YYYY-MM-DD", DATETIME2 as "YYYY-MM-DD HH:MM:SS.fff...", NVARCHAR from UTF-16LE (strictly:
 an odd length or a lone surrogate is an error), NULL as null.
 
-Usage: tds_server.py --out FILE [--discard]   (prints "PORT <n>" once listening on 127.0.0.1)
+Canned answers stand for a real server's where a client's reading of results is tested (CANNED:
+empty strings, DATETIME2 values), and --concept-conflicts N fails the first N concepts inserts
+with error 2627, as a concurrent writer inserting the same concept would on a server that does
+not honour UPDLOCK, HOLDLOCK.
+
+Usage: tds_server.py --out FILE [--discard] [--concept-conflicts N]
+       (prints "PORT <n>" once listening on 127.0.0.1)
 """
 import argparse
 import datetime
@@ -310,6 +316,51 @@ def env_change(kind, new, old):
     return bytes([0xE3]) + struct.pack("<H", len(body)) + body
 
 
+def row_token(columns, values):
+    """A ROW token for `columns` (as colmetadata takes them), values in Python form: int, str,
+    datetime.datetime (DATETIME2(7)) or None, encoded as a server sends them (MS-TDS 2.2.7.19)."""
+    out = bytes([TOKEN_ROW])
+    for (name, sql_type, nullable), v in zip(columns, values):
+        t = sql_type.upper()
+        if t in ("BIGINT", "INT"):
+            size = 8 if t == "BIGINT" else 4
+            if nullable:  # INTN: a length byte, 0 for NULL
+                out += bytes([0]) if v is None else bytes([size]) + v.to_bytes(size, "little", signed=True)
+            else:
+                out += v.to_bytes(size, "little", signed=True)
+        elif t.startswith("NVARCHAR"):
+            out += struct.pack("<H", 0xFFFF) if v is None else struct.pack("<H", len(ucs2(v))) + ucs2(v)
+        elif t.startswith("DATETIME2"):
+            if v is None:
+                out += bytes([0])
+            else:  # scale 7: time in 100 ns units (5 bytes), then days since 0001-01-01 (3 bytes)
+                midnight = v.replace(hour=0, minute=0, second=0, microsecond=0)
+                ticks = (v - midnight) // datetime.timedelta(microseconds=1) * 10
+                days = (v.date() - datetime.date(1, 1, 1)).days
+                out += bytes([8]) + ticks.to_bytes(5, "little") + days.to_bytes(3, "little")
+        else:
+            raise ValueError(f"no row encoding for {sql_type} in the test server")
+    return out
+
+
+# Answers a real server would give to the admin's read-only queries, for the read-back tests: a
+# run with a fractional start time and no end yet; a reject whose path and error are empty
+# strings (not NULL), which a client must not pad.
+CANNED = {
+    "SELECT run_id, started_at, finished_at, status, files_seen": (
+        [("run_id", "BIGINT", False), ("started_at", "DATETIME2(7)", False), ("finished_at", "DATETIME2(7)", True),
+         ("status", "NVARCHAR(16)", False), ("files_seen", "BIGINT", True), ("files_loaded", "BIGINT", True),
+         ("files_skipped", "BIGINT", True), ("files_rejected", "BIGINT", True), ("rows_written", "BIGINT", True)],
+        [[7, datetime.datetime(2026, 12, 2, 10, 30, 36, 500000), None, "completed", 29, 28, 0, 1, 114126],
+         [6, datetime.datetime(2026, 12, 1, 23, 5, 0), datetime.datetime(2026, 12, 1, 23, 6, 1), "completed",
+          29, 29, 0, 0, 114126]]),
+    "SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = 'rejected'": (
+        [("dataset", "NVARCHAR(16)", False), ("source_file", "NVARCHAR(400)", False),
+         ("source_path", "NVARCHAR(4000)", False), ("run_id", "BIGINT", True), ("error", "NVARCHAR(4000)", True)],
+        [["submissions", "CIK0000000001.json", "", 7, ""]]),
+}
+
+
 def colmetadata(columns):
     out = bytes([TOKEN_COLMETADATA]) + struct.pack("<H", len(columns))
     for name, sql_type, nullable in columns:
@@ -345,6 +396,7 @@ class Session(threading.Thread):
     next_id = 0
 
     discard = False  # --discard: answer bulk loads without decoding them (for benchmarks)
+    conflicts = 0    # --concept-conflicts N: the first N concepts inserts fail with error 2627
 
     def __init__(self, sock, log, tables):
         super().__init__(daemon=True)
@@ -470,6 +522,16 @@ class Session(threading.Thread):
             self.send(colmetadata([("applock_result", "INT", False)]) + bytes([TOKEN_ROW]) + struct.pack("<i", 0)
                       + done(0x0010, count=1))
             return
+        for prefix, (columns, rows) in CANNED.items():
+            if text.startswith(prefix):
+                self.send(colmetadata(columns) + b"".join(row_token(columns, r) for r in rows)
+                          + done(0x0010, count=len(rows)))
+                return
+        if Session.conflicts > 0 and "INSERT INTO concepts" in text:  # another writer was first
+            Session.conflicts -= 1
+            self.send(error_token(2627, "Violation of PRIMARY KEY constraint 'PK_concepts'. Cannot insert duplicate "
+                                        "key in object 'dbo.concepts' (test server).") + done(0x0002))
+            return
         if text.startswith("SELECT dataset, cik, page, content_hash FROM ingest_files"):  # an empty database
             self.send(colmetadata([("dataset", "NVARCHAR(16)", False), ("cik", "BIGINT", True), ("page", "INT", True),
                                    ("content_hash", "NVARCHAR(32)", True)])
@@ -502,8 +564,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--discard", action="store_true", help="answer bulk loads without decoding them")
+    parser.add_argument("--concept-conflicts", type=int, default=0,
+                        help="fail the first N concepts inserts with error 2627, as a concurrent writer would")
     args = parser.parse_args()
     Session.discard = args.discard
+    Session.conflicts = args.concept_conflicts
     log = Log(args.out)
     tables = {}
     server = socket.socket()

@@ -61,6 +61,9 @@ struct SqlDialect {
   // A unique index's filter that leaves rows with a NULL key out, where the dialect's unique
   // indexes would otherwise take NULLs as equal (SQL Server); empty elsewhere.
   std::string_view keyed_rows_only = {};
+  // Closes what create_table opened, after the table's indexes: a dialect without IF NOT EXISTS
+  // for indexes creates them with their table, in one guarded block (SQL Server: "END;").
+  std::string_view end_table = {};
 };
 std::string create_table_if_absent(std::string_view table);  // the standard forms, for PostgreSQL
 std::string create_unique_index_if_absent(std::string_view index, std::string_view table);  // and SQLite
