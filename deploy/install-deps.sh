@@ -13,6 +13,8 @@ packages=(
   libpq-dev             # the PostgreSQL sink
   libzip-dev            # reading the SEC's zip archives
   freetds-dev           # the SQL Server sink (FreeTDS db-lib bulk copy)
+  libcurl4-openssl-dev  # edgarpipe fetch / sync
+  nlohmann-json3-dev    # fetch's state file and summaries
   postgresql            # a throw-away server for the tests and benchmarks (deploy/pg-cluster.sh)
   catch2                # tests (Catch2 v2)
   libbenchmark-dev      # Google Benchmark

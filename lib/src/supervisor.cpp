@@ -60,6 +60,10 @@ constexpr const char* kUsage = R"(usage:
   edgarpipe status [--sink URL] [PATH...]   runs, what is loaded and rejected; with PATHs,
                                     also how many of those inputs are not loaded yet
   edgarpipe rejects [--sink URL] [--run N]  rejected files with their reasons (TSV)
+  edgarpipe fetch --user-agent UA --out DIR [--since DATE|last]   download the SEC's bulk
+                                    archives, or the filers that filed since a day (fetch --help)
+  edgarpipe sync --sink URL --user-agent UA --out DIR [--full | --since DATE|last]   fetch, then
+                                    load what changed, in one command (sync --help)
   edgarpipe tune PATH... [--sink URL] [--write FILE]  trial runs over a sample to find the
                                     best --readers/--parsers/--writers (see tune --help)
   edgarpipe schema [--sink URL]     print the DDL the sink applies
@@ -1214,6 +1218,8 @@ int cli_main(int argc, char** argv) {
     }
     if (command == "run") return Supervisor(parse_run_options(argc, argv)).run();
     if (command == "tune") return tune_main(argc, argv);
+    if (command == "fetch") return fetch_main(argc, argv);
+    if (command == "sync") return sync_main(argc, argv);
     if (command == "schema") {
       std::string sink = "sqlite:edgar.db";
       for (int i = 2; i < argc; ++i) {

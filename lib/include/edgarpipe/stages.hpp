@@ -1,6 +1,6 @@
 // Entry points of the four executables. Each apps/*.cpp main only calls one of these.
 //
-//   edgarpipe          the supervisor and CLI (run, tune, status, rejects, schema, cleanup)
+//   edgarpipe          the supervisor and CLI (run, fetch, sync, tune, status, rejects, schema, cleanup)
 //   edgarpipe-reader   claims files, reads them into its raw chunk pool, hands them to parsers
 //   edgarpipe-parser   parses raw chunks in place into row batches in its batch chunk pool
 //   edgarpipe-writer   applies row batches to the sink, file by file
@@ -15,7 +15,9 @@
 namespace edgarpipe {
 
 int cli_main(int argc, char** argv);
-int tune_main(int argc, char** argv);  // `edgarpipe tune` (tune.cpp)
+int tune_main(int argc, char** argv);   // `edgarpipe tune` (tune.cpp)
+int fetch_main(int argc, char** argv);  // `edgarpipe fetch` (fetch.cpp)
+int sync_main(int argc, char** argv);   // `edgarpipe sync` (fetch.cpp)
 // A command-line count from 1 to max; throws UsageError naming `flag` otherwise.
 std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max);
 int reader_main(int argc, char** argv);

@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""`edgarpipe fetch` and `edgarpipe sync` against a stand-in for the SEC on loopback (sec_server.py).
+
+The server holds a snapshot S0 of the samples as the SEC's two bulk archives, and a week of
+daily master indexes naming the filers that changed by snapshot S5 (a renamed company with a new
+overflow page, a changed companyfacts value, a new filer; Thursday is a holiday without an
+index), with the per-company API serving S5. Checked:
+- a User-Agent without a contact e-mail, or a --max-rate over 10, is refused before any request;
+- every request carries the User-Agent; no second ever sees more requests than --max-rate
+  (the server's own timestamps);
+- a second fetch downloads nothing (304 by ETag) and says so;
+- a connection dropped mid-archive resumes with Range/If-Range into a byte-identical file;
+- 429 with Retry-After is honoured (the next request waits), 503 is retried;
+- the SEC's 403 block page ends the fetch with a one-line error that says what to do, and the
+  archive already there is kept; so does a truncated archive, and no .part is left behind;
+- a slow server still ends in a byte-identical file;
+- sync --full loads what a load of the same files from disk loads, table by table, and a
+  second sync downloads nothing and loads nothing;
+- sync --since over the week ends equal to a clean load of S5, and a second sync --since last
+  fetches and loads nothing;
+- a sync while another holds the folder's lock exits with a message.
+
+Usage: fetch_test.py BIN_DIR DATA_DIR
+"""
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from sinktest import TABLES, Sqlite, check, verdict  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UA = "edgarpipe tests ops@example.com"
+WEEK = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-27"]  # 2026-11-26: Thanksgiving, no index
+CHANGED_BY_DAY = {"2026-11-23": [1318605], "2026-11-24": [320193, 1999999], "2026-11-25": [320193],
+                  "2026-11-27": [1800903]}
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_json(path, doc):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, separators=(",", ":"))
+
+
+def make_snapshots(data_dir, work):
+    s0 = os.path.join(work, "S0")
+    shutil.copytree(data_dir, s0, ignore=shutil.ignore_patterns("*.md", "reformatted"))
+    s5 = os.path.join(work, "S5")
+    shutil.copytree(s0, s5)
+    sub, facts = os.path.join(s5, "submissions"), os.path.join(s5, "companyfacts")
+    tesla = load_json(os.path.join(sub, "CIK0001318605.json"))
+    recent = tesla["filings"]["recent"]
+    moved = {k: v[-5:] for k, v in recent.items()}
+    for k in recent:
+        recent[k] = recent[k][:-5]
+    tesla["name"] = "TESLA, INC. (as of S5)"
+    tesla["filings"]["files"].append({"name": "CIK0001318605-submissions-002.json", "filingCount": 5,
+                                      "filingFrom": min(moved["filingDate"]), "filingTo": max(moved["filingDate"])})
+    save_json(os.path.join(sub, "CIK0001318605.json"), tesla)
+    save_json(os.path.join(sub, "CIK0001318605-submissions-002.json"), moved)
+    apple = load_json(os.path.join(facts, "CIK0000320193.json"))
+    gaap = apple["facts"]["us-gaap"]
+    first = gaap[sorted(gaap)[0]]
+    first["units"][sorted(first["units"])[0]][0]["val"] = 987654321
+    save_json(os.path.join(facts, "CIK0000320193.json"), apple)
+    newcomer = load_json(os.path.join(sub, "CIK0001911716.json"))
+    newcomer["cik"] = "0001999999"
+    save_json(os.path.join(sub, "CIK0001999999.json"), newcomer)
+    fund = load_json(os.path.join(sub, "CIK0001800903.json"))
+    fund["phone"] = "555-0100"
+    save_json(os.path.join(sub, "CIK0001800903.json"), fund)
+    return s0, s5
+
+
+def zip_dir(src, dest):
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(os.listdir(src)):
+            z.write(os.path.join(src, name), name)
+
+
+def serve(root, snapshot, work, tag):
+    """Lays out the server's files for `snapshot`: its archives, the week's indexes, the API."""
+    bulk = os.path.join(root, "Archives", "edgar", "daily-index")
+    os.makedirs(os.path.join(bulk, "bulkdata"), exist_ok=True)
+    os.makedirs(os.path.join(bulk, "xbrl"), exist_ok=True)
+    zip_dir(os.path.join(snapshot, "submissions"), os.path.join(bulk, "bulkdata", "submissions.zip"))
+    zip_dir(os.path.join(snapshot, "companyfacts"), os.path.join(bulk, "xbrl", "companyfacts.zip"))
+    shutil.copy(os.path.join(bulk, "bulkdata", "submissions.zip"), os.path.join(work, f"{tag}-submissions.zip"))
+    shutil.copy(os.path.join(bulk, "xbrl", "companyfacts.zip"), os.path.join(work, f"{tag}-companyfacts.zip"))
+
+
+def serve_week(root, s5):
+    for day in WEEK:
+        y, m, d = day.split("-")
+        folder = os.path.join(root, "Archives", "edgar", "daily-index", y, f"QTR{(int(m) - 1) // 3 + 1}")
+        os.makedirs(folder, exist_ok=True)
+        lines = ["Description:           Daily Index of EDGAR Dissemination Feed by Company Name",
+                 f"Last Data Received:    {day}", "", "CIK|Company Name|Form Type|Date Filed|File Name",
+                 "-" * 80]
+        for cik in CHANGED_BY_DAY[day]:
+            lines.append(f"{cik}|A FILER|8-K|{y}{m}{d}|edgar/data/{cik}/0000000000-26-000001.txt")
+        with open(os.path.join(folder, f"master.{y}{m}{d}.idx"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    api_sub = os.path.join(root, "submissions")
+    api_facts = os.path.join(root, "api", "xbrl", "companyfacts")
+    shutil.rmtree(api_sub, ignore_errors=True)
+    shutil.copytree(os.path.join(s5, "submissions"), api_sub)
+    shutil.rmtree(api_facts, ignore_errors=True)
+    shutil.copytree(os.path.join(s5, "companyfacts"), api_facts)
+
+
+class Server:
+    def __init__(self, root, log):
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "sec_server.py"), "--root", root,
+                                      "--log", log], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def faults(self, faults):
+        req = urllib.request.Request(self.url + "/__faults", data=json.dumps(faults).encode(), method="PUT")
+        urllib.request.urlopen(req).read()
+
+    def requests(self):
+        with open(self.log) as f:
+            return [json.loads(line) for line in f]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def edgarpipe(bin_dir, *args, env=None):
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args], capture_output=True, text=True, timeout=600,
+                       env=env)
+    return r.returncode, r.stdout, r.stderr
+
+
+def fetch(bin_dir, server, out, *extra):
+    return edgarpipe(bin_dir, "fetch", "--user-agent", UA, "--out", out, "--base-url", server.url + "/Archives/edgar",
+                     "--api-url", server.url, "--retry-wait", "0.2", "--timeout", "5", "--progress", "never", *extra)
+
+
+def same_bytes(a, b):
+    with open(a, "rb") as x, open(b, "rb") as y:
+        return x.read() == y.read()
+
+
+def max_per_second(times):
+    """The most requests that started within any one second."""
+    times = sorted(times)
+    most, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 1.0:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return most
+
+
+def same_tables(sink, got, want, what):
+    for table in TABLES:
+        a, b = sink.dump(got, table), sink.dump(want, table)
+        check(a == b, f"{what}: {table} differs ({len(a)} rows vs {len(b)})")
+
+
+def main():
+    bin_dir, data_dir = sys.argv[1], sys.argv[2]
+    work = tempfile.mkdtemp(prefix="edgarpipe-fetch-")
+    server = None
+    try:
+        s0, s5 = make_snapshots(data_dir, work)
+        root = os.path.join(work, "www")
+        serve(root, s0, work, "S0")
+        serve_week(root, s5)
+        server = Server(root, os.path.join(work, "requests.jsonl"))
+        out = os.path.join(work, "out")
+
+        # Refused before any request.
+        for args, words in ((["--user-agent", "edgarpipe tests"], "no contact e-mail"),
+                            (["--user-agent", UA, "--max-rate", "11"], "over the SEC's limit")):
+            code, _, err = edgarpipe(bin_dir, "fetch", *args, "--out", out, "--base-url", server.url)
+            check(code == 2 and words in err, f"fetch {args}: exit {code}: {err}")
+        env = {k: v for k, v in os.environ.items() if k != "EDGARPIPE_USER_AGENT"}
+        code, _, err = edgarpipe(bin_dir, "fetch", "--out", out, "--base-url", server.url, env=env)
+        check(code == 2 and "--user-agent" in err, f"fetch without a User-Agent: exit {code}: {err}")
+        check(not server.requests(), "a refused fetch sent requests")
+
+        # A full fetch, then one that downloads nothing.
+        code, _, err = fetch(bin_dir, server, out, "--summary-json", os.path.join(work, "f1.json"))
+        check(code == 0, f"full fetch: exit {code}: {err}")
+        for name in ("submissions", "companyfacts"):
+            check(same_bytes(os.path.join(out, f"{name}.zip"), os.path.join(work, f"S0-{name}.zip")),
+                  f"{name}.zip differs from the server's")
+        summary = load_json(os.path.join(work, "f1.json"))
+        check([f["status"] for f in summary["files"]] == ["downloaded", "downloaded"], f"summary {summary}")
+        mtime = os.path.getmtime(os.path.join(out, "submissions.zip"))
+        before = len(server.requests())
+        code, _, err = fetch(bin_dir, server, out)
+        again = server.requests()[before:]
+        check(code == 0 and err.count("unchanged since") == 2, f"second fetch: exit {code}: {err}")
+        check([r["status"] for r in again] == [304, 304] and all(r["if_none_match"] for r in again),
+              f"second fetch requests: {again}")
+        check(os.path.getmtime(os.path.join(out, "submissions.zip")) == mtime, "an unchanged archive was rewritten")
+
+        # The archives change (S5): a dropped connection resumes, a 429 and a 503 are waited out.
+        serve(root, s5, work, "S5")
+        sub_path = "/Archives/edgar/daily-index/bulkdata/submissions.zip"
+        facts_path = "/Archives/edgar/daily-index/xbrl/companyfacts.zip"
+        server.faults({sub_path: ["drop:300000"], facts_path: ["429:1", "503"]})
+        before = len(server.requests())
+        code, _, err = fetch(bin_dir, server, out)
+        log = server.requests()[before:]
+        check(code == 0, f"fetch with faults: exit {code}: {err}")
+        for name in ("submissions", "companyfacts"):
+            check(same_bytes(os.path.join(out, f"{name}.zip"), os.path.join(work, f"S5-{name}.zip")),
+                  f"{name}.zip after faults differs from the server's")
+        resumed = [r for r in log if r["path"] == sub_path and r["status"] == 206]
+        check(len(resumed) == 1 and resumed[0]["range"] == "bytes=300000-" and resumed[0]["if_range"],
+              f"the dropped download did not resume with Range/If-Range: {log}")
+        facts_log = [r for r in log if r["path"] == facts_path]
+        check([r["status"] for r in facts_log] == [429, 503, 200], f"429/503 retries: {facts_log}")
+        if len(facts_log) >= 2:
+            check(facts_log[1]["t"] - facts_log[0]["t"] >= 0.95,
+                  f"Retry-After: 1 not honoured ({facts_log[1]['t'] - facts_log[0]['t']:.2f} s)")
+        check(not os.path.exists(os.path.join(out, "submissions.zip.part")), "a .part file was left")
+
+        # The SEC's block page; then a truncated archive: both fail clearly and keep the copy.
+        serve(root, s0, work, "S0")
+        server.faults({sub_path: ["403"]})
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        lines = [line for line in err.splitlines() if line.strip()]
+        check(code == 1 and len(lines) == 1 and "HTTP 403" in lines[0] and "Request Rate Threshold Exceeded" in lines[0]
+              and "--max-rate" in lines[0], f"a 403 block page: exit {code}: {err}")
+        check(same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S5-submissions.zip")),
+              "the archive was replaced after a 403")
+        half = os.path.getsize(os.path.join(work, "S0-submissions.zip")) // 2
+        server.faults({sub_path: [f"truncate:{half}"]})
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        check(code == 1 and "is not complete" in err, f"a truncated archive: exit {code}: {err}")
+        check(same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S5-submissions.zip")),
+              "the archive was replaced by a truncated one")
+        check(not os.path.exists(os.path.join(out, "submissions.zip.part")), "a truncated .part was left")
+        server.faults({sub_path: ["slow:0.1"]})
+        started = time.monotonic()
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        check(code == 0 and same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S0-submissions.zip"))
+              and "downloaded" in err, f"a slow server: exit {code}: {err}")
+        check(time.monotonic() - started > 0.2, "the slow fault did not slow the transfer")
+
+        # The rate limit, measured by the server, on increments of every filer at --max-rate 4.
+        every = os.path.join(work, "every")
+        before = len(server.requests())
+        code, _, err = fetch(bin_dir, server, every, "--since", "2026-11-23", "--until", "2026-11-27",
+                             "--max-rate", "4")
+        log = server.requests()[before:]
+        check(code == 0, f"increments at --max-rate 4: exit {code}: {err}")
+        check(max_per_second([r["t"] for r in log]) <= 4, f"more than 4 requests in a second: "
+                                                          f"{max_per_second([r['t'] for r in log])}")
+        check(all(r["user_agent"] == UA for r in server.requests()), "a request without the User-Agent")
+
+        # sync: the archives, then the week's increments, each equal to a clean load.
+        sink = Sqlite(work)
+        db, clean0, clean5 = sink.fresh(), sink.fresh(), sink.fresh()
+        edgarpipe(bin_dir, "run", s0, "--sink", clean0, "--progress", "never")
+        edgarpipe(bin_dir, "run", s5, "--sink", clean5, "--progress", "never")
+        synced = os.path.join(work, "synced")
+        common = ["--user-agent", UA, "--out", synced, "--base-url", server.url + "/Archives/edgar", "--api-url",
+                  server.url, "--retry-wait", "0.2", "--progress", "never", "--sink", db]
+        code, _, err = edgarpipe(bin_dir, "sync", "--full", *common, "--summary-json", os.path.join(work, "s1.json"))
+        check(code == 0, f"sync --full: exit {code}: {err[-800:]}")
+        same_tables(sink, db, clean0, "sync --full")
+        runs = sink.query(db, "SELECT count(*) FROM ingest_runs")[0][0]
+        before = len(server.requests())
+        code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
+        check(code == 0 and "nothing to load" in err and sink.query(db, "SELECT count(*) FROM ingest_runs")[0][0] == runs,
+              f"a second sync --full loaded: exit {code}: {err[-600:]}")
+        check({r["status"] for r in server.requests()[before:]} == {304}, "a second sync --full downloaded")
+
+        before = len(server.requests())
+        started = time.monotonic()
+        code, _, err = edgarpipe(bin_dir, "sync", "--since", WEEK[0], "--until", "2026-11-27", *common,
+                                 "--summary-json", os.path.join(work, "s2.json"))
+        seconds = time.monotonic() - started
+        log = server.requests()[before:]
+        check(code == 0, f"sync --since: exit {code}: {err[-800:]}")
+        same_tables(sink, db, clean5, "sync --since over the week")
+        check("no daily index for 2026-11-26" in err, f"the holiday was not reported: {err[-600:]}")
+        rate = max_per_second([r["t"] for r in log])
+        check(rate <= 10, f"sync --since: {rate} requests in one second")
+        runs = sink.query(db, "SELECT count(*) FROM ingest_runs")[0][0]
+        before = len(server.requests())
+        code, _, err = edgarpipe(bin_dir, "sync", "--since", "last", "--until", "2026-11-27", *common)
+        check(code == 0 and "nothing to load" in err and not server.requests()[before:] and
+              sink.query(db, "SELECT count(*) FROM ingest_runs")[0][0] == runs,
+              f"a second sync --since last fetched or loaded: exit {code}: {err[-600:]}")
+        print(f"fixture sync --since: {seconds:.2f} s, {len(log)} requests, at most {rate} in one second",
+              file=sys.stderr)
+
+        # A later full snapshot (S5's archives) loads over the increments and clears them: they
+        # are older than it.
+        serve(root, s5, work, "S5")
+        code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
+        check(code == 0 and not os.path.exists(os.path.join(synced, "daily")),
+              f"sync --full after increments: exit {code}: {err[-600:]}")
+        same_tables(sink, db, clean5, "sync --full of S5 after the week's increments")
+
+        # Two syncs never overlap.
+        with open(os.path.join(synced, ".edgarpipe-sync.lock"), "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
+            check(code == 1 and "another sync is running" in err, f"a second sync at once: exit {code}: {err}")
+    finally:
+        if server:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return verdict("fetch and sync")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
