@@ -504,7 +504,8 @@ class MssqlAdmin final : public SinkAdmin {
         "@LockOwner = N'Transaction'");
     try {
       apply_schema({"", "EXEC sp_rename N'ingest_files', N'ingest_files_v1'", "CONVERT(varchar(27), loaded_at, 121)",
-                    build_schema(db_.options().utf8_text), true, [this](const std::string& sql) { db_.exec(sql); }});
+                    build_schema(db_.options().utf8_text), true, SqlFlavor::kMssql,
+                    [this](const std::string& sql) { db_.exec(sql); }});
     } catch (...) {
       db_.exec("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION");
       throw;
@@ -555,6 +556,7 @@ class MssqlAdmin final : public SinkAdmin {
 
  protected:
   // A session-owned applock: it goes with the connection, so with the supervisor.
+  SqlFlavor flavor() const override { return SqlFlavor::kMssql; }
   bool has_layout_1() override {
     const auto rows = db_.exec(
         "SELECT CASE WHEN OBJECT_ID(N'ingest_files', N'U') IS NOT NULL AND COL_LENGTH(N'ingest_files', N'page') IS NULL "

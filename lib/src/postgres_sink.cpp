@@ -173,7 +173,7 @@ class PostgresAdmin final : public SinkAdmin {
     if (!schema_.empty()) db_.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_));
     try {
       apply_schema({"", "ALTER TABLE ingest_files RENAME TO ingest_files_v1",
-                    "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS.US')", build_schema(), false,
+                    "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS.US')", build_schema(), false, SqlFlavor::kPostgres,
                     [this](const std::string& sql) { db_.exec(sql); }});
     } catch (...) {
       PQclear(PQexec(db_.get(), "ROLLBACK"));
@@ -268,6 +268,7 @@ class PostgresAdmin final : public SinkAdmin {
  protected:
   // A session-level advisory lock: it goes with the connection, so with the supervisor.
   static constexpr const char* kRunLock = "1162891346, 0";  // "EPPR": edgarpipe runs
+  SqlFlavor flavor() const override { return SqlFlavor::kPostgres; }
   bool has_layout_1() override {
     Result r = db_.exec(
         "SELECT count(*), count(*) FILTER (WHERE column_name = 'page') FROM information_schema.columns "

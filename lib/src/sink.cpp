@@ -6,6 +6,7 @@
 #include <array>
 #include <ctime>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "edgarpipe/edgar_parser.hpp"
@@ -48,6 +49,11 @@ class NullAdmin final : public SinkAdmin {
 
  protected:
   bool has_layout_1() override { return false; }
+
+ public:
+  SqlFlavor flavor() const override { return SqlFlavor::kSqlite; }  // never asked: no SQL
+
+ protected:
   bool try_lock_runs_exclusive() override { return false; }
   void unlock_runs_exclusive() override {}
   void lock_runs_shared() override {}
@@ -113,9 +119,29 @@ void SinkAdmin::retire_stale_records(std::int64_t run_id) {
       run_id, run_id));
 }
 
+std::vector<std::string> SinkAdmin::build_secondary_indexes() {
+  std::set<std::string> built;
+  for (const auto& row : query("SELECT name FROM edgarpipe_indexes"))
+    if (row[0]) built.insert(*row[0]);
+  std::vector<std::string> made;
+  for (const SecondaryIndex& index : secondary_indexes()) {
+    if (built.count(std::string(index.name))) continue;
+    query(create_secondary_index_sql(index, flavor()));
+    query(fmt::format("INSERT INTO edgarpipe_indexes (name) SELECT '{0}' WHERE NOT EXISTS (SELECT 1 FROM "
+                      "edgarpipe_indexes WHERE name = '{0}')",
+                      index.name));
+    made.emplace_back(index.name);
+  }
+  return made;
+}
+
 void SinkAdmin::apply_schema(const UpgradeDialect& d) {
+  const auto views = [&] {
+    for (const std::string& sql : view_sql(d.flavor)) d.exec(sql);
+  };
   if (!has_layout_1()) {
     d.exec(d.schema_ddl);
+    views();
     const auto rows = query("SELECT max(version) FROM edgarpipe_schema");
     const int version = rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
     if (version > kSchemaVersion)
@@ -184,6 +210,7 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
       d.exec(sql);
     }
     d.exec("DROP TABLE ingest_files_v1");
+    views();
     d.exec("DELETE FROM edgarpipe_schema");
     d.exec(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
     if (!d.begin.empty()) d.exec("COMMIT");
@@ -357,11 +384,22 @@ std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t ru
   return open_sqlite_writer(url.target, run_id);
 }
 
-std::string schema_sql(const SinkUrl& url) {
+std::string schema_sql(const SinkUrl& url, bool with_indexes) {
   if (url.kind == SinkUrl::Kind::kNull) return "-- the null: sink has no schema\n";
-  if (url.kind == SinkUrl::Kind::kPostgres) return postgres_schema_sql(url.schema);
-  if (url.kind == SinkUrl::Kind::kMssql) return mssql_schema_sql(url.target);
-  return sqlite_schema_sql();
+  const SqlFlavor flavor = url.kind == SinkUrl::Kind::kPostgres ? SqlFlavor::kPostgres
+                           : url.kind == SinkUrl::Kind::kMssql  ? SqlFlavor::kMssql
+                                                                : SqlFlavor::kSqlite;
+  std::string sql = url.kind == SinkUrl::Kind::kPostgres ? postgres_schema_sql(url.schema)
+                    : url.kind == SinkUrl::Kind::kMssql  ? mssql_schema_sql(url.target)
+                                                         : sqlite_schema_sql();
+  const char* end = flavor == SqlFlavor::kMssql ? "\nGO\n" : ";\n";
+  sql += "\n-- Views (docs/tables.md), applied with the tables:\n";
+  for (const std::string& s : view_sql(flavor)) sql += s + end;
+  if (!with_indexes) return sql;
+  sql += "\n-- Secondary indexes, built after the first load of a fresh database (not with --no-indexes):\n";
+  for (const SecondaryIndex& i : secondary_indexes())
+    sql += fmt::format("-- {}\n{}{}", i.serves, create_secondary_index_sql(i, flavor), end);
+  return sql;
 }
 
 std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik) {

@@ -106,7 +106,7 @@ class SqliteAdmin final : public SinkAdmin {
 
   void create_schema() override {
     apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
-                  false, [this](const std::string& sql) { db_.exec(sql); }});
+                  false, SqlFlavor::kSqlite, [this](const std::string& sql) { db_.exec(sql); }});
   }
 
   std::int64_t begin_run(const RunStart& run) override {
@@ -190,6 +190,7 @@ class SqliteAdmin final : public SinkAdmin {
  protected:
   // flock() on the database file: SQLite's own locks are fcntl() byte ranges, which do not
   // interact with flock() on Linux, and the lock goes with the supervisor's open file.
+  SqlFlavor flavor() const override { return SqlFlavor::kSqlite; }
   bool has_layout_1() override {
     const auto rows = query(
         "SELECT (SELECT count(*) FROM pragma_table_info('ingest_files')), "

@@ -88,6 +88,8 @@ run options:
                         its filer's rows)
   --prune               after a completed run, delete the filers that no input names any more
                         (in each dataset the inputs hold); needs the whole snapshot
+  --no-indexes          do not build the secondary indexes after a fresh database's first load
+                        (docs/tables.md lists them; build your own)
   --max-restarts N      after a stage process dies, restart the stages over the unfinished
                         files at most N times (default 3; 0: fail the run at once)
   --summary-json FILE   write the run summary as JSON
@@ -114,6 +116,7 @@ struct RunOptions {
   bool retry_rejected = false;
   bool force = false;
   bool prune = false;
+  bool no_indexes = false;  // --no-indexes: leave the secondary indexes to the operator
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };
@@ -177,6 +180,8 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.retry_rejected = true;
     } else if (arg == "--prune") {
       o.prune = true;
+    } else if (arg == "--no-indexes") {
+      o.no_indexes = true;
     } else if (arg == "--max-restarts") {
       const std::string_view v = value();
       o.max_restarts = v == "0" ? 0 : parse_count("--max-restarts", v, 100);
@@ -478,6 +483,7 @@ class Supervisor {
       if (reloaded || !summary_.restarts.empty()) recount_files(*admin);
       if (o_.prune && !failed_ && !interrupted_signal_) prune_absent(*admin, files);
       admin->retire_stale_records(summary_.run_id);
+      if (!failed_ && !interrupted_signal_ && !o_.no_indexes) build_indexes(*admin);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
@@ -554,6 +560,22 @@ class Supervisor {
     summary_.bottleneck = bottleneck;
     summary_.suggestion = suggestion;
     return true;
+  }
+
+  // After the first completed load of a fresh database: indexing once is faster than loading into
+  // indexed tables. A failure leaves the load as it is (the next run tries again).
+  void build_indexes(SinkAdmin& admin) {
+    const auto started = Clock::now();
+    try {
+      const std::vector<std::string> made = admin.build_secondary_indexes();
+      if (made.empty()) return;
+      std::string names;
+      for (const std::string& n : made) names += (names.empty() ? "" : ", ") + n;
+      fmt::print(stderr, "edgarpipe: built {} secondary indexes in {:.1f} s: {}\n", made.size(),
+                 std::chrono::duration<double>(Clock::now() - started).count(), names);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "edgarpipe: could not build the secondary indexes ({}); the next run tries again\n", e.what());
+    }
   }
 
   // An input's key: the dataset it was found to be (by the stages), else its hint.
@@ -1222,13 +1244,16 @@ int cli_main(int argc, char** argv) {
     if (command == "sync") return sync_main(argc, argv);
     if (command == "schema") {
       std::string sink = "sqlite:edgar.db";
+      bool indexes = true;
       for (int i = 2; i < argc; ++i) {
         if (std::string_view(argv[i]) == "--sink" && i + 1 < argc)
           sink = argv[++i];
+        else if (std::string_view(argv[i]) == "--no-indexes")
+          indexes = false;
         else
           throw UsageError(fmt::format("unknown argument {}", argv[i]));
       }
-      fmt::print("{}", schema_sql(parse_sink_url(sink)));
+      fmt::print("{}", schema_sql(parse_sink_url(sink), indexes));
       return 0;
     }
     if (command == "status" || command == "rejects") {

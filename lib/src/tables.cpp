@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
 namespace edgarpipe {
 namespace {
 
@@ -170,6 +174,10 @@ std::string contract_ddl(const SqlDialect& d) {
   // The schema version first among the bookkeeping tables: an upgrade reads it.
   sql += d.create_table("edgarpipe_schema") + " (\n  version INT NOT NULL\n);\n";
   sql += d.end_table;
+  // The secondary indexes built so far (a portable guard: SQL Server has no CREATE INDEX IF NOT
+  // EXISTS, and its index names are not the same under Babelfish).
+  sql += d.create_table("edgarpipe_indexes") + " (\n  name VARCHAR(128) NOT NULL,\n  PRIMARY KEY (name)\n);\n";
+  sql += d.end_table;
   sql += d.create_table("ingest_files") + " (\n";
   columns("ingest_files", kIngestFiles, 0);
   sql.resize(sql.size() - 2);
@@ -182,6 +190,77 @@ std::string contract_ddl(const SqlDialect& d) {
   sql.resize(sql.size() - 2);
   sql += "\n);\n";
   sql += d.end_table;
+  return sql;
+}
+
+namespace {
+
+constexpr SecondaryIndex kSecondaryIndexes[] = {
+    {"facts_concept_frame", "facts", "taxonomy, concept, unit, frame",
+     "one concept across all companies for a calendar period (facts_annual, facts_quarterly)"},
+    {"facts_accession", "facts", "accession_number", "the facts a filing reported (a join to filings)"},
+    {"filings_form_date", "filings", "form, filing_date", "filings of a form in a date range"},
+    {"filings_accession", "filings", "accession_number", "a filing by its accession number"},
+    {"filings_date", "filings", "filing_date", "everything filed in a date range"},
+    {"company_tickers_ticker", "company_tickers", "ticker", "ticker to CIK (ticker_lookup)"},
+};
+
+// a || b || ... in the flavor's syntax, every part text already.
+std::string concat(SqlFlavor f, std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const std::string_view p : parts) out += (out.empty() ? "" : f == SqlFlavor::kMssql ? " + " : " || ") + std::string(p);
+  return out;
+}
+
+}  // namespace
+
+std::span<const SecondaryIndex> secondary_indexes() noexcept { return kSecondaryIndexes; }
+
+std::string create_secondary_index_sql(const SecondaryIndex& i, SqlFlavor flavor) {
+  return fmt::format("CREATE INDEX {}{} ON {} ({})", flavor == SqlFlavor::kMssql ? "" : "IF NOT EXISTS ", i.name,
+                     i.table, i.columns);
+}
+
+std::vector<std::string> view_sql(SqlFlavor f) {
+  const bool mssql = f == SqlFlavor::kMssql;
+  const std::string substr = mssql ? "SUBSTRING" : "substr";
+  const std::string cik_text = mssql ? "CAST(f.cik AS NVARCHAR(20))" : "CAST(f.cik AS TEXT)";
+  const std::string folder = concat(f, {"'https://www.sec.gov/Archives/edgar/data/'", cik_text, "'/'",
+                                        "REPLACE(f.accession_number, '-', '')", "'/'"});
+  const std::string fact_columns =
+      "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
+      "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  const std::vector<std::pair<std::string, std::string>> views = {
+      // The SEC's frame picks one fact per company, concept, unit and calendar period.
+      {"facts_annual", fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({}(f.frame, 3, 4) AS INTEGER) "
+                                   "AS calendar_year, f.period_start, f.period_end, f.value, f.accession_number, "
+                                   "f.form, f.filed, f.frame FROM facts f WHERE f.frame LIKE 'CY____'",
+                                   substr)},
+      {"facts_quarterly",
+       fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({0}(f.frame, 3, 4) AS INTEGER) AS calendar_year, "
+                   "CAST({0}(f.frame, 8, 1) AS INTEGER) AS calendar_quarter, CASE WHEN f.frame LIKE '%I' THEN 1 "
+                   "ELSE 0 END AS instant, f.period_start, f.period_end, f.value, f.accession_number, f.form, "
+                   "f.filed, f.frame FROM facts f WHERE f.frame LIKE 'CY____Q_' OR f.frame LIKE 'CY____Q_I'",
+                   substr)},
+      // Restatements resolved: per period, the value of the latest filing.
+      {"facts_latest",
+       fmt::format("SELECT {0} FROM (SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, "
+                   "f.unit, f.period_start, f.period_end ORDER BY CASE WHEN f.filed IS NULL THEN 1 ELSE 0 END, "
+                   "f.filed DESC, f.accession_number DESC) AS latest FROM facts f) f WHERE f.latest = 1",
+                   fact_columns)},
+      {"filing_documents",
+       fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
+                   "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "
+                   "f.primary_document = '' THEN NULL ELSE {} END AS document_url FROM filings f",
+                   concat(f, {folder, "f.accession_number", "'-index.htm'"}), concat(f, {folder, "f.primary_document"}))},
+      {"ticker_lookup",
+       "SELECT t.ticker, t.exchange, t.cik, c.name FROM company_tickers t JOIN companies c ON c.cik = t.cik"},
+  };
+  std::vector<std::string> sql;
+  for (const auto& [name, body] : views) {
+    sql.push_back(fmt::format("DROP VIEW IF EXISTS {}", name));
+    sql.push_back(fmt::format("CREATE VIEW {} AS {}", name, body));
+  }
   return sql;
 }
 

@@ -269,6 +269,18 @@ def main():
             check(block is not None and f"CREATE UNIQUE INDEX {index} ON {table}" in block.group(0),
                   f"{index} is not created in {table}'s guarded block")
 
+        # The views, each CREATE VIEW alone in its batch (SQL Server's rule); the secondary indexes
+        # after the last row was sent (indexing once beats loading into indexed tables).
+        sql_events = [(i, e["text"]) for i, e in enumerate(events) if e["kind"] == "sql"]
+        views = [t for _, t in sql_events if "CREATE VIEW" in t]
+        check(len(views) == 5 and all(t.startswith("CREATE VIEW") and t.count("CREATE VIEW") == 1 for t in views),
+              f"CREATE VIEW batches: {[t[:40] for t in views]}")
+        index_at = [i for i, t in sql_events if t.startswith("CREATE INDEX")]
+        last_bulk = max(i for i, e in enumerate(events) if e["kind"] == "bulk")
+        check(len(index_at) == 6 and min(index_at) > last_bulk,
+              f"secondary indexes: {len(index_at)} created, the first at event {min(index_at, default=-1)}, the last "
+              f"bulk load at {last_bulk}")
+
         # Results read back as a server sends them: an empty string is '' (FreeTDS's dbconvert
         # pads it with blanks), DATETIME2 values in ISO 8601 (not FreeTDS's "Dec  2 2026 ...").
         status = with_endpoint(bin_dir, os.path.join(work, "status.jsonl"), ["status"])

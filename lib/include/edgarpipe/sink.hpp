@@ -104,6 +104,11 @@ class SinkAdmin {
   // in a known dataset retires its rows of dataset 'unknown' (a file rejected before its kind was
   // known); a path whose document this run recorded retires its key-less rows of earlier runs.
   void retire_stale_records(std::int64_t run_id);
+  // Builds the secondary indexes (tables.hpp) not built yet, and returns their names: after the
+  // first load of a fresh database (loading into indexed tables is slower than indexing once),
+  // then kept by every later run.
+  std::vector<std::string> build_secondary_indexes();
+  virtual SqlFlavor flavor() const = 0;
   // Rows of a read-only query as text (nullopt for NULL), for `status` and `rejects`: the SQL they
   // use is the same in every dialect.
   using TextRow = std::vector<std::optional<std::string>>;
@@ -135,6 +140,7 @@ class SinkAdmin {
     std::string loaded_at_text;    // loaded_at as 'YYYY-MM-DD HH:MM:SS[.fff]' text
     std::string schema_ddl;        // the contract's DDL (creates the new ingest_files)
     bool national_literals;        // N'...' for text (SQL Server)
+    SqlFlavor flavor;              // for the views, applied after the DDL
     std::function<void(const std::string&)> exec;  // runs statements that return no rows
   };
   // Whether the database holds an ingest_files of layout 1 (no `page` column).
@@ -208,8 +214,9 @@ class SinkWriter {
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url);
 std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id);
 
-// The DDL a sink would apply, for `edgarpipe schema` and review by a DBA.
-std::string schema_sql(const SinkUrl& url);
+// The DDL a sink would apply, views and (unless --no-indexes) secondary indexes included, for
+// `edgarpipe schema` and review by a DBA.
+std::string schema_sql(const SinkUrl& url, bool with_indexes = true);
 
 // "xxh3:0123456789abcdef": content hashes as stored in ingest_files.content_hash.
 std::string format_content_hash(std::uint64_t hash);

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace edgarpipe {
 
@@ -70,6 +71,20 @@ std::string create_unique_index_if_absent(std::string_view index, std::string_vi
 
 // Creates every data and bookkeeping table absent from the database, with the contract's keys.
 std::string contract_ddl(const SqlDialect& dialect);
+
+// The analyst layer (docs/tables.md, "Indexes and views"): what differs between the sinks' SQL.
+enum class SqlFlavor : std::uint8_t { kSqlite, kPostgres, kMssql };
+
+struct SecondaryIndex {
+  std::string_view name, table, columns;
+  std::string_view serves;  // the question it answers, for the docs and `edgarpipe schema`
+};
+// Indexes beyond the contract's keys, built after a fresh database's first load and kept after.
+std::span<const SecondaryIndex> secondary_indexes() noexcept;
+std::string create_secondary_index_sql(const SecondaryIndex& index, SqlFlavor flavor);
+// The views, one statement each (SQL Server takes a CREATE VIEW alone in its batch): dropped and
+// created again, so a newer release's definitions replace older ones.
+std::vector<std::string> view_sql(SqlFlavor flavor);
 
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
 std::string_view dataset_name(Dataset d) noexcept;
