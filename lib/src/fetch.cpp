@@ -517,7 +517,13 @@ class Fetcher {
     Http::Hooks hooks;
     hooks.headers_done = [&](const Response& r) {
       const auto etag = r.headers.find("etag");
-      if (r.status == 200 && etag != r.headers.end()) validator = etag->second;
+      if (r.status == 200) {
+        // The whole file comes (no range asked, or If-Range named an older version): it replaces
+        // whatever NAME.part held.
+        if (std::ftell(out) > 0 && std::freopen(part.c_str(), "wb", out) == nullptr)
+          throw Fatal("cannot rewrite " + part.string());
+        validator = etag != r.headers.end() ? etag->second : "";
+      }
       if ((r.status == 200 || r.status == 206) && !validator.empty()) {
         partial[name] = {{"etag", validator}};
         state_.save();

@@ -295,12 +295,26 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
   }
   // Inputs that share a CIK and page: their datasets tell them apart (a main file and a
   // companyfacts file of one filer), where path hints do not, from their content.
-  std::map<std::pair<std::int64_t, std::int32_t>, std::vector<std::size_t>> by_name;
+  // Sorted (cik, page, index) triples, not a map of vectors: a full snapshot has ~10^6 inputs.
+  struct Named {
+    std::int64_t cik;
+    std::int32_t page;
+    std::uint32_t index;
+    auto operator<=>(const Named&) const = default;
+  };
+  std::vector<Named> by_name;
+  by_name.reserve(files.size());
   for (std::size_t i = 0; i < files.size(); ++i)
-    if (files[i].key_cik >= 0) by_name[{files[i].key_cik, files[i].key_page}].push_back(i);
+    if (files[i].key_cik >= 0) by_name.push_back({files[i].key_cik, files[i].key_page, static_cast<std::uint32_t>(i)});
+  std::sort(by_name.begin(), by_name.end());
   std::vector<bool> dropped(files.size(), false);
-  for (const auto& [name, members] : by_name) {
-    if (members.size() < 2) continue;
+  for (std::size_t first = 0, last = 0; first < by_name.size(); first = last) {
+    while (last < by_name.size() && by_name[last].cik == by_name[first].cik && by_name[last].page == by_name[first].page)
+      ++last;
+    if (last - first < 2) continue;
+    const std::pair<std::int64_t, std::int32_t> name{by_name[first].cik, by_name[first].page};
+    std::vector<std::size_t> members;
+    for (std::size_t k = first; k < last; ++k) members.push_back(by_name[k].index);
     std::map<Dataset, std::vector<std::size_t>> by_dataset;
     for (const std::size_t i : members) {
       if (files[i].hint == Dataset::kUnknown && files[i].open_error.empty()) {

@@ -235,6 +235,22 @@ def main():
                   f"Retry-After: 1 not honoured ({facts_log[1]['t'] - facts_log[0]['t']:.2f} s)")
         check(not os.path.exists(os.path.join(out, "submissions.zip.part")), "a .part file was left")
 
+        # A download cut off and given up (--retries 1) leaves NAME.part; when the archive has
+        # changed by the next fetch, If-Range gets the whole new file, which must not be appended.
+        serve(root, s0, work, "S0")
+        server.faults({sub_path: ["drop:200000"]})
+        code, _, err = fetch(bin_dir, server, out, "submissions", "--retries", "1")
+        check(code == 1 and os.path.exists(os.path.join(out, "submissions.zip.part")),
+              f"a download given up: exit {code}: {err}")
+        serve(root, s5, work, "S5")
+        before = len(server.requests())
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        log = server.requests()[before:]
+        check(code == 0 and same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S5-submissions.zip")),
+              f"resuming a changed archive: exit {code}: {err}")
+        check([(r["range"], r["status"]) for r in log] == [("bytes=200000-", 200)],
+              f"resuming a changed archive: {log}")
+
         # The SEC's block page; then a truncated archive: both fail clearly and keep the copy.
         serve(root, s0, work, "S0")
         server.faults({sub_path: ["403"]})
