@@ -128,7 +128,7 @@ std::int64_t shm_bytes_available() noexcept {
   return static_cast<std::int64_t>(info.f_bavail) * static_cast<std::int64_t>(info.f_frsize);
 }
 
-std::vector<std::string> remove_stale_segments() {
+std::vector<std::string> remove_stale_segments(bool dry_run) {
   std::vector<std::string> removed;
   std::error_code ec;
   const std::string prefix = kSegmentPrefix;
@@ -141,7 +141,7 @@ std::vector<std::string> remove_stale_segments() {
     const long pid = std::strtol(digits, &end, 10);
     if (end == digits || *end != '-' || pid <= 0) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
-    if (SharedSegment::remove(name)) removed.push_back(name);
+    if (dry_run || SharedSegment::remove(name)) removed.push_back(name);
   }
   return removed;
 }

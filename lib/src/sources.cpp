@@ -133,8 +133,10 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
         bool symlink;
       };
       std::vector<Found> found;
+      std::vector<fs::path> archives;  // zip archives in the tree are read like archives named
       for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file(ec) && is_zip(it->path())) archives.push_back(it->path());
         if (!it->is_regular_file(ec) || !is_json_name(it->path())) continue;
         std::string order = it->path().string();
         std::replace(order.begin(), order.end(), '/', '\x01');
@@ -149,6 +151,9 @@ std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, c
         std::string canonical = symlink ? std::string() : (canonical_root / relative).lexically_normal().string();
         add(p, std::move(relative), fs::file_size(p, ec), std::move(canonical));
       }
+      std::sort(archives.begin(), archives.end());
+      for (const fs::path& archive : archives)
+        if (seen.insert(fs::weakly_canonical(archive, ec).string()).second) add_zip_members(archive, options, files);
     } else if (is_zip(root)) {
       if (seen.insert(fs::weakly_canonical(root, ec).string()).second) add_zip_members(root, options, files);
     } else {

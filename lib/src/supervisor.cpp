@@ -53,54 +53,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kMiB = 1024 * 1024;
-constexpr std::uint64_t kDefaultMaxFileBytes = 256 * kMiB;  // --max-file-size's default
 
-constexpr const char* kUsage = R"(usage:
-  edgarpipe run PATH... [options]   load EDGAR JSON files (directories are searched for *.json)
-  edgarpipe status [--sink URL] [PATH...]   runs, what is loaded and rejected; with PATHs,
-                                    also how many of those inputs are not loaded yet
-  edgarpipe rejects [--sink URL] [--run N]  rejected files with their reasons (TSV)
-  edgarpipe fetch --user-agent UA --out DIR [--since DATE|last]   download the SEC's bulk
-                                    archives, or the filers that filed since a day (fetch --help)
-  edgarpipe sync --sink URL --user-agent UA --out DIR [--full | --since DATE|last]   fetch, then
-                                    load what changed, in one command (sync --help)
-  edgarpipe tune PATH... [--sink URL] [--write FILE]  trial runs over a sample to find the
-                                    best --readers/--parsers/--writers (see tune --help)
-  edgarpipe schema [--sink URL]     print the DDL the sink applies
-  edgarpipe cleanup                 remove shared memory left behind by dead runs
-  edgarpipe --help | --version
-
-run options:
-  --sink URL            sqlite:PATH (default sqlite:edgar.db), postgresql://USER@HOST:PORT/DB
-                        (or a libpq key=value conninfo; password via PGPASSWORD or ~/.pgpass),
-                        or null: (count and discard)
-  --readers N           reader processes (default 1)
-  --parsers N           parser processes (default 2)
-  --writers N           writer processes (default 1; SQLite takes one writer at a time)
-  --dataset D           submissions | companyfacts: treat every input as this dataset
-  --max-file-size MiB   largest input file (or zip member) carried whole (default 256)
-  --max-compression-ratio R  zip members that expand more are rejected uninflated (default 200)
-  --shard I/N           load only shard I of N (0-based), grouped by CIK; N runs load it all
-  --batch-size KiB      row-batch chunk size between parsers and writers (default 1024)
-  --max-rejects N       fail the run once more than N files are rejected
-  --retry-rejected      load only the inputs the sink holds as rejected
-  --force               load every input even if loaded with the same content (replacing
-                        its filer's rows)
-  --prune               after a completed run, delete the filers that no input names any more
-                        (in each dataset the inputs hold); needs the whole snapshot
-  --no-indexes          do not build the secondary indexes after a fresh database's first load
-                        (docs/tables.md lists them; build your own)
-  --max-restarts N      after a stage process dies, restart the stages over the unfinished
-                        files at most N times (default 3; 0: fail the run at once)
-  --summary-json FILE   write the run summary as JSON
-  --metrics-file FILE   rewrite FILE 4 times a second in the Prometheus text format (for
-                        node_exporter's textfile collector)
-  --progress WHEN       auto (on a terminal) | always | never (default auto)
-  --options FILE        read options from FILE (as written by `edgarpipe tune --write FILE`)
-
-exit status: 0 all files loaded or skipped, 3 some files rejected, 1 the run failed,
-             2 usage error, 130/143 interrupted by SIGINT/SIGTERM
-)";
 
 struct RunOptions {
   std::vector<std::string> paths;
@@ -121,37 +74,69 @@ struct RunOptions {
   std::string metrics_file;
 };
 
-// `--options FILE`: the options in FILE (whitespace-separated; `#` starts a comment line), as if
-// given in its place. `edgarpipe tune --write FILE` writes such a file.
-std::vector<std::string> expand_options_files(int argc, char** argv) {
-  std::vector<std::string> args;
+// The arguments of `run`: `--name=value` split in two, and `--options FILE` replaced by the
+// options in FILE (whitespace-separated; `#` starts a comment line), as `edgarpipe tune --write
+// FILE` writes them. Each argument keeps where it came from, for the error messages.
+struct Argument {
+  std::string text;
+  std::string origin;  // "" on the command line, else "FILE line N"
+};
+std::vector<Argument> expand_arguments(int argc, char** argv) {
+  std::vector<Argument> args;
+  const auto add = [&](const std::string& a, const std::string& origin) {
+    const auto eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      args.push_back({a.substr(0, eq), origin});
+      args.push_back({a.substr(eq + 1), origin});
+    } else {
+      args.push_back({a, origin});
+    }
+  };
   for (int i = 2; i < argc; ++i) {
-    if (std::string_view(argv[i]) != "--options") {
-      args.emplace_back(argv[i]);
+    std::string_view arg = argv[i];
+    std::string file;
+    if (arg == "--options") {
+      if (i + 1 >= argc) throw UsageError("--options needs a file");
+      file = argv[++i];
+    } else if (arg.rfind("--options=", 0) == 0) {
+      file = std::string(arg.substr(10));
+    } else {
+      add(std::string(arg), "");
       continue;
     }
-    if (i + 1 >= argc) throw UsageError("--options needs a file");
-    std::ifstream in(argv[++i]);
-    if (!in) throw UsageError(fmt::format("--options: cannot read {}", argv[i]));
+    std::ifstream in(file);
+    if (!in) throw UsageError(fmt::format("--options: cannot read {}", file));
     std::string line;
-    while (std::getline(in, line)) {
+    for (int number = 1; std::getline(in, line); ++number) {
       const auto first = line.find_first_not_of(" \t");
       if (first != std::string::npos && line[first] == '#') continue;
       std::istringstream words(line);
-      for (std::string word; words >> word;) args.push_back(word);
+      for (std::string word; words >> word;) add(word, fmt::format("{} line {}", file, number));
     }
   }
   return args;
 }
 
+RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i);
+
 RunOptions parse_run_options(int argc, char** argv) {
+  const std::vector<Argument> args = expand_arguments(argc, argv);
+  std::size_t i = 0;
+  try {
+    return parse_run_arguments(args, i);
+  } catch (const UsageError& e) {
+    if (i < args.size() && !args[i].origin.empty()) throw UsageError(fmt::format("{} (in {})", e.what(), args[i].origin));
+    throw;
+  }
+}
+
+RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i) {
   RunOptions o;
-  const std::vector<std::string> args = expand_options_files(argc, argv);
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
+  for (i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i].text;
     auto value = [&]() -> std::string_view {
       if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", arg));
-      return args[++i];
+      return args[++i].text;
     };
     if (arg == "--sink")
       o.sink = value();
@@ -184,7 +169,10 @@ RunOptions parse_run_options(int argc, char** argv) {
       o.no_indexes = true;
     } else if (arg == "--max-restarts") {
       const std::string_view v = value();
-      o.max_restarts = v == "0" ? 0 : parse_count("--max-restarts", v, 100);
+      if (v != "0" && (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos || v.size() > 3 ||
+                       std::stoul(std::string(v)) > 100))
+        throw UsageError(fmt::format("--max-restarts takes a number from 0 to 100, not '{}'", v));
+      o.max_restarts = static_cast<std::uint32_t>(std::stoul(std::string(v)));
     } else if (arg == "--force") {
       o.force = true;
     } else if (arg == "--max-compression-ratio") {
@@ -215,6 +203,15 @@ RunOptions parse_run_options(int argc, char** argv) {
     }
   }
   if (o.paths.empty()) throw UsageError("run needs at least one PATH");
+  // Output files are checked before any work: a typo must not surface only after an hour's load.
+  for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--summary-json", o.summary_json},
+                                   {"--metrics-file", o.metrics_file}}) {
+    if (path.empty() || (path == "-" && std::string_view(flag) == "--summary-json")) continue;
+    const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
+    if (!std::filesystem::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
+      throw UsageError(fmt::format("{} {}: cannot write there ({} is not a writable folder)", flag, path,
+                                   parent.string()));
+  }
   // Pruning deletes what the inputs do not name: only sound when they are the whole snapshot.
   if (o.prune && o.inputs.shard_count > 1) throw UsageError("--prune needs the whole snapshot, not a --shard");
   if (o.prune && o.retry_rejected) throw UsageError("--prune cannot go with --retry-rejected");
@@ -421,7 +418,16 @@ class Supervisor {
     sigprocmask(SIG_BLOCK, &handled, &original_mask_);
     const auto started = Clock::now();
     const SinkUrl sink_url = parse_sink_url(o_.sink);
-    std::vector<InputFile> files = enumerate_inputs(o_.paths, o_.inputs);
+    InputOptions whole = o_.inputs;  // the shard is taken below, once every input has its key
+    whole.shard_count = 1;
+    std::vector<InputFile> files = enumerate_inputs(o_.paths, whole);
+    if (files.empty()) {
+      std::string named;
+      for (const auto& p : o_.paths) named += (named.empty() ? "" : ", ") + p;
+      throw UsageError(fmt::format("no input found in {}: looked for *.json files and *.zip archives with *.json "
+                                   "members (folders are searched recursively)",
+                                   named));
+    }
     const IdentityReport identity = resolve_identities(files, o_.max_file_mib * kMiB);
     for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i)
       fmt::print(stderr, "edgarpipe: {}\n", identity.messages[i]);
@@ -433,6 +439,11 @@ class Supervisor {
     summary_.files_duplicate = identity.duplicates;
     dropped_rejected_ = identity.conflicting;
 
+    if (sink_url.kind == SinkUrl::Kind::kSqlite && o_.writers > 1)
+      fmt::print(stderr,
+                 "edgarpipe: warning: --writers {}: SQLite takes one writing transaction at a time, so more writers "
+                 "only take turns (and load slower); use one, or a server database\n",
+                 o_.writers);
     auto admin = open_sink_admin(sink_url);
     for (const InputFile& f : files)
       if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
@@ -504,8 +515,11 @@ class Supervisor {
     totals.rows_written = summary_.rows_total();
     admin->finish_run(summary_.run_id, totals);
 
+    if (!o_.metrics_file.empty()) write_final_metrics();
     summary_.print_human();
-    if (!o_.summary_json.empty()) {
+    if (o_.summary_json == "-") {
+      fmt::print("{}", summary_.json());
+    } else if (!o_.summary_json.empty()) {
       std::ofstream out(o_.summary_json);
       out << summary_.json();
       if (!out) fmt::print(stderr, "edgarpipe: cannot write {}\n", o_.summary_json);
@@ -995,67 +1009,78 @@ class Supervisor {
   }
 
   // The Prometheus text exposition format, written to a temporary file and renamed so a
-  // collector never reads half a file. Counters come from the stages' shared-memory slots.
-  void write_metrics() const {
+  // collector never reads half a file. Each family's HELP and TYPE come once, followed by all its
+  // samples (the format's rule). While the stages run, the counters come from their
+  // shared-memory slots; when the run ends, the file is written once more from the summary, with
+  // edgarpipe_run_finished 1 and the processes' last figures.
+  struct MetricTotals {
+    std::uint64_t input_files = 0, loaded = 0, rejected = 0, skipped = 0, bytes = 0;
+    std::uint64_t rows[kTableCount] = {};
+  };
+
+  void write_metrics() {
     const ControlHeader& h = layout_->header();
-    std::string out;
-    auto family = [&](const char* name, const char* type, const char* help) {
-      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    };
     auto sum = [&](std::uint32_t c) {
       std::uint64_t n = 0;
       for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) n += layout_->slot(s).get(c);
       return n;
     };
-    family("edgarpipe_run_info", "gauge", "The run these metrics describe.");
-    out += fmt::format("edgarpipe_run_info{{run_id=\"{}\",sink=\"{}\"}} 1\n", h.run_id, prometheus_escape(o_.sink));
-    family("edgarpipe_input_files", "gauge", "Input files of this run.");
-    out += fmt::format("edgarpipe_input_files {}\n", h.file_count);
-    family("edgarpipe_files_total", "counter", "Files finished, by outcome.");
-    out += fmt::format("edgarpipe_files_total{{outcome=\"loaded\"}} {}\n", sum(counter::kFilesLoaded));
-    out += fmt::format("edgarpipe_files_total{{outcome=\"rejected\"}} {}\n", sum(counter::kFilesRejected));
-    out += fmt::format("edgarpipe_files_total{{outcome=\"skipped\"}} {}\n", sum(counter::kFilesSkipped));
-    family("edgarpipe_bytes_read_total", "counter", "Bytes of JSON read by the readers.");
-    out += fmt::format("edgarpipe_bytes_read_total {}\n", sum(counter::kBytesRead));
-    family("edgarpipe_rows_total", "counter", "Rows written, by table.");
-    for (std::uint32_t t = 0; t < kTableCount; ++t)
-      out += fmt::format("edgarpipe_rows_total{{table=\"{}\"}} {}\n", table_def(static_cast<TableId>(t)).name,
-                         sum(counter::kRowsFirst + t));
-    family("edgarpipe_stage_wait_seconds_total", "counter",
-           "Time each stage process slept, waiting for input or for room downstream.");
-    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
-      const auto& slot = layout_->slot(s);
-      const auto role = role_name(static_cast<Role>(slot.role.load()));
-      for (const auto& [reason, c] :
-           {std::pair{"input", counter::kWaitInputNs}, std::pair{"output", counter::kWaitOutputNs}})
-        out += fmt::format("edgarpipe_stage_wait_seconds_total{{stage=\"{}\",process=\"{}\",reason=\"{}\"}} {:.6f}\n",
-                           role, slot.index.load(), reason, static_cast<double>(slot.get(c)) / 1e9);
-    }
-    // Per process: what went through it, so each stage's share of the run's totals shows.
-    family("edgarpipe_stage_files_total", "counter",
-           "Files through each process: read or skipped (reader), parsed (parser), committed (writer).");
-    family("edgarpipe_stage_bytes_total", "counter", "Bytes of JSON read by each reader.");
-    family("edgarpipe_stage_rows_total", "counter", "Rows committed by each writer.");
+    // Earlier attempts of this run (restarts, the second pass) count too.
+    MetricTotals t;
+    t.input_files = summary_.files_seen;
+    t.loaded = summary_.files_loaded + sum(counter::kFilesLoaded);
+    t.rejected = summary_.files_rejected + sum(counter::kFilesRejected);
+    t.skipped = summary_.files_skipped + sum(counter::kFilesSkipped);
+    t.bytes = summary_.bytes + sum(counter::kBytesRead);
+    for (std::uint32_t k = 0; k < kTableCount; ++k) t.rows[k] = summary_.rows[k] + sum(counter::kRowsFirst + k);
+
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    struct Process {
+      std::string labels;
+      Role role;
+      const ipc::ProcessSlot* slot;
+    };
+    std::vector<Process> processes;
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);
       const auto role = static_cast<Role>(slot.role.load());
-      const auto labels = fmt::format("stage=\"{}\",process=\"{}\"", role_name(role), slot.index.load());
-      std::uint64_t files = 0, rows = 0;
-      if (role == Role::kReader) {
-        files = slot.get(counter::kFilesRead) + slot.get(counter::kFilesSkipped);
-        out += fmt::format("edgarpipe_stage_bytes_total{{{}}} {}\n", labels, slot.get(counter::kBytesRead));
-      } else if (role == Role::kParser) {
-        files = slot.get(counter::kFilesParsed);
-      } else {
-        files = slot.get(counter::kFilesLoaded) + slot.get(counter::kFilesRejected);
-        for (std::uint32_t t = 0; t < kTableCount; ++t) rows += slot.get(counter::kRowsFirst + t);
-        out += fmt::format("edgarpipe_stage_rows_total{{{}}} {}\n", labels, rows);
-      }
-      out += fmt::format("edgarpipe_stage_files_total{{{}}} {}\n", labels, files);
+      processes.push_back({fmt::format("stage=\"{}\",process=\"{}\"", role_name(role), slot.index.load()), role, &slot});
+    }
+    family("edgarpipe_stage_wait_seconds_total", "counter",
+           "Time each stage process slept, waiting for input or for room downstream.");
+    for (const Process& p : processes)
+      for (const auto& [reason, c] :
+           {std::pair{"input", counter::kWaitInputNs}, std::pair{"output", counter::kWaitOutputNs}})
+        out += fmt::format("edgarpipe_stage_wait_seconds_total{{{},reason=\"{}\"}} {:.6f}\n", p.labels, reason,
+                           static_cast<double>(p.slot->get(c)) / 1e9);
+    // Per process: what went through it, so each stage's share of the run's totals shows.
+    family("edgarpipe_stage_files_total", "counter",
+           "Files through each process: read or skipped (reader), parsed (parser), committed (writer).");
+    for (const Process& p : processes) {
+      const std::uint64_t files =
+          p.role == Role::kReader   ? p.slot->get(counter::kFilesRead) + p.slot->get(counter::kFilesSkipped)
+          : p.role == Role::kParser ? p.slot->get(counter::kFilesParsed)
+                                    : p.slot->get(counter::kFilesLoaded) + p.slot->get(counter::kFilesRejected);
+      out += fmt::format("edgarpipe_stage_files_total{{{}}} {}\n", p.labels, files);
+    }
+    family("edgarpipe_stage_bytes_total", "counter", "Bytes of JSON read by each reader.");
+    for (const Process& p : processes)
+      if (p.role == Role::kReader)
+        out += fmt::format("edgarpipe_stage_bytes_total{{{}}} {}\n", p.labels, p.slot->get(counter::kBytesRead));
+    family("edgarpipe_stage_rows_total", "counter", "Rows committed by each writer.");
+    for (const Process& p : processes) {
+      if (p.role != Role::kWriter) continue;
+      std::uint64_t rows = 0;
+      for (std::uint32_t k = 0; k < kTableCount; ++k) rows += p.slot->get(counter::kRowsFirst + k);
+      out += fmt::format("edgarpipe_stage_rows_total{{{}}} {}\n", p.labels, rows);
     }
     // Pool occupancy from the ownership records: chunks being filled, queued, or held by a
     // consumer (FREE and RETURNED ones are back with their producer).
-    family("edgarpipe_pool_chunks", "gauge", "Chunks of the shared-memory pools, by hand-off and state.");
+    std::string capacity;
+    family("edgarpipe_pool_chunks_in_use", "gauge", "Chunks of the shared-memory pools being filled, queued or held.");
     for (const auto& [handoff, pools] : {std::pair{"raw", &raw_pools_}, std::pair{"batch", &batch_pools_}}) {
       std::uint64_t total = 0, in_use = 0;
       for (const ipc::ChunkPool& pool : *pools)
@@ -1065,9 +1090,11 @@ class Supervisor {
           in_use += state == ipc::ChunkState::kFilling || state == ipc::ChunkState::kPublished ||
                     state == ipc::ChunkState::kClaimed;
         }
-      out += fmt::format("edgarpipe_pool_chunks{{handoff=\"{}\",state=\"in_use\"}} {}\n", handoff, in_use);
-      out += fmt::format("edgarpipe_pool_chunks{{handoff=\"{}\",state=\"total\"}} {}\n", handoff, total);
+      out += fmt::format("edgarpipe_pool_chunks_in_use{{handoff=\"{}\"}} {}\n", handoff, in_use);
+      capacity += fmt::format("edgarpipe_pool_chunks_capacity{{handoff=\"{}\"}} {}\n", handoff, total);
     }
+    family("edgarpipe_pool_chunks_capacity", "gauge", "Chunks of the shared-memory pools in all.");
+    out += capacity;
     family("edgarpipe_ring_entries", "gauge", "Chunk handles waiting in rings, by hand-off.");
     std::uint64_t raw = 0, batch = 0;
     for (std::uint32_t r = 0; r < h.readers; ++r)
@@ -1076,6 +1103,46 @@ class Supervisor {
       for (std::uint32_t w = 0; w < h.writers; ++w) batch += layout_->batch(p, w).size_approx();
     out += fmt::format("edgarpipe_ring_entries{{handoff=\"raw\"}} {}\nedgarpipe_ring_entries{{handoff=\"batch\"}} {}\n",
                        raw, batch);
+    process_metrics_ = out;
+    write_metrics_file(t, false);
+  }
+
+  // The last figures, once the run has ended: totals from the summary, the processes' last ones.
+  void write_final_metrics() {
+    MetricTotals t;
+    t.input_files = summary_.files_seen;
+    t.loaded = summary_.files_loaded;
+    t.rejected = summary_.files_rejected;
+    t.skipped = summary_.files_skipped;
+    t.bytes = summary_.bytes;
+    for (std::size_t k = 0; k < kTableCount; ++k) t.rows[k] = summary_.rows[k];
+    write_metrics_file(t, true);
+  }
+
+  void write_metrics_file(const MetricTotals& t, bool finished) const {
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    };
+    family("edgarpipe_run_info", "gauge", "The run these metrics describe.");
+    out += fmt::format("edgarpipe_run_info{{run_id=\"{}\",sink=\"{}\"}} 1\n", summary_.run_id,
+                       prometheus_escape(o_.sink));
+    family("edgarpipe_run_finished", "gauge", "1 once the run has ended (see edgarpipe_run_info and the summary).");
+    out += fmt::format("edgarpipe_run_finished {}\n", finished ? 1 : 0);
+    family("edgarpipe_metrics_written_timestamp_seconds", "gauge", "When this file was written (Unix time).");
+    out += fmt::format("edgarpipe_metrics_written_timestamp_seconds {}\n", std::time(nullptr));
+    family("edgarpipe_input_files", "gauge", "Input files of this run.");
+    out += fmt::format("edgarpipe_input_files {}\n", t.input_files);
+    family("edgarpipe_files_total", "counter", "Files finished, by outcome.");
+    out += fmt::format("edgarpipe_files_total{{outcome=\"loaded\"}} {}\n", t.loaded);
+    out += fmt::format("edgarpipe_files_total{{outcome=\"rejected\"}} {}\n", t.rejected);
+    out += fmt::format("edgarpipe_files_total{{outcome=\"skipped\"}} {}\n", t.skipped);
+    family("edgarpipe_bytes_read_total", "counter", "Bytes of JSON read by the readers.");
+    out += fmt::format("edgarpipe_bytes_read_total {}\n", t.bytes);
+    family("edgarpipe_rows_total", "counter", "Rows written, by table.");
+    for (std::uint32_t k = 0; k < kTableCount; ++k)
+      out += fmt::format("edgarpipe_rows_total{{table=\"{}\"}} {}\n", table_def(static_cast<TableId>(k)).name, t.rows[k]);
+    out += process_metrics_;
     const std::string tmp = o_.metrics_file + ".tmp";
     {
       std::ofstream f(tmp);
@@ -1137,169 +1204,11 @@ class Supervisor {
   std::uint64_t dropped_rejected_ = 0;  // copies of a key with other content, left out of the stages
   std::vector<Dataset> resolved_;       // per input (InputFile::origin): the dataset the stages found
   std::vector<std::uint64_t> read_bytes_;  // per input: its size as read, once read
+  std::string process_metrics_;            // the per-process families of the last metrics file
 };
-
-// Prints rows as an aligned table.
-void print_table(const std::vector<std::string>& header, const std::vector<SinkAdmin::TextRow>& rows) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
-      width[c] = std::max(width[c], row[c].value_or("-").size());
-  auto line = [&](auto cell) {
-    std::string out;
-    for (std::size_t c = 0; c < width.size(); ++c) out += fmt::format("{:<{}}  ", cell(c), width[c]);
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    fmt::print("{}\n", out);
-  };
-  line([&](std::size_t c) { return header[c]; });
-  for (const auto& row : rows)
-    line([&](std::size_t c) { return c < row.size() ? row[c].value_or("-") : std::string("-"); });
-}
-
-void print_status(SinkAdmin& admin, const std::vector<std::string>& paths) {
-  fmt::print("Runs (latest first):\n");
-  // No LIMIT: it is not T-SQL, and the SQL here runs unchanged on every sink.
-  auto runs = admin.query(
-      "SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, files_rejected, "
-      "rows_written FROM ingest_runs ORDER BY run_id DESC");
-  if (runs.size() > 10) runs.resize(10);
-  print_table({"run", "started", "finished", "status", "seen", "loaded", "skipped", "rejected", "rows"}, runs);
-  fmt::print("\nFiles:\n");
-  print_table({"dataset", "status", "files", "rows"},
-              admin.query("SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status "
-                          "ORDER BY dataset, status"));
-  if (paths.empty()) return;
-  // The inputs named, by key: loaded (same content), changed (other content under a loaded
-  // key), rejected, or new. Telling loaded from changed reads the inputs whose size matches.
-  std::vector<InputFile> inputs = enumerate_inputs(paths, InputOptions{});
-  const IdentityReport identity = resolve_identities(inputs, kDefaultMaxFileBytes);
-  const auto loaded = admin.loaded_hashes();
-  std::map<FileKey, std::uint64_t> sizes;  // of loaded keys, to avoid hashing a file that differs
-  for (const auto& row : admin.query("SELECT dataset, cik, page, bytes FROM ingest_files WHERE status = 'loaded' AND "
-                                     "cik IS NOT NULL"))
-    if (row[1] && row[2] && row[3])
-      sizes[{dataset_from_name(row[0].value_or("")), std::stoll(*row[1]), std::stoi(*row[2])}] = std::stoull(*row[3]);
-  std::set<FileKey> rejected;
-  std::set<std::string> rejected_paths;
-  for (const IngestRecord& r : admin.ingest_records(std::nullopt))
-    r.key.cik >= 0 ? void(rejected.insert(r.key)) : void(rejected_paths.insert(r.source_path));
-  std::map<std::string, std::array<std::uint64_t, 4>> counts;  // dataset -> loaded, changed, new, rejected
-  for (const InputFile& f : inputs) {
-    Dataset dataset = f.hint;
-    int verdict = 2;  // new
-    if (f.key_cik < 0) {
-      verdict = rejected_paths.count(f.source_path) ? 3 : 2;
-    } else {
-      std::optional<InputIdentity> id;
-      for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
-        if (f.hint != Dataset::kUnknown && d != f.hint) continue;
-        const auto it = loaded.find({d, f.key_cik, f.key_page});
-        if (it == loaded.end()) continue;
-        if (sizes[{d, f.key_cik, f.key_page}] == f.size && !id) id = identify_input(f, kDefaultMaxFileBytes);
-        if (id && id->read && id->hash == it->second) {
-          dataset = d;
-          verdict = 0;
-          break;
-        }
-        if (f.hint != Dataset::kUnknown) verdict = 1;  // loaded under its key with other content
-      }
-      if (verdict != 0 && dataset == Dataset::kUnknown) {  // no hint: the content says which
-        if (!id) id = identify_input(f, kDefaultMaxFileBytes);
-        dataset = id->dataset;
-        if (loaded.count({dataset, f.key_cik, f.key_page})) verdict = 1;
-      }
-      if (verdict == 2 && (rejected.count({dataset, f.key_cik, f.key_page}) ||
-                           rejected.count({Dataset::kUnknown, f.key_cik, f.key_page})))
-        verdict = 3;
-    }
-    ++counts[std::string(dataset_name(dataset))][static_cast<std::size_t>(verdict)];
-  }
-  std::vector<SinkAdmin::TextRow> rows;
-  for (const auto& [dataset, c] : counts)
-    rows.push_back({dataset, std::to_string(c[0]), std::to_string(c[1]), std::to_string(c[2]), std::to_string(c[3])});
-  fmt::print("\nInputs named ({} files{}), by dataset and key:\n", inputs.size() + identity.duplicates,
-             identity.duplicates ? fmt::format(", {} of them copies of a key given again", identity.duplicates) : "");
-  print_table({"dataset", "loaded", "changed", "new", "rejected"}, rows);
-  fmt::print("(a run loads the changed and new ones, and tries the rejected ones again)\n");
-}
 
 }  // namespace
 
-int cli_main(int argc, char** argv) {
-  try {
-    if (argc < 2) throw UsageError("missing command");
-    const std::string_view command = argv[1];
-    if (command == "--help" || command == "-h" || command == "help") {
-      fmt::print("{}", kUsage);
-      return 0;
-    }
-    if (command == "--version") {
-      fmt::print("edgarpipe 0.1.0\n");
-      return 0;
-    }
-    if (command == "run") return Supervisor(parse_run_options(argc, argv)).run();
-    if (command == "tune") return tune_main(argc, argv);
-    if (command == "fetch") return fetch_main(argc, argv);
-    if (command == "sync") return sync_main(argc, argv);
-    if (command == "schema") {
-      std::string sink = "sqlite:edgar.db";
-      bool indexes = true;
-      for (int i = 2; i < argc; ++i) {
-        if (std::string_view(argv[i]) == "--sink" && i + 1 < argc)
-          sink = argv[++i];
-        else if (std::string_view(argv[i]) == "--no-indexes")
-          indexes = false;
-        else
-          throw UsageError(fmt::format("unknown argument {}", argv[i]));
-      }
-      fmt::print("{}", schema_sql(parse_sink_url(sink), indexes));
-      return 0;
-    }
-    if (command == "status" || command == "rejects") {
-      std::string sink = "sqlite:edgar.db";
-      std::vector<std::string> paths;
-      std::string run_filter;
-      for (int i = 2; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--sink" && i + 1 < argc)
-          sink = argv[++i];
-        else if (arg == "--run" && i + 1 < argc && command == "rejects")
-          run_filter = fmt::format(" AND run_id = {}", parse_count("--run", argv[++i], 2'000'000'000));
-        else if (arg.size() > 1 && arg[0] == '-')
-          throw UsageError(fmt::format("unknown argument {}", arg));
-        else
-          paths.emplace_back(arg);
-      }
-      auto admin = open_sink_admin(parse_sink_url(sink));
-      admin->create_schema();
-      if (command == "rejects") {
-        fmt::print("dataset\tsource_file\tsource_path\trun_id\terror\n");
-        for (const auto& row :
-             admin->query("SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = "
-                          "'rejected'" +
-                          run_filter + " ORDER BY dataset, cik, page, source_path"))
-          fmt::print("{}\t{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
-                     row[3].value_or(""), row[4].value_or(""));
-        return 0;
-      }
-      print_status(*admin, paths);
-      return 0;
-    }
-    if (command == "cleanup") {
-      const auto removed = ipc::remove_stale_segments();
-      for (const auto& name : removed) fmt::print("removed /dev/shm/{}\n", name);
-      fmt::print("{} segments removed\n", removed.size());
-      return 0;
-    }
-    throw UsageError(fmt::format("unknown command '{}'", command));
-  } catch (const UsageError& e) {
-    fmt::print(stderr, "edgarpipe: {}\n\n{}", e.what(), kUsage);
-    return 2;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "edgarpipe: {}\n", e.what());
-    return 1;
-  }
-}
+int run_main(int argc, char** argv) { return Supervisor(parse_run_options(argc, argv)).run(); }
 
 }  // namespace edgarpipe

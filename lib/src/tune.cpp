@@ -60,6 +60,8 @@ options:
   --max-processes N     at most N stage processes per trial (default: twice the CPUs, at least 6)
   --write FILE          write the recommendation as an options file for `edgarpipe run --options FILE`
   --dataset D, --max-file-size MiB   passed to every trial run
+
+example: edgarpipe tune /data/sec/submissions.zip --sink postgresql://loader@db/edgar --write ratio.opts
 )";
 
 struct Ratio {

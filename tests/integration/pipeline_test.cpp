@@ -432,7 +432,7 @@ TEST_CASE("the metrics file (--metrics-file) is valid Prometheus text and adds u
   const std::string script = tmp / "check.py";
   std::ofstream(script) << R"(import sys
 from prometheus_client.parser import text_string_to_metric_families
-rows = files = waits = 0
+rows = files = waits = finished = written = 0
 stage_files, stage_rows, stage_bytes, pools = {}, 0, 0, {}
 for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in family.samples:
@@ -443,11 +443,25 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
             stage_files[s.labels["stage"]] = stage_files.get(s.labels["stage"], 0) + s.value
         if s.name == "edgarpipe_stage_rows_total": stage_rows += s.value
         if s.name == "edgarpipe_stage_bytes_total": stage_bytes += s.value
-        if s.name == "edgarpipe_pool_chunks": pools[(s.labels["handoff"], s.labels["state"])] = s.value
+        if s.name == "edgarpipe_pool_chunks_in_use": pools[(s.labels["handoff"], "in_use")] = s.value
+        if s.name == "edgarpipe_pool_chunks_capacity": pools[(s.labels["handoff"], "total")] = s.value
+        if s.name == "edgarpipe_run_finished": finished = s.value
+        if s.name == "edgarpipe_metrics_written_timestamp_seconds": written = s.value
 print(int(rows), int(files), waits)
 print(int(stage_files["reader"]), int(stage_files["parser"]), int(stage_files["writer"]), int(stage_rows),
       int(stage_bytes))
 print(int(pools[("raw", "in_use")]), int(pools[("batch", "in_use")]), int(pools[("raw", "total")]) > 0)
+# The text format's rules the library's parser forgives: each family's HELP and TYPE once, and
+# all its samples right after them.
+seen, family, grouped = set(), None, True
+for line in open(sys.argv[1]):
+    if line.startswith("# HELP "):
+        family = line.split()[2]
+        grouped = grouped and family not in seen
+        seen.add(family)
+    elif not line.startswith("#"):
+        grouped = grouped and line.split("{")[0].split()[0] == family
+print(int(finished), written > 1.7e9, grouped)
 )";
   FILE* pipe = ::popen(fmt::format("/usr/bin/python3 {} {}", script, tmp / "m.prom").c_str(), "r");
   REQUIRE(pipe);
@@ -459,7 +473,7 @@ print(int(pools[("raw", "in_use")]), int(pools[("batch", "in_use")]), int(pools[
   // Per stage: every file through each stage, the writers' rows and the readers' bytes are the
   // run's totals; the final snapshot has every pool chunk back (none in use).
   const long files = json_number(json, "files_loaded");
-  CHECK(std::string(buf, n) == fmt::format("{} {} {}\n{} {} {} {} {}\n0 0 True\n", json_number(json, "rows_total"),
+  CHECK(std::string(buf, n) == fmt::format("{} {} {}\n{} {} {} {} {}\n0 0 True\n1 True True\n", json_number(json, "rows_total"),
                                            files, 2 * 4, files, files, files, json_number(json, "rows_total"),
                                            json_number(json, "bytes")));
 }

@@ -52,9 +52,9 @@ struct InputOptions {
   std::uint32_t shard_index = 0, shard_count = 1;
 };
 
-// Directories are walked recursively for *.json files (in sorted order); zip archives (*.zip)
-// contribute their *.json members (nothing is extracted to disk); other files are taken as
-// given. A path given twice (or reached twice) is loaded once. Each input's key comes from its
+// Directories are walked recursively for *.json files (in sorted order) and *.zip archives; zip
+// archives contribute their *.json members (nothing is extracted to disk); other files are taken
+// as given. A path given twice (or reached twice) is loaded once. Each input's key comes from its
 // SEC file name where it has one. Throws UsageError for a missing path.
 std::vector<InputFile> enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options);
 

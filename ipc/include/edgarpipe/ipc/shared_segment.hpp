@@ -77,8 +77,9 @@ std::int64_t shm_bytes_available() noexcept;
 // Segment names of this project start with this prefix, then the creating pid: "edgarpipe-<pid>-".
 inline constexpr const char* kSegmentPrefix = "edgarpipe-";
 
-// Removes segments whose creating process no longer exists. Returns the names removed.
-std::vector<std::string> remove_stale_segments();
+// Removes segments whose creating process no longer exists (with dry_run, only lists them).
+// Returns their names.
+std::vector<std::string> remove_stale_segments(bool dry_run = false);
 
 // Rounds up to a multiple of `alignment` (a power of two).
 constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) noexcept {
