@@ -119,6 +119,11 @@ void SinkAdmin::retire_stale_records(std::int64_t run_id) {
       run_id, run_id));
 }
 
+bool SinkAdmin::build_secondary_indexes_pending() {
+  const auto rows = query("SELECT count(*) FROM edgarpipe_indexes");
+  return rows.empty() || !rows[0][0] || std::stoul(*rows[0][0]) < secondary_indexes().size();
+}
+
 std::vector<std::string> SinkAdmin::build_secondary_indexes() {
   std::set<std::string> built;
   for (const auto& row : query("SELECT name FROM edgarpipe_indexes"))
@@ -225,6 +230,13 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
              "edgarpipe: upgraded ingest_files to schema version {} (files known by dataset, CIK and page): {} rows "
              "became {} ({} merged: the same document under two names)\n",
              kSchemaVersion, old.size(), values.size(), old.size() - values.size());
+}
+
+bool SinkAdmin::alone() {
+  if (!try_lock_runs_exclusive()) return false;
+  unlock_runs_exclusive();
+  lock_runs_shared();
+  return true;
 }
 
 namespace {

@@ -581,6 +581,13 @@ class Supervisor {
   void build_indexes(SinkAdmin& admin) {
     const auto started = Clock::now();
     try {
+      // Not under another run's load (shards loading at once): the last one to finish builds them.
+      if (!admin.alone()) {
+        if (admin.build_secondary_indexes_pending())
+          fmt::print(stderr, "edgarpipe: other runs are loading into this sink; the last to finish builds the "
+                             "secondary indexes\n");
+        return;
+      }
       const std::vector<std::string> made = admin.build_secondary_indexes();
       if (made.empty()) return;
       std::string names;

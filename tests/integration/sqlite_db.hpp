@@ -13,6 +13,7 @@ class Db {
  public:
   explicit Db(const std::string& path) {
     REQUIRE(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_busy_timeout(db_, 10000);  // a run may be committing (or indexing) meanwhile
   }
   ~Db() { sqlite3_close(db_); }
   // All rows of a query as text, one line per row, columns separated by '|', NULL as \N.

@@ -108,6 +108,7 @@ class SinkAdmin {
   // first load of a fresh database (loading into indexed tables is slower than indexing once),
   // then kept by every later run.
   std::vector<std::string> build_secondary_indexes();
+  bool build_secondary_indexes_pending();  // some are not built yet
   virtual SqlFlavor flavor() const = 0;
   // Rows of a read-only query as text (nullopt for NULL), for `status` and `rejects`: the SQL they
   // use is the same in every dialect.
@@ -122,6 +123,8 @@ class SinkAdmin {
   // lock is exclusive, so no starting run is marked by mistake). Then the lock is held shared
   // until this admin is destroyed. Returns how many runs were marked.
   std::uint64_t interrupt_dead_runs();
+  // Whether no other run is alive on this sink (asked while this admin holds its run lock).
+  bool alone();
 
   // --prune: deletes a filer's rows in the dataset's tables and the ingest_files rows of its
   // files there (replace_filer_sql), in one transaction, under the filer's exclusive lock.
