@@ -38,6 +38,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -449,8 +450,8 @@ struct FetchReport {
 
 class Fetcher {
  public:
-  Fetcher(FetchOptions o) : o_(std::move(o)), dir_(o_.out), state_((fs::create_directories(dir_), dir_)),
-                            http_(o_, show_progress()) {}
+  explicit Fetcher(FetchOptions o)
+      : o_(std::move(o)), dir_(o_.out), state_((fs::create_directories(dir_), dir_)), http_(o_, show_progress()) {}
 
   FetchState& state() { return state_; }
 
