@@ -157,7 +157,8 @@ void require_existing(const SinkUrl& url) {
   if (url.kind != SinkUrl::Kind::kSqlite) return;
   std::error_code ec;
   if (!std::filesystem::exists(url.target, ec))
-    throw std::runtime_error(fmt::format("no database at {} (nothing loaded there yet; --sink names another)", url.target));
+    throw std::runtime_error(
+        fmt::format("no database at {} (nothing loaded there yet; --sink names another)", url.target));
 }
 
 void print_table(const std::vector<std::string>& header, const std::vector<SinkAdmin::TextRow>& rows) {
@@ -189,8 +190,8 @@ json rows_json(const std::vector<std::string>& header, const std::vector<SinkAdm
 
 // The inputs named, by dataset and key: loaded, changed, new, rejected.
 std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& admin,
-                                                                   const std::vector<std::string>& paths,
-                                                                   std::uint64_t& duplicates) {
+                                                                  const std::vector<std::string>& paths,
+                                                                  std::uint64_t& duplicates) {
   std::vector<InputFile> inputs = enumerate_inputs(paths, InputOptions{});
   duplicates = resolve_identities(inputs, kDefaultMaxFileBytes).duplicates;
   const auto loaded = admin.loaded_hashes();
@@ -266,8 +267,9 @@ int status_command(const std::vector<std::string>& args) {
       "rows_written FROM ingest_runs ORDER BY run_id DESC");
   if (runs.size() > 10) runs.resize(10);
   const auto files = admin->query(
-      "SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status ORDER BY dataset, status");
-  const std::vector<std::string> run_header = {"run", "started", "finished", "status", "seen",
+      "SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status ORDER BY dataset, "
+      "status");
+  const std::vector<std::string> run_header = {"run",    "started", "finished", "status", "seen",
                                                "loaded", "skipped", "rejected", "rows"};
   const std::vector<std::string> file_header = {"dataset", "status", "files", "rows"};
   std::uint64_t duplicates = 0;
@@ -367,9 +369,11 @@ int cleanup_command(const std::vector<std::string>& args) {
 
 int cli_main(int argc, char** argv) {
   const std::string command = argc >= 2 ? argv[1] : "";
-  const std::map<std::string, const char*> help = {{"run", kRunHelp},         {"status", kStatusHelp},
-                                                    {"rejects", kRejectsHelp}, {"schema", kSchemaHelp},
-                                                    {"cleanup", kCleanupHelp}};
+  const std::map<std::string, const char*> help = {{"run", kRunHelp},
+                                                   {"status", kStatusHelp},
+                                                   {"rejects", kRejectsHelp},
+                                                   {"schema", kSchemaHelp},
+                                                   {"cleanup", kCleanupHelp}};
   try {
     if (command.empty()) throw UsageError("missing command");
     if (command == "--help" || command == "-h" || command == "help") {

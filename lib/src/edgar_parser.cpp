@@ -1394,9 +1394,10 @@ struct EdgarParser::Impl {
       // A document is known by the key of its SEC name: a name and a document that disagree on
       // the filer would load one filer's rows under another's key.
       if (name_cik < 0 && json_cik < 0)
-        throw Reject{"no CIK: the file name is not an SEC name (CIK##########.json) and the document has no "
-                     "\"cik\" (an overflow page is known by its name alone)",
-                     nullptr};
+        throw Reject{
+            "no CIK: the file name is not an SEC name (CIK##########.json) and the document has no "
+            "\"cik\" (an overflow page is known by its name alone)",
+            nullptr};
       if (name_cik >= 0 && json_cik >= 0 && json_cik != name_cik)
         throw Reject{"the document's cik " + std::to_string(json_cik) + " is not the CIK of its file name (" +
                          std::to_string(name_cik) + ")",

@@ -66,7 +66,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kSecMaxRate = 10;  // requests per second: the SEC's published limit
 
-constexpr const char* kFetchUsage = R"(usage: edgarpipe fetch --user-agent "Org Name admin@example.com" --out DIR [options] [DATASET...]
+constexpr const char* kFetchUsage =
+    R"(usage: edgarpipe fetch --user-agent "Org Name admin@example.com" --out DIR [options] [DATASET...]
 
 Downloads the SEC's nightly bulk archives into DIR (DATASET: submissions, companyfacts; default
 both), or with --since the current documents of the filers that filed since a day.
@@ -90,7 +91,8 @@ exit status: 0 fetched or unchanged, 1 failed (the reason on stderr), 2 usage er
 example: edgarpipe fetch --user-agent "Acme Research data@acme.example" --out /data/sec
 )";
 
-constexpr const char* kSyncUsage = R"(usage: edgarpipe sync --sink URL --user-agent TEXT --out DIR [--full | --since DATE|last] [options] [-- RUN OPTIONS]
+constexpr const char* kSyncUsage =
+    R"(usage: edgarpipe sync --sink URL --user-agent TEXT --out DIR [--full | --since DATE|last] [options] [-- RUN OPTIONS]
 
 Fetches (as `edgarpipe fetch`) and loads what changed into the sink (as `edgarpipe run`), in one
 command with one exit status; a second sync while one runs on DIR exits with a message (or waits,
@@ -169,8 +171,8 @@ class FetchState {
     try {
       in >> doc_;
     } catch (const json::exception& e) {
-      throw std::runtime_error(fmt::format("{} is not valid JSON ({}); remove it to start over", path_.string(),
-                                           e.what()));
+      throw std::runtime_error(
+          fmt::format("{} is not valid JSON ({}); remove it to start over", path_.string(), e.what()));
     }
   }
   json& operator[](const char* key) { return doc_[key]; }
@@ -196,10 +198,10 @@ class FetchState {
 struct Response {
   long status = 0;
   CURLcode code = CURLE_OK;
-  std::string error;                          // transport error text
+  std::string error;                           // transport error text
   std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;                           // when not written to a file
-  std::uint64_t written = 0;                  // bytes written to the file
+  std::string body;                            // when not written to a file
+  std::uint64_t written = 0;                   // bytes written to the file
 };
 
 class Fatal : public std::runtime_error {  // ends the fetch: no retry helps
@@ -251,8 +253,9 @@ class Http {
                                 transport ? r.error : fmt::format("HTTP {}", r.status), attempt));
       double pause = wait;
       if (const auto it = r.headers.find("retry-after"); it != r.headers.end()) pause = retry_after(it->second, wait);
-      fmt::print(stderr, "{}edgarpipe fetch: {}: {}; trying again in {:.1f} s ({} of {})\n", progress_ ? "\r\033[K" : "",
-                 what, transport ? r.error : fmt::format("HTTP {}", r.status), pause, attempt + 1, o_.retries);
+      fmt::print(stderr, "{}edgarpipe fetch: {}: {}; trying again in {:.1f} s ({} of {})\n",
+                 progress_ ? "\r\033[K" : "", what, transport ? r.error : fmt::format("HTTP {}", r.status), pause,
+                 attempt + 1, o_.retries);
       ++retries_;
       std::this_thread::sleep_for(std::chrono::duration<double>(pause));
       wait = std::min(wait * 2, 60.0);
@@ -343,8 +346,8 @@ class Http {
     const int width = 30;
     const int filled = static_cast<int>(width * done / all);
     fmt::print(stderr, "\r\033[K{} [{}{}] {:.1f}/{:.1f} MB, {:.1f} MB/s, ETA {:.0f} s", t->what,
-               std::string(static_cast<std::size_t>(filled), '#'), std::string(static_cast<std::size_t>(width - filled), '.'),
-               done / 1e6, all / 1e6, rate / 1e6, eta);
+               std::string(static_cast<std::size_t>(filled), '#'),
+               std::string(static_cast<std::size_t>(width - filled), '.'), done / 1e6, all / 1e6, rate / 1e6, eta);
     return 0;
   }
 
@@ -353,8 +356,7 @@ class Http {
     pace();
     ++requests_;
     Response r;
-    Transfer t{this, &r, file, what, Clock::now(), file ? static_cast<std::uint64_t>(std::ftell(file)) : 0, {},
-               &hooks};
+    Transfer t{this, &r, file, what, Clock::now(), file ? static_cast<std::uint64_t>(std::ftell(file)) : 0, {}, &hooks};
     curl_slist* list = nullptr;
     for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
     char error[CURL_ERROR_SIZE] = {};
@@ -401,8 +403,7 @@ class Http {
 std::optional<std::string> check_zip(const fs::path& path, std::optional<std::uint64_t> expected) {
   std::error_code ec;
   const std::uint64_t size = fs::file_size(path, ec);
-  if (expected && size != *expected)
-    return fmt::format("{} bytes where the server announced {}", size, *expected);
+  if (expected && size != *expected) return fmt::format("{} bytes where the server announced {}", size, *expected);
   int code = 0;
   zip_t* z = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
   if (!z) {
@@ -434,8 +435,8 @@ struct FetchReport {
   json to_json() const {
     json j;
     j["files"] = json::array();
-    for (const auto& f : files) j["files"].push_back({{"name", f.name}, {"status", f.status}, {"bytes", f.bytes},
-                                                       {"seconds", f.seconds}});
+    for (const auto& f : files)
+      j["files"].push_back({{"name", f.name}, {"status", f.status}, {"bytes", f.bytes}, {"seconds", f.seconds}});
     j["days"] = days;
     j["filers"] = filers;
     j["documents"] = documents;
@@ -481,9 +482,7 @@ class Fetcher {
   }
 
  private:
-  bool show_progress() const {
-    return o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO));
-  }
+  bool show_progress() const { return o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO)); }
 
   // One bulk archive: conditional, resumable, verified, renamed when whole.
   void archive(const std::string& dataset) {
@@ -554,12 +553,12 @@ class Fetcher {
       report_.files.push_back({name, "unchanged", 0, seconds_since(started)});
       return;
     }
-    if (r.status != 200 && r.status != 206)
-      throw Fatal(fmt::format("{}: HTTP {} from {}", name, r.status, url));
+    if (r.status != 200 && r.status != 206) throw Fatal(fmt::format("{}: HTTP {} from {}", name, r.status, url));
     std::optional<std::uint64_t> total;
     if (const auto it = r.headers.find("content-range"); it != r.headers.end()) {
       const auto slash = it->second.find('/');
-      if (slash != std::string::npos && it->second.substr(slash + 1) != "*") total = std::stoull(it->second.substr(slash + 1));
+      if (slash != std::string::npos && it->second.substr(slash + 1) != "*")
+        total = std::stoull(it->second.substr(slash + 1));
     } else if (const auto len = r.headers.find("content-length"); len != r.headers.end() && r.status == 200) {
       total = std::stoull(len->second);
     }
@@ -567,8 +566,8 @@ class Fetcher {
       fs::remove(part, ec);
       partial.erase(name);
       state_.save();
-      throw Fatal(fmt::format("{} from {} is not complete ({}); the copy in {} is kept", name, url, *why,
-                              dir_.string()));
+      throw Fatal(
+          fmt::format("{} from {} is not complete ({}); the copy in {} is kept", name, url, *why, dir_.string()));
     }
     fs::rename(part, final_path);
     files[name] = {{"url", url}, {"bytes", fs::file_size(final_path)}, {"fetched_at", utc_now()}};
@@ -590,9 +589,10 @@ class Fetcher {
     if (o_.since == "last") {
       const json& daily = state_["daily"];
       if (!daily.contains("last_day"))
-        throw UsageError(fmt::format("--since last: no earlier fetch of daily increments is recorded in {} (give "
-                                     "--since YYYY-MM-DD, or run a --full sync first)",
-                                     dir_.string()));
+        throw UsageError(
+            fmt::format("--since last: no earlier fetch of daily increments is recorded in {} (give "
+                        "--since YYYY-MM-DD, or run a --full sync first)",
+                        dir_.string()));
       day = parse_day(daily["last_day"].get<std::string>())->next();
     } else {
       day = *parse_day(o_.since);
@@ -740,8 +740,10 @@ bool fetch_option(FetchOptions& o, const std::vector<std::string>& args, std::si
       throw UsageError(fmt::format("{} takes a number from {} to {}, not '{}'", name, lo, hi, v));
     return x;
   };
-  if (name == "--user-agent") o.user_agent = take();
-  else if (name == "--out") o.out = take();
+  if (name == "--user-agent")
+    o.user_agent = take();
+  else if (name == "--out")
+    o.out = take();
   else if (name == "--since") {
     o.since = take();
     if (o.since != "last" && !parse_day(o.since))
@@ -752,20 +754,28 @@ bool fetch_option(FetchOptions& o, const std::vector<std::string>& args, std::si
   } else if (name == "--max-rate") {
     o.max_rate = number(0.01, 1e9);
     if (o.max_rate > kSecMaxRate)
-      throw UsageError(fmt::format("--max-rate {} is over the SEC's limit of {} requests per second", o.max_rate,
-                                   kSecMaxRate));
-  } else if (name == "--retries") o.retries = static_cast<int>(number(1, 100));
-  else if (name == "--retry-wait") o.retry_wait = number(0, 600);
-  else if (name == "--timeout") o.timeout = static_cast<long>(number(1, 3600));
-  else if (name == "--base-url") o.base_url = take();
-  else if (name == "--api-url") o.api_url = take();
-  else if (name == "--summary-json") o.summary_json = take();
+      throw UsageError(
+          fmt::format("--max-rate {} is over the SEC's limit of {} requests per second", o.max_rate, kSecMaxRate));
+  } else if (name == "--retries")
+    o.retries = static_cast<int>(number(1, 100));
+  else if (name == "--retry-wait")
+    o.retry_wait = number(0, 600);
+  else if (name == "--timeout")
+    o.timeout = static_cast<long>(number(1, 3600));
+  else if (name == "--base-url")
+    o.base_url = take();
+  else if (name == "--api-url")
+    o.api_url = take();
+  else if (name == "--summary-json")
+    o.summary_json = take();
   else if (name == "--progress") {
     o.progress = take();
     if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
       throw UsageError("--progress takes auto, always or never");
-  } else if (arg == "submissions" || arg == "companyfacts") o.datasets.push_back(arg);
-  else return false;
+  } else if (arg == "submissions" || arg == "companyfacts")
+    o.datasets.push_back(arg);
+  else
+    return false;
   while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
   while (!o.api_url.empty() && o.api_url.back() == '/') o.api_url.pop_back();
   return true;
@@ -775,12 +785,14 @@ void check_fetch_options(FetchOptions& o) {
   if (o.user_agent.empty())
     if (const char* env = std::getenv("EDGARPIPE_USER_AGENT")) o.user_agent = env;
   if (o.user_agent.empty())
-    throw UsageError("the SEC refuses clients that do not say who they are: give --user-agent \"Org Name "
-                     "admin@example.com\" (or set EDGARPIPE_USER_AGENT)");
+    throw UsageError(
+        "the SEC refuses clients that do not say who they are: give --user-agent \"Org Name "
+        "admin@example.com\" (or set EDGARPIPE_USER_AGENT)");
   if (!std::regex_search(o.user_agent, std::regex(R"([^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,})")))
-    throw UsageError(fmt::format("--user-agent '{}' holds no contact e-mail; the SEC asks for one, e.g. \"Acme "
-                                 "Research data@acme.example\"",
-                                 o.user_agent));
+    throw UsageError(
+        fmt::format("--user-agent '{}' holds no contact e-mail; the SEC asks for one, e.g. \"Acme "
+                    "Research data@acme.example\"",
+                    o.user_agent));
   if (o.out.empty()) throw UsageError("--out DIR: where the downloads go");
   if (o.datasets.empty()) o.datasets = {"submissions", "companyfacts"};
   std::sort(o.datasets.begin(), o.datasets.end());
@@ -864,11 +876,16 @@ int sync_main(int argc, char** argv) {
         run_args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
         break;
       }
-      if (args[i] == "--sink" && i + 1 < args.size()) sink = args[++i];
-      else if (args[i].rfind("--sink=", 0) == 0) sink = args[i].substr(7);
-      else if (args[i] == "--full") full = true;
-      else if (args[i] == "--wait") wait = true;
-      else if (!fetch_option(o, args, i)) throw UsageError(fmt::format("unknown argument {}", args[i]));
+      if (args[i] == "--sink" && i + 1 < args.size())
+        sink = args[++i];
+      else if (args[i].rfind("--sink=", 0) == 0)
+        sink = args[i].substr(7);
+      else if (args[i] == "--full")
+        full = true;
+      else if (args[i] == "--wait")
+        wait = true;
+      else if (!fetch_option(o, args, i))
+        throw UsageError(fmt::format("unknown argument {}", args[i]));
     }
     if (sink.empty()) throw UsageError("--sink URL: the database to load");
     if (full && !o.since.empty()) throw UsageError("--full and --since exclude each other");
@@ -885,8 +902,10 @@ int sync_main(int argc, char** argv) {
     if (lock < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
       if (!wait) {
-        fmt::print(stderr, "edgarpipe sync: another sync is running on {} (lock {}); not starting a second one "
-                           "(--wait to wait for it)\n", o.out, lock_path);
+        fmt::print(stderr,
+                   "edgarpipe sync: another sync is running on {} (lock {}); not starting a second one "
+                   "(--wait to wait for it)\n",
+                   o.out, lock_path);
         return 1;
       }
       fmt::print(stderr, "edgarpipe sync: another sync is running on {}; waiting for it\n", o.out);

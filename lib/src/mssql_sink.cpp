@@ -125,15 +125,17 @@ std::string mssql_type(ColumnType t, std::string_view table, std::string_view co
 }
 
 std::string build_schema(bool utf8_text) {
-  return contract_ddl(
-      {utf8_text ? mssql_type<true> : mssql_type<false>, "period_start", "BIGINT IDENTITY(1,1) PRIMARY KEY",
-       // A table's indexes are made with it, in its guarded block: looking an index up by name
-       // (sys.indexes.name) does not hold on Babelfish, which stores index names changed.
-       [](std::string_view table) {
-         return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL BEGIN\nCREATE TABLE {0}", table);
-       },
-       [](std::string_view index, std::string_view table) { return fmt::format("CREATE UNIQUE INDEX {} ON {}", index, table); },
-       " WHERE cik IS NOT NULL", "END;\n"});
+  return contract_ddl({utf8_text ? mssql_type<true> : mssql_type<false>, "period_start",
+                       "BIGINT IDENTITY(1,1) PRIMARY KEY",
+                       // A table's indexes are made with it, in its guarded block: looking an index up by name
+                       // (sys.indexes.name) does not hold on Babelfish, which stores index names changed.
+                       [](std::string_view table) {
+                         return fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NULL BEGIN\nCREATE TABLE {0}", table);
+                       },
+                       [](std::string_view index, std::string_view table) {
+                         return fmt::format("CREATE UNIQUE INDEX {} ON {}", index, table);
+                       },
+                       " WHERE cik IS NOT NULL", "END;\n"});
 }
 
 // A T-SQL string literal.
@@ -250,8 +252,8 @@ std::string cell_text(DBPROCESS* dbproc, int type, const BYTE* data, DBINT lengt
       break;
   }
   std::string text(std::max<DBINT>(64, 4 * length + 64), '\0');
-  const DBINT n =
-      dbconvert(dbproc, type, data, length, SYBCHAR, reinterpret_cast<BYTE*>(text.data()), static_cast<DBINT>(text.size()));
+  const DBINT n = dbconvert(dbproc, type, data, length, SYBCHAR, reinterpret_cast<BYTE*>(text.data()),
+                            static_cast<DBINT>(text.size()));
   text.resize(n < 0 ? 0 : static_cast<std::size_t>(n));
   while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();
   return text;
@@ -559,7 +561,8 @@ class MssqlAdmin final : public SinkAdmin {
   SqlFlavor flavor() const override { return SqlFlavor::kMssql; }
   bool has_layout_1() override {
     const auto rows = db_.exec(
-        "SELECT CASE WHEN OBJECT_ID(N'ingest_files', N'U') IS NOT NULL AND COL_LENGTH(N'ingest_files', N'page') IS NULL "
+        "SELECT CASE WHEN OBJECT_ID(N'ingest_files', N'U') IS NOT NULL AND COL_LENGTH(N'ingest_files', N'page') IS "
+        "NULL "
         "THEN 1 ELSE 0 END");
     return !rows.empty() && rows[0][0] && *rows[0][0] == "1";
   }

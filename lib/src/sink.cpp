@@ -132,9 +132,10 @@ std::vector<std::string> SinkAdmin::build_secondary_indexes() {
   for (const SecondaryIndex& index : secondary_indexes()) {
     if (built.count(std::string(index.name))) continue;
     query(create_secondary_index_sql(index, flavor()));
-    query(fmt::format("INSERT INTO edgarpipe_indexes (name) SELECT '{0}' WHERE NOT EXISTS (SELECT 1 FROM "
-                      "edgarpipe_indexes WHERE name = '{0}')",
-                      index.name));
+    query(
+        fmt::format("INSERT INTO edgarpipe_indexes (name) SELECT '{0}' WHERE NOT EXISTS (SELECT 1 FROM "
+                    "edgarpipe_indexes WHERE name = '{0}')",
+                    index.name));
     made.emplace_back(index.name);
   }
   return made;
@@ -153,7 +154,8 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
       throw SinkError(fmt::format(
           "the database holds edgarpipe's schema version {}, newer than this release's {}: use a newer edgarpipe",
           version, kSchemaVersion));
-    if (version < kSchemaVersion) query(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
+    if (version < kSchemaVersion)
+      query(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
     return;
   }
   // Layout 1 knew a file by the name it was found under: the same document under two names (a
@@ -188,15 +190,16 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
     const TextRow& r = *k.row;
     const auto number = [](const std::optional<std::string>& v) { return v ? *v : std::string("NULL"); };
     std::string source_file = r[1].value_or("");
-    if (k.cik >= 0) source_file = sec_file_name(k.cik, k.page);
+    if (k.cik >= 0)
+      source_file = sec_file_name(k.cik, k.page);
     else if (const auto slash = source_file.find_last_of('/'); slash != std::string::npos)
       source_file.erase(0, slash + 1);
-    values.push_back(fmt::format(
-        "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", sql_literal(r[0], d.national_literals),
-        k.cik >= 0 ? std::to_string(k.cik) : "NULL", k.cik >= 0 ? std::to_string(k.page) : "NULL",
-        sql_literal(source_file, d.national_literals), sql_literal(r[1], d.national_literals), number(r[3]),
-        sql_literal(r[4], false), sql_literal(r[5], false), number(r[6]), sql_literal(r[7], d.national_literals),
-        number(r[8]), sql_literal(r[9], false)));
+    values.push_back(fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                                 sql_literal(r[0], d.national_literals), k.cik >= 0 ? std::to_string(k.cik) : "NULL",
+                                 k.cik >= 0 ? std::to_string(k.page) : "NULL",
+                                 sql_literal(source_file, d.national_literals), sql_literal(r[1], d.national_literals),
+                                 number(r[3]), sql_literal(r[4], false), sql_literal(r[5], false), number(r[6]),
+                                 sql_literal(r[7], d.national_literals), number(r[8]), sql_literal(r[9], false)));
   };
   for (const auto& [key, kept] : keyed) add(kept);
   for (const auto& kept : keyless) add(kept);

@@ -249,8 +249,8 @@ Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& pars
   RowBatchWriter rows(output);
   rows.reset(output.first());
   rows.begin_file(0);
-  const ParseOutcome outcome = parser.parse(in.bytes.data(), in.length, in.bytes.size(), f.source_file, f.hint,
-                                            f.forced, rows);
+  const ParseOutcome outcome =
+      parser.parse(in.bytes.data(), in.length, in.bytes.size(), f.source_file, f.hint, f.forced, rows);
   id.dataset = outcome.dataset;
   id.cik = outcome.cik;
   return id;
@@ -314,7 +314,8 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
   std::sort(by_name.begin(), by_name.end());
   std::vector<bool> dropped(files.size(), false);
   for (std::size_t first = 0, last = 0; first < by_name.size(); first = last) {
-    while (last < by_name.size() && by_name[last].cik == by_name[first].cik && by_name[last].page == by_name[first].page)
+    while (last < by_name.size() && by_name[last].cik == by_name[first].cik &&
+           by_name[last].page == by_name[first].page)
       ++last;
     if (last - first < 2) continue;
     const std::pair<std::int64_t, std::int32_t> name{by_name[first].cik, by_name[first].page};
@@ -342,8 +343,8 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
       for (std::size_t c = 1; c < copies.size(); ++c) dropped[copies[c]] = true;
       if (same) {
         report.duplicates += copies.size() - 1;
-        report.messages.push_back(fmt::format("{} is given {} times with the same content ({}); loaded once", key,
-                                              copies.size(), paths));
+        report.messages.push_back(
+            fmt::format("{} is given {} times with the same content ({}); loaded once", key, copies.size(), paths));
       } else {
         report.conflicting += copies.size() - 1;
         files[copies[0]].open_error =

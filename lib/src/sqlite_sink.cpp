@@ -391,7 +391,7 @@ class SqliteWriter final : public SinkWriter {
   std::string file_error_;
   std::uint8_t replaces_in_ = 0;  // FileMeta::replaces_in of the open file
   bool filer_replaced_ = false;   // done so
-  CommitReport pending_;                            // what the open transaction holds
+  CommitReport pending_;          // what the open transaction holds
 };
 
 }  // namespace

@@ -54,7 +54,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
-
 struct RunOptions {
   std::vector<std::string> paths;
   std::string sink = "sqlite:edgar.db";
@@ -125,7 +124,8 @@ RunOptions parse_run_options(int argc, char** argv) {
   try {
     return parse_run_arguments(args, i);
   } catch (const UsageError& e) {
-    if (i < args.size() && !args[i].origin.empty()) throw UsageError(fmt::format("{} (in {})", e.what(), args[i].origin));
+    if (i < args.size() && !args[i].origin.empty())
+      throw UsageError(fmt::format("{} (in {})", e.what(), args[i].origin));
     throw;
   }
 }
@@ -209,8 +209,8 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
     if (path.empty() || (path == "-" && std::string_view(flag) == "--summary-json")) continue;
     const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
     if (!std::filesystem::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
-      throw UsageError(fmt::format("{} {}: cannot write there ({} is not a writable folder)", flag, path,
-                                   parent.string()));
+      throw UsageError(
+          fmt::format("{} {}: cannot write there ({} is not a writable folder)", flag, path, parent.string()));
   }
   // Pruning deletes what the inputs do not name: only sound when they are the whole snapshot.
   if (o.prune && o.inputs.shard_count > 1) throw UsageError("--prune needs the whole snapshot, not a --shard");
@@ -390,8 +390,7 @@ struct Summary {
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
         "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"failure\": \"{}\"\n}}\n",
         run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
-        files_rejected,
-        rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
+        files_rejected, rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
         json_escape(suggestion), restarts.size(), filers_pruned, json_escape(failure));
   }
 
@@ -424,18 +423,22 @@ class Supervisor {
     if (files.empty()) {
       std::string named;
       for (const auto& p : o_.paths) named += (named.empty() ? "" : ", ") + p;
-      throw UsageError(fmt::format("no input found in {}: looked for *.json files and *.zip archives with *.json "
-                                   "members (folders are searched recursively)",
-                                   named));
+      throw UsageError(
+          fmt::format("no input found in {}: looked for *.json files and *.zip archives with *.json "
+                      "members (folders are searched recursively)",
+                      named));
     }
     const IdentityReport identity = resolve_identities(files, o_.max_file_mib * kMiB);
     for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i)
       fmt::print(stderr, "edgarpipe: {}\n", identity.messages[i]);
     if (identity.messages.size() > 10)
-      fmt::print(stderr, "edgarpipe: ... and {} more keys given more than once ({} duplicate copies, {} with other "
-                 "content)\n", identity.messages.size() - 10, identity.duplicates, identity.conflicting);
+      fmt::print(stderr,
+                 "edgarpipe: ... and {} more keys given more than once ({} duplicate copies, {} with other "
+                 "content)\n",
+                 identity.messages.size() - 10, identity.duplicates, identity.conflicting);
     if (o_.inputs.shard_count > 1)  // renamed files have their CIK now
-      std::erase_if(files, [&](const InputFile& f) { return shard_of(f, o_.inputs.shard_count) != o_.inputs.shard_index; });
+      std::erase_if(files,
+                    [&](const InputFile& f) { return shard_of(f, o_.inputs.shard_count) != o_.inputs.shard_index; });
     summary_.files_duplicate = identity.duplicates;
     dropped_rejected_ = identity.conflicting;
 
@@ -452,8 +455,10 @@ class Supervisor {
       std::set<FileKey> rejected;
       std::set<std::string> rejected_paths;  // key-less rejects
       for (const IngestRecord& r : admin->ingest_records(std::nullopt)) {
-        if (r.key.cik >= 0) rejected.insert(r.key);
-        else rejected_paths.insert(r.source_path);
+        if (r.key.cik >= 0)
+          rejected.insert(r.key);
+        else
+          rejected_paths.insert(r.source_path);
       }
       std::erase_if(files, [&](const InputFile& f) {
         if (f.key_cik < 0) return !rejected_paths.count(f.source_path);
@@ -584,8 +589,9 @@ class Supervisor {
       // Not under another run's load (shards loading at once): the last one to finish builds them.
       if (!admin.alone()) {
         if (admin.build_secondary_indexes_pending())
-          fmt::print(stderr, "edgarpipe: other runs are loading into this sink; the last to finish builds the "
-                             "secondary indexes\n");
+          fmt::print(stderr,
+                     "edgarpipe: other runs are loading into this sink; the last to finish builds the "
+                     "secondary indexes\n");
         return;
       }
       const std::vector<std::string> made = admin.build_secondary_indexes();
@@ -612,7 +618,8 @@ class Supervisor {
     if (f.key_cik < 0) return;
     for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
       if (f.hint != Dataset::kUnknown && d != f.hint) continue;
-      if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) f.known.push_back({d, it->second});
+      if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end())
+        f.known.push_back({d, it->second});
     }
   }
 
@@ -620,8 +627,8 @@ class Supervisor {
   // dataset the inputs hold (a run over submissions alone never prunes companyfacts). Each
   // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
   void prune_absent(SinkAdmin& admin, const std::vector<InputFile>& files) {
-    std::set<Dataset> datasets;                        // held by the inputs
-    std::set<std::pair<Dataset, std::int64_t>> keep;   // (dataset, cik) the inputs name
+    std::set<Dataset> datasets;                       // held by the inputs
+    std::set<std::pair<Dataset, std::int64_t>> keep;  // (dataset, cik) the inputs name
     for (const InputFile& f : files) {
       const FileKey key = key_of(f);
       if (key.dataset == Dataset::kUnknown || key.cik < 0) continue;
@@ -1054,7 +1061,8 @@ class Supervisor {
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);
       const auto role = static_cast<Role>(slot.role.load());
-      processes.push_back({fmt::format("stage=\"{}\",process=\"{}\"", role_name(role), slot.index.load()), role, &slot});
+      processes.push_back(
+          {fmt::format("stage=\"{}\",process=\"{}\"", role_name(role), slot.index.load()), role, &slot});
     }
     family("edgarpipe_stage_wait_seconds_total", "counter",
            "Time each stage process slept, waiting for input or for room downstream.");
@@ -1132,8 +1140,8 @@ class Supervisor {
       out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     };
     family("edgarpipe_run_info", "gauge", "The run these metrics describe.");
-    out += fmt::format("edgarpipe_run_info{{run_id=\"{}\",sink=\"{}\"}} 1\n", summary_.run_id,
-                       prometheus_escape(o_.sink));
+    out +=
+        fmt::format("edgarpipe_run_info{{run_id=\"{}\",sink=\"{}\"}} 1\n", summary_.run_id, prometheus_escape(o_.sink));
     family("edgarpipe_run_finished", "gauge", "1 once the run has ended (see edgarpipe_run_info and the summary).");
     out += fmt::format("edgarpipe_run_finished {}\n", finished ? 1 : 0);
     family("edgarpipe_metrics_written_timestamp_seconds", "gauge", "When this file was written (Unix time).");
@@ -1148,7 +1156,8 @@ class Supervisor {
     out += fmt::format("edgarpipe_bytes_read_total {}\n", t.bytes);
     family("edgarpipe_rows_total", "counter", "Rows written, by table.");
     for (std::uint32_t k = 0; k < kTableCount; ++k)
-      out += fmt::format("edgarpipe_rows_total{{table=\"{}\"}} {}\n", table_def(static_cast<TableId>(k)).name, t.rows[k]);
+      out +=
+          fmt::format("edgarpipe_rows_total{{table=\"{}\"}} {}\n", table_def(static_cast<TableId>(k)).name, t.rows[k]);
     out += process_metrics_;
     const std::string tmp = o_.metrics_file + ".tmp";
     {
@@ -1207,9 +1216,9 @@ class Supervisor {
   std::vector<ipc::ChunkPool> batch_pools_;  // and parser pools
   std::uint64_t attempt_skipped_ = 0;        // files skipped by the latest attempt
   int interrupted_signal_ = 0;
-  std::uint64_t files_changed_ = 0;  // read although loaded before: they replaced their filers
-  std::uint64_t dropped_rejected_ = 0;  // copies of a key with other content, left out of the stages
-  std::vector<Dataset> resolved_;       // per input (InputFile::origin): the dataset the stages found
+  std::uint64_t files_changed_ = 0;        // read although loaded before: they replaced their filers
+  std::uint64_t dropped_rejected_ = 0;     // copies of a key with other content, left out of the stages
+  std::vector<Dataset> resolved_;          // per input (InputFile::origin): the dataset the stages found
   std::vector<std::uint64_t> read_bytes_;  // per input: its size as read, once read
   std::string process_metrics_;            // the per-process families of the last metrics file
 };

@@ -114,10 +114,10 @@ constexpr TableDef kTables[kTableCount] = {
 // Keyed by (dataset, cik, page): cik and page are NULL only for a document whose filer cannot be
 // known, recorded under its source_path.
 constexpr Column kIngestFiles[] = {
-    {"dataset", T::kText, true},      {"cik", T::kBigInt, false},         {"page", T::kInt, false},
-    {"source_file", T::kText, true},  {"source_path", T::kText, true},    {"bytes", T::kBigInt, false},
-    {"content_hash", T::kText, false}, {"status", T::kText, true},        {"rows", T::kBigInt, false},
-    {"error", T::kText, false},       {"run_id", T::kBigInt, false},      {"loaded_at", T::kTimestamp, false},
+    {"dataset", T::kText, true},       {"cik", T::kBigInt, false},      {"page", T::kInt, false},
+    {"source_file", T::kText, true},   {"source_path", T::kText, true}, {"bytes", T::kBigInt, false},
+    {"content_hash", T::kText, false}, {"status", T::kText, true},      {"rows", T::kBigInt, false},
+    {"error", T::kText, false},        {"run_id", T::kBigInt, false},   {"loaded_at", T::kTimestamp, false},
 };
 constexpr Column kIngestRuns[] = {
     {"run_id", T::kBigInt, true},          {"started_at", T::kTimestamp, true},
@@ -208,7 +208,8 @@ constexpr SecondaryIndex kSecondaryIndexes[] = {
 // a || b || ... in the flavor's syntax, every part text already.
 std::string concat(SqlFlavor f, std::initializer_list<std::string_view> parts) {
   std::string out;
-  for (const std::string_view p : parts) out += (out.empty() ? "" : f == SqlFlavor::kMssql ? " + " : " || ") + std::string(p);
+  for (const std::string_view p : parts)
+    out += (out.empty() ? "" : f == SqlFlavor::kMssql ? " + " : " || ") + std::string(p);
   return out;
 }
 
@@ -252,7 +253,8 @@ std::vector<std::string> view_sql(SqlFlavor f) {
        fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
                    "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "
                    "f.primary_document = '' THEN NULL ELSE {} END AS document_url FROM filings f",
-                   concat(f, {folder, "f.accession_number", "'-index.htm'"}), concat(f, {folder, "f.primary_document"}))},
+                   concat(f, {folder, "f.accession_number", "'-index.htm'"}),
+                   concat(f, {folder, "f.primary_document"}))},
       {"ticker_lookup",
        "SELECT t.ticker, t.exchange, t.cik, c.name FROM company_tickers t JOIN companies c ON c.cik = t.cik"},
   };

@@ -165,7 +165,8 @@ TEST_CASE("a malformed corpus of 18 kinds: each file rejected with its reason, e
   for (const auto& [name, content] : hand) {
     INFO(name);
     // The reason, with the byte offset where the parser knows it.
-    const std::string error = db.text(fmt::format("SELECT error FROM ingest_files WHERE dataset || '/' || source_file = '{}'", name));
+    const std::string error =
+        db.text(fmt::format("SELECT error FROM ingest_files WHERE dataset || '/' || source_file = '{}'", name));
     CHECK_THAT(error, Catch::StartsWith(content.second));
     CHECK_THAT(error, Catch::Contains("(at byte "));
   }

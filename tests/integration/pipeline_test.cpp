@@ -373,8 +373,8 @@ TEST_CASE("rejects, status, --max-rejects and --retry-rejected", "[integration][
   const Result rejects = run(fmt::format("rejects --sink sqlite:{}", db));
   CHECK(rejects.exit_code == 0);
   CHECK_THAT(rejects.output, Catch::StartsWith("dataset\tsource_file\tsource_path\trun_id\terror\n"));
-  CHECK_THAT(rejects.output,
-             Catch::Contains("submissions\tCIK0000000001.json\t" + fs::weakly_canonical(corpus).string() + "/CIK0000000001.json\t"));
+  CHECK_THAT(rejects.output, Catch::Contains("submissions\tCIK0000000001.json\t" +
+                                             fs::weakly_canonical(corpus).string() + "/CIK0000000001.json\t"));
   CHECK_THAT(rejects.output, Catch::Contains("(at byte 100)"));
   const Result status = run(fmt::format("status --sink sqlite:{} {}", db, (tmp.path / "c").string()));
   CHECK(status.exit_code == 0);
@@ -473,9 +473,9 @@ print(int(finished), written > 1.7e9, grouped)
   // Per stage: every file through each stage, the writers' rows and the readers' bytes are the
   // run's totals; the final snapshot has every pool chunk back (none in use).
   const long files = json_number(json, "files_loaded");
-  CHECK(std::string(buf, n) == fmt::format("{} {} {}\n{} {} {} {} {}\n0 0 True\n1 True True\n", json_number(json, "rows_total"),
-                                           files, 2 * 4, files, files, files, json_number(json, "rows_total"),
-                                           json_number(json, "bytes")));
+  CHECK(std::string(buf, n) == fmt::format("{} {} {}\n{} {} {} {} {}\n0 0 True\n1 True True\n",
+                                           json_number(json, "rows_total"), files, 2 * 4, files, files, files,
+                                           json_number(json, "rows_total"), json_number(json, "bytes")));
 }
 
 TEST_CASE("the progress line (--progress always) shows totals, rates and an ETA", "[integration]") {

@@ -68,8 +68,8 @@ enum class StopMode : std::uint32_t { kRun = 0, kDrain = 1, kAbort = 2 };
 inline constexpr std::uint64_t kReadErrorTag = 1ULL << 63;
 
 struct FileEntry {
-  std::uint64_t path_offset;    // into the string table: the path to open
-  std::uint64_t source_offset;  // into the string table: the name as found (InputFile::source_file)
+  std::uint64_t path_offset;         // into the string table: the path to open
+  std::uint64_t source_offset;       // into the string table: the name as found (InputFile::source_file)
   std::uint64_t source_path_offset;  // into the string table: InputFile::source_path
   std::uint32_t path_length;
   std::uint32_t source_length;
@@ -82,7 +82,7 @@ struct FileEntry {
   std::uint8_t known_count;
   Dataset hint;
   bool forced;
-  bool reload;                 // --force: never skipped, replaces what is loaded
+  bool reload;  // --force: never skipped, replaces what is loaded
   // The dataset the file was found to be: written by the reader when it skips the file (the
   // dataset of the hash it matched) or by the writer when the file ends; read by the supervisor
   // once the stages have exited. kUnknown: not finished.

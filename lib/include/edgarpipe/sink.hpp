@@ -138,12 +138,12 @@ class SinkAdmin {
  protected:
   // The upgrade of a layout-1 ingest_files, shared by the sinks: they say how to run it.
   struct UpgradeDialect {
-    std::string begin;             // starts a transaction (empty: the caller holds one)
-    std::string rename_old;        // renames ingest_files to ingest_files_v1
-    std::string loaded_at_text;    // loaded_at as 'YYYY-MM-DD HH:MM:SS[.fff]' text
-    std::string schema_ddl;        // the contract's DDL (creates the new ingest_files)
-    bool national_literals;        // N'...' for text (SQL Server)
-    SqlFlavor flavor;              // for the views, applied after the DDL
+    std::string begin;                             // starts a transaction (empty: the caller holds one)
+    std::string rename_old;                        // renames ingest_files to ingest_files_v1
+    std::string loaded_at_text;                    // loaded_at as 'YYYY-MM-DD HH:MM:SS[.fff]' text
+    std::string schema_ddl;                        // the contract's DDL (creates the new ingest_files)
+    bool national_literals;                        // N'...' for text (SQL Server)
+    SqlFlavor flavor;                              // for the views, applied after the DDL
     std::function<void(const std::string&)> exec;  // runs statements that return no rows
   };
   // Whether the database holds an ingest_files of layout 1 (no `page` column).

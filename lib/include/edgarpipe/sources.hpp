@@ -33,13 +33,13 @@ struct InputFile {
     Dataset dataset;
     std::uint64_t hash;
   };
-  std::vector<Known> known;     // content already loaded under its key (filled by the caller)
-  bool reload = false;          // load even if its hash is loaded (--force)
-  std::int64_t zip_member = -1; // index in the archive's central directory, or -1
-  std::string open_error;       // set when the input cannot be read at all (a corrupt archive),
-                                // or its key is given twice with different content: the file is
-                                // rejected with this reason
-  std::uint32_t origin = 0;     // its index among the run's inputs (the supervisor's bookkeeping)
+  std::vector<Known> known;      // content already loaded under its key (filled by the caller)
+  bool reload = false;           // load even if its hash is loaded (--force)
+  std::int64_t zip_member = -1;  // index in the archive's central directory, or -1
+  std::string open_error;        // set when the input cannot be read at all (a corrupt archive),
+                                 // or its key is given twice with different content: the file is
+                                 // rejected with this reason
+  std::uint32_t origin = 0;      // its index among the run's inputs (the supervisor's bookkeeping)
 };
 
 struct InputOptions {
@@ -79,9 +79,9 @@ InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes);
 
 // What resolve_identities found.
 struct IdentityReport {
-  std::uint64_t duplicates = 0;        // copies of a key with the same content, dropped from the run
-  std::uint64_t conflicting = 0;       // copies of a key with other content, dropped (rejected)
-  std::vector<std::string> messages;   // one line per key given more than once
+  std::uint64_t duplicates = 0;       // copies of a key with the same content, dropped from the run
+  std::uint64_t conflicting = 0;      // copies of a key with other content, dropped (rejected)
+  std::vector<std::string> messages;  // one line per key given more than once
 };
 
 // Gives every input its key before a run (../shared/edgar-tables.md: a document is known by its

@@ -14,8 +14,8 @@
 
 namespace edgarpipe {
 
-int cli_main(int argc, char** argv);   // cli.cpp
-int run_main(int argc, char** argv);   // `edgarpipe run` (supervisor.cpp); throws UsageError
+int cli_main(int argc, char** argv);    // cli.cpp
+int run_main(int argc, char** argv);    // `edgarpipe run` (supervisor.cpp); throws UsageError
 int tune_main(int argc, char** argv);   // `edgarpipe tune` (tune.cpp)
 int fetch_main(int argc, char** argv);  // `edgarpipe fetch` (fetch.cpp)
 int sync_main(int argc, char** argv);   // `edgarpipe sync` (fetch.cpp)
