@@ -473,7 +473,13 @@ class Fetcher {
   std::vector<std::string> load_paths() const {
     std::vector<std::string> paths;
     if (!o_.since.empty()) {
-      if (fs::exists(dir_ / "daily")) paths.push_back((dir_ / "daily").string());
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(dir_ / "daily", ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec)) {  // a folder of increments that holds none is nothing to load
+          paths.push_back((dir_ / "daily").string());
+          break;
+        }
       return paths;
     }
     for (const std::string& d : o_.datasets)
