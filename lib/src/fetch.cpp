@@ -243,7 +243,6 @@ class Http {
     std::vector<std::string> h = headers;
     for (int attempt = 1;; ++attempt) {
       Response r = once(url, h, file, what, hooks);
-      if (hooks.resume) h = hooks.resume(r);
       const bool transport = r.code != CURLE_OK;
       const bool busy = r.status == 429 || (r.status >= 500 && r.status <= 599);
       if (!transport && r.status == 403) throw Fatal(blocked(what, r));
@@ -257,6 +256,7 @@ class Http {
                  progress_ ? "\r\033[K" : "", what, transport ? r.error : fmt::format("HTTP {}", r.status), pause,
                  attempt + 1, o_.retries);
       ++retries_;
+      if (hooks.resume) h = hooks.resume(r);  // only for a retry: a finished download stays as it is
       std::this_thread::sleep_for(std::chrono::duration<double>(pause));
       wait = std::min(wait * 2, 60.0);
     }

@@ -274,6 +274,23 @@ def main():
               and "downloaded" in err, f"a slow server: exit {code}: {err}")
         check(time.monotonic() - started > 0.2, "the slow fault did not slow the transfer")
 
+        # A server that sends no validators: the download is kept whole (nothing to resume by,
+        # so a retry starts over), and the next fetch asks unconditionally.
+        serve(root, s5, work, "S5")
+        server.faults({sub_path: ["plain"]})
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        check(code == 0 and same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S5-submissions.zip")),
+              f"an archive without validators: exit {code}: {err}")
+        server.faults({sub_path: ["plain+drop:150000", "plain"]})
+        serve(root, s0, work, "S0")
+        before = len(server.requests())
+        code, _, err = fetch(bin_dir, server, out, "submissions")
+        log = server.requests()[before:]
+        check([(r["range"], r["status"]) for r in log] == [(None, 200), (None, 200)],
+              f"a dropped download without validators must start over, not resume: {log}")
+        check(code == 0 and same_bytes(os.path.join(out, "submissions.zip"), os.path.join(work, "S0-submissions.zip")),
+              f"a dropped download without validators, started over: exit {code}: {err}")
+
         # The rate limit, measured by the server, on increments of every filer at --max-rate 4.
         every = os.path.join(work, "every")
         before = len(server.requests())

@@ -17,6 +17,8 @@ faults for a path, one taken per request to it:
   "drop:N"      a 200 that announces the whole file and closes the connection after N bytes
   "truncate:N"  a complete 200 response of the file's first N bytes
   "slow:S"      the file, sleeping S seconds after every 64 KiB
+  "plain"       the file without ETag and Last-Modified (a mirror that sends no validators);
+                "plain+FAULT" the same with another fault (plain+drop:N)
 
 Usage: sec_server.py --root DIR --log FILE   (prints "PORT <n>" once listening on 127.0.0.1)
 """
@@ -79,6 +81,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with Handler.lock:
             queue = Handler.faults.get(self.path.split("?")[0])
             fault = queue.pop(0) if queue else None
+        plain = bool(fault) and fault.startswith("plain")
+        if plain:
+            fault = fault[len("plain+"):] or None
         path = os.path.join(Handler.root, self.path.split("?")[0].lstrip("/"))
         if fault and fault.startswith("429:"):
             return self.reply(429, b"slow down", [("Retry-After", fault[4:])])
@@ -92,7 +97,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = f.read()
         etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
         modified = email.utils.formatdate(os.path.getmtime(path), usegmt=True)
-        validators = [("ETag", etag), ("Last-Modified", modified)]
+        validators = [] if plain else [("ETag", etag), ("Last-Modified", modified)]
         if self.headers.get("If-None-Match") == etag or (
                 self.headers.get("If-None-Match") is None and self.headers.get("If-Modified-Since") == modified):
             return self.reply(304, b"", validators)
