@@ -25,7 +25,7 @@ namespace edgarpipe {
 namespace {
 
 using json = nlohmann::json;
-constexpr std::uint64_t kDefaultMaxFileBytes = 256ULL << 20;  // --max-file-size's default
+constexpr std::uint64_t kDefaultMaxFileBytes = kDefaultMaxFileMiB << 20;
 
 constexpr const char* kOverview = R"(edgarpipe: loads the SEC EDGAR bulk JSON datasets into a database
 

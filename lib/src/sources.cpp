@@ -275,7 +275,7 @@ std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
 }  // namespace
 
 InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes) {
-  EdgarParser parser;
+  static EdgarParser parser;  // `status` asks for one input after another: its buffers are kept
   return identify(file, max_bytes, parser);
 }
 

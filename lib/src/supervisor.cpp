@@ -59,7 +59,7 @@ struct RunOptions {
   std::string sink = "sqlite:edgar.db";
   std::uint32_t readers = 1, parsers = 2, writers = 1;
   Dataset dataset = Dataset::kUnknown;
-  std::uint64_t max_file_mib = 256;
+  std::uint64_t max_file_mib = kDefaultMaxFileMiB;
   std::uint64_t batch_kib = 1024;
   std::string summary_json;
   std::string progress = "auto";

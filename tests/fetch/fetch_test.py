@@ -110,6 +110,9 @@ def serve_week(root, s5):
                  "-" * 80]
         for cik in CHANGED_BY_DAY[day]:
             lines.append(f"{cik}|A FILER|8-K|{y}{m}{d}|edgar/data/{cik}/0000000000-26-000001.txt")
+        # Lines that name no filer: a fetch must pass over them, not request anything for them.
+        lines += ["", "no bars on this line", "CIK12|NOT A NUMBER|8-K|x|y", "123456789012|ELEVEN DIGITS|8-K|x|y",
+                  "|EMPTY CIK|8-K|x|y"]
         with open(os.path.join(folder, f"master.{y}{m}{d}.idx"), "w") as f:
             f.write("\n".join(lines) + "\n")
     api_sub = os.path.join(root, "submissions")
@@ -195,6 +198,15 @@ def main():
         code, _, err = edgarpipe(bin_dir, "fetch", "--out", out, "--base-url", server.url, env=env)
         check(code == 2 and "--user-agent" in err, f"fetch without a User-Agent: exit {code}: {err}")
         check(not server.requests(), "a refused fetch sent requests")
+
+        # A state file that is not JSON (a disk that filled up mid-write): a clear error naming it.
+        broken = os.path.join(work, "broken")
+        os.makedirs(broken)
+        with open(os.path.join(broken, ".edgarpipe-fetch.json"), "w") as f:
+            f.write('{"files": {"submissions.zip": {"etag": ')
+        code, _, err = fetch(bin_dir, server, broken)
+        check(code == 1 and ".edgarpipe-fetch.json is not valid JSON" in err and "remove it" in err and
+              len(err.strip().splitlines()) == 1, f"a broken state file: exit {code}: {err}")
 
         # A full fetch, then one that downloads nothing.
         code, _, err = fetch(bin_dir, server, out, "--summary-json", os.path.join(work, "f1.json"))
@@ -327,6 +339,10 @@ def main():
         seconds = time.monotonic() - started
         log = server.requests()[before:]
         check(code == 0, f"sync --since: exit {code}: {err[-800:]}")
+        check(load_json(os.path.join(work, "s2.json"))["fetch"]["filers"] == 4,
+              f"sync --since: filers {load_json(os.path.join(work, 's2.json'))['fetch']}")
+        check(not any("123456789012" in r["path"] or "CIK12" in r["path"] for r in log),
+              "a malformed index line was fetched")
         same_tables(sink, db, clean5, "sync --since over the week")
         check("no daily index for 2026-11-26" in err, f"the holiday was not reported: {err[-600:]}")
         rate = max_per_second([r["t"] for r in log])

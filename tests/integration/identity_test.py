@@ -100,6 +100,10 @@ def to_layout_1(sink, url):
         "INSERT INTO ingest_old SELECT dataset, source_file, cik, bytes, content_hash, 'rejected', 0, "
         "'database refused a companies row: UNIQUE constraint failed: companies.cik', run_id + 1, loaded_at "
         "FROM ingest_files WHERE dataset = 'submissions'",
+        # A reject the previous layout kept under a name with no SEC key and no cik.
+        "INSERT INTO ingest_old SELECT 'unknown', 'notes/readme.json', NULL, 5, NULL, 'rejected', 0, "
+        "'invalid JSON (at byte 0)', run_id, loaded_at FROM ingest_files WHERE source_file = 'CIK0000320193.json' "
+        "AND dataset = 'submissions'",
         "DROP TABLE ingest_files",
         "DROP TABLE edgarpipe_schema",
         "ALTER TABLE ingest_old RENAME TO ingest_files",
@@ -195,8 +199,12 @@ def scenario(sink, bin_dir, work, inputs):
     code, err = run(bin_dir, db, data, summary=summary)
     check(code == 0 and summary_of(summary)["files_skipped"] == 28,
           f"{sink.name}: run over an upgraded database: exit {code}: {err[-800:]}")
-    check("upgraded ingest_files to schema version 2" in err and "51 rows became 28 (23 merged" in err,
+    check("upgraded ingest_files to schema version 2" in err and "52 rows became 29 (23 merged" in err,
           f"{sink.name}: the upgrade line: {err[-800:]}")
+    keyless = sink.query(db, "SELECT dataset, source_file, source_path, status FROM ingest_files WHERE cik IS NULL")
+    check([tuple(map(str, r)) for r in keyless] == [("unknown", "readme.json", "notes/readme.json", "rejected")],
+          f"{sink.name}: the key-less reject after the upgrade: {keyless}")
+    sink.query(db, "DELETE FROM ingest_files WHERE cik IS NULL")  # the clean load never saw it
     same_tables(sink, db, clean_data, "an upgraded database")
     version = sink.query(db, "SELECT version FROM edgarpipe_schema")
     check([str(v[0]) for v in version] == ["2"], f"{sink.name}: schema version {version}")

@@ -42,6 +42,9 @@ struct InputFile {
   std::uint32_t origin = 0;      // its index among the run's inputs (the supervisor's bookkeeping)
 };
 
+// --max-file-size's default: the largest input carried whole, in MiB.
+inline constexpr std::uint64_t kDefaultMaxFileMiB = 256;
+
 struct InputOptions {
   Dataset forced = Dataset::kUnknown;
   // Zip members: the largest compression ratio accepted (a larger one is a zip bomb and is
@@ -75,6 +78,7 @@ struct InputIdentity {
   std::uint64_t hash = 0;
   bool read = false;  // false: the input could not be read (the reader will say why)
 };
+// Not thread-safe: one parser serves every call.
 InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes);
 
 // What resolve_identities found.
