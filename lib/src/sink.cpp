@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "edgarpipe/edgar_parser.hpp"
@@ -63,7 +65,17 @@ class NullAdmin final : public SinkAdmin {
 
 std::uint64_t SinkAdmin::interrupt_dead_runs() {
   std::uint64_t marked = 0;
-  if (try_lock_runs_exclusive()) {
+  // A run marked 'running' whose lock is still held may be a dead one whose database session
+  // has not ended yet (a killed client's backend finishes its statement first): give it a few
+  // seconds before taking the run for a live one. Nothing 'running' means nothing to wait for.
+  bool exclusive = try_lock_runs_exclusive();
+  for (int tries = 0; !exclusive && tries < 50; ++tries) {
+    const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
+    if (rows.empty() || !rows[0][0] || *rows[0][0] == "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    exclusive = try_lock_runs_exclusive();
+  }
+  if (exclusive) {
     try {
       const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
       marked = rows.empty() || !rows[0][0] ? 0 : std::stoull(*rows[0][0]);

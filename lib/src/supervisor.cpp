@@ -587,13 +587,15 @@ class Supervisor {
     const auto started = Clock::now();
     try {
       // Not under another run's load (shards loading at once): the last one to finish builds them.
+      if (!admin.build_secondary_indexes_pending()) return;
       if (!admin.alone()) {
-        if (admin.build_secondary_indexes_pending())
-          fmt::print(stderr,
-                     "edgarpipe: other runs are loading into this sink; the last to finish builds the "
-                     "secondary indexes\n");
+        fmt::print(stderr,
+                   "edgarpipe: other runs are loading into this sink; the last to finish builds the "
+                   "secondary indexes\n");
         return;
       }
+      // On the whole dataset this takes minutes: say so before, not only after.
+      fmt::print(stderr, "edgarpipe: building the secondary indexes\n");
       const std::vector<std::string> made = admin.build_secondary_indexes();
       if (made.empty()) return;
       std::string names;

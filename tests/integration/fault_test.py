@@ -15,6 +15,7 @@ Runs on SQLite, and on PostgreSQL when EDGARPIPE_TEST_PG is set.
 Usage: fault_test.py BIN_DIR [--trials N] [--seed S]
 """
 import argparse
+import fcntl
 import os
 import random
 import shutil
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from sinktest import TABLES, Sqlite, check, on_every_sink, verdict
@@ -112,6 +114,10 @@ def trial(sink, bin_dir, corpus, clean, clean_code, clean_seconds, writers, rng,
         same_as_clean(sink, url, clean, what + ", after a rerun")
         return
 
+    after_dead_supervisor(sink, bin_dir, corpus, url, clean, clean_code, writers, stages, killed, what)
+
+
+def after_dead_supervisor(sink, bin_dir, corpus, url, clean, clean_code, writers, stages, killed, what):
     # The supervisor is gone: its stages must follow it by themselves.
     deadline = time.monotonic() + 10
     while any(alive(p) for p in stages) and time.monotonic() < deadline:
@@ -130,6 +136,50 @@ def trial(sink, bin_dir, corpus, clean, clean_code, clean_seconds, writers, rng,
           f"{sink.name}, {what}: a run is still marked running")
     left = [n for n in os.listdir("/dev/shm") if n.startswith(f"edgarpipe-{killed}-")]
     check(not left, f"{sink.name}, {what}: the rerun left the dead run's segments: {left}")
+    return err
+
+
+def killed_building_indexes(sink, bin_dir, corpus, clean, clean_code, writers):
+    """kill -9 of the supervisor as it starts the index build of a fresh database's first load:
+    the rerun marks the run interrupted and builds the indexes itself."""
+    what = "kill -9 supervisor as it builds the indexes"
+    url = sink.fresh()
+    proc = start(bin_dir, corpus, url, writers)
+    watchdog = threading.Timer(300, proc.kill)  # a run that never gets there fails, not hangs
+    watchdog.start()
+    for line in proc.stderr:
+        if "building the secondary indexes" in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    watchdog.cancel()
+    finish(proc)
+    check(proc.returncode == -signal.SIGKILL, f"{sink.name}, {what}: the run never said it builds the indexes")
+    err = after_dead_supervisor(sink, bin_dir, corpus, url, clean, clean_code, writers, [], proc.pid, what)
+    check("secondary indexes in " in err, f"{sink.name}, {what}: the rerun did not build the indexes: {err[-600:]}")
+
+
+def dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers):
+    """A dead run whose run lock outlives it for a moment, as a killed supervisor's PostgreSQL
+    backend holds it until its statement (a CREATE INDEX of minutes) ends: the rerun must wait
+    for it and mark the run interrupted, not take it for a live run and leave it 'running'."""
+    what = "a dead run's lock held for 1.5 s after it"
+    url = sink.fresh()
+    code, err = finish(start(bin_dir, corpus, url, writers))
+    check(code == clean_code, f"{sink.name}, {what}: the first load exited {code}: {err[-600:]}")
+    sink.query(url, "UPDATE ingest_runs SET status = 'running' WHERE run_id = (SELECT max(run_id) FROM ingest_runs)")
+    if isinstance(sink, Sqlite):
+        fd = os.open(url[len("sqlite:"):], os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # the run lock of sqlite_sink.cpp
+        release = lambda: os.close(fd)
+    else:
+        holder = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        holder.stdin.write("SELECT pg_advisory_lock_shared(1162891346, 0);\n")  # kRunLock of postgres_sink.cpp
+        holder.stdin.flush()
+        holder.stdout.readline()  # the lock is held once psql answers
+        release = lambda: holder.communicate("")
+    threading.Timer(1.5, release).start()
+    after_dead_supervisor(sink, bin_dir, corpus, url, clean, clean_code, writers, [], 0, what)
 
 
 def tables_exist(sink, url):
@@ -149,6 +199,8 @@ def campaign(sink, bin_dir, corpus, writers, trials, seed):
     rng = random.Random(seed)
     for n in range(trials):
         trial(sink, bin_dir, corpus, clean, clean_code, clean_seconds, writers, rng, n)
+    killed_building_indexes(sink, bin_dir, corpus, clean, clean_code, writers)
+    dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers)
     print(f"{sink.name}: {trials} trials, clean load {clean_seconds:.2f} s", file=sys.stderr)
 
 
