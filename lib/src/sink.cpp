@@ -66,13 +66,13 @@ class NullAdmin final : public SinkAdmin {
 std::uint64_t SinkAdmin::interrupt_dead_runs() {
   std::uint64_t marked = 0;
   // A run marked 'running' whose lock is still held may be a dead one whose database session
-  // has not ended yet (a killed client's backend finishes its statement first): give it a few
-  // seconds before taking the run for a live one. Nothing 'running' means nothing to wait for.
+  // has not ended yet: give it dead_session_grace() before taking it for a live one.
   bool exclusive = try_lock_runs_exclusive();
-  for (int tries = 0; !exclusive && tries < 50; ++tries) {
+  const auto step = std::chrono::milliseconds(100);
+  for (auto waited = step; !exclusive && waited <= dead_session_grace(); waited += step) {
     const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
     if (rows.empty() || !rows[0][0] || *rows[0][0] == "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(step);
     exclusive = try_lock_runs_exclusive();
   }
   if (exclusive) {

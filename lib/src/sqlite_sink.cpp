@@ -198,6 +198,8 @@ class SqliteAdmin final : public SinkAdmin {
     return rows[0][0] != "0" && rows[0][1] == "0";
   }
   bool try_lock_runs_exclusive() override { return ::flock(lock_fd(), LOCK_EX | LOCK_NB) == 0; }
+  // The kernel drops a dead process's flock at once: a held lock is a live run.
+  std::chrono::milliseconds dead_session_grace() const override { return {}; }
   void unlock_runs_exclusive() override { ::flock(lock_fd(), LOCK_UN); }
   void lock_runs_shared() override {
     while (::flock(lock_fd(), LOCK_SH) != 0)

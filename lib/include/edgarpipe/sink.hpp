@@ -10,6 +10,7 @@
 //   became durable (sinks that buffer, like PostgreSQL's COPY, only know a file's fate then).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -121,7 +122,9 @@ class SinkAdmin {
   // Called before begin_run: if the lock can be taken exclusively, no run is alive, and every
   // run still marked 'running' died without finishing; those become 'interrupted' (while the
   // lock is exclusive, so no starting run is marked by mistake). Then the lock is held shared
-  // until this admin is destroyed. Returns how many runs were marked.
+  // until this admin is destroyed. Returns how many runs were marked. A server session can
+  // outlive its killed client for a while (it ends its statement first): while runs are marked
+  // 'running', the exclusive lock is tried again for dead_session_grace().
   std::uint64_t interrupt_dead_runs();
   // Whether no other run is alive on this sink (asked while this admin holds its run lock).
   bool alone();
@@ -153,6 +156,7 @@ class SinkAdmin {
   void apply_schema(const UpgradeDialect& dialect);
 
   virtual bool try_lock_runs_exclusive() = 0;
+  virtual std::chrono::milliseconds dead_session_grace() const { return std::chrono::seconds(5); }
   virtual void unlock_runs_exclusive() = 0;
   virtual void lock_runs_shared() = 0;  // waits while another admin holds it exclusive
 };
