@@ -476,6 +476,7 @@ class Supervisor {
       attach_known(files[i], loaded);
       files[i].reload = o_.force;
     }
+    if (o_.force) force_main_files_only(files);
     resolved_.assign(files.size(), Dataset::kUnknown);
     read_bytes_.assign(files.size(), 0);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
@@ -566,10 +567,14 @@ class Supervisor {
     }
     if (again.empty()) return false;
 
-    fmt::print(stderr,
-               "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
-               "filers again\n",
-               files_changed_, again.size());
+    if (o_.force)
+      fmt::print(stderr, "edgarpipe: --force: {} files replaced their filers; loading the filers' {} other files\n",
+                 files_changed_, again.size());
+    else
+      fmt::print(stderr,
+                 "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
+                 "filers again\n",
+                 files_changed_, again.size());
     const auto stages = summary_.stages;
     const auto busy = summary_.busy;
     const auto bottleneck = summary_.bottleneck, suggestion = summary_.suggestion;
@@ -605,6 +610,18 @@ class Supervisor {
     } catch (const std::exception& e) {
       fmt::print(stderr, "edgarpipe: could not build the secondary indexes ({}); the next run tries again\n", e.what());
     }
+  }
+
+  // --force replaces each filer once: through its main file, when that is an input. Its overflow
+  // pages, skipped as unchanged, are then loaded by the second pass (reload_unloaded) after the
+  // replacement took their marks off. Forcing them too would replace the filer once per page and
+  // write the pages loaded before the last replacement twice.
+  static void force_main_files_only(std::vector<InputFile>& files) {
+    std::set<std::int64_t> main_files;  // CIKs of submissions main files forced in this run
+    for (const InputFile& f : files)
+      if (f.hint == Dataset::kSubmissions && f.key_page == 0 && !f.known.empty()) main_files.insert(f.key_cik);
+    for (InputFile& f : files)
+      if (f.key_page > 0 && main_files.count(f.key_cik)) f.reload = false;
   }
 
   // An input's key: the dataset it was found to be (by the stages), else its hint.
