@@ -21,6 +21,8 @@ packages=(
   clang libclang-rt-14-dev   # libFuzzer targets of the parsers (deploy/fuzz.sh)
   python3               # the benchmark harness and scripts
   python3-prometheus-client  # the tests parse --metrics-file with its parser
+  prometheus            # promtool check metrics on --metrics-file (the server is not started)
+  groff-base            # the tests render docs/edgarpipe.1 with warnings on
   gnuplot-nox           # the benchmark harness's plots (benchmarks/pipeline/harness.py)
 )
 

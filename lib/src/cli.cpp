@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "edgarpipe/ipc/shared_segment.hpp"
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
 #include "edgarpipe/stages.hpp"
@@ -39,6 +40,14 @@ usage: edgarpipe COMMAND [options]
   schema             the DDL a sink applies: tables, views, secondary indexes
   tune PATH...       trial runs over a sample to find the best --readers/--parsers/--writers
   cleanup            remove shared memory left behind by killed runs
+
+Options of every command:
+  -q, --quiet           only warnings and errors: no progress line, no summary of a clean run
+  -v, --verbose         debug lines too (the stage processes, the shared memory of a run)
+  --log-format FORMAT   text (default) | json: each message one JSON object on one line
+
+exit status: 0 done, 1 failed (the reason on stderr), 2 usage error, 3 a run finished
+             with rejected files, 128+N stopped by signal N (130: Ctrl-C)
 
 edgarpipe COMMAND --help shows a command's options, with an example.
 edgarpipe --version
@@ -75,6 +84,8 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --metrics-file FILE   rewrite FILE 4 times a second in the Prometheus text format (for
                         node_exporter's textfile collector)
   --progress WHEN       auto (on a terminal) | always | never (default auto)
+  --progress-interval N  seconds between progress lines (default 1 on a terminal, 10
+                        elsewhere)
   --options FILE        read options from FILE (as written by `edgarpipe tune --write FILE`)
 Options take their value as the next argument or after '=' (--sink=sqlite:x.db).
 
@@ -368,6 +379,13 @@ int cleanup_command(const std::vector<std::string>& args) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
+  log::configure_from_environment();  // a run started by sync or tune follows their -q/-v
+  try {
+    argc = log::take_options(argc, argv);
+  } catch (const std::invalid_argument& e) {
+    log::error("{}", e.what());
+    return 2;
+  }
   const std::string command = argc >= 2 ? argv[1] : "";
   const std::map<std::string, const char*> help = {{"run", kRunHelp},
                                                    {"status", kStatusHelp},
@@ -399,11 +417,11 @@ int cli_main(int argc, char** argv) {
     throw UsageError(fmt::format("unknown command '{}'", command));
   } catch (const UsageError& e) {
     const bool known = help.count(command) > 0;
-    fmt::print(stderr, "edgarpipe: {}\n(edgarpipe {}--help for {})\n", e.what(), known ? command + " " : "",
+    log::error("{} (edgarpipe {}--help for {})", e.what(), known ? command + " " : "",
                known ? "its options" : "the commands");
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "edgarpipe: {}\n", e.what());
+    log::error("{}", e.what());
     return 1;
   }
 }

@@ -50,6 +50,7 @@
 
 #include "edgarpipe/calendar.hpp"
 #include "edgarpipe/edgar_parser.hpp"
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
 #include "edgarpipe/stages.hpp"
@@ -252,9 +253,8 @@ class Http {
                                 transport ? r.error : fmt::format("HTTP {}", r.status), attempt));
       double pause = wait;
       if (const auto it = r.headers.find("retry-after"); it != r.headers.end()) pause = retry_after(it->second, wait);
-      fmt::print(stderr, "{}edgarpipe fetch: {}: {}; trying again in {:.1f} s ({} of {})\n",
-                 progress_ ? "\r\033[K" : "", what, transport ? r.error : fmt::format("HTTP {}", r.status), pause,
-                 attempt + 1, o_.retries);
+      log::warning("{}: {}; trying again in {:.1f} s ({} of {})", what,
+                   transport ? r.error : fmt::format("HTTP {}", r.status), pause, attempt + 1, o_.retries);
       ++retries_;
       if (hooks.resume) h = hooks.resume(r);  // only for a retry: a finished download stays as it is
       std::this_thread::sleep_for(std::chrono::duration<double>(pause));
@@ -488,7 +488,10 @@ class Fetcher {
   }
 
  private:
-  bool show_progress() const { return o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO)); }
+  bool show_progress() const {
+    return o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO) &&
+                                       log::settings().format == log::Format::kText && log::enabled(log::Level::kInfo));
+  }
 
   // One bulk archive: conditional, resumable, verified, renamed when whole.
   void archive(const std::string& dataset) {
@@ -554,8 +557,8 @@ class Fetcher {
     std::fclose(out);
     if (r.status == 304) {
       fs::remove(part, ec);
-      fmt::print(stderr, "edgarpipe fetch: {} unchanged since {} (nothing downloaded)\n", name,
-                 files[name].value("fetched_at", std::string("the last fetch")));
+      log::info("{} unchanged since {} (nothing downloaded)", name,
+                files[name].value("fetched_at", std::string("the last fetch")));
       report_.files.push_back({name, "unchanged", 0, seconds_since(started)});
       return;
     }
@@ -583,8 +586,8 @@ class Fetcher {
     state_.save();
     report_.changed = true;
     report_.files.push_back({name, "downloaded", fs::file_size(final_path), seconds_since(started)});
-    fmt::print(stderr, "edgarpipe fetch: {} downloaded ({:.1f} MB in {:.1f} s)\n", name,
-               static_cast<double>(fs::file_size(final_path)) / 1e6, seconds_since(started));
+    log::info("{} downloaded ({:.1f} MB in {:.1f} s)", name, static_cast<double>(fs::file_size(final_path)) / 1e6,
+              seconds_since(started));
   }
 
   // The filers that filed on each business day since --since, from the daily master index; then
@@ -611,7 +614,7 @@ class Fetcher {
           fmt::format("{}/daily-index/{}/QTR{}/master.{}.idx", o_.base_url, day.y, day.quarter(), day.compact());
       const Response r = http_.get(url, {}, nullptr, "master." + day.compact() + ".idx");
       if (r.status == 404) {  // a holiday, or not published yet
-        fmt::print(stderr, "edgarpipe fetch: no daily index for {} (a holiday, or not published yet)\n", day.iso());
+        log::info("no daily index for {} (a holiday, or not published yet)", day.iso());
         continue;
       }
       if (r.status != 200) throw Fatal(fmt::format("master.{}.idx: HTTP {} from {}", day.compact(), r.status, url));
@@ -619,8 +622,7 @@ class Fetcher {
       read_master_index(r.body, ciks);
       report_.days.push_back(day.iso());
       last_found = day;
-      fmt::print(stderr, "edgarpipe fetch: {}: {} filers filed ({} new to this fetch)\n", day.iso(),
-                 count_filers(r.body), ciks.size() - before);
+      log::info("{}: {} filers filed ({} new to this fetch)", day.iso(), count_filers(r.body), ciks.size() - before);
     }
     report_.filers = ciks.size();
     const fs::path daily = dir_ / "daily";
@@ -648,8 +650,8 @@ class Fetcher {
       state_.save();
     }
     report_.changed = report_.documents > 0;
-    fmt::print(stderr, "edgarpipe fetch: {} days, {} filers, {} documents ({:.1f} MB) into {}\n", report_.days.size(),
-               ciks.size(), report_.documents, static_cast<double>(report_.document_bytes) / 1e6, daily.string());
+    log::info("{} days, {} filers, {} documents ({:.1f} MB) into {}", report_.days.size(), ciks.size(),
+              report_.documents, static_cast<double>(report_.document_bytes) / 1e6, daily.string());
   }
 
   // A document of the per-company API, or nullopt if the API has none (404: a filer without
@@ -686,7 +688,7 @@ class Fetcher {
           }
     } catch (const json::exception&) {
       // Not JSON: saved as it is, and the loader rejects it with its reason and offset.
-      fmt::print(stderr, "edgarpipe fetch: {} is not valid JSON; its pages are not fetched\n", what);
+      log::warning("{} is not valid JSON; its pages are not fetched", what);
     }
     return pages;
   }
@@ -843,6 +845,7 @@ int run_loader(const std::vector<std::string>& args) {
 }  // namespace
 
 int fetch_main(int argc, char** argv) {
+  log::set_program("edgarpipe fetch");
   if (has_help(argc, argv)) {
     fmt::print("{}", kFetchUsage);
     return 0;
@@ -858,15 +861,16 @@ int fetch_main(int argc, char** argv) {
     write_json(o.summary_json, report.to_json());
     return 0;
   } catch (const UsageError& e) {
-    fmt::print(stderr, "edgarpipe fetch: {}\n(edgarpipe fetch --help for the options)\n", e.what());
+    log::error("{} (edgarpipe fetch --help for the options)", e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "edgarpipe fetch: {}\n", e.what());
+    log::error("{}", e.what());
     return 1;
   }
 }
 
 int sync_main(int argc, char** argv) {
+  log::set_program("edgarpipe sync");
   if (has_help(argc, argv)) {
     fmt::print("{}", kSyncUsage);
     return 0;
@@ -908,13 +912,13 @@ int sync_main(int argc, char** argv) {
     if (lock < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
       if (!wait) {
-        fmt::print(stderr,
-                   "edgarpipe sync: another sync is running on {} (lock {}); not starting a second one "
-                   "(--wait to wait for it)\n",
-                   o.out, lock_path);
+        log::error(
+            "another sync is running on {} (lock {}); not starting a second one "
+            "(--wait to wait for it)",
+            o.out, lock_path);
         return 1;
       }
-      fmt::print(stderr, "edgarpipe sync: another sync is running on {}; waiting for it\n", o.out);
+      log::info("another sync is running on {}; waiting for it", o.out);
       while (::flock(lock, LOCK_EX) != 0 && errno == EINTR) {
       }
     }
@@ -927,7 +931,7 @@ int sync_main(int argc, char** argv) {
     } catch (const UsageError&) {
       throw;
     } catch (const std::exception& e) {
-      fmt::print(stderr, "edgarpipe sync: fetch failed: {}\n", e.what());
+      log::error("fetch failed: {}", e.what());
       summary["fetch"] = {{"error", e.what()}};
       summary["status"] = "failed";
       write_json(o.summary_json, summary);
@@ -948,7 +952,7 @@ int sync_main(int argc, char** argv) {
     const std::vector<std::string> paths = fetcher.load_paths();
     int code = 0;
     if (paths.empty() || (!report.changed && loaded == current)) {
-      fmt::print(stderr, "edgarpipe sync: nothing new since the last load into {}; nothing to load\n", sink_url.text);
+      log::info("nothing new since the last load into {}; nothing to load", sink_url.text);
       summary["load"] = {{"status", "skipped"}};
     } else {
       const std::string run_summary = (fs::path(o.out) / ".edgarpipe-sync-run.json").string();
@@ -976,10 +980,10 @@ int sync_main(int argc, char** argv) {
     write_json(o.summary_json, summary);
     return code;
   } catch (const UsageError& e) {
-    fmt::print(stderr, "edgarpipe sync: {}\n(edgarpipe sync --help for the options)\n", e.what());
+    log::error("{} (edgarpipe sync --help for the options)", e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "edgarpipe sync: {}\n", e.what());
+    log::error("{}", e.what());
     return 1;
   }
 }

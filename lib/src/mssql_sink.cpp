@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "batched_sink_writer.hpp"
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/mssql_values.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
@@ -687,9 +688,9 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
       if (e.conflict) throw SinkError(fmt::format("{} (still after {} attempts)", e.message, attempt));
       return false;
     }
-    fmt::print(stderr, "edgarpipe-writer: {}; sending the batch again (attempt {} of {})\n",
-               e.deadlock ? "chosen as a deadlock victim" : "another writer inserted the same concepts first",
-               attempt + 1, kDeadlockRetries);
+    log::warning("writer: {}; sending the batch again (attempt {} of {})",
+                 e.deadlock ? "chosen as a deadlock victim" : "another writer inserted the same concepts first",
+                 attempt + 1, kDeadlockRetries);
     return true;
   }
 

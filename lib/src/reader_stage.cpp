@@ -223,6 +223,7 @@ class Reader {
         entry.resolved = entry.known_datasets[k];
         allocator_.recycle(h);  // FILLING -> FREE: never published
         ctx_.slot.add(counter::kFilesSkipped, 1);
+        ctx_.slot.add(counter::kBytesDone, done);
         return;
       }
     }

@@ -1,4 +1,5 @@
 #include "edgarpipe/sink.hpp"
+#include "edgarpipe/log.hpp"
 
 #include <fmt/format.h>
 
@@ -241,10 +242,10 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
     }
     throw;
   }
-  fmt::print(stderr,
-             "edgarpipe: upgraded ingest_files to schema version {} (files known by dataset, CIK and page): {} rows "
-             "became {} ({} merged: the same document under two names)\n",
-             kSchemaVersion, old.size(), values.size(), old.size() - values.size());
+  log::info(
+      "upgraded ingest_files to schema version {} (files known by dataset, CIK and page): {} rows "
+      "became {} ({} merged: the same document under two names)",
+      kSchemaVersion, old.size(), values.size(), old.size() - values.size());
 }
 
 bool SinkAdmin::alone() {

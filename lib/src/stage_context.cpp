@@ -1,4 +1,5 @@
 #include "edgarpipe/stage_context.hpp"
+#include "edgarpipe/log.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(S
   // Ctrl-C reaches the whole process group; the supervisor alone decides how the run stops.
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
+  log::configure_from_environment();
   // The context (and with it the mapping of the slot) outlives every use of the slot below.
   std::optional<StageContext> ctx;
   try {
@@ -88,7 +90,7 @@ int run_stage(const char* name, int argc, char** argv, Role role, void (*body)(S
     if (ctx) ctx->slot.set_phase(ipc::ProcessPhase::kFailed);
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "{}: {}\n", name, e.what());
+    log::error("{} (pid {}): {}", name, ::getpid(), e.what());
     if (ctx) ctx->slot.set_phase(ipc::ProcessPhase::kFailed);
     return 1;
   }

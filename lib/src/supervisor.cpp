@@ -7,6 +7,7 @@
 // Segments are removed on every way out (RAII), also when a stage fails or the user interrupts.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +33,9 @@
 
 #include "edgarpipe/ipc/chunk_pool.hpp"
 #include "edgarpipe/ipc/shared_segment.hpp"
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/pipeline_layout.hpp"
+#include "edgarpipe/progress.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
 #include "edgarpipe/stages.hpp"
@@ -63,6 +66,7 @@ struct RunOptions {
   std::uint64_t batch_kib = 1024;
   std::string summary_json;
   std::string progress = "auto";
+  std::optional<std::uint32_t> progress_interval;  // seconds; default 1 on a terminal, 10 otherwise
   InputOptions inputs;
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
@@ -157,7 +161,9 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
     else if (arg == "--progress") {
       o.progress = value();
       if (o.progress != "auto" && o.progress != "always" && o.progress != "never")
-        throw UsageError("--progress takes auto, always or never");
+        throw UsageError(fmt::format("--progress takes auto, always or never, not '{}'", o.progress));
+    } else if (arg == "--progress-interval") {
+      o.progress_interval = parse_count(arg, value(), 3600);
     } else if (arg == "--max-rejects") {
       const std::string_view v = value();
       o.max_rejects = v == "0" ? 0 : parse_count(arg, v, 1'000'000'000);
@@ -268,29 +274,6 @@ std::string stage_path(const char* stage) {
   return (dir / (std::string("edgarpipe-") + stage)).string();
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else
-          out += c;
-    }
-  }
-  return out;
-}
-
 struct StageProcesses {
   Role role;
   std::vector<pid_t> pids;
@@ -323,43 +306,71 @@ struct Summary {
     return n;
   }
 
+  // The summary as text lines, the first a one-line verdict. With --log-format json, one JSON
+  // line with that verdict as its message and the whole summary as its "summary" member. Its level
+  // follows the outcome, so -q still shows a run that failed or rejected files.
   void print_human() const {
     const double mb = static_cast<double>(bytes) / 1e6;
     const double secs = seconds > 0 ? seconds : 1e-9;
-    fmt::print(stderr, "edgarpipe: run {} {} in {:.2f} s: {} files seen, {} loaded, {} skipped, {}{} rejected\n",
-               run_id, status, seconds, files_seen, files_loaded, files_skipped,
-               files_duplicate ? fmt::format("{} duplicate, ", files_duplicate) : "", files_rejected);
-    fmt::print(stderr, "  {} rows, {:.1f} MB read ({:.0f} files/s, {:.1f} MB/s)\n", rows_total(), mb,
-               static_cast<double>(files_loaded + files_rejected + files_skipped + files_duplicate) / secs, mb / secs);
+    std::vector<std::string> lines;
+    lines.push_back(fmt::format("run {} {} in {:.2f} s: {} files seen, {} loaded, {} skipped, {}{} rejected", run_id,
+                                status, seconds, files_seen, files_loaded, files_skipped,
+                                files_duplicate ? fmt::format("{} duplicate, ", files_duplicate) : "", files_rejected));
+    lines.push_back(fmt::format(
+        "  {} rows, {:.1f} MB read ({:.0f} files/s, {:.1f} MB/s)", rows_total(), mb,
+        static_cast<double>(files_loaded + files_rejected + files_skipped + files_duplicate) / secs, mb / secs));
     std::string per_table;
     for (std::size_t t = 0; t < kTableCount; ++t)
       per_table += fmt::format("{}{} {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
-    fmt::print(stderr, "  rows by table: {}\n", per_table);
-    if (unknown_columns) fmt::print(stderr, "  {} unknown filings columns ignored\n", unknown_columns);
+    lines.push_back(fmt::format("  rows by table: {}", per_table));
+    if (unknown_columns) lines.push_back(fmt::format("  {} unknown filings columns ignored", unknown_columns));
     if (!busy.empty()) {
       std::string line;
       for (const char* role : {"reader", "parser", "writer"})
         if (busy.count(role)) line += fmt::format("{}{}s {:.0f}%", line.empty() ? "" : ", ", role, 100 * busy.at(role));
-      fmt::print(stderr, "  busy: {}; bottleneck: {}s{}\n", line, bottleneck,
-                 suggestion.empty()               ? ""
-                 : suggestion.rfind("--", 0) == 0 ? fmt::format(" (try {})", suggestion)
-                                                  : fmt::format(" ({})", suggestion));
+      lines.push_back(fmt::format("  busy: {}; bottleneck: {}s{}", line, bottleneck,
+                                  suggestion.empty()               ? ""
+                                  : suggestion.rfind("--", 0) == 0 ? fmt::format(" (try {})", suggestion)
+                                                                   : fmt::format(" ({})", suggestion)));
     }
     std::string procs;
     for (const auto& s : stages)
       procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
                            s.pids.size() == 1 ? "" : "s");
-    fmt::print(stderr, "  stages: {}\n", procs);
+    lines.push_back(fmt::format("  stages: {}", procs));
     for (const auto& s : stages) {
       if (s.busy.size() < 2) continue;
       const auto [least, most] = std::minmax_element(s.busy.begin(), s.busy.end());
       if (*most - *least < 0.3) continue;
       std::string each;
       for (double b : s.busy) each += fmt::format("{}{:.0f}%", each.empty() ? "" : ", ", 100 * b);
-      fmt::print(stderr, "  uneven {}s: busy {}\n", role_name(s.role), each);
+      lines.push_back(fmt::format("  uneven {}s: busy {}", role_name(s.role), each));
     }
-    for (const auto& why : restarts) fmt::print(stderr, "  restarted after: {}\n", why);
-    if (!failure.empty()) fmt::print(stderr, "  failure: {}\n", failure);
+    for (const auto& why : restarts) lines.push_back(fmt::format("  restarted after: {}", why));
+    if (!failure.empty()) lines.push_back(fmt::format("  failure: {}", failure));
+
+    const log::Level level = status == "failed"                            ? log::Level::kError
+                             : files_rejected > 0 || status != "completed" ? log::Level::kWarning
+                                                                           : log::Level::kInfo;
+    if (!log::enabled(level)) return;
+    if (log::settings().format == log::Format::kJson) {
+      // The layout's newlines and indents go; strings escape their own newlines.
+      std::string compact;
+      const std::string pretty = json();
+      for (std::size_t i = 0; i < pretty.size(); ++i) {
+        if (pretty[i] != '\n') {
+          compact += pretty[i];
+          continue;
+        }
+        while (i + 1 < pretty.size() && pretty[i + 1] == ' ') ++i;
+      }
+      log::write(level, lines.front(), "\"summary\":" + compact);
+      return;
+    }
+    log::write(level, lines.front());
+    std::string rest;
+    for (std::size_t i = 1; i < lines.size(); ++i) rest += lines[i] + '\n';
+    fmt::print(stderr, "{}", rest);
   }
 
   std::string json() const {
@@ -389,9 +400,9 @@ struct Summary {
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
         "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"failure\": \"{}\"\n}}\n",
-        run_id, ::getpid(), status, json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
+        run_id, ::getpid(), status, log::json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
         files_rejected, rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
-        json_escape(suggestion), restarts.size(), filers_pruned, json_escape(failure));
+        log::json_escape(suggestion), restarts.size(), filers_pruned, log::json_escape(failure));
   }
 
   std::string busy_json() const {
@@ -429,13 +440,12 @@ class Supervisor {
                       named));
     }
     const IdentityReport identity = resolve_identities(files, o_.max_file_mib * kMiB);
-    for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i)
-      fmt::print(stderr, "edgarpipe: {}\n", identity.messages[i]);
+    for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i) log::warning("{}", identity.messages[i]);
     if (identity.messages.size() > 10)
-      fmt::print(stderr,
-                 "edgarpipe: ... and {} more keys given more than once ({} duplicate copies, {} with other "
-                 "content)\n",
-                 identity.messages.size() - 10, identity.duplicates, identity.conflicting);
+      log::warning(
+          "... and {} more keys given more than once ({} duplicate copies, {} with other "
+          "content)",
+          identity.messages.size() - 10, identity.duplicates, identity.conflicting);
     if (o_.inputs.shard_count > 1)  // renamed files have their CIK now
       std::erase_if(files,
                     [&](const InputFile& f) { return shard_of(f, o_.inputs.shard_count) != o_.inputs.shard_index; });
@@ -443,10 +453,10 @@ class Supervisor {
     dropped_rejected_ = identity.conflicting;
 
     if (sink_url.kind == SinkUrl::Kind::kSqlite && o_.writers > 1)
-      fmt::print(stderr,
-                 "edgarpipe: warning: --writers {}: SQLite takes one writing transaction at a time, so more writers "
-                 "only take turns (and load slower); use one, or a server database\n",
-                 o_.writers);
+      log::warning(
+          "warning: --writers {}: SQLite takes one writing transaction at a time, so more writers "
+          "only take turns (and load slower); use one, or a server database",
+          o_.writers);
     auto admin = open_sink_admin(sink_url);
     for (const InputFile& f : files)
       if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
@@ -468,7 +478,7 @@ class Supervisor {
             return false;
         return true;
       });
-      fmt::print(stderr, "edgarpipe: --retry-rejected: {} of the inputs were rejected before\n", files.size());
+      log::info("--retry-rejected: {} of the inputs were rejected before", files.size());
     }
     const auto loaded = admin->loaded_hashes();
     for (std::size_t i = 0; i < files.size(); ++i) {
@@ -477,12 +487,12 @@ class Supervisor {
       files[i].reload = o_.force;
     }
     if (o_.force) force_main_files_only(files);
+    log::debug("{} inputs for this run; {} keys already loaded in {}", files.size(), loaded.size(), sink_url.text);
     resolved_.assign(files.size(), Dataset::kUnknown);
     read_bytes_.assign(files.size(), 0);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
-      fmt::print(stderr,
-                 "edgarpipe: {} earlier run{} died without finishing (a supervisor killed); marked interrupted\n", dead,
-                 dead == 1 ? "" : "s");
+      log::warning("{} earlier run{} died without finishing (a supervisor killed); marked interrupted", dead,
+                   dead == 1 ? "" : "s");
     RunStart start;
     for (const auto& p : o_.paths) start.sources += (start.sources.empty() ? "" : " ") + p;
     start.sink = sink_url.text;
@@ -528,7 +538,7 @@ class Supervisor {
     } else if (!o_.summary_json.empty()) {
       std::ofstream out(o_.summary_json);
       out << summary_.json();
-      if (!out) fmt::print(stderr, "edgarpipe: cannot write {}\n", o_.summary_json);
+      if (!out) log::error("cannot write {}", o_.summary_json);
     }
     if (failed_) return 1;
     if (interrupted_signal_) return 128 + interrupted_signal_;
@@ -568,13 +578,13 @@ class Supervisor {
     if (again.empty()) return false;
 
     if (o_.force)
-      fmt::print(stderr, "edgarpipe: --force: {} files replaced their filers; loading the filers' {} other files\n",
-                 files_changed_, again.size());
+      log::info("--force: {} files replaced their filers; loading the filers' {} other files", files_changed_,
+                again.size());
     else
-      fmt::print(stderr,
-                 "edgarpipe: {} changed files replaced their filers; loading the {} unchanged files of those "
-                 "filers again\n",
-                 files_changed_, again.size());
+      log::info(
+          "{} changed files replaced their filers; loading the {} unchanged files of those "
+          "filers again",
+          files_changed_, again.size());
     const auto stages = summary_.stages;
     const auto busy = summary_.busy;
     const auto bottleneck = summary_.bottleneck, suggestion = summary_.suggestion;
@@ -594,21 +604,21 @@ class Supervisor {
       // Not under another run's load (shards loading at once): the last one to finish builds them.
       if (!admin.build_secondary_indexes_pending()) return;
       if (!admin.alone()) {
-        fmt::print(stderr,
-                   "edgarpipe: other runs are loading into this sink; the last to finish builds the "
-                   "secondary indexes\n");
+        log::info(
+            "other runs are loading into this sink; the last to finish builds the "
+            "secondary indexes");
         return;
       }
       // On the whole dataset this takes minutes: say so before, not only after.
-      fmt::print(stderr, "edgarpipe: building the secondary indexes\n");
+      log::info("building the secondary indexes");
       const std::vector<std::string> made = admin.build_secondary_indexes();
       if (made.empty()) return;
       std::string names;
       for (const std::string& n : made) names += (names.empty() ? "" : ", ") + n;
-      fmt::print(stderr, "edgarpipe: built {} secondary indexes in {:.1f} s: {}\n", made.size(),
-                 std::chrono::duration<double>(Clock::now() - started).count(), names);
+      log::info("built {} secondary indexes in {:.1f} s: {}", made.size(),
+                std::chrono::duration<double>(Clock::now() - started).count(), names);
     } catch (const std::exception& e) {
-      fmt::print(stderr, "edgarpipe: could not build the secondary indexes ({}); the next run tries again\n", e.what());
+      log::warning("could not build the secondary indexes ({}); the next run tries again", e.what());
     }
   }
 
@@ -665,8 +675,8 @@ class Supervisor {
       named += fmt::format("{}{} {}", named.empty() ? "" : ", ", dataset_name(dataset), cik);
     }
     summary_.filers_pruned = gone.size();
-    fmt::print(stderr, "edgarpipe: --prune: {} filers no input names any more were deleted{}{}\n", gone.size(),
-               named.empty() ? "" : ": ", named.size() > 2000 ? named.substr(0, 2000) + "..." : named);
+    log::info("--prune: {} filers no input names any more were deleted{}{}", gone.size(), named.empty() ? "" : ": ",
+              named.size() > 2000 ? named.substr(0, 2000) + "..." : named);
   }
 
   // File counts from what the sink holds for this run, when the stage counters could count a
@@ -702,7 +712,7 @@ class Supervisor {
       launch_and_wait(files, sink_url);
       if (!restart_pending_) return;
       files = unfinished(admin, files);
-      fmt::print(stderr, "edgarpipe: restarting the stages over the {} unfinished files\n", files.size());
+      log::info("restarting the stages over the {} unfinished files", files.size());
     }
   }
 
@@ -749,8 +759,7 @@ class Supervisor {
 
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto removed = ipc::remove_stale_segments();
-    if (!removed.empty())
-      fmt::print(stderr, "edgarpipe: removed {} shared memory segments of dead runs\n", removed.size());
+    if (!removed.empty()) log::info("removed {} shared memory segments of dead runs", removed.size());
 
     const auto raw = raw_classes(o_.max_file_mib * kMiB);
     const auto batch = batch_classes(o_.batch_kib * 1024, o_.writers);
@@ -773,6 +782,11 @@ class Supervisor {
 
     std::random_device random;
     const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());
+    log::debug(
+        "shared memory for {} files: control {:.1f} MiB, {} reader pools of {:.1f} MiB, {} parser pools of "
+        "{:.1f} MiB ({:.0f} MiB free in /dev/shm)",
+        files.size(), static_cast<double>(control_bytes) / kMiB, o_.readers, static_cast<double>(raw_bytes) / kMiB,
+        o_.parsers, static_cast<double>(batch_bytes) / kMiB, static_cast<double>(available) / kMiB);
     RunSegments segments;
     auto& control = segments.create(PipelineLayout::control_name(run_name), control_bytes);
     // The one --max-file-size chunk (the last class) is faulted on first use: pre-faulting it
@@ -840,6 +854,7 @@ class Supervisor {
           ::_exit(127);
         }
         layout_->slot(slot).pid.store(pid);
+        log::debug("started {} {} as pid {}", name, i, pid);
         group.pids.push_back(pid);
         live_.push_back(pid);
       }
@@ -848,48 +863,55 @@ class Supervisor {
   }
 
   void wait_all() {
-    const bool show_progress = o_.progress == "always" || (o_.progress == "auto" && ::isatty(STDERR_FILENO));
+    // Redrawn in place on a terminal; elsewhere (and as JSON lines) only with --progress always.
+    const bool terminal = ::isatty(STDERR_FILENO) && log::settings().format == log::Format::kText;
+    const bool show_progress =
+        o_.progress == "always" || (o_.progress == "auto" && terminal && log::enabled(log::Level::kInfo));
+    const auto interval = std::chrono::seconds(o_.progress_interval.value_or(terminal ? 1 : 10));
+    ProgressMeter meter;
+    std::uint64_t bytes_total = 0;
+    for (std::uint64_t i = 0; i < layout_->header().file_count; ++i) bytes_total += layout_->file(i).size;
     sigset_t handled;
     sigemptyset(&handled);
     sigaddset(&handled, SIGCHLD);
     sigaddset(&handled, SIGINT);
     sigaddset(&handled, SIGTERM);
     std::optional<Clock::time_point> kill_deadline;
-    const auto started = Clock::now();
-    auto last_progress = started;
+    auto last_progress = Clock::now();
     while (!live_.empty()) {
       // A quarter-second tick: metrics files are rewritten at that pace (cheap: a few KB), the
-      // progress line once a second.
+      // progress line once an interval.
       timespec tick{0, 250'000'000};
       const int sig = sigtimedwait(&handled, nullptr, &tick);
       if (sig == SIGINT || sig == SIGTERM) {
         if (interrupted_signal_ == 0) {
           interrupted_signal_ = sig;
-          fmt::print(stderr, "\nedgarpipe: stopping: finishing the files in flight (interrupt again to abort)\n");
+          log::warning("stopping: finishing the files in flight (interrupt again to abort)");
           layout_->request_stop(StopMode::kDrain);
         } else {
-          fmt::print(stderr, "\nedgarpipe: aborting: uncommitted work is rolled back\n");
+          log::warning("aborting: uncommitted work is rolled back");
           abort_run();
           kill_deadline = Clock::now();
         }
       }
       reap(kill_deadline);
-      if (o_.max_rejects && !failed_ && current_totals().rejected > *o_.max_rejects) {
+      if (o_.max_rejects && !failed_ && progress_sample(0).rejected > *o_.max_rejects) {
         failed_ = true;
         summary_.failure = fmt::format("more than {} files rejected (--max-rejects)", *o_.max_rejects);
-        fmt::print(stderr, "\nedgarpipe: {}; stopping the run\n", summary_.failure);
+        log::error("{}; stopping the run", summary_.failure);
         abort_run();
         kill_deadline = Clock::now() + std::chrono::seconds(5);
       }
       if (kill_deadline && Clock::now() >= *kill_deadline)
         for (pid_t p : live_) ::kill(p, SIGKILL);
-      if (show_progress && !live_.empty() && Clock::now() - last_progress >= std::chrono::seconds(1)) {
-        print_progress(started);
+      if (show_progress && !live_.empty() && Clock::now() - last_progress >= interval) {
+        meter.add(progress_sample(bytes_total));
+        print_progress(meter, terminal);
         last_progress = Clock::now();
       }
       if (!o_.metrics_file.empty()) write_metrics();
     }
-    if (show_progress) fmt::print(stderr, "\r\033[K");
+    if (show_progress && terminal) fmt::print(stderr, "\r\033[K");
   }
 
   void abort_run() { layout_->request_stop(StopMode::kAbort); }
@@ -919,14 +941,14 @@ class Supervisor {
             parse_sink_url(o_.sink).kind != SinkUrl::Kind::kNull) {
           summary_.restarts.push_back(death + held);
           restart_pending_ = true;
-          fmt::print(stderr, "\nedgarpipe: {}{}; stopping the other stages to restart (restart {} of at most {})\n",
-                     death, held, summary_.restarts.size(), o_.max_restarts);
+          log::warning("{}{}; stopping the other stages to restart (restart {} of at most {})", death, held,
+                       summary_.restarts.size(), o_.max_restarts);
         } else {
           failed_ = true;
           summary_.failure = death + held;
           if (!summary_.restarts.empty())
             summary_.failure += fmt::format(", after {} restarts (--max-restarts)", summary_.restarts.size());
-          fmt::print(stderr, "\nedgarpipe: {}; stopping the run\n", summary_.failure);
+          log::error("{}; stopping the run", summary_.failure);
         }
         abort_run();
         // Stages see the abort within their wait timeout; force the stragglers after that.
@@ -941,37 +963,52 @@ class Supervisor {
     return "stage";
   }
 
-  struct Totals {
-    std::uint64_t done = 0, bytes = 0, rejected = 0, rows = 0;
-  };
-  Totals current_totals() const {
-    Totals t;
+  // What the progress line shows, from the stages' counters (progress.hpp).
+  ProgressSample progress_sample(std::uint64_t bytes_total) const {
+    ProgressSample p;
+    p.seconds = std::chrono::duration<double>(Clock::now() - run_started_).count();
+    p.files_total = layout_->header().file_count;
+    p.bytes_total = bytes_total;
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
       const auto& slot = layout_->slot(s);
-      t.done += slot.get(counter::kFilesLoaded) + slot.get(counter::kFilesRejected) + slot.get(counter::kFilesSkipped);
-      t.bytes += slot.get(counter::kBytesRead);
-      t.rejected += slot.get(counter::kFilesRejected);
-      for (std::uint32_t k = 0; k < kTableCount; ++k) t.rows += slot.get(counter::kRowsFirst + k);
+      p.files_done +=
+          slot.get(counter::kFilesLoaded) + slot.get(counter::kFilesRejected) + slot.get(counter::kFilesSkipped);
+      p.bytes_done += slot.get(counter::kBytesDone);
+      p.bytes_read += slot.get(counter::kBytesRead);
+      p.rejected += slot.get(counter::kFilesRejected);
+      for (std::uint32_t k = 0; k < kTableCount; ++k) p.rows += slot.get(counter::kRowsFirst + k);
+      const auto role = slot.role.load();
+      if (role < 1 || role > 3) continue;
+      ++p.processes[role - 1];
+      p.waited_seconds[role - 1] +=
+          static_cast<double>(slot.get(counter::kWaitInputNs) + slot.get(counter::kWaitOutputNs)) / 1e9;
     }
-    return t;
+    return p;
   }
 
-  // Files and bytes of the total, rates, rows/s, rejects and an ETA by bytes (file sizes vary by
-  // four orders of magnitude, so a count-based ETA misleads).
-  void print_progress(Clock::time_point started) const {
-    const Totals t = current_totals();
-    const double secs = std::max(1e-3, std::chrono::duration<double>(Clock::now() - started).count());
-    const std::uint64_t total = layout_->header().file_count;
-    std::uint64_t total_bytes = 0;
-    for (std::uint64_t i = 0; i < total; ++i) total_bytes += layout_->file(i).size;
-    const double mb = static_cast<double>(t.bytes) / 1e6, total_mb = static_cast<double>(total_bytes) / 1e6;
-    const double mb_rate = mb / secs;
-    const double eta = mb_rate > 0 ? std::max(0.0, total_mb - mb) / mb_rate : 0;
-    fmt::print(stderr,
-               "\r\033[K{}/{} files, {:.1f}/{:.1f} MB, {:.0f} files/s, {:.1f} MB/s, {:.0f} rows/s, {} rejected, "
-               "ETA {:.0f} s",
-               t.done, total, mb, total_mb, static_cast<double>(t.done) / secs, mb_rate,
-               static_cast<double>(t.rows) / secs, t.rejected, eta);
+  static std::size_t terminal_width() {
+    winsize ws{};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    if (const char* columns = std::getenv("COLUMNS"); columns != nullptr && std::atoi(columns) > 0)
+      return static_cast<std::size_t>(std::atoi(columns));
+    return 80;
+  }
+
+  // On a terminal, one line redrawn in place, a column short of the width (a full line wraps on
+  // some terminals); elsewhere a plain line, or a JSON line with the figures as members.
+  static void print_progress(const ProgressMeter& meter, bool terminal) {
+    if (terminal) {
+      fmt::print(stderr, "\r\033[K{}", meter.line(terminal_width() - 1));
+    } else if (log::settings().format == log::Format::kJson) {
+      const ProgressSample& p = meter.latest();
+      log::write(log::Level::kInfo, meter.line(SIZE_MAX),
+                 fmt::format(R"("progress":{{"seconds":{:.1f},"files_done":{},"files_total":{},"bytes_done":{},)"
+                             R"("bytes_total":{},"bytes_read":{},"rows":{},"rejected":{}}})",
+                             p.seconds, p.files_done, p.files_total, p.bytes_done, p.bytes_total, p.bytes_read, p.rows,
+                             p.rejected));
+    } else {
+      log::write(log::Level::kInfo, meter.line(SIZE_MAX));
+    }
   }
 
   static std::uint64_t now_ns() {
@@ -1218,6 +1255,7 @@ class Supervisor {
   }
 
   RunOptions o_;
+  Clock::time_point run_started_ = Clock::now();
   std::optional<PipelineLayout> layout_;
   Summary summary_;
   std::vector<pid_t> live_;

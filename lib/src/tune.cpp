@@ -35,6 +35,7 @@
 #include <tuple>
 #include <vector>
 
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/sources.hpp"
 #include "edgarpipe/stages.hpp"
@@ -166,7 +167,7 @@ class Scratch {
     try {
       drop();
     } catch (const std::exception& e) {
-      fmt::print(stderr, "edgarpipe tune: could not remove the scratch target {}: {}\n", url_, e.what());
+      log::warning("could not remove the scratch target {}: {}", url_, e.what());
     }
   }
 
@@ -244,7 +245,7 @@ class Tuner {
       trials_.push_back(t);
       print_trial(t);
       if (t.exit_code != 0 && t.exit_code != 3) {
-        fmt::print(stderr, "edgarpipe tune: the trial run failed (exit {}); stopping\n", t.exit_code);
+        log::error("the trial run failed (exit {}); stopping", t.exit_code);
         break;
       }
       // The next candidates, most promising first: the trial's own suggestion, then one more
@@ -291,9 +292,9 @@ class Tuner {
     for (const auto& f : files) bytes += f.size;
     if (files.empty()) throw std::runtime_error("tune: no input files under the given paths");
     shards_ = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(bytes / (o_.sample_mb * 1'000'000), 1, 100000));
-    fmt::print(stderr, "edgarpipe tune: {} files, {:.0f} MB; each trial loads shard 0/{} (about {:.0f} MB) into {}\n",
-               files.size(), static_cast<double>(bytes) / 1e6, shards_,
-               static_cast<double>(bytes) / 1e6 / static_cast<double>(shards_), scratch_.url());
+    log::info("{} files, {:.0f} MB; each trial loads shard 0/{} (about {:.0f} MB) into {}", files.size(),
+              static_cast<double>(bytes) / 1e6, shards_,
+              static_cast<double>(bytes) / 1e6 / static_cast<double>(shards_), scratch_.url());
   }
 
   Trial run_trial(const Ratio& ratio) {
@@ -368,7 +369,7 @@ class Tuner {
     for (const Trial& t : trials_)
       if ((t.exit_code == 0 || t.exit_code == 3) && (!best || t.mb_per_s() > best->mb_per_s())) best = &t;
     if (!best) {
-      fmt::print(stderr, "edgarpipe tune: no trial completed\n");
+      log::error("no trial completed");
       return 1;
     }
     const double first = trials_.front().mb_per_s();
@@ -398,13 +399,14 @@ class Tuner {
 }  // namespace
 
 int tune_main(int argc, char** argv) {
+  log::set_program("edgarpipe tune");
   try {
     return Tuner(parse_tune_options(argc, argv)).run();
   } catch (const UsageError& e) {
-    fmt::print(stderr, "edgarpipe tune: {}\n\n{}", e.what(), kTuneUsage);
+    log::error("{} (edgarpipe tune --help for its options)", e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "edgarpipe tune: {}\n", e.what());
+    log::error("{}", e.what());
     return 1;
   }
 }

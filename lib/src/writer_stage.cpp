@@ -6,9 +6,11 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "edgarpipe/edgar_parser.hpp"
+#include "edgarpipe/log.hpp"
 #include "edgarpipe/sink.hpp"
 #include "edgarpipe/stage_context.hpp"
 #include "edgarpipe/stages.hpp"
@@ -202,6 +204,7 @@ class Writer {
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     sink_->end_file(end, meta);
     ctx_.layout.file(end.file_index).resolved = end.dataset;
+    uncommitted_bytes_ += meta.bytes;
     file_open_ = false;
   }
 
@@ -212,15 +215,15 @@ class Writer {
     last_commit_ = Clock::now();
     ctx_.slot.add(counter::kFilesLoaded, report.files_loaded);
     ctx_.slot.add(counter::kFilesRejected, report.files_rejected);
+    ctx_.slot.add(counter::kBytesDone, std::exchange(uncommitted_bytes_, 0));
     for (std::size_t t = 0; t < kTableCount; ++t)
       ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), report.rows_by_table[t]);
     for (const Rejection& r : report.rejections) {
       const FileEntry& entry = ctx_.layout.file(r.file_index);
       if (entry.zip_member >= 0)
-        fmt::print(stderr, "edgarpipe: rejected {}:{}: {}\n", ctx_.layout.path(entry), ctx_.layout.source(entry),
-                   r.error);
+        log::warning("rejected {}:{}: {}", ctx_.layout.path(entry), ctx_.layout.source(entry), r.error);
       else
-        fmt::print(stderr, "edgarpipe: rejected {}: {}\n", ctx_.layout.path(entry), r.error);
+        log::warning("rejected {}: {}", ctx_.layout.path(entry), r.error);
     }
   }
 
@@ -233,6 +236,7 @@ class Writer {
   std::uint32_t next_parser_ = 0;      // where the round robin starts
   bool file_open_ = false;
   bool pending_ = false;
+  std::uint64_t uncommitted_bytes_ = 0;  // of the files ended since the last commit
   Clock::time_point last_commit_;
 };
 

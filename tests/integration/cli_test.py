@@ -11,12 +11,24 @@ that failed before):
 - status and rejects never create a database; --max-restarts 0 is accepted and its message
   says 0 to 100; an error in an --options file names the file and line; more than one SQLite
   writer is warned about;
-- status --json and rejects --json are JSON; cleanup --dry-run removes nothing.
+- status --json and rejects --json are JSON; cleanup --dry-run removes nothing;
+- -q shows only warnings and errors, -v adds debug lines, --log-format json makes every line of
+  every process one JSON object (the summary in its "summary" member);
+- the progress line, under a real pseudo-terminal, counts files and bytes at commit, shows the
+  elapsed time, fits the terminal's width and redraws in place; without a terminal it is a plain
+  line per --progress-interval, only with --progress always;
+- docs/edgarpipe.1 is what docs/make-manpage.py makes of the --help texts and renders without
+  warnings; the bash completion completes commands, options and their values; both install.
 
 Usage: cli_test.py BIN_DIR DATA_DIR
 """
 import json
 import os
+import pty
+import re
+import struct
+import termios
+import fcntl
 import shutil
 import subprocess
 import sys
@@ -29,6 +41,161 @@ from sinktest import check, verdict
 def edgarpipe(bin_dir, *args):
     r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args], capture_output=True, text=True, timeout=300)
     return r.returncode, r.stdout, r.stderr
+
+
+def run_under_pty(bin_dir, args, columns, env):
+    """Runs edgarpipe with a pseudo-terminal of `columns` columns as its stdin/stdout/stderr;
+    returns (exit code, everything it wrote)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+            os.environ.update(env)
+            os.execv(os.path.join(bin_dir, "edgarpipe"), ["edgarpipe", *args])
+        finally:
+            os._exit(127)
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+PROGRESS = re.compile(r"^(\d+:\d\d) (\d+)/(\d+) files (\d+)%")
+
+
+def check_progress_and_logs(bin_dir, data_dir, work):
+    slow = {"EDGARPIPE_TEST_FAULT": "slow:writer:150"}  # 29 files: ~4.5 s of progress lines
+    code, out = run_under_pty(bin_dir, ["run", data_dir, "--sink", f"sqlite:{os.path.join(work, 'p.db')}"], 64, slow)
+    draws = [d for d in out.split("\r\x1b[K") if PROGRESS.match(d)]
+    check(code == 0 and len(draws) >= 2, f"progress under a pty: exit {code}, {len(draws)} lines: {out[:600]!r}")
+    for d in draws:
+        line = d.split("\r")[0].split("\n")[0]
+        # No line reaches the last column (a full line wraps and leaves a stale copy behind).
+        check(len(line) <= 63 and "\n" not in d.split("\r")[0][:len(line)], f"progress wider than 63: {line!r}")
+        m = PROGRESS.match(line)
+        files, total = int(m.group(2)), int(m.group(3))
+        # Bytes count at commit, like files: none committed is 0 bytes, not all of them read ahead.
+        mb = re.search(r"\| ([\d.]+)/([\d.]+) MB", line)
+        if mb and files == 0:
+            check(float(mb.group(1)) == 0.0, f"bytes before any commit: {line!r}")
+        if mb and files == total:
+            check(mb.group(1) == mb.group(2), f"bytes when all are committed: {line!r}")
+    check(any(int(PROGRESS.match(d).group(2)) > 0 for d in draws), f"progress never moved: {draws}")
+    elapsed = [PROGRESS.match(d).group(1) for d in draws]
+    check(elapsed == sorted(elapsed) and elapsed[-1] != "0:00", f"elapsed: {elapsed}")
+    summary = out.split("\r\x1b[K")[-1]
+    check("run 1 completed" in summary, f"after the progress: {summary[:300]!r}")
+
+    # No terminal: nothing unless --progress always, then a plain line per interval.
+    def run(*args, env=None):
+        r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, **(env or {})})
+        return r.returncode, r.stdout, r.stderr
+
+    code, _, err = run("run", data_dir, "--sink", f"sqlite:{os.path.join(work, 'n.db')}", env=slow)
+    check(code == 0 and not PROGRESS.search(err.replace("edgarpipe: ", "")) and "\r" not in err,
+          f"progress on a non-terminal by default: {err[:300]!r}")
+    code, _, err = run("run", data_dir, "--sink", f"sqlite:{os.path.join(work, 'a2.db')}", "--progress", "always",
+                       "--progress-interval", "1", env=slow)
+    plain = [line for line in err.splitlines() if PROGRESS.match(line.removeprefix("edgarpipe: "))]
+    check(code == 0 and len(plain) >= 2 and "\r" not in err and "\x1b" not in err,
+          f"--progress always without a terminal: {err[:400]!r}")
+
+    # -q: a clean run says nothing; a run with a rejected file says that and its summary.
+    code, out, err = run("run", data_dir, "--sink", f"sqlite:{os.path.join(work, 'q.db')}", "-q")
+    check(code == 0 and err == "" and out == "", f"-q on a clean run: {err[:300]!r}")
+    bad = os.path.join(work, "bad-q")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "CIK0000000009.json"), "w") as f:
+        f.write('{"cik": "9", "name": ')
+    code, _, err = run("run", bad, "--sink", f"sqlite:{os.path.join(work, 'q.db')}", "--quiet")
+    check(code == 3 and "rejected" in err and "run 2 completed" in err and "building" not in err,
+          f"-q with a reject: {code} {err[:400]!r}")
+    # -v: the stage processes and the pools are named.
+    code, _, err = run("run", data_dir, "--sink", f"sqlite:{os.path.join(work, 'v.db')}", "-v")
+    check(code == 0 and "started reader 0 as pid" in err and "shared memory for 29 files" in err,
+          f"-v: {err[:400]!r}")
+    code, _, err = run("run", data_dir, "-q", "-v", "--bogus")
+    check(code == 2 and err.count("\n") == 1, f"-q -v --bogus: {err!r}")
+
+    # --log-format json: every line of every process (the writer's rejects too) is one object.
+    code, _, err = run("run", data_dir, bad, "--sink", f"sqlite:{os.path.join(work, 'j.db')}", "--log-format=json",
+                       "--progress", "always", "--progress-interval", "1", env=slow)
+    lines = err.splitlines()
+    try:
+        objects = [json.loads(line) for line in lines]
+    except json.JSONDecodeError as e:
+        objects = []
+        check(False, f"--log-format json: not JSON ({e}): {err[:500]!r}")
+    check(code == 3 and objects and all({"time", "level", "program", "pid", "message"} <= set(o) for o in objects),
+          f"--log-format json: exit {code}: {err[:400]!r}")
+    rejects = [o for o in objects if o["message"].startswith("rejected ")]
+    check(len(rejects) == 1 and rejects[0]["level"] == "warning" and "CIK0000000009.json" in rejects[0]["message"],
+          f"json reject line: {rejects}")
+    summaries = [o for o in objects if "summary" in o]
+    check(len(summaries) == 1 and summaries[0]["summary"]["files_rejected"] == 1 and
+          summaries[0]["summary"]["files_loaded"] == 29, f"json summary: {summaries}")
+    progress = [o for o in objects if "progress" in o]
+    check(len(progress) >= 2 and progress[-1]["progress"]["files_total"] == 30, f"json progress: {progress[-1:]}")
+    code, _, err = run("--log-format", "xml", "status")
+    check(code == 2 and "text or json" in err, f"--log-format xml: {err!r}")
+
+
+def check_man_page_and_completion(bin_dir, data_dir, work):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(data_dir)))
+    page = os.path.join(root, "docs", "edgarpipe.1")
+    made = subprocess.run([sys.executable, os.path.join(root, "docs", "make-manpage.py"), bin_dir],
+                          capture_output=True, text=True)
+    with open(page) as f:
+        committed = f.read()
+    check(made.returncode == 0 and made.stdout == committed,
+          "docs/edgarpipe.1 differs from the --help texts: run docs/make-manpage.py build/bin > docs/edgarpipe.1")
+    for command in ("run", "fetch", "sync", "status", "rejects", "schema", "tune", "cleanup"):
+        check(f".SS {command}" in committed, f"the man page has no section for {command}")
+    if shutil.which("groff"):
+        r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", page], capture_output=True, text=True)
+        check(r.returncode == 0 and r.stderr == "", f"groff warns about docs/edgarpipe.1: {r.stderr[:300]}")
+    else:
+        print("note: groff not installed; the man page was not rendered")
+
+    completion = os.path.join(root, "deploy", "bash-completion", "edgarpipe")
+    exe = os.path.join(bin_dir, "edgarpipe")
+    script = f"""source {completion}
+t() {{ COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _edgarpipe; echo "${{COMPREPLY[*]}}"; }}
+t {exe} r
+t {exe} run --si
+t {exe} run --progress a
+t {exe} -q status --
+t {exe} fetch --s
+t {exe} run --log-format ''
+"""
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    got = r.stdout.splitlines()
+    want = ["run rejects", "--sink", "auto always", None, "--since --summary-json", "text json"]
+    check(r.returncode == 0 and len(got) == len(want), f"completion: {r.stdout!r} {r.stderr!r}")
+    for line, expected in zip(got, want):
+        if expected is not None:
+            check(line == expected, f"completion: {line!r}, expected {expected!r}")
+    if len(got) > 3:
+        words = got[3].split()
+        check({"--json", "--sink", "--quiet", "--log-format", "--help"} <= set(words) and "--readers" not in words,
+              f"completion of status options: {got[3]!r}")
+
+    # cmake --install puts the page and the completion where man and bash-completion look.
+    prefix = os.path.join(work, "prefix")
+    r = subprocess.run(["cmake", "--install", os.path.dirname(os.path.abspath(bin_dir)), "--prefix", prefix],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and os.path.exists(os.path.join(prefix, "share/man/man1/edgarpipe.1")) and
+          os.path.exists(os.path.join(prefix, "share/bash-completion/completions/edgarpipe")),
+          f"cmake --install: {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
 def main():
@@ -48,7 +215,7 @@ def main():
                      ["cleanup", "--bogus"], ["frobnicate"]):
             code, _, err = edgarpipe(bin_dir, *args)
             lines = err.strip().splitlines()
-            check(code == 2 and len(lines) == 2 and "--help" in lines[1], f"{args}: exit {code}: {err[:300]}")
+            check(code == 2 and len(lines) == 1 and "--help" in lines[0], f"{args}: exit {code}: {err[:300]}")
 
         code, _, err = edgarpipe(bin_dir, "run", fund, f"--sink=sqlite:{db}", "--progress=never",
                                  "--max-restarts=0")
@@ -115,6 +282,9 @@ def main():
         rows = [json.loads(line) for line in out.splitlines()]
         check(code == 0 and len(rows) == 1 and rows[0]["source_file"] == "CIK0000000001.json" and
               "(at byte" in rows[0]["error"], f"rejects --json: {out[:300]}")
+
+        check_progress_and_logs(bin_dir, data_dir, work)
+        check_man_page_and_completion(bin_dir, data_dir, work)
 
         stale = "/dev/shm/edgarpipe-999999999-clitest-control"
         with open(stale, "wb") as f:

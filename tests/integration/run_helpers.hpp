@@ -30,14 +30,9 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-// Runs `edgarpipe ARGS` (through the shell, so ARGS may quote), with ENV assignments before it.
-// Its stderr is a pipe, not a terminal, so no progress line mixes into the output. A run gets
-// --max-restarts 0 unless ARGS set it: a stage that crashes fails its test instead of being
-// restarted unseen (tests of restarts set it and check how many there were).
-inline Result run(const std::string& args, const std::string& env = "") {
-  const bool restarts_unset = args.rfind("run ", 0) == 0 && args.find("--max-restarts") == std::string::npos;
-  const std::string command = env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args +
-                              (restarts_unset ? " --max-restarts 0" : "") + " 2>&1";
+// Runs a shell command line; its stdout and stderr together.
+inline Result run_shell(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);
@@ -47,6 +42,16 @@ inline Result run(const std::string& args, const std::string& env = "") {
   const int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs `edgarpipe ARGS` (through the shell, so ARGS may quote), with ENV assignments before it.
+// Its stderr is a pipe, not a terminal, so no progress line mixes into the output. A run gets
+// --max-restarts 0 unless ARGS set it: a stage that crashes fails its test instead of being
+// restarted unseen (tests of restarts set it and check how many there were).
+inline Result run(const std::string& args, const std::string& env = "") {
+  const bool restarts_unset = args.rfind("run ", 0) == 0 && args.find("--max-restarts") == std::string::npos;
+  return run_shell(env + (env.empty() ? "" : " ") + kBin + "/edgarpipe " + args +
+                   (restarts_unset ? " --max-restarts 0" : ""));
 }
 
 }  // namespace edgarpipe::test

@@ -55,6 +55,7 @@ enum : std::uint32_t {
   kWaitOutputNs,                            // any stage: time asleep waiting for room downstream (backpressure)
   kStartNs,                                 // any stage: when it started (steady clock), for its busy fraction
   kQueuedBytes,  // parser, writer: bytes handed to it by all its producers and not yet returned (routing)
+  kBytesDone,    // writer: bytes of the files it committed (loaded or rejected); reader: of those it skipped
   kCount,
 };
 }
