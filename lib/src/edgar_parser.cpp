@@ -217,16 +217,37 @@ const char* type_named_by(char c) noexcept {
   }
 }
 
-[[noreturn]] void invalid_json(std::string_view token, std::string_view what) {
-  throw Reject{"invalid JSON: " + std::string(what) + " \"" + std::string(text_excerpt(trim_right(token), 20)) + "\"",
-               token.data()};
+// A token quoted for a message: at most 20 bytes, and when cut, how long it was (a 401-digit
+// number shown as its first 20 digits alone reads as a different number).
+std::string quoted_excerpt(std::string_view token) {
+  const std::string_view whole = trim_right(token);
+  const std::string_view shown = text_excerpt(whole, 20);
+  if (shown.size() == whole.size()) return "\"" + std::string(shown) + "\"";
+  const auto digits = std::count_if(whole.begin(), whole.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return "\"" + std::string(shown) + "...\" (" +
+         (is_number_start(whole[0]) ? std::to_string(digits) + " digits" : std::to_string(whole.size()) + " bytes") +
+         ")";
 }
 
-// `token` is a value's raw token (its first byte is the value's).
+[[noreturn]] void invalid_json(std::string_view token, std::string_view what) {
+  throw Reject{"invalid JSON: " + std::string(what) + " " + quoted_excerpt(token), token.data()};
+}
+
+// `token` is a value's raw token (its first byte is the value's). A number is quoted, and one
+// with no fraction or exponent that does not fit 64 bits says so.
 [[noreturn]] void wrong_type(std::string_view token, std::string_view path, std::string_view expected) {
   const char* found = type_named_by(token.empty() ? '\0' : token[0]);
   if (found == nullptr) invalid_json(token, "expected a value, found");
-  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + found, token.data()};
+  std::string what = found;
+  if (is_number_start(token[0])) {
+    const std::string_view n = trim_right(token);
+    std::int64_t ignored = 0;
+    const bool integral = n.find_first_of(".eE") == std::string_view::npos;
+    what = "the number " + quoted_excerpt(n);
+    if (integral && std::from_chars(n.data(), n.data() + n.size(), ignored).ec != std::errc{})
+      what += ", beyond a 64-bit integer";
+  }
+  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + what, token.data()};
 }
 
 // Stage 1 marks where a scalar starts but does not read it: the literals are checked here.

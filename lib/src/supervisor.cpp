@@ -1018,6 +1018,8 @@ class Supervisor {
 
   // Busy shares per stage, the bottleneck, and a ratio suggestion: the same number of processes
   // split in proportion to each stage's measured work (busy share x process count).
+  static constexpr double kSecondsToJudge = 2;  // the shortest run whose busy shares give advice
+
   void analyse_stages() {
     std::uint64_t first = UINT64_MAX, last = 0;
     for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
@@ -1060,7 +1062,9 @@ class Supervisor {
         summary_.bottleneck = role;
       }
     }
-    if (work_total <= 0) return;
+    // Below a couple of seconds, process start-up and the first and last files are most of the
+    // run: its shares name a bottleneck, but advice from them would mislead.
+    if (work_total <= 0 || run_ns < kSecondsToJudge * 1e9) return;
     std::map<std::string, std::uint32_t> now{{"reader", o_.readers}, {"parser", o_.parsers}, {"writer", o_.writers}};
     bool differs = false;
     std::string suggestion;

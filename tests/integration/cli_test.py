@@ -10,7 +10,7 @@ that failed before):
   folder); --summary-json - writes to standard output;
 - status and rejects never create a database; --max-restarts 0 is accepted and its message
   says 0 to 100; an error in an --options file names the file and line; more than one SQLite
-  writer is warned about;
+  writer is warned about; a run too short to judge gives no ratio advice;
 - status --json and rejects --json are JSON; cleanup --dry-run removes nothing;
 - -q shows only warnings and errors, -v adds debug lines, --log-format json makes every line of
   every process one JSON object (the summary in its "summary" member);
@@ -220,6 +220,9 @@ def main():
         code, _, err = edgarpipe(bin_dir, "run", fund, f"--sink=sqlite:{db}", "--progress=never",
                                  "--max-restarts=0")
         check(code == 0 and os.path.exists(db), f"--opt=value: exit {code}: {err[-300:]}")
+        # A one-file run is too short to judge stage ratios: it names a bottleneck, no advice.
+        check("bottleneck" in err and "(try" not in err and "is the limit" not in err,
+              f"advice from a one-file run: {err[-300:]}")
 
         empty, texts = os.path.join(work, "empty"), os.path.join(work, "texts")
         os.makedirs(empty)

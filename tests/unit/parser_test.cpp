@@ -594,6 +594,15 @@ TEST_CASE("malformed input: one-line reason and byte offset, no rows", "[parser]
        "invalid JSON", -1},
       {"deep nesting", std::string(4000, '[') + std::string(4000, ']'), "", -1},
       {"cik out of range", R"({"cik":"12345678901","name":"x"})", "is not a CIK", 7},
+      // A number is quoted, and cut ones say how long they were.
+      {"23-digit cik", R"({"cik":12345678901234567890123,"name":"x"})",
+       R"(cik: expected a whole number, found the number "12345678901234567890..." (23 digits), beyond a 64-bit integer)",
+       7},
+      {"fractional cik", R"({"cik":1.5,"name":"x"})", R"(cik: expected a whole number, found the number "1.5")", 7},
+      {"401-digit value",
+       R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1)" + std::string(400, '0') +
+           R"(,"accn":"a"}]}}}}})",
+       R"(number out of the range of a double: "10000000000000000000..." (401 digits))", 68},
       {"fact without accn", R"({"cik":1,"facts":{"g":{"C":{"units":{"U":[{"end":"2020-01-01","val":1}]}}}}})",
        "fact without an \"accn\"", -1},
       {"tickers vs exchanges", R"({"cik":"1","name":"x","tickers":["A","B"],"exchanges":["NYSE"]})",
