@@ -297,8 +297,9 @@ struct Summary {
   // for room downstream), averaged over the stage's processes.
   std::map<std::string, double> busy;
   std::string bottleneck, suggestion;
-  std::vector<std::string> restarts;  // why the stages were restarted, one entry per restart
-  std::uint64_t filers_pruned = 0;    // --prune
+  std::vector<std::string> restarts;                     // why the stages were restarted, one entry per restart
+  std::uint64_t filers_pruned = 0;                       // --prune
+  std::vector<std::pair<Dataset, std::int64_t>> pruned;  // the first kPrunedListed of them
 
   std::uint64_t rows_total() const {
     std::uint64_t n = 0;
@@ -392,6 +393,10 @@ struct Summary {
           stages_json.empty() ? "" : ", ", role_name(s.role), s.pids.size(), pids, list(s.busy), list(s.wait_input_s),
           list(s.wait_output_s));
     }
+    std::string pruned_json;
+    for (const auto& [dataset, cik] : pruned)
+      pruned_json += fmt::format("{}{{\"dataset\": \"{}\", \"cik\": {}}}", pruned_json.empty() ? "" : ", ",
+                                 dataset_name(dataset), cik);
     return fmt::format(
         "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  "
         "\"files_seen\": {},\n"
@@ -399,10 +404,10 @@ struct Summary {
         "  \"rows\": {{{}}},\n"
         "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
         "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
-        "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"failure\": \"{}\"\n}}\n",
+        "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"pruned\": [{}],\n  \"failure\": \"{}\"\n}}\n",
         run_id, ::getpid(), status, log::json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
         files_rejected, rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
-        log::json_escape(suggestion), restarts.size(), filers_pruned, log::json_escape(failure));
+        log::json_escape(suggestion), restarts.size(), filers_pruned, pruned_json, log::json_escape(failure));
   }
 
   std::string busy_json() const {
@@ -655,6 +660,8 @@ class Supervisor {
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a
   // dataset the inputs hold (a run over submissions alone never prunes companyfacts). Each
   // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
+  static constexpr std::size_t kPrunedNamed = 20;       // on the message line
+  static constexpr std::size_t kPrunedListed = 100000;  // in the summary JSON
   void prune_absent(SinkAdmin& admin, const std::vector<InputFile>& files) {
     std::set<Dataset> datasets;                       // held by the inputs
     std::set<std::pair<Dataset, std::int64_t>> keep;  // (dataset, cik) the inputs name
@@ -672,11 +679,16 @@ class Supervisor {
     std::string named;
     for (const auto& [dataset, cik] : gone) {
       admin.delete_filer(dataset, cik);
-      named += fmt::format("{}{} {}", named.empty() ? "" : ", ", dataset_name(dataset), cik);
+      if (summary_.pruned.size() < kPrunedListed) summary_.pruned.emplace_back(dataset, cik);
+      if (summary_.pruned.size() <= kPrunedNamed)
+        named += fmt::format("{}{} CIK {}", named.empty() ? "" : ", ", dataset_name(dataset), cik);
     }
     summary_.filers_pruned = gone.size();
+    if (gone.size() > kPrunedNamed)
+      named += fmt::format(" and {} more (--summary-json lists {})", gone.size() - kPrunedNamed,
+                           gone.size() > kPrunedListed ? fmt::format("the first {}", kPrunedListed) : "them all");
     log::info("--prune: {} filers no input names any more were deleted{}{}", gone.size(), named.empty() ? "" : ": ",
-              named.size() > 2000 ? named.substr(0, 2000) + "..." : named);
+              named);
   }
 
   // File counts from what the sink holds for this run, when the stage counters could count a

@@ -85,10 +85,17 @@ def make_snapshots(data_dir, work):
     return a, b
 
 
-def run(bin_dir, source, url, *extra):
+def run_with_summary(bin_dir, source, url, *extra):
+    """Exit code, stderr and the run's summary (--summary-json -)."""
     r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", source, "--sink", url, "--parsers", "2",
-                        "--progress", "never", "--max-restarts", "0", *extra], capture_output=True, text=True, timeout=600)
-    return r.returncode, r.stderr
+                        "--progress", "never", "--max-restarts", "0", "--summary-json", "-", *extra],
+                       capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stderr, json.loads(r.stdout) if r.stdout else {}
+
+
+def run(bin_dir, source, url, *extra):
+    code, err, _ = run_with_summary(bin_dir, source, url, *extra)
+    return code, err
 
 
 def same_tables(sink, got, want, what, stale_concepts):
@@ -118,11 +125,15 @@ def scenario(sink, bin_dir, a, b, writers):
     code, err = run(bin_dir, a, clean_a, *w)
     check(code == 0, f"{sink.name}: loading A again exited {code}: {err[-800:]}")
     # Exit 3: B's truncated file is rejected (the only reject).
-    code, err = run(bin_dir, b, incremental, "--prune", *w)
+    code, err, summary = run_with_summary(bin_dir, b, incremental, "--prune", *w)
     check(code == 3 and " 1 rejected" in err and "CIK0001652044.json" in err,
           f"{sink.name}: loading B over A exited {code}: {err[-800:]}")
     check("replaced their filers" in err, f"{sink.name}: no second pass reported: {err[-800:]}")
     check("--prune: 2 filers" in err, f"{sink.name}: --prune did not delete the 2 absent filers: {err[-800:]}")
+    check("submissions CIK 310522" in err and "companyfacts CIK 1045810" in err,
+          f"{sink.name}: --prune did not name the filers it deleted: {err[-800:]}")
+    check(sorted((p["dataset"], p["cik"]) for p in summary.get("pruned", [])) ==
+          [("companyfacts", 1045810), ("submissions", 310522)], f"{sink.name}: pruned in the summary")
     code, err = run(bin_dir, b, clean, *w)
     check(code == 3, f"{sink.name}: clean load of B exited {code}: {err[-800:]}")
     clean_rows = rows_by_table(err)
