@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -189,11 +190,25 @@ void print_table(const std::vector<std::string>& header, const std::vector<SinkA
     line([&](std::size_t c) { return c < row.size() ? row[c].value_or("-") : std::string("-"); });
 }
 
-json rows_json(const std::vector<std::string>& header, const std::vector<SinkAdmin::TextRow>& rows) {
+// Rows as JSON objects; the columns named in `numeric` (counts, ids) as numbers, so scripts
+// compare them without converting, NULL as null.
+json rows_json(const std::vector<std::string>& header, const std::vector<SinkAdmin::TextRow>& rows,
+               const std::set<std::string>& numeric) {
   json out = json::array();
   for (const auto& row : rows) {
     json o;
-    for (std::size_t c = 0; c < header.size() && c < row.size(); ++c) o[header[c]] = row[c] ? json(*row[c]) : json();
+    for (std::size_t c = 0; c < header.size() && c < row.size(); ++c) {
+      if (!row[c]) {
+        o[header[c]] = nullptr;
+      } else if (numeric.count(header[c])) {
+        std::int64_t n = 0;
+        const std::string& t = *row[c];
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        o[header[c]] = ec == std::errc{} && end == t.data() + t.size() ? json(n) : json(t);
+      } else {
+        o[header[c]] = *row[c];
+      }
+    }
     out.push_back(o);
   }
   return out;
@@ -287,7 +302,8 @@ int status_command(const std::vector<std::string>& args) {
   std::map<std::string, std::array<std::uint64_t, 4>> inputs;
   if (!paths.empty()) inputs = inputs_by_key(*admin, paths, duplicates);
   if (as_json) {
-    json out = {{"runs", rows_json(run_header, runs)}, {"files", rows_json(file_header, files)}};
+    json out = {{"runs", rows_json(run_header, runs, {"run", "seen", "loaded", "skipped", "rejected", "rows"})},
+                {"files", rows_json(file_header, files, {"files", "rows"})}};
     if (!paths.empty()) {
       out["inputs"] = json::object();
       for (const auto& [dataset, c] : inputs)
@@ -337,7 +353,7 @@ int rejects_command(const std::vector<std::string>& args) {
       "SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = 'rejected'" +
       run_filter + " ORDER BY dataset, cik, page, source_path");
   if (as_json) {
-    for (const json& row : rows_json(header, rows)) fmt::print("{}\n", row.dump());
+    for (const json& row : rows_json(header, rows, {"run_id"})) fmt::print("{}\n", row.dump());
     return 0;
   }
   fmt::print("dataset\tsource_file\tsource_path\trun_id\terror\n");

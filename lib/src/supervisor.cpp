@@ -3,7 +3,7 @@
 // A run: list the inputs, ask the sink what is already loaded, create the control segment and
 // one pool segment per producer (pre-faulted), fork+exec the stage processes, then wait for
 // them with signals blocked and taken synchronously (sigtimedwait), so Ctrl-C, child exits and
-// the once-a-second progress line are handled in one loop with no async-signal hazards.
+// the progress line are handled in one loop with no async-signal hazards.
 // Segments are removed on every way out (RAII), also when a stage fails or the user interrupts.
 #include <fcntl.h>
 #include <signal.h>

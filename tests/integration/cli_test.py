@@ -281,10 +281,14 @@ def main():
         status = json.loads(out) if code == 0 else {}
         check(status.get("inputs", {}).get("submissions", {}).get("rejected") == 1 and status.get("runs"),
               f"status --json: {out[:400]}")
+        # Counts are numbers, not strings.
+        run_row = status.get("runs", [{}])[0]
+        check(isinstance(run_row.get("run"), int) and run_row.get("rejected") == 1 and
+              all(isinstance(f.get("files"), int) for f in status.get("files", [])), f"status --json types: {out[:400]}")
         code, out, _ = edgarpipe(bin_dir, "rejects", "--sink", run_db, "--json")
         rows = [json.loads(line) for line in out.splitlines()]
         check(code == 0 and len(rows) == 1 and rows[0]["source_file"] == "CIK0000000001.json" and
-              "(at byte" in rows[0]["error"], f"rejects --json: {out[:300]}")
+              "(at byte" in rows[0]["error"] and isinstance(rows[0]["run_id"], int), f"rejects --json: {out[:300]}")
 
         check_progress_and_logs(bin_dir, data_dir, work)
         check_man_page_and_completion(bin_dir, data_dir, work)
