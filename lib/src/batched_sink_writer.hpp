@@ -133,6 +133,13 @@ class BatchedSinkWriter : public SinkWriter {
   // A new connection with the session's preparation (staging tables...).
   virtual void reconnect() = 0;
 
+  // Rows of `table` in the files buffered for the next commit.
+  std::uint64_t rows_pending(TableId table) const {
+    std::uint64_t n = 0;
+    for (const auto& s : spans_) n += s.rows[static_cast<std::size_t>(table)];
+    return n;
+  }
+
   // Every buffered file at once.
   FileSpan whole_batch() const {
     FileSpan all;

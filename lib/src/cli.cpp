@@ -79,6 +79,9 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --prune               after a completed run, delete the filers that no input names any more
                         (in each dataset the inputs hold); needs the whole snapshot
   --no-indexes          do not build the secondary indexes after a fresh database's first load
+  --storage S           how a fresh database stores facts: row (default) or analytic
+                        (PostgreSQL: hash-partitioned by CIK; SQL Server: clustered columnstore);
+                        an existing database keeps its own
   --max-restarts N      after a stage process dies, restart the stages over the unfinished
                         files at most N times (0 to 100, default 3; 0: fail the run at once)
   --summary-json FILE   write the run summary as JSON (- for standard output)
@@ -120,13 +123,14 @@ Never creates a database.
 example: edgarpipe rejects --sink sqlite:edgar.db --run 12
 )";
 
-constexpr const char* kSchemaHelp = R"(usage: edgarpipe schema [--sink URL] [--no-indexes]
+constexpr const char* kSchemaHelp = R"(usage: edgarpipe schema [--sink URL] [--no-indexes] [--storage row|analytic]
 
 Prints the DDL the sink applies (tables, views, and the secondary indexes a first load builds),
 for review before a first load. Connects to nothing.
 
   --sink URL     the kind of sink and its options (default sqlite:edgar.db)
   --no-indexes   leave the secondary indexes out
+  --storage S    the facts storage of a first load with `run --storage S` (default row)
 
 example: edgarpipe schema --sink 'mssql://loader@db:1433/edgar?text=utf8'
 )";
@@ -366,15 +370,21 @@ int rejects_command(const std::vector<std::string>& args) {
 int schema_command(const std::vector<std::string>& args) {
   std::string sink = "sqlite:edgar.db";
   bool indexes = true;
+  Storage storage = Storage::kRow;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--sink" && i + 1 < args.size())
+    if (args[i] == "--sink" && i + 1 < args.size()) {
       sink = args[++i];
-    else if (args[i] == "--no-indexes")
+    } else if (args[i] == "--no-indexes") {
       indexes = false;
-    else
+    } else if (args[i] == "--storage" && i + 1 < args.size()) {
+      const auto s = parse_storage(args[++i]);
+      if (!s) throw UsageError(fmt::format("--storage takes row or analytic, not '{}'", args[i]));
+      storage = *s;
+    } else {
       throw UsageError(fmt::format("schema: unknown argument {}", args[i]));
+    }
   }
-  fmt::print("{}", schema_sql(parse_sink_url(sink), indexes));
+  fmt::print("{}", schema_sql(parse_sink_url(sink), indexes, storage));
   return 0;
 }
 

@@ -39,10 +39,22 @@ constexpr int kFilerLockSpace = 0x45505046;  // advisory lock key space of filer
 
 constexpr std::size_t kCommitBytes = 16 << 20;
 
-std::string build_schema() {
-  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return std::string(pg::type_name(t)); },
-                       "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY", create_table_if_absent,
-                       create_unique_index_if_absent});
+// Analytic storage hash-partitions facts by cik: a filer's facts are in one partition (its
+// replacement deletes from one), parallel writers mostly land in different ones, and every index
+// is per partition, so each is a sixteenth of the size. The key index includes cik, as a unique
+// index on a partitioned table must.
+std::string build_schema(Storage storage) {
+  SqlDialect d{[](ColumnType t, std::string_view, std::string_view) { return std::string(pg::type_name(t)); },
+               "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY", create_table_if_absent,
+               create_unique_index_if_absent};
+  if (storage == Storage::kAnalytic) {
+    d.facts_table_suffix = " PARTITION BY HASH (cik)";
+    for (std::uint32_t p = 0; p < kFactsPartitions; ++p)
+      d.facts_storage_ddl += fmt::format(
+          "CREATE TABLE IF NOT EXISTS facts_p{:02} PARTITION OF facts FOR VALUES WITH (MODULUS {}, REMAINDER {});\n", p,
+          kFactsPartitions, p);
+  }
+  return contract_ddl(d);
 }
 
 struct ResultDeleter {
@@ -169,6 +181,13 @@ class PostgresAdmin final : public SinkAdmin {
  public:
   PostgresAdmin(const std::string& conninfo, std::string schema) : db_(conninfo), schema_(std::move(schema)) {}
 
+  std::optional<Storage> stored_as() override {
+    const auto rows =
+        query("SELECT relkind FROM pg_class WHERE relname = 'facts' AND relnamespace = current_schema()::regnamespace");
+    if (rows.empty() || !rows[0][0]) return std::nullopt;
+    return *rows[0][0] == "p" ? Storage::kAnalytic : Storage::kRow;  // 'p': a partitioned table
+  }
+
   void create_schema() override {
     // Serialise concurrent first runs: CREATE ... IF NOT EXISTS races on the catalog otherwise.
     db_.exec("BEGIN");
@@ -177,8 +196,8 @@ class PostgresAdmin final : public SinkAdmin {
     if (!schema_.empty()) db_.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema_));
     try {
       apply_schema({"", "ALTER TABLE ingest_files RENAME TO ingest_files_v1",
-                    "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS.US')", build_schema(), false, SqlFlavor::kPostgres,
-                    [this](const std::string& sql) { db_.exec(sql); }});
+                    "to_char(loaded_at, 'YYYY-MM-DD HH24:MI:SS.US')", build_schema(storage_), false,
+                    SqlFlavor::kPostgres, [this](const std::string& sql) { db_.exec(sql); }});
     } catch (...) {
       PQclear(PQexec(db_.get(), "ROLLBACK"));
       throw;
@@ -457,10 +476,10 @@ std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, cons
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id) {
   return std::make_unique<PostgresWriter>(conninfo, run_id);
 }
-std::string postgres_schema_sql(const std::string& schema) {
-  if (schema.empty()) return build_schema();
+std::string postgres_schema_sql(const std::string& schema, Storage storage) {
+  if (schema.empty()) return build_schema(storage);
   return fmt::format("CREATE SCHEMA IF NOT EXISTS \"{}\";\nSET search_path TO \"{}\";\n", schema, schema) +
-         build_schema();
+         build_schema(storage);
 }
 
 }  // namespace edgarpipe

@@ -20,12 +20,12 @@ namespace edgarpipe {
 std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path);
 std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema);
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id);
-std::string postgres_schema_sql(const std::string& schema);
+std::string postgres_schema_sql(const std::string& schema, Storage storage);
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id);
 std::string sqlite_schema_sql();
 std::unique_ptr<SinkAdmin> open_mssql_admin(const std::string& url);
 std::unique_ptr<SinkWriter> open_mssql_writer(const std::string& url, std::int64_t run_id);
-std::string mssql_schema_sql(const std::string& url);
+std::string mssql_schema_sql(const std::string& url, Storage storage);
 std::string mssql_url_schema(const std::string& url);  // checks the URL; its schema=, if any
 bool mssql_url_utf8_text(const std::string& url);      // text=utf8
 
@@ -412,13 +412,20 @@ std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t ru
   return open_sqlite_writer(url.target, run_id);
 }
 
-std::string schema_sql(const SinkUrl& url, bool with_indexes) {
+std::string_view storage_name(Storage storage) noexcept { return storage == Storage::kAnalytic ? "analytic" : "row"; }
+std::optional<Storage> parse_storage(std::string_view name) noexcept {
+  if (name == "row") return Storage::kRow;
+  if (name == "analytic") return Storage::kAnalytic;
+  return std::nullopt;
+}
+
+std::string schema_sql(const SinkUrl& url, bool with_indexes, Storage storage) {
   if (url.kind == SinkUrl::Kind::kNull) return "-- the null: sink has no schema\n";
   const SqlFlavor flavor = url.kind == SinkUrl::Kind::kPostgres ? SqlFlavor::kPostgres
                            : url.kind == SinkUrl::Kind::kMssql  ? SqlFlavor::kMssql
                                                                 : SqlFlavor::kSqlite;
-  std::string sql = url.kind == SinkUrl::Kind::kPostgres ? postgres_schema_sql(url.schema)
-                    : url.kind == SinkUrl::Kind::kMssql  ? mssql_schema_sql(url.target)
+  std::string sql = url.kind == SinkUrl::Kind::kPostgres ? postgres_schema_sql(url.schema, storage)
+                    : url.kind == SinkUrl::Kind::kMssql  ? mssql_schema_sql(url.target, storage)
                                                          : sqlite_schema_sql();
   const char* end = flavor == SqlFlavor::kMssql ? "\nGO\n" : ";\n";
   sql += "\n-- Views (docs/tables.md), applied with the tables:\n";

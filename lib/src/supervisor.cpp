@@ -72,7 +72,8 @@ struct RunOptions {
   bool retry_rejected = false;
   bool force = false;
   bool prune = false;
-  bool no_indexes = false;  // --no-indexes: leave the secondary indexes to the operator
+  bool no_indexes = false;         // --no-indexes: leave the secondary indexes to the operator
+  std::optional<Storage> storage;  // --storage: for a fresh database (unset: row, or what it has)
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };
@@ -173,6 +174,10 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
       o.prune = true;
     } else if (arg == "--no-indexes") {
       o.no_indexes = true;
+    } else if (arg == "--storage") {
+      const std::string_view v = value();
+      o.storage = parse_storage(v);
+      if (!o.storage) throw UsageError(fmt::format("--storage takes row or analytic, not '{}'", v));
     } else if (arg == "--max-restarts") {
       const std::string_view v = value();
       if (v != "0" && (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos || v.size() > 3 ||
@@ -465,6 +470,7 @@ class Supervisor {
     auto admin = open_sink_admin(sink_url);
     for (const InputFile& f : files)
       if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
+    admin->set_storage(choose_storage(*admin, sink_url));
     admin->create_schema();
     if (o_.retry_rejected) {
       std::set<FileKey> rejected;
@@ -655,6 +661,26 @@ class Supervisor {
       if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end())
         f.known.push_back({d, it->second});
     }
+  }
+
+  // --storage names how a fresh database stores facts; an existing one keeps its own, and a
+  // run that asks for the other is refused before it loads (converting ~100M facts is a DBA's
+  // decision: docs/tables.md, "Storage").
+  Storage choose_storage(SinkAdmin& admin, const SinkUrl& sink_url) {
+    if (sink_url.kind == SinkUrl::Kind::kSqlite || sink_url.kind == SinkUrl::Kind::kNull) {
+      if (o_.storage == Storage::kAnalytic)
+        log::info(
+            "--storage analytic: SQLite has no partitioned or columnar tables; facts stay a rowid table "
+            "(docs/tables.md, \"Storage\")");
+      return Storage::kRow;
+    }
+    const std::optional<Storage> has = admin.stored_as();
+    if (o_.storage && has && *has != *o_.storage)
+      throw UsageError(
+          fmt::format("--storage {}: this database holds facts as {} storage, chosen at its first load; "
+                      "load into a new database (or schema=) to change it",
+                      storage_name(*o_.storage), storage_name(*has)));
+    return o_.storage.value_or(has.value_or(Storage::kRow));
   }
 
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a

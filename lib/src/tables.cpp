@@ -161,7 +161,7 @@ std::string contract_ddl(const SqlDialect& d) {
     columns(t.name, t.columns, 0);
     if (t.id == TableId::kFacts) {
       sql.resize(sql.size() - 2);
-      sql += "\n);\n";
+      sql += "\n)" + d.facts_table_suffix + ";\n" + d.facts_storage_ddl;
       sql += fmt::format("{} (cik, taxonomy, concept, unit, {}, period_end, accession_number);\n",
                          d.create_unique_index("facts_key", "facts"), d.facts_period_start);
     } else {

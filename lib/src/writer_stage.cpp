@@ -117,7 +117,8 @@ class Writer {
   // the file across transactions.
   void maybe_commit(Clock::duration interval) {
     if (file_open_ || !pending_) return;
-    if (Clock::now() - last_commit_ >= interval || sink_->wants_commit()) commit();
+    const auto since = Clock::now() - last_commit_;
+    if (sink_->wants_commit() || (since >= interval && sink_->timed_commit_ready(since))) commit();
   }
 
   // Applies records of parser p's next chunk (or the one held for it) until the chunk ends, or

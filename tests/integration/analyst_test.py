@@ -8,7 +8,10 @@ Loads the samples into SQLite and PostgreSQL, then:
   EXPLAIN QUERY PLAN has no SCAN of a table (scans of its own co-routines are fine), and
   PostgreSQL's EXPLAIN has no Seq Scan on them with seq scans disabled (the samples are small
   enough that the planner would rightly prefer one otherwise);
-- every view returns the same rows in SQLite and PostgreSQL, and so does every query of the set.
+- every view returns the same rows in SQLite and PostgreSQL, and so does every query of the set;
+- PostgreSQL with --storage analytic (facts hash-partitioned by cik) passes the same checks with
+  the same rows, a one-company query reads one partition, and a later run that asks for the other
+  storage is refused before it loads.
 
 Usage: analyst_test.py BIN_DIR DATA_DIR QUERY_DIR
 """
@@ -69,12 +72,12 @@ def table_scans(sink, url, sql):
         return sorted(bad), "\n".join(plan)
     plan = subprocess.run(["psql", "-X", "-A", "-t", url, "-c", "SET enable_seqscan = off",
                            "-c", "EXPLAIN " + sql], capture_output=True, text=True, check=True).stdout
-    return sorted(set(re.findall(r"Seq Scan on (facts|filings)\b", plan))), plan
+    return sorted(set(re.findall(r"Seq Scan on (facts(?:_p\d+)?|filings)\b", plan))), plan
 
 
-def scenario(sink, bin_dir, data, queries):
+def scenario(sink, bin_dir, data, queries, storage=()):
     url = sink.fresh()
-    code, err = run(bin_dir, url, data)
+    code, err = run(bin_dir, url, data, *storage)
     check(code == 0 and "built 6 secondary indexes" in err, f"{sink.name}: first load: exit {code}: {err[-500:]}")
     code, err = run(bin_dir, url, data)
     check(code == 0 and "secondary indexes" not in err, f"{sink.name}: a rerun built indexes: {err[-500:]}")
@@ -82,7 +85,7 @@ def scenario(sink, bin_dir, data, queries):
         bad, plan = table_scans(sink, url, sql)
         check(not bad, f"{sink.name}: {name} scans {bad}:\n{plan}")
     bare = sink.fresh()
-    code, err = run(bin_dir, bare, data, "--no-indexes")
+    code, err = run(bin_dir, bare, data, "--no-indexes", *storage)
     check(code == 0 and "secondary indexes" not in err, f"{sink.name}: --no-indexes built indexes: {err[-500:]}")
     if isinstance(sink, Sqlite):
         present = [r[0] for r in sink.query(bare, "SELECT name FROM sqlite_master WHERE type = 'index'")]
@@ -100,6 +103,16 @@ def scenario(sink, bin_dir, data, queries):
         results[view] = got
     for name, sql in queries.items():
         results[name] = rows(sink, url, sql)
+    if storage:
+        partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
+        check(partitions == [("16",)] or partitions == [(16,)], f"{sink.name}: facts partitions: {partitions}")
+        plan = subprocess.run(["psql", "-X", "-A", "-t", url, "-c", "EXPLAIN " + queries["01_company_concept_history.sql"]],
+                              capture_output=True, text=True, check=True).stdout
+        read = set(re.findall(r"on (facts_p\d+)", plan))
+        check(len(read) == 1, f"{sink.name}: one company's facts read {sorted(read)} partitions:\n{plan}")
+        code, err = run(bin_dir, url, data, "--storage", "row")
+        check(code == 2 and "holds facts as analytic storage" in err, f"{sink.name}: --storage row over analytic: "
+                                                                        f"exit {code}: {err[-300:]}")
     return results
 
 
@@ -124,11 +137,18 @@ def main():
                 pg_results = scenario(pg, bin_dir, data, queries)
             finally:
                 pg.drop_all()
-            for name, got in lite.items():
-                want = pg_results.get(name)
-                diff = sorted(set(got) ^ set(want or []))[:3]
-                check(got == want, f"{name}: SQLite and PostgreSQL differ ({len(got)} vs {len(want or [])} rows), "
-                                   f"e.g. {diff}")
+            pg_analytic = Postgres(os.environ["EDGARPIPE_TEST_PG"], "analyst_test_analytic")
+            pg_analytic.name = "PostgreSQL (--storage analytic)"
+            try:
+                analytic_results = scenario(pg_analytic, bin_dir, data, queries, ("--storage", "analytic"))
+            finally:
+                pg_analytic.drop_all()
+            for other, results in (("PostgreSQL", pg_results), ("PostgreSQL --storage analytic", analytic_results)):
+                for name, got in lite.items():
+                    want = results.get(name)
+                    diff = sorted(set(got) ^ set(want or []))[:3]
+                    check(got == want, f"{name}: SQLite and {other} differ ({len(got)} vs {len(want or [])} rows), "
+                                       f"e.g. {diff}")
         else:
             print("EDGARPIPE_TEST_PG is not set: PostgreSQL part skipped", file=sys.stderr)
     finally:

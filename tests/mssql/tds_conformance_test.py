@@ -82,13 +82,13 @@ def make_corpus(data_dir, root):
             "CIK0000999996.json": "database refused a row: bulk copy into companies: Msg 2627"}
 
 
-def with_endpoint(bin_dir, log_path, args, server_args=()):
+def with_endpoint(bin_dir, log_path, args, server_args=(), env_extra=None):
     """`edgarpipe ARGS` with --sink pointing at a fresh tds_server.py (logging to LOG_PATH)."""
     server = subprocess.Popen([sys.executable, os.path.join(HERE, "tds_server.py"), "--out", log_path, *server_args],
                               stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline().split()[1])
-        env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD)
+        env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD, **(env_extra or {}))
         env.pop("TDSDUMP", None)
         return subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args, "--sink",
                                f"mssql://tester@127.0.0.1:{port}/edgar"],
@@ -331,6 +331,35 @@ def main():
         check(len(keys) == len(set(keys)) == files, f"the folder and its zip: {len(keys)} ingest rows for {files} keys")
         check(len(twice_got["companies"]) == counts["companies"],
               f"the folder and its zip: {len(twice_got['companies'])} companies rows, {counts['companies']} expected")
+
+        # --storage analytic: facts become a clustered columnstore, made in facts' guarded block
+        # before its key index; the writer holds facts back for a compressed row group (102,400
+        # rows) where row storage commits every 2 s. A writer slowed to 600 ms a file (5 files: 3 s)
+        # makes the difference show: two facts bulk loads in row storage, one under the columnstore.
+        slow = {"EDGARPIPE_TEST_FAULT": "slow:writer:600"}
+        bulk_counts = {}
+        for storage in ("row", "analytic"):
+            log = os.path.join(work, f"storage-{storage}.jsonl")
+            r = with_endpoint(bin_dir, log, ["run", small, "--writers", "1", "--progress", "never", "--max-restarts", "0",
+                                             "--storage", storage], env_extra=slow)
+            check(r.returncode == 0, f"--storage {storage}: exit {r.returncode}: {r.stderr[-400:]}")
+            events = [json.loads(line) for line in open(log, encoding="utf-8")]
+            ddl = "\n".join(e["text"] for e in events if e["kind"] == "sql" and "CREATE TABLE" in e["text"])
+            block = re.search(r"IF OBJECT_ID\(N'facts', N'U'\) IS NULL BEGIN\nCREATE TABLE facts \(.*?\nEND;", ddl, re.S)
+            cci = "CREATE CLUSTERED COLUMNSTORE INDEX facts_columnstore ON facts;"
+            if storage == "analytic":
+                check(block is not None and cci in block.group(0) and
+                      block.group(0).index(cci) < block.group(0).index("CREATE UNIQUE INDEX facts_key"),
+                      f"--storage analytic: no columnstore before facts_key in facts' block: {ddl[:300]}")
+            else:
+                check(cci not in ddl, "row storage made a columnstore")
+            bulk_counts[storage] = sum(1 for e in committed_bulk(events) if e["table"] == "facts")
+        check(bulk_counts["row"] >= 2 and bulk_counts["analytic"] == 1,
+              f"facts bulk loads, row vs columnstore: {bulk_counts} (expected several vs one)")
+        again = with_endpoint(bin_dir, os.path.join(work, "storage-schema.jsonl"),
+                              ["schema", "--storage", "analytic"])
+        check(again.returncode == 0 and "CREATE CLUSTERED COLUMNSTORE INDEX facts_columnstore ON facts" in again.stdout,
+              f"schema --storage analytic: {again.stdout[:200]}{again.stderr[-200:]}")
 
         # A source path of 4001 characters (the canonical path of the file).
         long_corpus = os.path.join(work, "long")

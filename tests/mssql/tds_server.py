@@ -397,6 +397,7 @@ class Session(threading.Thread):
 
     discard = False  # --discard: answer bulk loads without decoding them (for benchmarks)
     conflicts = 0    # --concept-conflicts N: the first N concepts inserts fail with error 2627
+    columnstore = False  # a CREATE CLUSTERED COLUMNSTORE INDEX on facts was run (--storage analytic)
 
     def __init__(self, sock, log, tables):
         super().__init__(daemon=True)
@@ -521,6 +522,16 @@ class Session(threading.Thread):
         if "SELECT @applock_result" in text:  # sp_getapplock: granted at once
             self.send(colmetadata([("applock_result", "INT", False)]) + bytes([TOKEN_ROW]) + struct.pack("<i", 0)
                       + done(0x0010, count=1))
+            return
+        if "CREATE CLUSTERED COLUMNSTORE INDEX" in text and " ON facts" in text:
+            Session.columnstore = True
+        if "sys.indexes" in text and "type = 5" in text:  # is facts a clustered columnstore? (stored_as)
+            columns = [("n", "INT", True)]
+            if "CASE WHEN OBJECT_ID" in text and "facts" not in self.tables:
+                value = None  # no facts table yet
+            else:
+                value = 1 if Session.columnstore else 0
+            self.send(colmetadata(columns) + row_token(columns, [value]) + done(0x0010, count=1))
             return
         for prefix, (columns, rows) in CANNED.items():
             if text.startswith(prefix):

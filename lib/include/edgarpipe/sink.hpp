@@ -93,8 +93,12 @@ class SinkAdmin {
  public:
   virtual ~SinkAdmin() = default;
   // Idempotent. A database of an older layout is upgraded in place, in one transaction, with a
-  // line on stderr; one of a newer layout is refused.
+  // line on stderr; one of a newer layout is refused. A fresh database gets the facts storage of
+  // set_storage (tables.hpp); an existing one keeps its own.
   virtual void create_schema() = 0;
+  void set_storage(Storage storage) { storage_ = storage; }
+  // How the database holds facts, read from its catalog; nullopt while it has no facts table.
+  virtual std::optional<Storage> stored_as() { return Storage::kRow; }
   virtual std::int64_t begin_run(const RunStart& run) = 0;
   virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
   // Key -> content hash, for every key whose status is 'loaded'.
@@ -159,6 +163,8 @@ class SinkAdmin {
   virtual std::chrono::milliseconds dead_session_grace() const { return std::chrono::seconds(5); }
   virtual void unlock_runs_exclusive() = 0;
   virtual void lock_runs_shared() = 0;  // waits while another admin holds it exclusive
+
+  Storage storage_ = Storage::kRow;  // for a fresh database's facts (set_storage)
 };
 
 struct FileMeta {
@@ -216,6 +222,10 @@ class SinkWriter {
   // True when the sink holds enough buffered work that the writer should commit at the next
   // file boundary (bounds the memory of sinks that buffer).
   virtual bool wants_commit() const { return false; }
+  // Whether a commit the writer would make because time passed may happen now (one for size,
+  // wants_commit, and the last one always do): the SQL Server sink over a columnstore holds
+  // its facts back until they fill a compressed row group.
+  virtual bool timed_commit_ready(std::chrono::steady_clock::duration /*since_last*/) const { return true; }
 };
 
 std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url);
@@ -223,7 +233,10 @@ std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t ru
 
 // The DDL a sink would apply, views and (unless --no-indexes) secondary indexes included, for
 // `edgarpipe schema` and review by a DBA.
-std::string schema_sql(const SinkUrl& url, bool with_indexes = true);
+std::string schema_sql(const SinkUrl& url, bool with_indexes = true, Storage storage = Storage::kRow);
+// "row" / "analytic", and back (nullopt for anything else).
+std::string_view storage_name(Storage storage) noexcept;
+std::optional<Storage> parse_storage(std::string_view name) noexcept;
 
 // "xxh3:0123456789abcdef": content hashes as stored in ingest_files.content_hash.
 std::string format_content_hash(std::uint64_t hash);

@@ -65,6 +65,11 @@ struct SqlDialect {
   // Closes what create_table opened, after the table's indexes: a dialect without IF NOT EXISTS
   // for indexes creates them with their table, in one guarded block (SQL Server: "END;").
   std::string_view end_table = {};
+  // --storage analytic (docs/tables.md, "Storage"): appended to the facts table's definition
+  // ("PARTITION BY HASH (cik)"), and statements after it, before its key index (its partitions,
+  // a clustered columnstore index).
+  std::string facts_table_suffix = {};
+  std::string facts_storage_ddl = {};
 };
 std::string create_table_if_absent(std::string_view table);  // the standard forms, for PostgreSQL
 std::string create_unique_index_if_absent(std::string_view index, std::string_view table);  // and SQLite
@@ -74,6 +79,14 @@ std::string contract_ddl(const SqlDialect& dialect);
 
 // The analyst layer (docs/tables.md, "Indexes and views"): what differs between the sinks' SQL.
 enum class SqlFlavor : std::uint8_t { kSqlite, kPostgres, kMssql };
+
+// How the facts table is stored (--storage; docs/tables.md, "Storage"). Chosen when a database
+// is created; later runs keep what the database has.
+enum class Storage : std::uint8_t {
+  kRow,       // a plain table (heap, rowid table) with a unique key index
+  kAnalytic,  // PostgreSQL: hash-partitioned by cik; SQL Server: a clustered columnstore index
+};
+inline constexpr std::uint32_t kFactsPartitions = 16;  // PostgreSQL's hash partitions under kAnalytic
 
 struct SecondaryIndex {
   std::string_view name, table, columns;
