@@ -32,4 +32,5 @@ echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md f
 build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null
 benchmarks/pipeline/harness.py benchmarks/pipeline/scenarios/smoke.json --out build/harness-smoke >/dev/null
 test -s build/harness-smoke/results.csv && test -s build/harness-smoke/timeline-smoke.png
+benchmarks/queries/run_queries.py --bin build/bin --companyfacts 10 --submissions 50 --runs 1 >/dev/null
 echo "deploy/test.sh: all passed"

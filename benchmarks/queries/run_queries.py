@@ -50,8 +50,9 @@ def cell(v):
 
 
 def sqlite_query(path, sql, timed):
-    out = subprocess.run(["sqlite3", "-batch", "-separator", "\x1f", "-nullvalue", "<NULL>", path,
-                          *([".timer on"] if timed else []), sql], capture_output=True, text=True, check=True).stdout
+    script = (".timer on\n" if timed else "") + sql.strip().rstrip(";") + ";\n"
+    out = subprocess.run(["sqlite3", "-batch", "-bail", "-separator", "\x1f", "-nullvalue", "<NULL>", path],
+                         input=script, capture_output=True, text=True, check=True).stdout
     seconds = [float(m.group(1)) for m in re.finditer(r"^Run Time: real ([0-9.]+)", out, re.M)]
     rows = [line for line in out.splitlines() if not line.startswith("Run Time:")]
     return rows, sum(seconds)

@@ -289,8 +289,10 @@ class PostgresAdmin final : public SinkAdmin {
   }
 
  protected:
-  // A session-level advisory lock: it goes with the connection, so with the supervisor.
-  static constexpr const char* kRunLock = "1162891346, 0";  // "EPPR": edgarpipe runs
+  // A session-level advisory lock: it goes with the connection, so with the supervisor. Advisory
+  // locks are per database; the second key is the schema's, so edgarpipe databases in two
+  // schemas of one database (schema=) do not take each other's runs for their own.
+  static constexpr const char* kRunLock = "1162891346, hashtext(current_schema())";  // "EPPR": edgarpipe runs
   SqlFlavor flavor() const override { return SqlFlavor::kPostgres; }
   bool has_layout_1() override {
     Result r = db_.exec(

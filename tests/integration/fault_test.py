@@ -157,18 +157,39 @@ def killed_building_indexes(sink, bin_dir, corpus, clean, clean_code, writers):
     check("secondary indexes in " in err, f"{sink.name}, {what}: the rerun did not build the indexes: {err[-600:]}")
 
 
-def dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers):
+def dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers, other_schema=False):
     """A dead run whose run lock outlives it for a moment, as a killed supervisor's PostgreSQL
     backend holds it until its statement (a CREATE INDEX of minutes) ends: the rerun must wait
-    for it and mark the run interrupted, not take it for a live run and leave it 'running'."""
-    what = "a dead run's lock held for 1.5 s after it"
+    for it and mark the run interrupted, not take it for a live run and leave it 'running'.
+    other_schema: instead, a real run into another schema of the same database (schema=), slowed
+    to outlast the rerun's wait, is alive meanwhile: it must not count as a run of this one."""
+    what = "a live run's lock in another schema" if other_schema else "a dead run's lock held for 1.5 s after it"
     url = sink.fresh()
     code, err = finish(start(bin_dir, corpus, url, writers))
     check(code == clean_code, f"{sink.name}, {what}: the first load exited {code}: {err[-600:]}")
     sink.query(url, "UPDATE ingest_runs SET status = 'running' WHERE run_id = (SELECT max(run_id) FROM ingest_runs)")
+    if other_schema:
+        neighbour_url = url + ("&" if "?" in url else "?") + "schema=neighbour"
+        neighbour = subprocess.Popen([os.path.join(bin_dir, "edgarpipe"), "run", corpus, "--sink", neighbour_url,
+                                      "--progress", "never", "--max-restarts", "0"],
+                                     env={**os.environ, "EDGARPIPE_TEST_FAULT": "slow:writer:20"},
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until it holds its run lock (its run is recorded)
+            try:
+                if sink.query(url, "SELECT count(*) FROM neighbour.ingest_runs WHERE status = 'running'") == [("1",)]:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.1)
+        after_dead_supervisor(sink, bin_dir, corpus, url, clean, clean_code, writers, [], 0, what)
+        check(neighbour.poll() is None, f"{sink.name}, {what}: the neighbour run ended before the check")
+        neighbour.kill()
+        neighbour.communicate()
+        return
     holder = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
-    holder.stdin.write("SELECT pg_advisory_lock_shared(1162891346, 0);\n")  # kRunLock of postgres_sink.cpp
+    holder.stdin.write("SELECT pg_advisory_lock_shared(1162891346, hashtext(current_schema()));\n")  # kRunLock
     holder.stdin.flush()
     holder.stdout.readline()  # the lock is held once psql answers
     release = lambda: holder.communicate("")
@@ -196,6 +217,7 @@ def campaign(sink, bin_dir, corpus, writers, trials, seed):
     killed_building_indexes(sink, bin_dir, corpus, clean, clean_code, writers)
     if not isinstance(sink, Sqlite):  # a dead process's flock goes with it: no such window
         dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers)
+        dead_run_lock_held_briefly(sink, bin_dir, corpus, clean, clean_code, writers, other_schema=True)
     print(f"{sink.name}: {trials} trials, clean load {clean_seconds:.2f} s", file=sys.stderr)
 
 
