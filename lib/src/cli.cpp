@@ -9,7 +9,9 @@
 
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -63,7 +65,8 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --sink URL            sqlite:PATH (default sqlite:edgar.db), postgresql://USER@HOST:PORT/DB
                         (or a libpq key=value conninfo; password via PGPASSWORD or ~/.pgpass),
                         mssql://USER@HOST:PORT/DB (password via EDGARPIPE_MSSQL_PASSWORD), or
-                        null: (count and discard)
+                        null: (count and discard); either password may also be a file,
+                        pgpassword or mssql-password, in $CREDENTIALS_DIRECTORY (systemd)
   --readers N           reader processes (default 1)
   --parsers N           parser processes (default 2)
   --writers N           writer processes (default 1; SQLite takes one writer at a time)
@@ -404,8 +407,25 @@ int cleanup_command(const std::vector<std::string>& args) {
 
 }  // namespace
 
+// systemd's LoadCredential= (and any runner that mounts secrets as files) puts them under
+// $CREDENTIALS_DIRECTORY: `pgpassword` and `mssql-password` become the variables libpq and the
+// SQL Server sink read, unless those are set already. The stage processes inherit them.
+void load_credentials() {
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  if (dir == nullptr) return;
+  for (const auto& [file, variable] :
+       {std::pair{"pgpassword", "PGPASSWORD"}, std::pair{"mssql-password", "EDGARPIPE_MSSQL_PASSWORD"}}) {
+    if (std::getenv(variable) != nullptr) continue;
+    std::ifstream in(std::filesystem::path(dir) / file);
+    std::string secret;
+    if (!in || !std::getline(in, secret)) continue;  // the first line: a trailing newline is not the password's
+    ::setenv(variable, secret.c_str(), 1);
+  }
+}
+
 int cli_main(int argc, char** argv) {
   log::configure_from_environment();  // a run started by sync or tune follows their -q/-v
+  load_credentials();
   try {
     argc = log::take_options(argc, argv);
   } catch (const std::invalid_argument& e) {

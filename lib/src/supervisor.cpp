@@ -467,6 +467,7 @@ class Supervisor {
           "warning: --writers {}: SQLite takes one writing transaction at a time, so more writers "
           "only take turns (and load slower); use one, or a server database",
           o_.writers);
+    check_shared_memory_at_start();
     auto admin = open_sink_admin(sink_url);
     for (const InputFile& f : files)
       if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
@@ -521,7 +522,8 @@ class Supervisor {
       if (reloaded || !summary_.restarts.empty()) recount_files(*admin);
       if (o_.prune && !failed_ && !interrupted_signal_) prune_absent(*admin, files);
       admin->retire_stale_records(summary_.run_id);
-      if (!failed_ && !interrupted_signal_ && !o_.no_indexes) build_indexes(*admin);
+      if (!failed_ && !interrupted_signal_ && !o_.no_indexes && sink_url.kind != SinkUrl::Kind::kNull)
+        build_indexes(*admin);
     } catch (const std::exception& e) {
       summary_.failure = e.what();
       failed_ = true;
@@ -795,6 +797,29 @@ class Supervisor {
     return held;
   }
 
+  // Refuses a /dev/shm smaller than the pools: container engines mount 64 MiB by default, where
+  // the pools of one reader alone take 360 MiB (--max-file-size 256). Says what size to give.
+  void check_shared_memory(std::uint64_t control_bytes, std::uint64_t raw_bytes, std::uint64_t batch_bytes) const {
+    const std::uint64_t total = control_bytes + o_.readers * raw_bytes + o_.parsers * batch_bytes;
+    const std::int64_t available = ipc::shm_bytes_available();
+    if (available < 0 || static_cast<std::uint64_t>(available) >= total) return;
+    // A quarter more than the pools, in whole 64 MiB: the room other runs or restarts may need.
+    const std::uint64_t suggest = (total + total / 4 + (64 * kMiB) - 1) / (64 * kMiB) * 64;
+    throw std::runtime_error(fmt::format(
+        "/dev/shm has {} MiB free but the pools need {} MiB ({} reader{} x {} MiB, {} parser{} x {} MiB): lower "
+        "--max-file-size or --readers, or enlarge /dev/shm (a container: --shm-size={}m; Kubernetes: a Memory "
+        "emptyDir on /dev/shm with sizeLimit {}Mi)",
+        available / static_cast<std::int64_t>(kMiB), total / kMiB, o_.readers, o_.readers == 1 ? "" : "s",
+        raw_bytes / kMiB, o_.parsers, o_.parsers == 1 ? "" : "s", batch_bytes / kMiB, suggest, suggest));
+  }
+
+  // The same check before anything is recorded in the sink: the pools' sizes without the
+  // manifest (the control segment is small next to them).
+  void check_shared_memory_at_start() const {
+    check_shared_memory(0, ipc::ChunkPool::bytes_for(raw_classes(o_.max_file_mib * kMiB)),
+                        ipc::ChunkPool::bytes_for(batch_classes(o_.batch_kib * 1024, o_.writers)));
+  }
+
   void launch_and_wait(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
     const auto removed = ipc::remove_stale_segments();
     if (!removed.empty()) log::info("removed {} shared memory segments of dead runs", removed.size());
@@ -811,12 +836,8 @@ class Supervisor {
     const std::uint64_t control_bytes = PipelineLayout::bytes_for(shape, files);
     const std::uint64_t raw_bytes = ipc::ChunkPool::bytes_for(raw);
     const std::uint64_t batch_bytes = ipc::ChunkPool::bytes_for(batch);
-    const std::uint64_t total = control_bytes + o_.readers * raw_bytes + o_.parsers * batch_bytes;
     const std::int64_t available = ipc::shm_bytes_available();
-    if (available >= 0 && static_cast<std::uint64_t>(available) < total)
-      throw std::runtime_error(fmt::format(
-          "/dev/shm has {} MiB free but the pools need {} MiB: lower --max-file-size or --readers, or enlarge /dev/shm",
-          available / static_cast<std::int64_t>(kMiB), total / kMiB));
+    check_shared_memory(control_bytes, raw_bytes, batch_bytes);
 
     std::random_device random;
     const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());

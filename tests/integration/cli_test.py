@@ -17,6 +17,8 @@ that failed before):
 - the progress line, under a real pseudo-terminal, counts files and bytes at commit, shows the
   elapsed time, fits the terminal's width and redraws in place; without a terminal it is a plain
   line per --progress-interval, only with --progress always;
+- a /dev/shm smaller than the pools (a container's 64 MiB) stops the run before it touches the
+  sink, with the --shm-size to give;
 - docs/edgarpipe.1 is what docs/make-manpage.py makes of the --help texts and renders without
   warnings; the bash completion completes commands, options and their values; both install.
 
@@ -198,6 +200,22 @@ t {exe} run --log-format ''
           f"cmake --install: {r.stdout[-300:]}{r.stderr[-300:]}")
 
 
+def check_small_shared_memory(bin_dir, data_dir, work):
+    """A container's default /dev/shm (64 MiB, here a private tmpfs mount): the run stops before
+    it touches the sink, saying which --shm-size and emptyDir size to give."""
+    db = os.path.join(work, "shm.db")
+    script = (f"mount -t tmpfs -o size=64m tmpfs /dev/shm && exec {os.path.join(bin_dir, 'edgarpipe')} run "
+              f"{data_dir} --sink sqlite:{db}")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+    if "mount:" in r.stderr or "unshare:" in r.stderr:
+        print(f"note: no private /dev/shm here ({r.stderr.strip()[:120]}); the small-/dev/shm check is skipped")
+        return
+    check(r.returncode == 1 and "/dev/shm has 64 MiB free but the pools need" in r.stderr and
+          "--shm-size=512m" in r.stderr and "sizeLimit 512Mi" in r.stderr and r.stderr.count("\n") == 1,
+          f"a 64 MiB /dev/shm: exit {r.returncode}: {r.stderr[-400:]}")
+    check(not os.path.exists(db), "a run refused for its /dev/shm created the database")
+
+
 def main():
     bin_dir, data_dir = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="edgarpipe-cli-")
@@ -220,6 +238,8 @@ def main():
         code, _, err = edgarpipe(bin_dir, "run", fund, f"--sink=sqlite:{db}", "--progress=never",
                                  "--max-restarts=0")
         check(code == 0 and os.path.exists(db), f"--opt=value: exit {code}: {err[-300:]}")
+        code, _, err = edgarpipe(bin_dir, "run", fund, "--sink", "null:")
+        check(code == 0 and "indexes" not in err, f"null: has no indexes to build or wait for: {err[-300:]}")
         # A one-file run is too short to judge stage ratios: it names a bottleneck, no advice.
         check("bottleneck" in err and "(try" not in err and "is the limit" not in err,
               f"advice from a one-file run: {err[-300:]}")
@@ -290,6 +310,7 @@ def main():
         check(code == 0 and len(rows) == 1 and rows[0]["source_file"] == "CIK0000000001.json" and
               "(at byte" in rows[0]["error"] and isinstance(rows[0]["run_id"], int), f"rejects --json: {out[:300]}")
 
+        check_small_shared_memory(bin_dir, data_dir, work)
         check_progress_and_logs(bin_dir, data_dir, work)
         check_man_page_and_completion(bin_dir, data_dir, work)
 

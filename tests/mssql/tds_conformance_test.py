@@ -88,7 +88,8 @@ def with_endpoint(bin_dir, log_path, args, server_args=(), env_extra=None):
                               stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline().split()[1])
-        env = dict(os.environ, EDGARPIPE_MSSQL_PASSWORD=PASSWORD, **(env_extra or {}))
+        env = {**os.environ, "EDGARPIPE_MSSQL_PASSWORD": PASSWORD, **(env_extra or {})}
+        env = {k: v for k, v in env.items() if v is not None}  # env_extra's None: unset
         env.pop("TDSDUMP", None)
         return subprocess.run([os.path.join(bin_dir, "edgarpipe"), *args, "--sink",
                                f"mssql://tester@127.0.0.1:{port}/edgar"],
@@ -360,6 +361,19 @@ def main():
                               ["schema", "--storage", "analytic"])
         check(again.returncode == 0 and "CREATE CLUSTERED COLUMNSTORE INDEX facts_columnstore ON facts" in again.stdout,
               f"schema --storage analytic: {again.stdout[:200]}{again.stderr[-200:]}")
+
+        # The password as a systemd credential ($CREDENTIALS_DIRECTORY/mssql-password, its first
+        # line), with EDGARPIPE_MSSQL_PASSWORD unset: it reaches the server's login.
+        credentials = os.path.join(work, "credentials")
+        os.makedirs(credentials)
+        with open(os.path.join(credentials, "mssql-password"), "w") as f:
+            f.write(PASSWORD + "\n")
+        cred_log = os.path.join(work, "credentials.jsonl")
+        r = with_endpoint(bin_dir, cred_log, ["status"],
+                          env_extra={"EDGARPIPE_MSSQL_PASSWORD": None, "CREDENTIALS_DIRECTORY": credentials})
+        logins = [json.loads(line) for line in open(cred_log, encoding="utf-8") if '"login"' in line]
+        check(r.returncode == 0 and logins and all(l["password"] == PASSWORD for l in logins),
+              f"the password from $CREDENTIALS_DIRECTORY: exit {r.returncode}, logins {[l.get('password') for l in logins]}")
 
         # A source path of 4001 characters (the canonical path of the file).
         long_corpus = os.path.join(work, "long")
