@@ -23,6 +23,9 @@ packages=(
   python3-prometheus-client  # the tests parse --metrics-file with its parser
   prometheus            # promtool check metrics on --metrics-file (the server is not started)
   groff-base            # the tests render docs/edgarpipe.1 with warnings on
+  python3-kubernetes    # the tests check deploy/kubernetes/ against the API's fields
+  docker-compose        # the tests check deploy/compose.yaml (`docker-compose config`, no engine)
+  podman runc mmdebstrap  # the tests build and run the container image (deploy/container/)
   gnuplot-nox           # the benchmark harness's plots (benchmarks/pipeline/harness.py)
 )
 
