@@ -482,6 +482,16 @@ std::optional<StatementError> bulk_copy(Connection& db, const std::string& table
 
 // ---------------------------------------------------------------------------------------------
 
+// How facts is stored: a clustered columnstore index (sys.indexes type 5) is --storage analytic;
+// nullopt while there is no facts table.
+std::optional<Storage> facts_storage(Connection& db) {
+  const auto rows = db.exec(
+      "SELECT CASE WHEN OBJECT_ID(N'facts', N'U') IS NULL THEN NULL ELSE (SELECT count(*) FROM sys.indexes "
+      "WHERE object_id = OBJECT_ID(N'facts', N'U') AND type = 5) END");
+  if (rows.empty() || !rows[0][0]) return std::nullopt;
+  return *rows[0][0] != "0" ? Storage::kAnalytic : Storage::kRow;
+}
+
 class MssqlAdmin final : public SinkAdmin {
  public:
   explicit MssqlAdmin(const MssqlOptions& options) : db_(options) {}
@@ -493,14 +503,7 @@ class MssqlAdmin final : public SinkAdmin {
                        source_path, width);
   }
 
-  std::optional<Storage> stored_as() override {
-    // Type 5: a clustered columnstore index; NULL when there is no facts table.
-    const auto rows = db_.exec(
-        "SELECT CASE WHEN OBJECT_ID(N'facts', N'U') IS NULL THEN NULL ELSE (SELECT count(*) FROM sys.indexes "
-        "WHERE object_id = OBJECT_ID(N'facts', N'U') AND type = 5) END");
-    if (rows.empty() || !rows[0][0]) return std::nullopt;
-    return *rows[0][0] != "0" ? Storage::kAnalytic : Storage::kRow;
-  }
+  std::optional<Storage> stored_as() override { return facts_storage(db_); }
 
   void create_schema() override {
     // Unqualified names resolve in the login's default schema (SQL Server has no per-session
@@ -604,8 +607,7 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
   MssqlWriter(const MssqlOptions& options, std::int64_t run_id)
       : BatchedSinkWriter("SQL Server", run_id, kCommitBytes), db_(options) {
     prepare_session();
-    const auto rows = db_.exec("SELECT count(*) FROM sys.indexes WHERE object_id = OBJECT_ID(N'facts') AND type = 5");
-    columnstore_ = !rows.empty() && rows[0][0] && *rows[0][0] != "0";
+    columnstore_ = facts_storage(db_) == Storage::kAnalytic;
   }
 
   // A bulk insert of fewer than 102,400 rows into a columnstore lands in its delta store (row

@@ -20,17 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.parse
 
-TABLES = ["companies", "company_tickers", "former_names", "submission_pages", "filings", "entities", "concepts",
-          "facts", "ingest_files"]
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-        print("FAIL: " + message, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from sinktest import TABLES, Postgres, check, verdict  # noqa: E402
 
 
 def main():
@@ -52,19 +44,13 @@ def main():
     def sh(*args, **kw):
         return subprocess.run(list(args), env=env, capture_output=True, text=True, **kw)
 
-    def psql(url, sql):
-        r = sh("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql)
-        if r.returncode != 0:
-            raise RuntimeError(f"psql: {r.stderr}")
-        return r.stdout
-
-    dbs = []
+    pg_sink = Postgres(pg, "edgarpipe_container")
     try:
         base = os.path.join(work, "base.tar")
         r = sh("mmdebstrap", "--variant=minbase", "--quiet", "bookworm", base, timeout=900)
         check(r.returncode == 0, f"mmdebstrap: {r.stderr[-500:]}")
         if r.returncode != 0:
-            return 1
+            return verdict("container")
         r = sh(*podman, "import", base, "localhost/debian:12", timeout=300)
         check(r.returncode == 0, f"podman import: {r.stderr[-500:]}")
         r = sh(*podman, "build", "--network=host", "--build-arg", "BASE=localhost/debian:12", "-f",
@@ -72,7 +58,7 @@ def main():
                timeout=2400)
         check(r.returncode == 0, f"podman build: {r.stdout[-1500:]}{r.stderr[-1500:]}")
         if r.returncode != 0:
-            return 1
+            return verdict("container")
         image = "localhost/edgarpipe:test"
         r = sh(*podman, "run", "--rm", "--network=host", "--entrypoint", "id", image, "-u")
         check(r.returncode == 0 and r.stdout.strip() not in ("", "0"), f"the image runs as root: {r.stdout}{r.stderr}")
@@ -80,45 +66,28 @@ def main():
         check(r.returncode == 0 and r.stdout.startswith("edgarpipe "), f"entry point: {r.stdout}{r.stderr[-300:]}")
 
         data = os.path.join(root, "tests", "data")
-        urls = {}
-        for name in ("container", "host"):
-            db = f"edgarpipe_container_{name}_{os.getpid()}"
-            psql(pg, f"DROP DATABASE IF EXISTS {db}")
-            psql(pg, f"CREATE DATABASE {db}")
-            dbs.append(db)
-            urls[name] = urllib.parse.urlunsplit(urllib.parse.urlsplit(pg)._replace(path="/" + db))
+        urls = {name: pg_sink.fresh() for name in ("container", "host")}
         run = ["run", "/data", "--sink", urls["container"], "--progress", "never"]
         volume = f"{data}:/data:ro"
         r = sh(*podman, "run", "--rm", "--network=host", "-v", volume, image, *run, timeout=600)
         check(r.returncode == 1 and "--shm-size=512m" in r.stderr,
               f"the default 64 MiB /dev/shm: exit {r.returncode}: {r.stderr[-400:]}")
-        check(psql(urls["container"], "SELECT count(*) FROM pg_tables WHERE tablename = 'ingest_runs'").strip() == "0",
+        check(pg_sink.query(urls["container"], "SELECT count(*) FROM pg_tables WHERE tablename = 'ingest_runs'")
+              == [("0",)],
               "a run refused for its /dev/shm touched the database")
         r = sh(*podman, "run", "--rm", "--network=host", "--shm-size=512m", "-v", volume, image, *run, timeout=600)
         check(r.returncode == 0 and "run 1 completed" in r.stderr, f"load in the container: {r.stderr[-800:]}")
         h = sh(os.path.join(bin_dir, "edgarpipe"), "run", data, "--sink", urls["host"], "--progress", "never",
                timeout=600)
         check(h.returncode == 0, f"load by the host binary: {h.stderr[-400:]}")
-        for table in TABLES:
-            # ingest_files: the same keys, hashes, statuses and row counts (paths differ: /data).
-            cols = "dataset, cik, page, source_file, bytes, content_hash, status, rows" if table == "ingest_files" else "*"
-            sql = f"SELECT {cols} FROM {table}"
-            a = sorted(psql(urls["container"], sql).splitlines())
-            b = sorted(psql(urls["host"], sql).splitlines())
+        for table in TABLES:  # ingest_files: keys, hashes, statuses, rows (the paths differ: /data)
+            a, b = pg_sink.dump(urls["container"], table), pg_sink.dump(urls["host"], table)
             check(a == b and a, f"{table}: the container's load differs from the host's ({len(a)} vs {len(b)} rows)")
     finally:
-        for db in dbs:
-            try:
-                psql(pg, f"DROP DATABASE IF EXISTS {db}")
-            except RuntimeError:
-                pass
+        pg_sink.drop_all()
         sh(*podman, "rm", "--all", "--force")
         subprocess.run(["rm", "-rf", work])
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    print("container: all checks passed")
-    return 0
+    return verdict("container")
 
 
 if __name__ == "__main__":

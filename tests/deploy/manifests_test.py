@@ -30,13 +30,8 @@ import tempfile
 import kubernetes.client as k8s
 import yaml
 
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-        print("FAIL: " + message, file=sys.stderr)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from sinktest import check, verdict  # noqa: E402
 
 
 KINDS = {("batch/v1", "Job"): "V1Job", ("batch/v1", "CronJob"): "V1CronJob", ("v1", "Secret"): "V1Secret",
@@ -179,11 +174,11 @@ def main():
             empty = volumes[shm[0]["name"]].get("emptyDir", {})
             check(empty.get("medium") == "Memory" and "sizeLimit" in empty, f"{name}: /dev/shm is not a Memory emptyDir")
             if args[0] == "run" and "sizeLimit" in empty:
-                verdict = shm_is_enough(bin_dir, data_dir, args, mebibytes(empty["sizeLimit"]))
-                if verdict is None:
+                outcome = shm_is_enough(bin_dir, data_dir, args, mebibytes(empty["sizeLimit"]))
+                if outcome is None:
                     print(f"note: no private /dev/shm here; {name}'s sizeLimit was not tried", file=sys.stderr)
                 else:
-                    check(verdict[0], f"{name}: edgarpipe refuses /dev/shm of {empty['sizeLimit']}: {verdict[1][-300:]}")
+                    check(outcome[0], f"{name}: edgarpipe refuses /dev/shm of {empty['sizeLimit']}: {outcome[1][-300:]}")
                     small = shm_is_enough(bin_dir, data_dir, args, 64)
                     check(small is not None and not small[0] and "--shm-size=" in small[1],
                           f"{name}: a 64 MiB /dev/shm was not refused: {small}")
@@ -218,11 +213,7 @@ def main():
 
     check_systemd(root, bin_dir)
 
-    if failures:
-        print(f"{len(failures)} check(s) failed", file=sys.stderr)
-        return 1
-    print("deployment manifests: all checks passed")
-    return 0
+    return verdict("deployment manifests")
 
 
 if __name__ == "__main__":
