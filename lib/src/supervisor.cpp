@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -43,12 +44,15 @@
 namespace edgarpipe {
 
 std::uint32_t parse_count(std::string_view flag, std::string_view value, std::uint32_t max) {
+  const auto refuse = [&] {
+    return UsageError(fmt::format("{} needs a number from 1 to {}, not '{}'", flag, max, value));
+  };
   std::uint32_t n = 0;
   for (char c : value) {
-    if (c < '0' || c > '9' || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+    if (c < '0' || c > '9' || n > max) throw refuse();
     n = n * 10 + static_cast<std::uint32_t>(c - '0');
   }
-  if (value.empty() || n < 1 || n > max) throw UsageError(fmt::format("{} needs a number from 1 to {}", flag, max));
+  if (value.empty() || n < 1 || n > max) throw refuse();
   return n;
 }
 
@@ -360,17 +364,7 @@ struct Summary {
                                                                            : log::Level::kInfo;
     if (!log::enabled(level)) return;
     if (log::settings().format == log::Format::kJson) {
-      // The layout's newlines and indents go; strings escape their own newlines.
-      std::string compact;
-      const std::string pretty = json();
-      for (std::size_t i = 0; i < pretty.size(); ++i) {
-        if (pretty[i] != '\n') {
-          compact += pretty[i];
-          continue;
-        }
-        while (i + 1 < pretty.size() && pretty[i + 1] == ' ') ++i;
-      }
-      log::write(level, lines.front(), "\"summary\":" + compact);
+      log::write(level, lines.front(), "\"summary\":" + nlohmann::json::parse(json()).dump());
       return;
     }
     log::write(level, lines.front());

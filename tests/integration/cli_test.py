@@ -149,6 +149,15 @@ def check_progress_and_logs(bin_dir, data_dir, work):
     check(len(progress) >= 2 and progress[-1]["progress"]["files_total"] == 30, f"json progress: {progress[-1:]}")
     code, _, err = run("--log-format", "xml", "status")
     check(code == 2 and "text or json" in err, f"--log-format xml: {err!r}")
+    # Malformed values of the new options: one line each, naming the value and what is accepted.
+    for args, words in ((["run", data_dir, "--log-format"], "--log-format needs a value"),
+                        (["run", data_dir, "--progress-interval", "0"], "from 1 to 3600, not '0'"),
+                        (["run", data_dir, "--progress-interval", "soon"], "from 1 to 3600, not 'soon'"),
+                        (["run", data_dir, "--progress", "sometimes"], "not 'sometimes'"),
+                        (["run", data_dir, "--storage", "columnar"], "row or analytic, not 'columnar'"),
+                        (["schema", "--storage", "columnar"], "row or analytic, not 'columnar'")):
+        code, _, err = run(*args)
+        check(code == 2 and words in err and err.count("\n") == 1, f"{args}: exit {code}: {err!r}")
 
 
 def check_man_page_and_completion(bin_dir, data_dir, work):
