@@ -26,6 +26,7 @@ packages=(
   python3-kubernetes    # the tests check deploy/kubernetes/ against the API's fields
   docker-compose        # the tests check deploy/compose.yaml (`docker-compose config`, no engine)
   podman runc mmdebstrap  # the tests build and run the container image (deploy/container/)
+  slurm-wlm munge       # the tests run deploy/slurm/ on a one-node Slurm of their own
   gnuplot-nox           # the benchmark harness's plots (benchmarks/pipeline/harness.py)
 )
 
