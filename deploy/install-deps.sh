@@ -25,7 +25,7 @@ packages=(
   groff-base            # the tests render docs/edgarpipe.1 with warnings on
   python3-kubernetes    # the tests check deploy/kubernetes/ against the API's fields
   docker-compose        # the tests check deploy/compose.yaml (`docker-compose config`, no engine)
-  podman runc mmdebstrap  # the tests build and run the container image (deploy/container/)
+  podman runc mmdebstrap catatonit  # the tests build and run the container image and the Job's pods
   slurm-wlm munge       # the tests run deploy/slurm/ on a one-node Slurm of their own
   gnuplot-nox           # the benchmark harness's plots (benchmarks/pipeline/harness.py)
 )

@@ -194,15 +194,21 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
       o.inputs.max_compression_ratio = parse_count(arg, value(), 1'000'000);
     } else if (arg == "--shard") {
       const std::string_view v = value();
+      const auto refuse = [&] {
+        // An unexpanded $(VAR) is a scheduler's variable its engine did not substitute.
+        return UsageError(fmt::format("--shard takes I/N with 0 <= I < N <= 100000, e.g. 0/4, not '{}'{}", v,
+                                      v.find('$') != std::string_view::npos ? " (a variable left unexpanded)" : ""));
+      };
       const auto slash = v.find('/');
-      if (slash == std::string_view::npos) throw UsageError("--shard takes I/N, e.g. 0/4");
-      o.inputs.shard_count = parse_count("--shard N", v.substr(slash + 1), 100000);
+      if (slash == std::string_view::npos) throw refuse();
       const std::string_view index = v.substr(0, slash);
-      if (index == "0")
-        o.inputs.shard_index = 0;
-      else
-        o.inputs.shard_index = parse_count("--shard I", index, 100000);
-      if (o.inputs.shard_index >= o.inputs.shard_count) throw UsageError("--shard I/N needs I < N");
+      try {
+        o.inputs.shard_count = parse_count("--shard N", v.substr(slash + 1), 100000);
+        o.inputs.shard_index = index == "0" ? 0 : parse_count("--shard I", index, 100000);
+      } catch (const UsageError&) {
+        throw refuse();
+      }
+      if (o.inputs.shard_index >= o.inputs.shard_count) throw refuse();
     } else if (arg == "--dataset") {
       const std::string_view d = value();
       if (d == "submissions")

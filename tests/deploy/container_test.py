@@ -6,23 +6,72 @@
 - the image runs as a non-root user, its entry point is edgarpipe;
 - with the engine's default /dev/shm (64 MiB) a load stops at once, naming the --shm-size to give;
 - with --shm-size 512m it loads tests/data into PostgreSQL on loopback (--network=host), and the
-  tables equal a load by the host's binary.
+  tables equal a load by the host's binary;
+- the Indexed Job's pod template (deploy/kubernetes/job-indexed.yaml) runs for real through
+  `podman kube play`, one Pod per completion index, `parallelism` at a time, over zips of
+  tests/data: the tables equal the host's load, and a pod run again (a retry) loads nothing.
+  What the test changes in each Pod, and why: JOB_COMPLETION_INDEX is set in its env (the Job
+  controller does that) and `$(VAR)` in args expanded from the env as the kubelet does (podman 4.3
+  passes them literally); the claim becomes a hostPath holding the two zips; the Memory emptyDir
+  becomes a hostPath of a tmpfs of exactly its sizeLimit (podman 4.3 makes an emptyDir a disk
+  volume owned by root); the image is the one built here, the sink the test's database, and the
+  network the host's. The Secret is made a podman secret in the form podman reads for
+  secretKeyRef (the Secret's data as JSON).
 
 podman settings that work on this kind of machine: runtime runc with cgroup_manager cgroupfs
 (crun fails on hybrid cgroups), raised default ulimits (in a CONTAINERS_CONF file), --root and
 --runroot on the command line, host networking (the default bridge rewrites the firewall).
-Skips (exit 77) without podman or mmdebstrap, or without EDGARPIPE_TEST_PG.
+Skips (exit 77) without podman or mmdebstrap, or without EDGARPIPE_TEST_PG; the pods need root
+(for the tmpfs) and catatonit (podman's pod pause process).
 
 Usage: container_test.py REPO_ROOT BIN_DIR
 """
+import base64
+import copy
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import zipfile
+
+import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from sinktest import TABLES, Postgres, check, verdict  # noqa: E402
+
+
+def job_pods(job, image, sink, sec_dir, shm_root):
+    """The Pods a Job controller would make of the Indexed Job, one per completion index, as podman
+    kube play can run them (the changes are listed in the module's comment), and the size of the
+    tmpfs each pod's Memory emptyDir needs under shm_root/INDEX."""
+    template = job["spec"]["template"]
+    pods, tmpfs = [], {}
+    for index in range(job["spec"]["completions"]):
+        spec = copy.deepcopy(template["spec"])
+        spec["hostNetwork"] = True
+        for container in spec["containers"]:
+            container["image"] = image
+            container.setdefault("env", []).append({"name": "JOB_COMPLETION_INDEX", "value": str(index)})
+            values = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+            args = [re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), a) for a in container["args"]]
+            args[args.index("--sink") + 1] = sink
+            container["args"] = args
+        for volume in spec["volumes"]:
+            if "persistentVolumeClaim" in volume:
+                volume["hostPath"] = {"path": sec_dir, "type": "Directory"}
+                del volume["persistentVolumeClaim"]
+            elif volume.get("emptyDir", {}).get("medium") == "Memory":
+                tmpfs[index] = volume["emptyDir"]["sizeLimit"]
+                volume["hostPath"] = {"path": f"{shm_root}/{index}", "type": "Directory"}
+                del volume["emptyDir"]
+        name = f"{job['metadata']['name']}-{index}"
+        pods.append((name, {"apiVersion": "v1", "kind": "Pod", "spec": spec,
+                            "metadata": {"name": name, "labels": template["metadata"].get("labels", {})}}))
+    return pods, tmpfs
 
 
 def main():
@@ -45,6 +94,7 @@ def main():
         return subprocess.run(list(args), env=env, capture_output=True, text=True, **kw)
 
     pg_sink = Postgres(pg, "edgarpipe_container")
+    mounts = []
     try:
         base = os.path.join(work, "base.tar")
         r = sh("mmdebstrap", "--variant=minbase", "--quiet", "bookworm", base, timeout=900)
@@ -83,11 +133,82 @@ def main():
         for table in TABLES:  # ingest_files: keys, hashes, statuses, rows (the paths differ: /data)
             a, b = pg_sink.dump(urls["container"], table), pg_sink.dump(urls["host"], table)
             check(a == b and a, f"{table}: the container's load differs from the host's ({len(a)} vs {len(b)} rows)")
+        if os.geteuid() != 0 or not shutil.which("catatonit"):
+            print("the Job's pods skipped: they need root (a tmpfs per pod) and catatonit")
+        else:
+            play_job(root, work, sh, podman, image, pg_sink, urls["host"], mounts)
     finally:
+        for mount in mounts:
+            subprocess.run(["umount", mount])
         pg_sink.drop_all()
         sh(*podman, "rm", "--all", "--force")
         subprocess.run(["rm", "-rf", work])
     return verdict("container")
+
+
+def play_job(root, work, sh, podman, image, pg_sink, host_url, mounts):
+    """deploy/kubernetes/job-indexed.yaml's pods through podman kube play, `parallelism` at a time."""
+    with open(os.path.join(root, "deploy", "kubernetes", "job-indexed.yaml")) as f:
+        job = yaml.safe_load(f)
+    with open(os.path.join(root, "deploy", "kubernetes", "secret.yaml")) as f:
+        secret = yaml.safe_load(f)
+    sec = os.path.join(work, "sec")  # what the claim holds: the SEC's two archives
+    os.makedirs(sec)
+    for dataset in ("submissions", "companyfacts"):
+        folder = os.path.join(root, "tests", "data", dataset)
+        with zipfile.ZipFile(os.path.join(sec, dataset + ".zip"), "w", zipfile.ZIP_DEFLATED) as z:
+            for top, _, names in sorted(os.walk(folder)):
+                for name in sorted(names):
+                    z.write(os.path.join(top, name), os.path.relpath(os.path.join(top, name), folder))
+    data = {k: base64.b64encode(v.encode()).decode() for k, v in secret.get("stringData", {}).items()}
+    data.update(secret.get("data", {}))
+    with open(os.path.join(work, "secret.json"), "w") as f:
+        json.dump(data, f)
+    r = sh(*podman, "secret", "create", secret["metadata"]["name"], os.path.join(work, "secret.json"))
+    check(r.returncode == 0, f"podman secret create: {r.stderr}")
+    url = pg_sink.fresh()
+    shm_root = os.path.join(work, "shm")
+    pods, tmpfs = job_pods(job, image, url, sec, shm_root)
+    for index, size in tmpfs.items():
+        path = f"{shm_root}/{index}"
+        os.makedirs(path)
+        r = sh("mount", "-t", "tmpfs", "-o", f"size={size[:-1] if size.endswith('i') else size},mode=1777", "tmpfs",
+               path)
+        check(r.returncode == 0, f"a tmpfs of {size} for pod {index}: {r.stderr}")
+        mounts.append(path)
+
+    def play(name, pod):
+        manifest = os.path.join(work, name + ".yaml")
+        with open(manifest, "w") as f:
+            yaml.safe_dump(pod, f)
+        r = sh(*podman, "kube", "play", manifest, timeout=300)
+        check(r.returncode == 0, f"podman kube play {name}: {r.stderr[-500:]}")
+        return f"{name}-{pod['spec']['containers'][0]['name']}"
+
+    def finish(container):
+        r = sh(*podman, "wait", container, timeout=600)
+        logs = sh(*podman, "logs", container).stderr
+        check(r.stdout.strip() == "0" and "completed" in logs, f"{container}: exit {r.stdout.strip()}: {logs[-600:]}")
+        user = sh(*podman, "inspect", container, "--format", "{{.Config.User}}").stdout.strip()
+        check(user == str(job["spec"]["template"]["spec"]["securityContext"]["runAsUser"]),
+              f"{container} ran as user {user!r}, not the template's runAsUser")
+
+    started, parallelism = time.monotonic(), job["spec"]["parallelism"]
+    for first in range(0, len(pods), parallelism):
+        containers = [play(name, pod) for name, pod in pods[first:first + parallelism]]
+        for container in containers:
+            finish(container)
+    print(f"{len(pods)} pods of the Indexed Job, {parallelism} at a time: {time.monotonic() - started:.1f} s")
+    for table in TABLES:
+        a, b = pg_sink.dump(url, table), pg_sink.dump(host_url, table)
+        check(a == b and a, f"{table}: the Job's pods loaded other rows than the host ({len(a)} vs {len(b)} rows)")
+    # A retry (backoffLimit): the pod of one index again, after its shard is loaded.
+    name, pod = pods[len(pods) // 2]
+    sh(*podman, "pod", "rm", "--force", name)
+    finish(play(name, pod))
+    last = pg_sink.query(url, "SELECT status, files_loaded, rows_written FROM ingest_runs ORDER BY run_id DESC LIMIT 1")
+    check(last == [("completed", "0", "0")], f"a retried pod loaded again: {last}")
+    sh(*podman, "pod", "rm", "--all", "--force")
 
 
 if __name__ == "__main__":

@@ -155,7 +155,10 @@ def check_progress_and_logs(bin_dir, data_dir, work):
                         (["run", data_dir, "--progress-interval", "soon"], "from 1 to 3600, not 'soon'"),
                         (["run", data_dir, "--progress", "sometimes"], "not 'sometimes'"),
                         (["run", data_dir, "--storage", "columnar"], "row or analytic, not 'columnar'"),
-                        (["schema", "--storage", "columnar"], "row or analytic, not 'columnar'")):
+                        (["schema", "--storage", "columnar"], "row or analytic, not 'columnar'"),
+                        (["run", data_dir, "--shard", "4/4"], "0 <= I < N <= 100000, e.g. 0/4, not '4/4'"),
+                        (["run", data_dir, "--shard", "$(JOB_COMPLETION_INDEX)/8"],
+                         "not '$(JOB_COMPLETION_INDEX)/8' (a variable left unexpanded)")):
         code, _, err = run(*args)
         check(code == 2 and words in err and err.count("\n") == 1, f"{args}: exit {code}: {err!r}")
 
