@@ -12,6 +12,7 @@ packages=(
   libxxhash-dev         # content hashes of input files
   libpq-dev             # the PostgreSQL sink
   libzip-dev            # reading the SEC's zip archives
+  libdeflate-dev        # inflating their members whole
   freetds-dev           # the SQL Server sink (FreeTDS db-lib bulk copy)
   libcurl4-openssl-dev  # edgarpipe fetch / sync
   nlohmann-json3-dev    # fetch's state file and summaries
