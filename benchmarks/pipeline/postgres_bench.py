@@ -7,12 +7,17 @@ CIK, in names and contents, so rows never collide), then on one server, one data
      the pre-made binary files with exactly the rows edgarpipe produces;
   2. reference: truncates the tables and times psql's \copy ... FROM those files, table by table:
      COPY FROM STDIN over the same kind of connection edgarpipe uses, same indexes;
-  3. for each writer count: truncates and times `edgarpipe run CORPUS --sink URL --writers W`.
+  3. for each writer count: truncates and times `edgarpipe run CORPUS --sink URL --writers W`;
+  4. with --shards K...: K runs at once (`--shard I/K`, the first --writers each, as K machines
+     or K Slurm tasks would run them) into a fresh database, as a first load is: the last shard to
+     finish builds the secondary indexes, inside the time; with the CPU seconds of the clients and
+     of the server.
 Prints rows/s and MB/s, the ratio to the reference, and per-table reference rates. Medians of
 --runs. Uses the server in EDGARPIPE_TEST_PG, or starts a throw-away one with deploy/pg-cluster.sh.
 
   benchmarks/pipeline/postgres_bench.py --copies 10 --writers 1 2 4 --runs 3 [--csv out.csv]
   benchmarks/pipeline/postgres_bench.py --generated 4000 --writers 1 2 4 --runs 3
+  benchmarks/pipeline/postgres_bench.py --generated 8000 --writers 1 --shards 1 2 3 --runs 3
 EDGARPIPE_BIN=DIR picks the edgarpipe binaries under test (default build/bin), e.g. to compare
 two builds on the same server in one session.
 """
@@ -20,12 +25,14 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 from pipeline_bench import checkpoint  # every timed load starts from a CHECKPOINT
 
@@ -86,6 +93,54 @@ def run_edgarpipe(corpus, url, writers, parsers, summary):
         return elapsed, json.load(f)
 
 
+def cpu_seconds(pid, reaped=False):
+    """User+system CPU of a process (with reaped=True, of its waited-for children too)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(v) for v in fields[11:15 if reaped else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(url):
+    """CPU seconds the PostgreSQL server has used: the postmaster, its live processes, and the
+    backends it has reaped (a finished session's CPU moves into the postmaster's)."""
+    with open(os.path.join(psql(url, "SHOW data_directory"), "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    total = cpu_seconds(postmaster, reaped=True)
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += cpu_seconds(entry)
+        except OSError:
+            pass
+    return total
+
+
+def run_shards(corpus, url, shards, writers, parsers, tmp):
+    """`shards` runs at once, one shard each: wall seconds, rows, client and server CPU seconds."""
+    server_before = server_cpu(url)
+    clients_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    procs = []
+    for i in range(shards):
+        summary = os.path.join(tmp, f"shard{i}.json")
+        procs.append((subprocess.Popen(
+            [os.path.join(BIN, "edgarpipe"), "run", corpus, "--sink", url, "--shard", f"{i}/{shards}", "--parsers",
+             str(parsers), "--writers", str(writers), "--progress", "never", "--summary-json", summary],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), summary))
+    rows = 0
+    for p, summary in procs:
+        err = p.communicate()[1]
+        if p.returncode != 0:
+            sys.exit(f"edgarpipe --shard failed ({p.returncode}): {err}")
+        with open(summary) as f:
+            rows += json.load(f)["rows_total"]
+    elapsed = time.monotonic() - start
+    clients = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (clients.ru_utime - clients_before.ru_utime) + (clients.ru_stime - clients_before.ru_stime)
+    return elapsed, rows, client_cpu, server_cpu(url) - server_before
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=10)
@@ -94,6 +149,8 @@ def main():
                          "instead of copies of tests/data")
     ap.add_argument("--writers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--parsers", type=int, default=2)
+    ap.add_argument("--shards", type=int, nargs="*", default=[], metavar="K",
+                    help="also time K shard runs at once into the one server, for each K")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--csv")
     args = ap.parse_args()
@@ -174,6 +231,22 @@ def main():
             for t in TABLES:
                 if counts[t] >= 1000:
                     print(f"  {t:18s} {counts[t] / secs:>12,.0f} rows/s  {os.path.getsize(files[t]) / 1e6 / secs:7.1f} MB/s")
+        # 4. K shards at once into the one server: where the time goes as K grows.
+        for k in args.shards:
+            measured = []
+            for _ in range(args.runs):
+                psql(url, "DROP DATABASE IF EXISTS edgarpipe_bench_shards")
+                psql(url, "CREATE DATABASE edgarpipe_bench_shards")
+                fresh = urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path="/edgarpipe_bench_shards"))
+                elapsed, got, client_cpu, server = run_shards(corpus, fresh, k, args.writers[0], args.parsers, tmp)
+                if got != rows:
+                    sys.exit(f"{k} shards: row count differs: {got} != {rows}")
+                measured.append((elapsed, client_cpu, server))
+            psql(url, "DROP DATABASE edgarpipe_bench_shards")
+            secs, client_cpu, server = sorted(measured)[len(measured) // 2]
+            print(f"{k} shard(s) at once (--writers {args.writers[0]} each): {secs:.2f} s, {rows / secs:,.0f} rows/s, "
+                  f"{bytes_ / 1e6 / secs:.1f} MB/s, ratio to reference {ref / secs:.2f}; CPU: clients {client_cpu:.1f} s "
+                  f"({client_cpu / secs:.2f} cores), server {server:.1f} s ({server / secs:.2f} cores)")
         if args.csv:
             new = not os.path.exists(args.csv)
             with open(args.csv, "a") as f:
