@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  clang-format          # the style check of deploy/test.sh
   libboost-dev          # Boost.Interprocess (header-only)
   libsimdjson-dev       # JSON parsing
   libfmt-dev

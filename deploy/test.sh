@@ -12,8 +12,11 @@ trap 'deploy/pg-cluster.sh stop "$PGDIR"' EXIT
 eval "$(deploy/pg-cluster.sh start "$PGDIR")"
 echo "EDGARPIPE_TEST_PG=$EDGARPIPE_TEST_PG"
 
-echo "== build and test (RelWithDebInfo)"
-deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON
+echo "== style: every tracked C++ file as clang-format (.clang-format) writes it"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+echo "== build (warnings are errors) and test (RelWithDebInfo)"
+deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON -DEDGARPIPE_WERROR=ON
 (cd build && ctest --output-on-failure --timeout 300 -j2)
 
 echo "== AddressSanitizer + UBSan: ipc, parser and multi-process pipeline tests"

@@ -188,7 +188,13 @@ void BM_RingTopology(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_RingTopology)->Args({1, 2})->Args({2, 2})->Args({3, 2})->Args({2, 4})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RingTopology)
+    ->Args({1, 2})
+    ->Args({2, 2})
+    ->Args({3, 2})
+    ->Args({2, 4})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Memcpy)->Arg(4096)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20);
 BENCHMARK(BM_Handoff)->Arg(4096)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20)->UseRealTime();
 BENCHMARK(BM_RingPushPop)->UseRealTime();

@@ -31,9 +31,12 @@ std::uint64_t walk(od::value v) {
       for (auto element : v.get_array()) n += walk(element.value());
       return n;
     }
-    case od::json_type::string: return v.get_string().value().size();
-    case od::json_type::number: return static_cast<std::uint64_t>(v.get_double().value() != 0);
-    default: return v.is_null().value() ? 1 : 0;
+    case od::json_type::string:
+      return v.get_string().value().size();
+    case od::json_type::number:
+      return static_cast<std::uint64_t>(v.get_double().value() != 0);
+    default:
+      return v.is_null().value() ? 1 : 0;
   }
 }
 
@@ -80,8 +83,9 @@ int main(int argc, char** argv) {
     });
   for (auto& t : pool) t.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"files\": %zu, \"bytes\": %llu, \"seconds\": %.6f, \"threads\": %u, \"errors\": %llu, \"checksum\": %llu}\n",
-              docs.size(), static_cast<unsigned long long>(bytes), seconds, threads,
-              static_cast<unsigned long long>(errors.load()), static_cast<unsigned long long>(sink.load()));
+  std::printf(
+      "{\"files\": %zu, \"bytes\": %llu, \"seconds\": %.6f, \"threads\": %u, \"errors\": %llu, \"checksum\": %llu}\n",
+      docs.size(), static_cast<unsigned long long>(bytes), seconds, threads,
+      static_cast<unsigned long long>(errors.load()), static_cast<unsigned long long>(sink.load()));
   return 0;
 }
