@@ -898,7 +898,8 @@ class Supervisor {
       if (::access(exe.c_str(), X_OK) != 0) throw std::runtime_error("stage executable not found: " + exe);
       for (std::uint32_t i = 0; i < count; ++i) {
         const std::uint32_t slot = layout_->slot_of(role, i);
-        layout_->slot(slot).incarnation.store(1);
+        // The attempt number: owner ids of a restarted run's processes never equal an earlier one's.
+        layout_->slot(slot).incarnation.store(layout_->header().attempt);
         layout_->slot(slot).set_phase(ipc::ProcessPhase::kStarting);
         const std::string control = PipelineLayout::control_name(layout_->header().run_name);
         const std::string slot_text = std::to_string(slot);
@@ -983,6 +984,7 @@ class Supervisor {
       exit_ns_[pid] = now_ns();
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
       if (ok) continue;
+      mark_dead(pid);
       const std::string what = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                                    : fmt::format("exited with status {}", WEXITSTATUS(status));
       if (!failed_ && layout_->stop_mode() != StopMode::kAbort) {
@@ -1013,6 +1015,16 @@ class Supervisor {
         // Stages see the abort within their wait timeout; force the stragglers after that.
         kill_deadline = Clock::now() + std::chrono::seconds(5);
       }
+    }
+  }
+
+  // A killed process never wrote its end: its slot still says running. One that failed said so.
+  void mark_dead(pid_t pid) {
+    for (std::uint32_t s = 0; s < layout_->slot_count(); ++s) {
+      ipc::ProcessSlot& slot = layout_->slot(s);
+      const ipc::ProcessPhase phase = slot.current_phase();
+      if (slot.pid.load() == pid && (phase == ipc::ProcessPhase::kStarting || phase == ipc::ProcessPhase::kRunning))
+        slot.set_phase(ipc::ProcessPhase::kDead);
     }
   }
 

@@ -42,7 +42,8 @@ namespace edgarpipe {
 
 enum class RecordKind : std::uint8_t { kFileBegin = 1, kRow = 2, kFileEnd = 3, kEncodedRow = 4 };
 enum class BatchEncoding : std::uint8_t {
-  kValues = 0,  // Row records of tagged values: every sink reads them
+  kValues = 0,  // Row records of tagged values, read by SQLite and null: (the server sinks'
+                // writers refuse them: their rows come encoded, below)
   kPgCopy = 1,  // EncodedRow records holding PostgreSQL binary COPY tuples
   // EncodedRow records of SQL Server bind-ready cells (mssql_values.hpp): per column a 32-bit
   // host-order length (-1: NULL) and the bytes bcp_colptr points at; text as UTF-16LE for

@@ -41,8 +41,9 @@ struct SinkUrl {
 };
 // Throws UsageError (sources.hpp) for an unknown scheme.
 SinkUrl parse_sink_url(std::string_view url);
-// How parsers encode rows for this sink: PostgreSQL takes its binary COPY tuples ready-made;
-// the others read tagged values.
+// How parsers encode rows for this sink: PostgreSQL takes its binary COPY tuples ready-made,
+// SQL Server its bind-ready cells (UTF-16 or, with a UTF-8 collation, UTF-8 text); SQLite and
+// null: read tagged values.
 BatchEncoding batch_encoding_for(const SinkUrl& url);
 // A PostgreSQL sink text (URI or conninfo) with its schema= set to `schema` (any other dropped).
 std::string with_schema(std::string_view postgres_sink, std::string_view schema);
@@ -209,7 +210,8 @@ class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
   virtual void begin_file(const FileMeta& meta) = 0;
-  // Applies (or buffers) one row; returns the position past its values.
+  // Applies (or buffers) one row of tagged values; returns the position past them. The server
+  // sinks' writers take encoded rows only and throw SinkError here.
   virtual const std::byte* row(TableId table, const std::byte* values) = 0;
   // Buffers one row already in the sink's wire form (batch_encoding_for this sink). A sink that
   // reads only tagged values throws SinkError.

@@ -24,10 +24,12 @@
 // acquire, so the consumer sees the payload the producer wrote. The handle also travels through an
 // SpscRing (release/acquire), which alone would suffice; the state word is for bookkeeping.
 //
-// Crash contract: a dead producer's FILLING chunks are garbage and can be recycled; its PUBLISHED
-// chunks stay valid for their consumers. A dead consumer's CLAIMED chunks can be re-published to
-// another consumer (at-least-once; the sink deduplicates). The free lists are process-local
-// (ChunkAllocator) and are rebuilt from the ownership records, never trusted across a crash.
+// Crash contract: the records say what a dead process held: a producer's FILLING chunks, a
+// consumer's CLAIMED ones, each with its owner id. The layer above reads them to name the files
+// a dead stage held, and then abandons the whole pool: the stages restart on fresh segments, so
+// no chunk is ever re-published or reused across a crash (a process killed mid-transition may
+// leave a ring or a free list half-changed). Within one life of a pool, the free lists are
+// process-local (ChunkAllocator) and rebuilt from the state words when an allocator attaches.
 #pragma once
 
 #include <atomic>

@@ -1,20 +1,24 @@
 // ProcessRegistry: one slot per stage process of a run, in the control segment.
 //
-// What it is: the supervisor assigns each stage process a slot (role, index) before starting it
-// and bumps the slot's incarnation every time it (re)starts a process there. Chunk ownership
-// records name owners as (slot, incarnation), so after a crash the supervisor knows exactly what
-// the dead incarnation held. Slots also hold the process's life-cycle state and generic counters
-// (their meaning is defined by the layer above; ipc only stores them).
+// What it is: the supervisor assigns each stage process a slot (role, index) before starting it,
+// with an incarnation: the run's attempt number (each restart of the stages is a new attempt, on
+// fresh segments). Chunk ownership records name owners as (slot, incarnation), so after a crash
+// the supervisor knows exactly what the dead process held. Slots also hold the process's
+// life-cycle state and generic counters (their meaning is defined by the layer above; ipc only
+// stores them).
 //
-// Memory ordering: every field is an independent atomic word with one writer: `pid`,
-// `incarnation` and `role` by the supervisor before the process starts (ordered before it by
-// fork/exec), `phase` and the counters by the process itself. Counters are relaxed: they are
-// statistics, read by the supervisor as monotone snapshots. `phase` is written with release after
-// the process's last publication, so a reader that acquires kFinished sees everything it produced.
+// Memory ordering: every field is an independent atomic word. `role`, `index` and `incarnation`
+// are written by the supervisor before the process starts (ordered before it by fork/exec).
+// `pid` is written twice with the same value: by the supervisor after fork, and by the process
+// at start, so it is set whichever runs first. The counters are written by the process alone and
+// are relaxed: they are statistics, read by the supervisor as monotone snapshots. `phase` is
+// written with release after the process's last publication, so a reader that acquires kFinished
+// sees everything it produced.
 //
-// Crash contract: a killed process leaves `phase` at kRunning (not kFinished); the supervisor learns
-// of the death from waitpid and marks the slot kDead itself. Counters of a dead process remain
-// readable. No field is ever written by two processes.
+// Crash contract: a killed process leaves `phase` at kStarting or kRunning (never kFinished);
+// the supervisor learns of the death from waitpid and then marks the slot kDead itself, the one
+// write to `phase` by another process, made after its writer is gone. A process that failed
+// cleanly wrote kFailed and keeps it. Counters of a dead process remain readable.
 #pragma once
 
 #include <atomic>
