@@ -1,5 +1,6 @@
 #include "edgarpipe/ipc/shared_segment.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
@@ -44,18 +45,20 @@ SharedSegment SharedSegment::create(const std::string& name, std::size_t size, P
     mapping->object = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write, owner_only);
     created = true;
     mapping->object.truncate(static_cast<bip::offset_t>(size));
-    // MAP_POPULATE pre-faults at map time; the touch pass below makes sure of it where the
-    // kernel ignores the hint. A tmpfs without room fails here with SIGBUS-free ENOMEM/ENOSPC
-    // only on touch, so the caller checks shm_bytes_available() first.
-    const bool all = populate == Populate::kAll;
-    mapping->region = bip::mapped_region(mapping->object, bip::read_write, 0, size, nullptr, all ? MAP_POPULATE : 0);
+    // populate() reserves the pages before it touches them (a full tmpfs is an error, not a
+    // SIGBUS), then faults them in; the mapping itself does not pre-fault (MAP_POPULATE would
+    // touch pages the reservation has not yet checked).
+    mapping->region = bip::mapped_region(mapping->object, bip::read_write, 0, size);
     SharedSegment segment(name, std::move(mapping));
-    if (all) segment.populate(size);
+    if (populate == Populate::kAll) segment.populate(size);
     return segment;
   } catch (const bip::interprocess_exception& e) {
     if (created) bip::shared_memory_object::remove(name.c_str());  // never someone else's segment
     throw std::runtime_error("cannot create shared memory segment " + name + " of " + std::to_string(size) +
                              " bytes: " + e.what());
+  } catch (const std::runtime_error&) {  // no room to populate it
+    if (created) bip::shared_memory_object::remove(name.c_str());
+    throw;
   }
 }
 
@@ -100,8 +103,19 @@ void map_existing(std::byte* base, std::size_t bytes) noexcept {
 
 }  // namespace
 
-void SharedSegment::populate(std::size_t bytes) const noexcept {
-  fault_in_parallel(base_, std::min(bytes, size_), populate_writable);
+int SharedSegment::reserve(std::size_t offset, std::size_t bytes) const noexcept {
+  if (offset >= size_ || bytes == 0) return 0;
+  const int fd = mapping_->object.get_mapping_handle().handle;
+  return ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(std::min(bytes, size_ - offset)));
+}
+
+void SharedSegment::populate(std::size_t bytes) const {
+  bytes = std::min(bytes, size_);
+  if (const int err = reserve(0, bytes); err != 0)
+    throw std::runtime_error(err == ENOSPC ? "no room in /dev/shm for " + std::to_string(bytes) + " bytes of segment " +
+                                                 name_ + ": free space there, or give the container a larger --shm-size"
+                                           : "cannot allocate segment " + name_ + ": " + std::strerror(err));
+  fault_in_parallel(base_, bytes, populate_writable);
 }
 
 void SharedSegment::map_populated(std::size_t bytes) const noexcept {

@@ -77,6 +77,18 @@ class Reader {
       ctx_.wait(key, StageContext::WaitFor::kOutput);  // backpressure: every chunk that fits is with a parser
     }
   }
+  // The pool pre-faults every chunk but its largest, which is faulted on first use: its pages
+  // are allocated here first, so that a full /dev/shm rejects the file instead of killing the
+  // reader with SIGBUS. Returns the reason, or "".
+  std::string reserve(ipc::ChunkHandle h, std::uint64_t bytes) const {
+    const auto offset = static_cast<std::size_t>(pool().data(h) - pool_segment_.base());
+    if (offset + bytes + ipc::kTailPadding <= pool().eager_bytes()) return {};
+    const int err = pool_segment_.reserve(offset, bytes + ipc::kTailPadding);
+    if (err == 0) return {};
+    return fmt::format("no room in /dev/shm for a file of {} bytes ({}): free space there, or lower --max-file-size",
+                       bytes, std::strerror(err));
+  }
+
   std::optional<ipc::ChunkHandle> try_acquire(std::uint64_t bytes, std::uint64_t index) {
     auto h = allocator_.acquire(bytes, ctx_.me);
     if (h) pool().descriptor_of(*h).tag = index;
@@ -140,6 +152,11 @@ class Reader {
                                               pool().largest_chunk()));
     }
     const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
+    if (std::string full = reserve(h, size); !full.empty()) {
+      ::close(fd);
+      allocator_.recycle(h);
+      return publish_error(index, full);
+    }
     std::byte* data = pool().data(h);
     std::uint64_t done = 0;
     while (done < size) {
@@ -181,6 +198,10 @@ class Reader {
     const bool whole = (st.valid & kWholeNeeds) == kWholeNeeds && st.encryption_method == ZIP_EM_NONE &&
                        st.size == entry.size && (st.comp_method == ZIP_CM_DEFLATE || st.comp_method == ZIP_CM_STORE);
     const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
+    if (std::string full = reserve(h, entry.size); !full.empty()) {
+      allocator_.recycle(h);
+      return publish_error(index, full);
+    }
     std::uint64_t done = entry.size;
     const std::string error = whole ? inflate_whole(archive, member, st, pool().data(h), where)
                                     : inflate_stream(archive, member, entry.size, pool().data(h), done, where);

@@ -1,5 +1,7 @@
 // ChunkPool and ChunkAllocator: layout, size classes, the ownership state machine, stale handles,
 // and a producer/consumer stress across processes with every chunk accounted for at the end.
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,8 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -328,4 +332,41 @@ TEST_CASE("Faulting in slices on several threads covers every page, the last par
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(segment.base()[bytes - 4096] == std::byte{0x22});  // the child's writes reached the segment
   SharedSegment::remove(name);
+}
+
+TEST_CASE("A full /dev/shm is an error naming the segment and never a SIGBUS", "[ipc][pool][process]") {
+  // In a child with a private mount namespace whose /dev/shm is a 2 MiB tmpfs (needs root: the
+  // test is skipped without), an 8 MiB segment cannot be populated. Without the reservation the
+  // child would die of SIGBUS on the first page past 2 MiB.
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=2m") != 0)
+      ::_exit(77);
+    const std::string name = unique_name("full");
+    try {
+      SharedSegment::create(name, 8u << 20);
+      ::_exit(3);  // populated 8 MiB in 2
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()).find("no room in /dev/shm") == std::string::npos ||
+          std::string(e.what()).find(name) == std::string::npos)
+        ::_exit(4);
+    }
+    if (SharedSegment::remove(name)) ::_exit(5);  // the failed segment was left behind
+    SharedSegment lazy = SharedSegment::create(name, 8u << 20, SharedSegment::Populate::kNone);
+    if (lazy.reserve(0, 1u << 20) != 0) ::_exit(6);       // what fits is reserved
+    if (lazy.reserve(0, 8u << 20) != ENOSPC) ::_exit(7);  // what does not is refused
+    SharedSegment::remove(name);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    WARN("skipped: no private mount namespace with a small /dev/shm (needs root)");
+    return;
+  }
+  INFO("exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ", signal "
+                      << (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

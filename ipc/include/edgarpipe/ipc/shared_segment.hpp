@@ -14,7 +14,8 @@
 // (remove_stale) can tell a dead run's segments from a live one's and unlink them. A stage
 // process that dies only loses its mapping.
 //
-// Creation pre-faults the pages (MAP_POPULATE plus one touch pass) so that no stage takes page
+// Creation reserves the pages in the tmpfs (posix_fallocate: a full /dev/shm is an error naming
+// the segment, not a SIGBUS on the first touch) and pre-faults them so that no stage takes page
 // faults in steady state; see docs/design/shared-memory.md for the measured cost of not doing so.
 // A segment may instead be created and opened with Populate::kNone and then pre-faulted up to a
 // prefix (populate()): a chunk pool leaves its one --max-file-size chunk to be faulted on first
@@ -37,9 +38,15 @@ class SharedSegment {
   static SharedSegment create(const std::string& name, std::size_t size, Populate populate = Populate::kAll);
   // Opens and maps an existing segment read-write. Throws std::runtime_error on failure.
   static SharedSegment open(const std::string& name, Populate populate = Populate::kAll);
-  // Pre-faults (allocating if needed) the first `bytes` of the mapping, writable. This and
-  // map_populated() fault page-aligned slices on up to four threads of the calling process.
-  void populate(std::size_t bytes) const noexcept;
+  // Allocates the first `bytes` in the segment's tmpfs (reserve()), then pre-faults them,
+  // writable. This and map_populated() fault page-aligned slices on up to four threads of the
+  // calling process. Throws std::runtime_error naming the segment when /dev/shm has no room for
+  // them: without the reservation a full tmpfs would kill the process with SIGBUS on the touch.
+  void populate(std::size_t bytes) const;
+  // Allocates the pages of [offset, offset + bytes) in the segment's tmpfs (posix_fallocate), so
+  // that touching them later cannot raise SIGBUS on a full /dev/shm. Returns 0, or the errno
+  // (ENOSPC: no room). Pages already allocated cost nothing.
+  int reserve(std::size_t offset, std::size_t bytes) const noexcept;
   // Fills this process's page tables for the first `bytes` of a segment whose pages another
   // process has already populated, writable, so that writes to them take no fault. Read-faulting
   // maps 16 pages per fault (the kernel's fault-around) where populate()'s write faults map one,
