@@ -378,7 +378,13 @@ class Connection {
     }
     // XACT_ABORT off: a refused bulk row fails its statement, and the sink decides what to roll
     // back. ANSI settings as SQL Server's own tools use them.
-    exec("SET XACT_ABORT OFF; SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON; SET ANSI_WARNINGS ON");
+    try {
+      exec("SET XACT_ABORT OFF; SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON; SET ANSI_WARNINGS ON");
+    } catch (...) {  // from the constructor, no destructor would close the connection
+      dbclose(dbproc_);
+      dbproc_ = nullptr;
+      throw;
+    }
   }
 
   MssqlOptions options_;

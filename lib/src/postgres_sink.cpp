@@ -91,15 +91,21 @@ class Connection {
       conn_ = nullptr;
       throw SinkError("cannot connect to PostgreSQL: " + message);
     }
-    exec("SET client_encoding = 'UTF8'");
-    exec("SET client_min_messages = warning");  // no NOTICE per CREATE ... IF NOT EXISTS on every run
-    // A backend busy in one long statement (CREATE INDEX) notices a killed client only at its end,
-    // holding the run lock till then; this makes it look every second (PostgreSQL 14+; older
-    // servers reject the setting and keep the old behaviour, which the rerun's wait covers).
-    (void)try_exec("SET client_connection_check_interval = 1000");
-    const char* integer_datetimes = PQparameterStatus(conn_, "integer_datetimes");
-    if (integer_datetimes == nullptr || std::string_view(integer_datetimes) != "on")
-      throw SinkError("PostgreSQL server without integer datetimes is not supported");
+    try {
+      exec("SET client_encoding = 'UTF8'");
+      exec("SET client_min_messages = warning");  // no NOTICE per CREATE ... IF NOT EXISTS on every run
+      // A backend busy in one long statement (CREATE INDEX) notices a killed client only at its
+      // end, holding the run lock till then; this makes it look every second (PostgreSQL 14+;
+      // older servers reject the setting and keep the old behaviour, which the rerun's wait covers).
+      (void)try_exec("SET client_connection_check_interval = 1000");
+      const char* integer_datetimes = PQparameterStatus(conn_, "integer_datetimes");
+      if (integer_datetimes == nullptr || std::string_view(integer_datetimes) != "on")
+        throw SinkError("PostgreSQL server without integer datetimes is not supported");
+    } catch (...) {  // from the constructor, no destructor would finish the connection
+      PQfinish(conn_);
+      conn_ = nullptr;
+      throw;
+    }
   }
 
  public:

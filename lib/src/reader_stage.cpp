@@ -137,41 +137,38 @@ class Reader {
     if (entry.error_length != 0) return publish_error(index, std::string(ctx_.layout.open_error(entry)));
     if (entry.zip_member >= 0) return read_zip_member(index, entry);
     const std::string path(ctx_.layout.path(entry));
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
+    // Closed on every way out, a StageAborted thrown while waiting for a chunk included.
+    const struct File {
+      int fd;
+      ~File() {
+        if (fd >= 0) ::close(fd);
+      }
+    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (file.fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int err = errno;
-      ::close(fd);
-      return publish_error(index, fmt::format("cannot stat: {}", std::strerror(err)));
-    }
+    if (::fstat(file.fd, &st) != 0) return publish_error(index, fmt::format("cannot stat: {}", std::strerror(errno)));
     const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (!allocator_.fits(size)) {
-      ::close(fd);
+    if (!allocator_.fits(size))
       return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,
                                               pool().largest_chunk()));
-    }
     const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
     if (std::string full = reserve(h, size); !full.empty()) {
-      ::close(fd);
       allocator_.recycle(h);
       return publish_error(index, full);
     }
     std::byte* data = pool().data(h);
     std::uint64_t done = 0;
     while (done < size) {
-      const ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(done));
+      const ssize_t n = ::pread(file.fd, data + done, size - done, static_cast<off_t>(done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         const int err = errno;
-        ::close(fd);
         allocator_.recycle(h);
         return publish_error(index, fmt::format("read error at byte {}: {}", done, std::strerror(err)));
       }
       if (n == 0) break;  // the file shrank since it was listed
       done += static_cast<std::uint64_t>(n);
     }
-    ::close(fd);
     finish_read(index, entry, h, done);
   }
 

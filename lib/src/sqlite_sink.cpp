@@ -52,10 +52,15 @@ class Database {
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 600'000);  // other writers and the supervisor take turns
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("PRAGMA cache_size=-262144");  // 256 MiB page cache
-    exec("PRAGMA temp_store=MEMORY");
+    try {
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      exec("PRAGMA cache_size=-262144");  // 256 MiB page cache
+      exec("PRAGMA temp_store=MEMORY");
+    } catch (...) {  // a constructor that throws runs no destructor
+      sqlite3_close_v2(db_);
+      throw;
+    }
   }
   ~Database() {
     if (db_) sqlite3_close_v2(db_);
@@ -99,10 +104,7 @@ struct Statement {
 
 class SqliteAdmin final : public SinkAdmin {
  public:
-  explicit SqliteAdmin(const std::string& path) : db_(path), path_(path) {}
-  ~SqliteAdmin() override {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-  }
+  explicit SqliteAdmin(const std::string& path) : path_(path), db_(path) {}
 
   void create_schema() override {
     apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
@@ -207,14 +209,23 @@ class SqliteAdmin final : public SinkAdmin {
   }
 
  private:
-  Database db_;
   int lock_fd() {
-    if (lock_fd_ < 0) lock_fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (lock_fd_ < 0) throw SinkError(fmt::format("SQLite: cannot open {}: {}", path_, std::strerror(errno)));
-    return lock_fd_;
+    if (lock_fd_.fd < 0) lock_fd_.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock_fd_.fd < 0) throw SinkError(fmt::format("SQLite: cannot open {}: {}", path_, std::strerror(errno)));
+    return lock_fd_.fd;
   }
+  // Closing any descriptor of a file drops every POSIX (fcntl) lock this process holds on it,
+  // SQLite's included: the flock descriptor is declared before the database so that it is
+  // closed after it.
+  struct LockFd {
+    int fd = -1;
+    ~LockFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   std::string path_;
-  int lock_fd_ = -1;
+  LockFd lock_fd_;
+  Database db_;
 };
 
 // Errors that concern one file's rows (the file is rejected, the run goes on). Everything else
