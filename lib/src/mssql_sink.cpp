@@ -697,7 +697,7 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
         if (retry_later(*e, attempt)) continue;
         if (!e->data_error) throw SinkError(e->message);
         file.loaded = false;
-        file.error = "database refused a row: " + e->message;
+        file.error = fmt::format("{} a row: {}", kDatabaseRefused, e->message);
         break;
       }
     }

@@ -394,7 +394,7 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
         if (e) {
           db_.exec("ROLLBACK TO SAVEPOINT file");
           file.loaded = false;
-          file.error = "database refused a row: " + e->message;
+          file.error = fmt::format("{} a row: {}", kDatabaseRefused, e->message);
         } else {
           concepts_inserted += inserted;
         }

@@ -306,7 +306,7 @@ class SqliteWriter final : public SinkWriter {
     if (rc == SQLITE_DONE) {
       file_rows_[static_cast<std::size_t>(table)] += static_cast<std::uint64_t>(sqlite3_changes(db_.get()));
     } else if (is_per_file_error(sqlite3_extended_errcode(db_.get()))) {
-      file_error_ = fmt::format("database refused a {} row: {}", table_def(table).name, sqlite3_errmsg(db_.get()));
+      file_error_ = fmt::format("{} a {} row: {}", kDatabaseRefused, table_def(table).name, sqlite3_errmsg(db_.get()));
     } else {
       const std::string message = sqlite3_errmsg(db_.get());
       sqlite3_reset(stmt);

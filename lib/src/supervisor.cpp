@@ -577,7 +577,7 @@ class Supervisor {
         continue;
       }
       rejected.insert(r.key);
-      if (r.error.rfind("database refused", 0) == 0) refused.insert(r.key);
+      if (refused_by_database(r.error)) refused.insert(r.key);
     }
     std::vector<InputFile> again;
     for (const InputFile& f : files) {

@@ -197,6 +197,12 @@ struct Rejection {
   std::uint32_t file_index = 0;
   std::string error;  // as stored in ingest_files.error
 };
+// How every sink's ingest_files.error begins for a file whose rows the database itself refused
+// (a constraint, a value out of range), as opposed to one the parser or the sink's own checks
+// rejected. The second pass retries exactly these (they may have met a filer's old rows), and
+// it knows them only by this text, which is all a later run can read back.
+inline constexpr std::string_view kDatabaseRefused = "database refused";
+inline bool refused_by_database(std::string_view error) noexcept { return error.starts_with(kDatabaseRefused); }
 
 // What one commit made durable.
 struct CommitReport {
