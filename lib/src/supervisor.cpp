@@ -19,6 +19,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -370,7 +371,8 @@ struct Summary {
                                                                            : log::Level::kInfo;
     if (!log::enabled(level)) return;
     if (log::settings().format == log::Format::kJson) {
-      log::write(level, lines.front(), "\"summary\":" + nlohmann::json::parse(json()).dump());
+      log::write(level, lines.front(),
+                 "\"summary\":" + to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return;
     }
     log::write(level, lines.front());
@@ -379,48 +381,54 @@ struct Summary {
     fmt::print(stderr, "{}", rest);
   }
 
-  std::string json() const {
-    std::string rows_json;
-    for (std::size_t t = 0; t < kTableCount; ++t)
-      rows_json += fmt::format("{}\"{}\": {}", t ? ", " : "", table_def(static_cast<TableId>(t)).name, rows[t]);
-    std::string stages_json;
-    for (const auto& s : stages) {
-      std::string pids;
-      for (pid_t p : s.pids) pids += fmt::format("{}{}", pids.empty() ? "" : ", ", p);
-      const auto list = [](const std::vector<double>& v) {
-        std::string out;
-        for (double x : v) out += fmt::format("{}{:.3f}", out.empty() ? "" : ", ", x);
-        return out;
-      };
-      stages_json += fmt::format(
-          "{}\"{}\": {{\"processes\": {}, \"pids\": [{}], \"busy\": [{}], \"waiting_for_input_s\": [{}], "
-          "\"waiting_for_output_s\": [{}]}}",
-          stages_json.empty() ? "" : ", ", role_name(s.role), s.pids.size(), pids, list(s.busy), list(s.wait_input_s),
-          list(s.wait_output_s));
-    }
-    std::string pruned_json;
+  // The summary as `--summary-json` writes it and `tune` reads it back (nlohmann::ordered_json:
+  // the keys in this order). Fractions and seconds are rounded to milliseconds.
+  nlohmann::ordered_json to_json() const {
+    const auto rounded = [](double x) { return std::round(x * 1000) / 1000; };
+    const auto rounded_all = [&](const std::vector<double>& v) {
+      auto out = nlohmann::json::array();
+      for (double x : v) out.push_back(rounded(x));
+      return out;
+    };
+    nlohmann::ordered_json rows_by_table = nlohmann::ordered_json::object();
+    for (std::size_t t = 0; t < kTableCount; ++t) rows_by_table[table_def(static_cast<TableId>(t)).name] = rows[t];
+    nlohmann::ordered_json stages_by_role = nlohmann::ordered_json::object();
+    for (const auto& st : stages)
+      stages_by_role[std::string(role_name(st.role))] = {{"processes", st.pids.size()},
+                                                         {"pids", st.pids},
+                                                         {"busy", rounded_all(st.busy)},
+                                                         {"waiting_for_input_s", rounded_all(st.wait_input_s)},
+                                                         {"waiting_for_output_s", rounded_all(st.wait_output_s)}};
+    nlohmann::ordered_json busy_by_role = nlohmann::ordered_json::object();
+    for (const auto& [role, fraction] : busy) busy_by_role[role] = rounded(fraction);
+    auto pruned_filers = nlohmann::json::array();
     for (const auto& [dataset, cik] : pruned)
-      pruned_json += fmt::format("{}{{\"dataset\": \"{}\", \"cik\": {}}}", pruned_json.empty() ? "" : ", ",
-                                 dataset_name(dataset), cik);
-    return fmt::format(
-        "{{\n  \"run_id\": {},\n  \"supervisor_pid\": {},\n  \"status\": \"{}\",\n  \"sink\": \"{}\",\n  "
-        "\"files_seen\": {},\n"
-        "  \"files_loaded\": {},\n  \"files_skipped\": {},\n  \"files_duplicate\": {},\n  \"files_rejected\": {},\n"
-        "  \"rows\": {{{}}},\n"
-        "  \"rows_total\": {},\n  \"bytes\": {},\n  \"seconds\": {:.3f},\n  \"unknown_columns\": {},\n"
-        "  \"stages\": {{{}}},\n  \"stage_busy\": {{{}}},\n  \"bottleneck\": \"{}\",\n  \"suggestion\": \"{}\",\n"
-        "  \"restarts\": {},\n  \"filers_pruned\": {},\n  \"pruned\": [{}],\n  \"failure\": \"{}\"\n}}\n",
-        run_id, ::getpid(), status, log::json_escape(sink), files_seen, files_loaded, files_skipped, files_duplicate,
-        files_rejected, rows_json, rows_total(), bytes, seconds, unknown_columns, stages_json, busy_json(), bottleneck,
-        log::json_escape(suggestion), restarts.size(), filers_pruned, pruned_json, log::json_escape(failure));
+      pruned_filers.push_back({{"dataset", dataset_name(dataset)}, {"cik", cik}});
+    return {{"run_id", run_id},
+            {"supervisor_pid", ::getpid()},
+            {"status", status},
+            {"sink", sink},
+            {"files_seen", files_seen},
+            {"files_loaded", files_loaded},
+            {"files_skipped", files_skipped},
+            {"files_duplicate", files_duplicate},
+            {"files_rejected", files_rejected},
+            {"rows", rows_by_table},
+            {"rows_total", rows_total()},
+            {"bytes", bytes},
+            {"seconds", rounded(seconds)},
+            {"unknown_columns", unknown_columns},
+            {"stages", stages_by_role},
+            {"stage_busy", busy_by_role},
+            {"bottleneck", bottleneck},
+            {"suggestion", suggestion},
+            {"restarts", restarts.size()},
+            {"filers_pruned", filers_pruned},
+            {"pruned", pruned_filers},
+            {"failure", failure}};
   }
-
-  std::string busy_json() const {
-    std::string out;
-    for (const auto& [role, fraction] : busy)
-      out += fmt::format("{}\"{}\": {:.3f}", out.empty() ? "" : ", ", role, fraction);
-    return out;
-  }
+  // Invalid UTF-8 (a reason quoting a file's bytes) is written as U+FFFD, never a throw.
+  std::string json() const { return to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
 };
 
 class Supervisor {

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <regex>
@@ -206,12 +207,6 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-double json_value(const std::string& json, const std::string& key) {
-  std::smatch m;
-  if (!std::regex_search(json, m, std::regex("\"" + key + "\": ([0-9.]+)"))) return 0;
-  return std::stod(m[1].str());
-}
-
 std::optional<Ratio> parse_suggestion(const std::string& text) {
   std::smatch m;
   if (!std::regex_search(text, m, std::regex("--readers (\\d+) --parsers (\\d+) --writers (\\d+)")))
@@ -329,22 +324,20 @@ class Tuner {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     t.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    const std::string json = read_text(summary);
+    const std::string text = read_text(summary);
     std::filesystem::remove(summary);
-    t.seconds = json_value(json, "seconds");
-    t.mb = json_value(json, "bytes") / 1e6;
-    t.files = json_value(json, "files_loaded") + json_value(json, "files_rejected");
-    t.rows = json_value(json, "rows_total");
-    for (const char* role : {"reader", "parser", "writer"}) {
-      std::smatch m;
-      if (std::regex_search(json, m, std::regex(fmt::format("\"{}\": ([0-9.]+)", role))) &&
-          json.find("stage_busy") != std::string::npos)
-        t.busy[role] = std::stod(m[1].str());
-    }
-    std::smatch m;
-    if (std::regex_search(json, m, std::regex("\"bottleneck\": \"(\\w*)\""))) t.bottleneck = m[1].str();
-    if (std::regex_search(json, m, std::regex("\"suggestion\": \"([^\"]*)\"")))
-      t.suggested = parse_suggestion(m[1].str());
+    // A trial that failed before its summary leaves none: the exit code says what happened.
+    const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) return t;
+    t.seconds = json.value("seconds", 0.0);
+    t.mb = json.value("bytes", 0.0) / 1e6;
+    t.files = json.value("files_loaded", 0.0) + json.value("files_rejected", 0.0);
+    t.rows = json.value("rows_total", 0.0);
+    if (const auto busy = json.find("stage_busy"); busy != json.end() && busy->is_object())
+      for (const auto& [role, fraction] : busy->items())
+        if (fraction.is_number()) t.busy[role] = fraction.get<double>();
+    t.bottleneck = json.value("bottleneck", std::string());
+    t.suggested = parse_suggestion(json.value("suggestion", std::string()));
     return t;
   }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -36,32 +37,35 @@ std::string read_text(const std::string& path) {
 
 // The pids listed for one stage in the summary JSON.
 std::vector<long> stage_pids(const std::string& json, const std::string& stage) {
-  std::smatch m;
-  REQUIRE(std::regex_search(json, m,
-                            std::regex("\"" + stage + "\": \\{\"processes\": (\\d+), \"pids\": \\[([0-9, ]*)\\]")));
-  std::vector<long> pids;
-  std::stringstream list(m[2].str());
-  std::string item;
-  while (std::getline(list, item, ',')) pids.push_back(std::stol(item));
-  REQUIRE(pids.size() == std::stoul(m[1].str()));
+  const nlohmann::json summary = nlohmann::json::parse(json);
+  REQUIRE(summary["stages"].contains(stage));
+  const nlohmann::json& s = summary["stages"][stage];
+  const auto pids = s["pids"].get<std::vector<long>>();
+  REQUIRE(pids.size() == s["processes"].get<std::size_t>());
   return pids;
 }
 
 // A per-process list of one stage in the summary ("busy": [0.9, 0.8]).
 std::vector<double> stage_list(const std::string& json, const std::string& stage, const std::string& field) {
-  std::smatch m;
-  REQUIRE(std::regex_search(json, m, std::regex("\"" + stage + "\": \\{[^}]*\"" + field + "\": \\[([0-9., ]*)\\]")));
-  std::vector<double> values;
-  std::stringstream list(m[1].str());
-  std::string item;
-  while (std::getline(list, item, ',')) values.push_back(std::stod(item));
-  return values;
+  const nlohmann::json summary = nlohmann::json::parse(json);
+  REQUIRE(summary["stages"][stage].contains(field));
+  return summary["stages"][stage][field].get<std::vector<double>>();
+}
+
+// A number of the summary by its key, at the top or inside an object ("facts": rows.facts).
+const nlohmann::json* find_key(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) return nullptr;
+  if (const auto it = j.find(key); it != j.end() && it->is_number()) return &*it;
+  for (const auto& [name, value] : j.items())
+    if (const nlohmann::json* found = find_key(value, key)) return found;
+  return nullptr;
 }
 
 long json_number(const std::string& json, const std::string& key) {
-  std::smatch m;
-  REQUIRE(std::regex_search(json, m, std::regex("\"" + key + "\": (\\d+)")));
-  return std::stol(m[1].str());
+  const nlohmann::json summary = nlohmann::json::parse(json);
+  const nlohmann::json* value = find_key(summary, key);
+  REQUIRE(value != nullptr);
+  return value->get<long>();
 }
 
 // Files committed as loaded so far in a database being written (0 while it does not exist yet).
@@ -414,10 +418,12 @@ TEST_CASE("the summary names the bottleneck stage of rigged runs and suggests a 
     CHECK_THAT(json, Catch::Contains(fmt::format("--{}s ", slow)));  // the suggestion adds to that stage
     CHECK_THAT(r.output, Catch::Contains(fmt::format("bottleneck: {}s", slow)));
     // Every stage reports a busy share between 0 and 1.
-    std::smatch m;
-    REQUIRE(std::regex_search(
-        json, m, std::regex(R"("stage_busy": \{"parser": ([0-9.]+), "reader": ([0-9.]+), "writer": ([0-9.]+)\})")));
-    for (int i = 1; i <= 3; ++i) CHECK(std::stod(m[i].str()) <= 1.0);
+    const nlohmann::json busy = nlohmann::json::parse(json)["stage_busy"];
+    for (const char* stage : {"reader", "parser", "writer"}) {
+      REQUIRE(busy.contains(stage));
+      CHECK(busy[stage].get<double>() >= 0.0);
+      CHECK(busy[stage].get<double>() <= 1.0);
+    }
   }
 }
 
