@@ -157,10 +157,11 @@ def processes_by_role(root, database=False):
     return found
 
 
-def cpu_ticks(pid):
+def cpu_ticks(pid, reaped=False):
+    """utime + stime of a process; with reaped=True, of its waited-for children too."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return sum(int(v) for v in fields[11:15 if reaped else 13])
 
 
 def shm_mib():

@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.parse
 
+from harness import CLK, cpu_ticks
 from pipeline_bench import checkpoint  # every timed load starts from a CHECKPOINT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,27 +94,19 @@ def run_edgarpipe(corpus, url, writers, parsers, summary):
         return elapsed, json.load(f)
 
 
-def cpu_seconds(pid, reaped=False):
-    """User+system CPU of a process (with reaped=True, of its waited-for children too)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = sum(int(v) for v in fields[11:15 if reaped else 13])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def server_cpu(url):
     """CPU seconds the PostgreSQL server has used: the postmaster, its live processes, and the
     backends it has reaped (a finished session's CPU moves into the postmaster's)."""
     with open(os.path.join(psql(url, "SHOW data_directory"), "postmaster.pid")) as f:
         postmaster = int(f.readline())
-    total = cpu_seconds(postmaster, reaped=True)
+    ticks = cpu_ticks(postmaster, reaped=True)
     for entry in os.listdir("/proc"):
         try:
             if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == postmaster:
-                total += cpu_seconds(entry)
+                ticks += cpu_ticks(entry)
         except OSError:
             pass
-    return total
+    return ticks / CLK
 
 
 def run_shards(corpus, url, shards, writers, parsers, tmp):

@@ -219,7 +219,8 @@ class Reader {
   std::string inflate_whole(zip_t* archive, zip_uint64_t member, const zip_stat_t& st, std::byte* out,
                             const std::string& where) {
     const bool stored = st.comp_method == ZIP_CM_STORE;
-    // Deflate adds 5 bytes per 64 KiB block at worst: a larger stored size is a lie.
+    // Deflate stores what it cannot compress in blocks with a 5-byte header, at most 64 KiB
+    // each; 5 bytes per 4 KiB is well above any encoder's overhead: a larger stored size is a lie.
     if (stored ? st.comp_size != st.size : st.comp_size > st.size + st.size / 4096 * 5 + 1024)
       return fmt::format("{}: {} stored bytes cannot hold {} bytes", where, st.comp_size, st.size);
     const Member file(zip_fopen_index(archive, member, ZIP_FL_COMPRESSED));
