@@ -1,3 +1,3 @@
-#include "edgarpipe/stages.hpp"
+#include "edgarpipe/cli/commands.hpp"
 
 int main(int argc, char** argv) { return edgarpipe::cli_main(argc, argv); }

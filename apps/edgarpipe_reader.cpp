@@ -1,3 +1,3 @@
-#include "edgarpipe/stages.hpp"
+#include "edgarpipe/stages/entry_points.hpp"
 
 int main(int argc, char** argv) { return edgarpipe::reader_main(argc, argv); }

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "edgarpipe/edgar_parser.hpp"
-#include "edgarpipe/row_batch.hpp"
+#include "edgarpipe/batch/row_batch.hpp"
+#include "edgarpipe/parse/edgar_parser.hpp"
 
 namespace {
 

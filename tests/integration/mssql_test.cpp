@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "edgarpipe/sink.hpp"
+#include "edgarpipe/sink/sink.hpp"
 #include "run_helpers.hpp"
 
 using namespace edgarpipe::test;

@@ -1,0 +1,286 @@
+#include "edgarpipe/core/tables.hpp"
+
+#include <fmt/format.h>
+
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
+namespace edgarpipe {
+namespace {
+
+using T = ColumnType;
+
+// Address columns: the same ten fields for `mailing_` and `business_`.
+#define EDGARPIPE_ADDRESS(prefix)                                                                                    \
+  Column{prefix "street1", T::kText, false}, Column{prefix "street2", T::kText, false},                              \
+      Column{prefix "city", T::kText, false}, Column{prefix "state_or_country", T::kText, false},                    \
+      Column{prefix "zip_code", T::kText, false}, Column{prefix "state_or_country_description", T::kText, false},    \
+      Column{prefix "is_foreign_location", T::kSmallInt, false},                                                     \
+      Column{prefix "foreign_state_territory", T::kText, false}, Column{prefix "country", T::kText, false}, Column { \
+    prefix "country_code", T::kText, false                                                                           \
+  }
+
+constexpr Column kCompanies[] = {
+    {"cik", T::kBigInt, true},
+    {"name", T::kText, false},
+    {"entity_type", T::kText, false},
+    {"sic", T::kText, false},
+    {"sic_description", T::kText, false},
+    {"owner_org", T::kText, false},
+    {"insider_transaction_for_owner_exists", T::kSmallInt, false},
+    {"insider_transaction_for_issuer_exists", T::kSmallInt, false},
+    {"ein", T::kText, false},
+    {"lei", T::kText, false},
+    {"description", T::kText, false},
+    {"website", T::kText, false},
+    {"investor_website", T::kText, false},
+    {"category", T::kText, false},
+    {"fiscal_year_end", T::kText, false},
+    {"state_of_incorporation", T::kText, false},
+    {"state_of_incorporation_description", T::kText, false},
+    {"phone", T::kText, false},
+    {"flags", T::kText, false},
+    EDGARPIPE_ADDRESS("mailing_"),
+    EDGARPIPE_ADDRESS("business_"),
+};
+#undef EDGARPIPE_ADDRESS
+
+constexpr Column kCompanyTickers[] = {
+    {"cik", T::kBigInt, true}, {"ordinal", T::kInt, true}, {"ticker", T::kText, false}, {"exchange", T::kText, false}};
+constexpr Column kFormerNames[] = {{"cik", T::kBigInt, true},
+                                   {"ordinal", T::kInt, true},
+                                   {"name", T::kText, false},
+                                   {"date_from", T::kTimestamp, false},
+                                   {"date_to", T::kTimestamp, false}};
+constexpr Column kSubmissionPages[] = {{"cik", T::kBigInt, true},
+                                       {"name", T::kText, true},
+                                       {"filing_count", T::kBigInt, false},
+                                       {"filing_from", T::kDate, false},
+                                       {"filing_to", T::kDate, false}};
+constexpr Column kFilings[] = {
+    {"cik", T::kBigInt, true},
+    {"accession_number", T::kText, true},
+    {"filing_date", T::kDate, false},
+    {"report_date", T::kDate, false},
+    {"acceptance_datetime", T::kTimestamp, false},
+    {"act", T::kText, false},
+    {"form", T::kText, false},
+    {"file_number", T::kText, false},
+    {"film_number", T::kText, false},
+    {"items", T::kText, false},
+    {"core_type", T::kText, false},
+    {"size", T::kBigInt, false},
+    {"is_xbrl", T::kSmallInt, false},
+    {"is_inline_xbrl", T::kSmallInt, false},
+    {"is_xbrl_numeric", T::kSmallInt, false},
+    {"primary_document", T::kText, false},
+    {"primary_doc_description", T::kText, false},
+};
+constexpr Column kEntities[] = {{"cik", T::kBigInt, true}, {"entity_name", T::kText, false}};
+constexpr Column kConcepts[] = {{"taxonomy", T::kText, true},
+                                {"concept", T::kText, true},
+                                {"label", T::kText, false},
+                                {"description", T::kText, false}};
+constexpr Column kFacts[] = {
+    {"cik", T::kBigInt, true},         {"taxonomy", T::kText, true},
+    {"concept", T::kText, true},       {"unit", T::kText, true},
+    {"period_start", T::kDate, false}, {"period_end", T::kDate, true},
+    {"value", T::kDecimal, false},     {"accession_number", T::kText, true},
+    {"fiscal_year", T::kInt, false},   {"fiscal_period", T::kText, false},
+    {"form", T::kText, false},         {"filed", T::kDate, false},
+    {"frame", T::kText, false},
+};
+
+constexpr std::string_view kKeyCik[] = {"cik"};
+constexpr std::string_view kKeyCikOrdinal[] = {"cik", "ordinal"};
+constexpr std::string_view kKeyCikName[] = {"cik", "name"};
+constexpr std::string_view kKeyFilings[] = {"cik", "accession_number"};
+constexpr std::string_view kKeyConcepts[] = {"taxonomy", "concept"};
+constexpr std::string_view kKeyFacts[] = {"cik",          "taxonomy",   "concept",         "unit",
+                                          "period_start", "period_end", "accession_number"};
+
+constexpr TableDef kTables[kTableCount] = {
+    {TableId::kCompanies, "companies", kCompanies, kKeyCik, false},
+    {TableId::kCompanyTickers, "company_tickers", kCompanyTickers, kKeyCikOrdinal, false},
+    {TableId::kFormerNames, "former_names", kFormerNames, kKeyCikOrdinal, false},
+    {TableId::kSubmissionPages, "submission_pages", kSubmissionPages, kKeyCikName, false},
+    {TableId::kFilings, "filings", kFilings, kKeyFilings, false},
+    {TableId::kEntities, "entities", kEntities, kKeyCik, false},
+    {TableId::kConcepts, "concepts", kConcepts, kKeyConcepts, true},
+    {TableId::kFacts, "facts", kFacts, kKeyFacts, false},
+};
+
+// Keyed by (dataset, cik, page): cik and page are NULL only for a document whose filer cannot be
+// known, recorded under its source_path.
+constexpr Column kIngestFiles[] = {
+    {"dataset", T::kText, true},       {"cik", T::kBigInt, false},      {"page", T::kInt, false},
+    {"source_file", T::kText, true},   {"source_path", T::kText, true}, {"bytes", T::kBigInt, false},
+    {"content_hash", T::kText, false}, {"status", T::kText, true},      {"rows", T::kBigInt, false},
+    {"error", T::kText, false},        {"run_id", T::kBigInt, false},   {"loaded_at", T::kTimestamp, false},
+};
+constexpr Column kIngestRuns[] = {
+    {"run_id", T::kBigInt, true},          {"started_at", T::kTimestamp, true},
+    {"finished_at", T::kTimestamp, false}, {"status", T::kText, true},
+    {"sources", T::kText, false},          {"sink", T::kText, false},
+    {"files_seen", T::kBigInt, false},     {"files_loaded", T::kBigInt, false},
+    {"files_skipped", T::kBigInt, false},  {"files_rejected", T::kBigInt, false},
+    {"rows_written", T::kBigInt, false},   {"readers", T::kInt, false},
+    {"parsers", T::kInt, false},           {"writers", T::kInt, false},
+};
+
+}  // namespace
+
+const TableDef& table_def(TableId id) noexcept { return kTables[static_cast<std::size_t>(id)]; }
+std::span<const TableDef> all_tables() noexcept { return kTables; }
+
+std::span<const Column> ingest_files_columns() noexcept { return kIngestFiles; }
+std::span<const Column> ingest_runs_columns() noexcept { return kIngestRuns; }
+
+std::string create_table_if_absent(std::string_view table) {
+  return fmt::format("CREATE TABLE IF NOT EXISTS {}", table);
+}
+std::string create_unique_index_if_absent(std::string_view index, std::string_view table) {
+  return fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {}", index, table);
+}
+
+std::string contract_ddl(const SqlDialect& d) {
+  std::string sql;
+  const auto columns = [&](std::string_view table, std::span<const Column> cols, std::size_t first) {
+    for (std::size_t i = first; i < cols.size(); ++i) {
+      const Column& c = cols[i];
+      sql += fmt::format("  {} {}{}", c.name, d.type_name(c.type, table, c.name), c.not_null ? " NOT NULL" : "");
+      if (table == "ingest_files" && c.name == "status") sql += " CHECK (status IN ('loaded', 'rejected'))";
+      if (table == "ingest_runs" && c.name == "status")
+        sql += " CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))";
+      sql += ",\n";
+    }
+  };
+  for (const TableDef& t : all_tables()) {
+    sql += d.create_table(t.name) + " (\n";
+    columns(t.name, t.columns, 0);
+    if (t.id == TableId::kFacts) {
+      sql.resize(sql.size() - 2);
+      sql += "\n)" + d.facts_table_suffix + ";\n" + d.facts_storage_ddl;
+      sql += fmt::format("{} (cik, taxonomy, concept, unit, {}, period_end, accession_number);\n",
+                         d.create_unique_index("facts_key", "facts"), d.facts_period_start);
+    } else {
+      std::string key;
+      for (auto k : t.key) key += (key.empty() ? "" : ", ") + std::string(k);
+      sql += fmt::format("  PRIMARY KEY ({})\n);\n", key);
+    }
+    sql += d.end_table;
+  }
+  // The schema version first among the bookkeeping tables: an upgrade reads it.
+  sql += d.create_table("edgarpipe_schema") + " (\n  version INT NOT NULL\n);\n";
+  sql += d.end_table;
+  // The secondary indexes built so far (a portable guard: SQL Server has no CREATE INDEX IF NOT
+  // EXISTS, and its index names are not the same under Babelfish).
+  sql += d.create_table("edgarpipe_indexes") + " (\n  name VARCHAR(128) NOT NULL,\n  PRIMARY KEY (name)\n);\n";
+  sql += d.end_table;
+  sql += d.create_table("ingest_files") + " (\n";
+  columns("ingest_files", kIngestFiles, 0);
+  sql.resize(sql.size() - 2);
+  sql += "\n);\n";
+  sql += fmt::format("{} (dataset, cik, page){};\n", d.create_unique_index("ingest_files_key", "ingest_files"),
+                     d.keyed_rows_only);
+  sql += d.end_table;
+  sql += d.create_table("ingest_runs") + fmt::format(" (\n  run_id {},\n", d.serial_primary_key);
+  columns("ingest_runs", kIngestRuns, 1);
+  sql.resize(sql.size() - 2);
+  sql += "\n);\n";
+  sql += d.end_table;
+  return sql;
+}
+
+namespace {
+
+constexpr SecondaryIndex kSecondaryIndexes[] = {
+    {"facts_concept_frame", "facts", "taxonomy, concept, unit, frame",
+     "one concept across all companies for a calendar period (facts_annual, facts_quarterly)"},
+    {"facts_accession", "facts", "accession_number", "the facts a filing reported (a join to filings)"},
+    {"filings_form_date", "filings", "form, filing_date", "filings of a form in a date range"},
+    {"filings_accession", "filings", "accession_number", "a filing by its accession number"},
+    {"filings_date", "filings", "filing_date", "everything filed in a date range"},
+    {"company_tickers_ticker", "company_tickers", "ticker", "ticker to CIK (ticker_lookup)"},
+};
+
+// a || b || ... in the flavor's syntax, every part text already.
+std::string concat(SqlFlavor f, std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const std::string_view p : parts)
+    out += (out.empty() ? "" : f == SqlFlavor::kMssql ? " + " : " || ") + std::string(p);
+  return out;
+}
+
+}  // namespace
+
+std::span<const SecondaryIndex> secondary_indexes() noexcept { return kSecondaryIndexes; }
+
+std::string create_secondary_index_sql(const SecondaryIndex& i, SqlFlavor flavor) {
+  return fmt::format("CREATE INDEX {}{} ON {} ({})", flavor == SqlFlavor::kMssql ? "" : "IF NOT EXISTS ", i.name,
+                     i.table, i.columns);
+}
+
+std::vector<std::string> view_sql(SqlFlavor f) {
+  const bool mssql = f == SqlFlavor::kMssql;
+  const std::string substr = mssql ? "SUBSTRING" : "substr";
+  const std::string cik_text = mssql ? "CAST(f.cik AS NVARCHAR(20))" : "CAST(f.cik AS TEXT)";
+  const std::string folder = concat(f, {"'https://www.sec.gov/Archives/edgar/data/'", cik_text, "'/'",
+                                        "REPLACE(f.accession_number, '-', '')", "'/'"});
+  const std::string fact_columns =
+      "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
+      "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  const std::vector<std::pair<std::string, std::string>> views = {
+      // The SEC's frame picks one fact per company, concept, unit and calendar period.
+      {"facts_annual", fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({}(f.frame, 3, 4) AS INTEGER) "
+                                   "AS calendar_year, f.period_start, f.period_end, f.value, f.accession_number, "
+                                   "f.form, f.filed, f.frame FROM facts f WHERE f.frame LIKE 'CY____'",
+                                   substr)},
+      {"facts_quarterly",
+       fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({0}(f.frame, 3, 4) AS INTEGER) AS calendar_year, "
+                   "CAST({0}(f.frame, 8, 1) AS INTEGER) AS calendar_quarter, CASE WHEN f.frame LIKE '%I' THEN 1 "
+                   "ELSE 0 END AS instant, f.period_start, f.period_end, f.value, f.accession_number, f.form, "
+                   "f.filed, f.frame FROM facts f WHERE f.frame LIKE 'CY____Q_' OR f.frame LIKE 'CY____Q_I'",
+                   substr)},
+      // Restatements resolved: per period, the value of the latest filing.
+      {"facts_latest",
+       fmt::format("SELECT {0} FROM (SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, "
+                   "f.unit, f.period_start, f.period_end ORDER BY CASE WHEN f.filed IS NULL THEN 1 ELSE 0 END, "
+                   "f.filed DESC, f.accession_number DESC) AS latest FROM facts f) f WHERE f.latest = 1",
+                   fact_columns)},
+      {"filing_documents",
+       fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
+                   "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "
+                   "f.primary_document = '' THEN NULL ELSE {} END AS document_url FROM filings f",
+                   concat(f, {folder, "f.accession_number", "'-index.htm'"}),
+                   concat(f, {folder, "f.primary_document"}))},
+      {"ticker_lookup",
+       "SELECT t.ticker, t.exchange, t.cik, c.name FROM company_tickers t JOIN companies c ON c.cik = t.cik"},
+  };
+  std::vector<std::string> sql;
+  for (const auto& [name, body] : views) {
+    sql.push_back(fmt::format("DROP VIEW IF EXISTS {}", name));
+    sql.push_back(fmt::format("CREATE VIEW {} AS {}", name, body));
+  }
+  return sql;
+}
+
+Dataset dataset_from_name(std::string_view name) noexcept {
+  if (name == "submissions") return Dataset::kSubmissions;
+  if (name == "companyfacts") return Dataset::kCompanyfacts;
+  return Dataset::kUnknown;
+}
+
+std::string_view dataset_name(Dataset d) noexcept {
+  switch (d) {
+    case Dataset::kSubmissions:
+      return "submissions";
+    case Dataset::kCompanyfacts:
+      return "companyfacts";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace edgarpipe

@@ -1,0 +1,1411 @@
+#include "edgarpipe/parse/edgar_parser.hpp"
+
+#include <simdjson.h>
+
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "edgarpipe/core/calendar.hpp"
+#include "edgarpipe/core/file_names.hpp"
+#include "edgarpipe/core/utf8.hpp"
+#include "json_index.hpp"
+
+namespace edgarpipe {
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+namespace {
+
+// A bad-input verdict: reason plus where in the file (nullptr: unknown).
+struct Reject {
+  std::string reason;
+  const char* where;
+};
+
+// One scalar kept until its row is written (columnar filings, company header fields). 24 bytes,
+// not the 40 of an integer beside a string_view: a main file's 1,000 recent filings are 13,000
+// cells, 312 KB instead of 520 KB to write and read back beside the document and the batch chunk.
+struct Cell {
+  enum Kind : std::uint8_t { kNull, kInt, kText };
+  union {
+    std::int64_t integer = 0;  // kInt
+    const char* text_data;     // kText
+  };
+  const char* where = nullptr;  // the value's first byte in the document
+  std::uint32_t text_size = 0;
+  Kind kind = kNull;
+
+  std::string_view text() const noexcept { return {text_data, text_size}; }
+  // Fits: a string lies inside a file of at most --max-file-size, which is at most 4096 MiB.
+  void set_text(std::string_view s) noexcept {
+    kind = kText;
+    text_data = s.data();
+    text_size = static_cast<std::uint32_t>(s.size());
+  }
+};
+static_assert(sizeof(Cell) == 24);
+
+enum class CellType : std::uint8_t { kText, kInt, kDate, kTimestamp };
+
+// The value of up to 8 ASCII digits, the first in the lowest byte of `w` (bytes past `n` are
+// ignored), or false if one of the n is not a digit. Eight bytes at a time: integers are parsed
+// for two values of every companyfacts fact, and a byte loop was 8% of that parser's time.
+[[gnu::always_inline]] inline bool eight_digits(std::uint64_t w, std::size_t n, std::uint64_t& value) noexcept {
+  if (n < 8) w = (w << (8 * (8 - n))) | (0x3030303030303030 >> (8 * n));  // leading '0's
+  // A byte's high bit is set below '0' (by the subtraction) or above '9' (by the addition); a
+  // borrow or carry reaches only bytes above the first bad one.
+  if ((((w + 0x4646464646464646) | (w - 0x3030303030303030)) & 0x8080808080808080) != 0) return false;
+  w = ((w & 0x0F0F0F0F0F0F0F0F) * 2561) >> 8;  // D. Lemire's multiply-and-shift reduction
+  w = ((w & 0x00FF00FF00FF00FF) * 6553601) >> 16;
+  value = ((w & 0x0000FFFF0000FFFF) * 42949672960001) >> 32;
+  return true;
+}
+
+// A JSON integer in its canonical form, -?(0|[1-9][0-9]*), of at most 18 digits (so it fits an
+// int64 without a check). False for anything else, which then takes the general number path and
+// its errors: leading zeros, fractions, exponents, longer numbers, junk. Reads up to 16 bytes
+// from the first digit: the token lies in a padded document.
+bool plain_integer(std::string_view s, std::int64_t& value) noexcept {
+  const bool negative = !s.empty() && s[0] == '-';
+  if (negative) s.remove_prefix(1);
+  if (s.empty() || s.size() > 18 || (s[0] == '0' && s.size() > 1)) return false;
+  std::uint64_t v = 0;
+  if (s.size() <= 16) {
+    constexpr std::uint64_t kPowers[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    std::uint64_t head, tail = 0;
+    std::memcpy(&head, s.data(), 8);
+    if (!eight_digits(head, std::min<std::size_t>(s.size(), 8), v)) return false;
+    if (s.size() > 8) {
+      std::memcpy(&head, s.data() + 8, 8);
+      if (!eight_digits(head, s.size() - 8, tail)) return false;
+      v = v * kPowers[s.size() - 8] + tail;
+    }
+  } else {
+    for (const char c : s) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+  }
+  value = negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+  return true;
+}
+
+// One comparison for the usual byte, which is above ' ' (every token is trimmed this way).
+bool is_json_space(char c) noexcept {
+  return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
+}
+
+[[gnu::always_inline]] inline std::string_view trim_right(std::string_view s) noexcept {
+  while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Whether [begin, end) of the document holds a backslash, 16 bytes at a time; reads up to 15
+// bytes past `end`, which the document's padding covers. Asked per key and string, it replaced a
+// memchr pass over every document (7% of the parser in the pipeline, where the document arrives
+// cold from the reader's core): backslashes are rare in SEC files.
+[[gnu::always_inline]] inline bool has_backslash(const char* begin, const char* end) noexcept {
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (const char* p = begin; p < end; p += 16) {
+    auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), backslash)));
+    if (end - p < 16) mask &= (1u << (end - p)) - 1;
+    if (mask != 0) return true;
+  }
+  return false;
+}
+
+// The text of a plain string token [value, end): quotes right at both ends (no space before the
+// next structural character) and no backslash between them. False for any other token.
+[[gnu::always_inline]] inline bool plain_string(const char* value, const char* end, std::string_view& text) noexcept {
+  if (*value != '"' || end[-1] != '"' || end - value < 2 || has_backslash(value, end)) return false;
+  text = {value + 1, static_cast<std::size_t>(end - value - 2)};
+  return true;
+}
+
+bool is_number_start(char c) noexcept { return c == '-' || (c >= '0' && c <= '9'); }
+
+// The JSON type a value's first byte announces (as simdjson's type() reads it); nullptr for a
+// byte no JSON value starts with.
+const char* type_named_by(char c) noexcept {
+  switch (c) {
+    case '{':
+      return "an object";
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
+    case 't':
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    default:
+      return is_number_start(c) ? "a number" : nullptr;
+  }
+}
+
+// A token quoted for a message: at most 20 bytes, and when cut, how long it was (a 401-digit
+// number shown as its first 20 digits alone reads as a different number).
+std::string quoted_excerpt(std::string_view token) {
+  const std::string_view whole = trim_right(token);
+  const std::string_view shown = text_excerpt(whole, 20);
+  if (shown.size() == whole.size()) return "\"" + std::string(shown) + "\"";
+  const auto digits = std::count_if(whole.begin(), whole.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return "\"" + std::string(shown) + "...\" (" +
+         (is_number_start(whole[0]) ? std::to_string(digits) + " digits" : std::to_string(whole.size()) + " bytes") +
+         ")";
+}
+
+[[noreturn]] void invalid_json(std::string_view token, std::string_view what) {
+  throw Reject{"invalid JSON: " + std::string(what) + " " + quoted_excerpt(token), token.data()};
+}
+
+// `token` is a value's raw token (its first byte is the value's). A number is quoted, and one
+// with no fraction or exponent that does not fit 64 bits says so.
+[[noreturn]] void wrong_type(std::string_view token, std::string_view path, std::string_view expected) {
+  const char* found = type_named_by(token.empty() ? '\0' : token[0]);
+  if (found == nullptr) invalid_json(token, "expected a value, found");
+  std::string what = found;
+  if (is_number_start(token[0])) {
+    const std::string_view n = trim_right(token);
+    std::int64_t ignored = 0;
+    const bool integral = n.find_first_of(".eE") == std::string_view::npos;
+    what = "the number " + quoted_excerpt(n);
+    if (integral && std::from_chars(n.data(), n.data() + n.size(), ignored).ec != std::errc{})
+      what += ", beyond a 64-bit integer";
+  }
+  throw Reject{std::string(path) + ": expected " + std::string(expected) + ", found " + what, token.data()};
+}
+
+// Stage 1 marks where a scalar starts but does not read it: the literals are checked here.
+void null_literal(std::string_view token) {
+  if (trim_right(token) != "null") invalid_json(token, "not a JSON value:");
+}
+bool bool_literal(std::string_view token) {
+  const std::string_view s = trim_right(token);
+  if (s == "true") return true;
+  if (s != "false") invalid_json(token, "not a JSON value:");
+  return false;
+}
+
+// A key of at most 8 bytes as one integer (little-endian, zero past its end), so a switch can
+// dispatch on it: comparing string_views called memcmp per key (11% of the companyfacts reader).
+// Keys lie in a padded document or unescape buffer, so the 8-byte load stays in bounds.
+constexpr std::uint64_t short_key(std::string_view k) noexcept {
+  std::uint64_t w = 0;
+  if (std::is_constant_evaluated()) {
+    for (std::size_t i = 0; i < k.size() && i < 8; ++i) w |= std::uint64_t{static_cast<unsigned char>(k[i])} << (8 * i);
+    return w;
+  }
+  std::memcpy(&w, k.data(), 8);
+  return k.size() >= 8 ? w : w & ((std::uint64_t{1} << (8 * k.size())) - 1);
+}
+
+// A fact's columns after the prefix, in the order SEC writes their keys.
+enum FactColumn : std::uint8_t { kStart, kEnd, kVal, kAccn, kFy, kFp, kForm, kFiled, kFrame, kFactColumns };
+// Each key with its closing quote, as the 8 bytes loaded from after its opening quote read it
+// (the mask keeps the key's bytes).
+struct QuotedKey {
+  std::uint64_t bytes, mask;
+};
+constexpr QuotedKey quoted_key(std::string_view key_and_quote) {
+  return {short_key(key_and_quote), ~std::uint64_t{0} >> (64 - 8 * key_and_quote.size())};
+}
+constexpr QuotedKey kFactKeys[kFactColumns] = {quoted_key("start\""), quoted_key("end\""),   quoted_key("val\""),
+                                               quoted_key("accn\""),  quoted_key("fy\""),    quoted_key("fp\""),
+                                               quoted_key("form\""),  quoted_key("filed\""), quoted_key("frame\"")};
+
+enum class NumberKind { kInt64, kOther };  // kOther: a fraction, an exponent, or beyond int64
+
+// A number token (trimmed), checked against JSON's grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// (simdjson's own number parsers are not public). Integers that fit go to `as_int`.
+NumberKind read_number(std::string_view s, std::int64_t& as_int) {
+  const auto digit = [&](std::size_t i) { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  std::size_t i = s[0] == '-' ? 1 : 0;
+  bool integral = true;
+  if (!digit(i)) invalid_json(s, "malformed number");
+  if (s[i] == '0')
+    ++i;
+  else
+    while (digit(i)) ++i;
+  if (i < s.size() && s[i] == '.') {
+    integral = false;
+    if (!digit(++i)) invalid_json(s, "malformed number");
+    while (digit(i)) ++i;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    integral = false;
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digit(i)) invalid_json(s, "malformed number");
+    while (digit(i)) ++i;
+  }
+  if (i != s.size()) invalid_json(s, "malformed number");
+  return integral && std::from_chars(s.data(), s.data() + s.size(), as_int).ec == std::errc{} ? NumberKind::kInt64
+                                                                                              : NumberKind::kOther;
+}
+
+// The nearest double of a number read_number() accepted. Like simdjson, a number too small for a
+// double reads as 0 and one too large is refused; from_chars says only "out of range", so strtod
+// (the "C" locale: nothing here calls setlocale) tells the two apart.
+double nearest_double(std::string_view s) {
+  double d = 0;
+  if (std::from_chars(s.data(), s.data() + s.size(), d).ec != std::errc::result_out_of_range) return d;
+  d = std::strtod(std::string(s).c_str(), nullptr);
+  if (std::isinf(d)) invalid_json(s, "number out of the range of a double:");
+  return d;
+}
+
+bool is_digits(std::string_view s) noexcept {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC), or a plain date meaning midnight.
+bool is_timestamp(std::string_view s) noexcept {
+  if (s.size() == 10) return is_date(s);
+  if (s.size() < 20 || !is_date(s.substr(0, 10)) || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+    return false;
+  if (!is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)) || !is_digits(s.substr(17, 2))) return false;
+  if ((s[11] - '0') * 10 + (s[12] - '0') > 23 || (s[14] - '0') > 5 || (s[17] - '0') > 5) return false;
+  const std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
+  return fraction.empty() ||
+         (fraction[0] == '.' && fraction.size() <= 4 && fraction.size() >= 2 && is_digits(fraction.substr(1)));
+}
+
+// The SQL form "YYYY-MM-DD HH:MM:SS[.fff]" of a timestamp is_timestamp() accepted (milliseconds
+// kept only when not zero), written into `out`; returns its length. Cells are checked when read
+// and written later, so this only moves bytes.
+std::size_t sql_timestamp(std::string_view s, char (&out)[24]) noexcept {
+  if (s.size() == 10) {
+    std::memcpy(out, s.data(), 10);
+    std::memcpy(out + 10, " 00:00:00", 9);
+    return 19;
+  }
+  std::memcpy(out, s.data(), 19);
+  out[10] = ' ';
+  const std::string_view fraction = s.substr(19, s.size() - 20);  // "" or ".fff"
+  for (std::size_t i = 1; i < fraction.size(); ++i)
+    if (fraction[i] != '0') {
+      std::memcpy(out + 19, fraction.data(), fraction.size());
+      return 19 + fraction.size();
+    }
+  return 19;
+}
+
+// The first byte below 0x20 other than JSON whitespace (for UNESCAPED_CHARS), or nullptr.
+const char* first_control_char(const char* data, std::size_t len) noexcept {
+  for (std::size_t i = 0; i < len; ++i) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return data + i;
+  }
+  return nullptr;
+}
+
+// Columns of filings.recent / overflow pages, by JSON key.
+struct FilingColumn {
+  std::string_view key;
+  std::uint8_t column;
+  CellType type;
+};
+constexpr FilingColumn kFilingColumns[] = {
+    {"accessionNumber", filings_col::accession_number, CellType::kText},
+    {"filingDate", filings_col::filing_date, CellType::kDate},
+    {"reportDate", filings_col::report_date, CellType::kDate},
+    {"acceptanceDateTime", filings_col::acceptance_datetime, CellType::kTimestamp},
+    {"act", filings_col::act, CellType::kText},
+    {"form", filings_col::form, CellType::kText},
+    {"fileNumber", filings_col::file_number, CellType::kText},
+    {"filmNumber", filings_col::film_number, CellType::kText},
+    {"items", filings_col::items, CellType::kText},
+    {"core_type", filings_col::core_type, CellType::kText},
+    {"size", filings_col::size, CellType::kInt},
+    {"isXBRL", filings_col::is_xbrl, CellType::kInt},
+    {"isInlineXBRL", filings_col::is_inline_xbrl, CellType::kInt},
+    {"isXBRLNumeric", filings_col::is_xbrl_numeric, CellType::kInt},
+    {"primaryDocument", filings_col::primary_document, CellType::kText},
+    {"primaryDocDescription", filings_col::primary_doc_description, CellType::kText},
+};
+
+// Company header fields (top level of a main file) -> companies column.
+struct CompanyField {
+  std::string_view key;
+  std::uint8_t column;
+  CellType type;
+};
+constexpr CompanyField kCompanyFields[] = {
+    {"name", 1, CellType::kText},
+    {"entityType", 2, CellType::kText},
+    {"sic", 3, CellType::kText},
+    {"sicDescription", 4, CellType::kText},
+    {"ownerOrg", 5, CellType::kText},
+    {"insiderTransactionForOwnerExists", 6, CellType::kInt},
+    {"insiderTransactionForIssuerExists", 7, CellType::kInt},
+    {"ein", 8, CellType::kText},
+    {"lei", 9, CellType::kText},
+    {"description", 10, CellType::kText},
+    {"website", 11, CellType::kText},
+    {"investorWebsite", 12, CellType::kText},
+    {"category", 13, CellType::kText},
+    {"fiscalYearEnd", 14, CellType::kText},
+    {"stateOfIncorporation", 15, CellType::kText},
+    {"stateOfIncorporationDescription", 16, CellType::kText},
+    {"phone", 17, CellType::kText},
+    {"flags", 18, CellType::kText},
+};
+constexpr std::size_t kCompanyColumns = 39;
+constexpr std::uint8_t kMailingBase = 19;
+constexpr std::uint8_t kBusinessBase = 29;
+
+constexpr CompanyField kAddressFields[] = {
+    {"street1", 0, CellType::kText},
+    {"street2", 1, CellType::kText},
+    {"city", 2, CellType::kText},
+    {"stateOrCountry", 3, CellType::kText},
+    {"zipCode", 4, CellType::kText},
+    {"stateOrCountryDescription", 5, CellType::kText},
+    {"isForeignLocation", 6, CellType::kInt},
+    {"foreignStateTerritory", 7, CellType::kText},
+    {"country", 8, CellType::kText},
+    {"countryCode", 9, CellType::kText},
+};
+
+template <class Table>
+const auto* find_key(const Table& table, std::string_view key) noexcept {
+  for (const auto& entry : table)
+    if (entry.key == key) return &entry;
+  return static_cast<decltype(&table[0])>(nullptr);
+}
+
+bool is_submissions_key(std::string_view key) noexcept {
+  return key == "filings" || key == "entityType" || key == "name" || key == "tickers" || key == "exchanges" ||
+         key == "formerNames" || key == "addresses" || key == "sic" || find_key(kCompanyFields, key) != nullptr;
+}
+bool is_companyfacts_key(std::string_view key) noexcept { return key == "entityName" || key == "facts"; }
+
+// One companyfacts fact's fields, gathered before they are checked and written. A key given twice
+// keeps its last value, "val" included (an integer then a decimal kept the integer once).
+struct Fact {
+  Cell start, end, accn, fy, fp, form, filed, frame;
+  Cell val;  // kNull, kInt, or kText holding a non-integral number's token (with val_double)
+  double val_double = 0;
+  bool have_val = false;
+};
+
+}  // namespace
+
+struct EdgarParser::Impl {
+  JsonIndex index;
+
+  // Per-document state.
+  const char* base = nullptr;
+  RowBatchWriter* out = nullptr;
+  ParseOutcome result;
+  enum class Kind { kUnknown, kMain, kPage, kFacts } kind = Kind::kUnknown;
+  std::int64_t json_cik = -1;
+  bool cik_looked_up = false;  // "facts" came first, and the rest was searched for "cik"
+  std::int64_t name_cik = -1;
+  Dataset fallback = Dataset::kUnknown;  // the path's hint, for documents that do not say
+  const char* value_where = nullptr;     // the input position of the value being written
+  // companyfacts: where the keys that fact rows take as values are (each key's first byte)
+  const char* taxonomy_where = nullptr;
+  const char* concept_where = nullptr;
+  const char* unit_where = nullptr;
+  RowBatchWriter::RowPrefix fact_prefix;  // the unit's facts' cik, taxonomy, concept and unit
+
+  // Submissions main file, kept until the end of the document (the CIK may come last).
+  std::array<Cell, kCompanyColumns> company{};
+  bool have_company_fields = false;
+  std::vector<Cell> tickers, exchanges;
+  const char* tickers_where = nullptr;
+  std::vector<std::array<Cell, 3>> former_names;
+  struct Page {
+    Cell name, count, from, to;
+  };
+  std::vector<Page> pages;
+  // Filing columns (recent or overflow page).
+  std::array<std::vector<Cell>, filings_col::count_> columns;
+  std::array<bool, filings_col::count_> column_present{};
+  std::array<const char*, filings_col::count_> column_where{};
+  bool have_filings = false;
+  // companyfacts
+  Cell entity_name;
+  bool have_entity_name = false;
+
+  void reset_document() {
+    result = ParseOutcome{};
+    value_where = nullptr;
+    kind = Kind::kUnknown;
+    json_cik = -1;
+    cik_looked_up = false;
+    company.fill(Cell{});
+    have_company_fields = false;
+    tickers.clear();
+    exchanges.clear();
+    tickers_where = nullptr;
+    former_names.clear();
+    pages.clear();
+    for (auto& c : columns) c.clear();
+    column_present.fill(false);
+    column_where.fill(nullptr);
+    have_filings = false;
+    entity_name = Cell{};
+    have_entity_name = false;
+  }
+
+  std::int64_t cik() const noexcept { return json_cik >= 0 ? json_cik : name_cik; }
+
+  // -- the structural index -------------------------------------------------------------------
+  //
+  // Documents are walked over simdjson's structural index (JsonIndex: stage 1 alone), not through
+  // On-Demand: a companyfacts fact is a flat object of ~9 scalars and a filings column an array
+  // of short ones, and On-Demand's iteration and its step over each value were about half of the
+  // parser's time. Here a field is four index entries (key, ':', value, ',' or '}') read without a
+  // dependency on the bytes between them. The walker checks the grammar it walks and every scalar
+  // it reads, and skips other values by bracket depth, as On-Demand does.
+
+  const std::uint32_t* at_ = nullptr;  // offsets of the structural characters
+  std::uint32_t n_ = 0;                // how many; at_[n_] is the document's length
+  std::uint32_t i_ = 0;                // the cursor
+  std::size_t len_ = 0;
+
+  static constexpr const char* kEndsEarly = "the document ends before its objects and arrays close";
+
+  // The structural character at the cursor ('\0' past the end, or a NUL byte: neither is a
+  // structural character, so either way the walker refuses what it expected there).
+  char op() const noexcept { return i_ < n_ ? base[at_[i_]] : '\0'; }
+  char op_at(std::uint32_t j) const noexcept { return j < n_ ? base[at_[j]] : '\0'; }
+  const char* here() const noexcept { return base + (i_ < n_ ? at_[i_] : len_); }
+  [[noreturn]] void bad_json(const char* what) const {
+    throw Reject{std::string("invalid JSON: ") + (i_ >= n_ ? kEndsEarly : what), here()};
+  }
+  // The value at the cursor up to the next structural character.
+  std::string_view value_token() const {
+    if (i_ >= n_) bad_json(kEndsEarly);
+    return {base + at_[i_], at_[i_ + 1] - at_[i_]};
+  }
+  std::string_view unescaped(std::string_view raw) {
+    std::string_view text;
+    if (!index.unescape(raw.data(), raw.data() + raw.size() - 1, text))
+      throw Reject{"invalid JSON: a string has an invalid escape", raw.data()};
+    return text;
+  }
+  // The key at index entry j (its ':' follows at j + 1).
+  [[gnu::always_inline]] std::string_view key_at(std::uint32_t j) {
+    const char* open = base + at_[j];
+    const char* close = base + at_[j + 1];
+    do --close;
+    while (is_json_space(*close));  // the closing quote
+    if (!has_backslash(open + 1, close)) return {open + 1, static_cast<std::size_t>(close - open - 1)};
+    return unescaped({open, static_cast<std::size_t>(close - open + 1)});
+  }
+
+  // Calls on_field(key, key_where) for each field of the object at the cursor, with the cursor on
+  // the field's value; on_field steps past the value. Leaves the cursor after the object.
+  template <class OnField>
+  [[gnu::always_inline]] void for_each_field(OnField&& on_field) {
+    ++i_;
+    if (op() == '}') {
+      ++i_;
+      return;
+    }
+    for (;;) {
+      if (op() != '"') bad_json("expected a string key");
+      if (op_at(i_ + 1) != ':') {
+        ++i_;
+        bad_json("expected ':' after an object key");
+      }
+      const char* key_where = base + at_[i_] + 1;
+      const std::string_view key = key_at(i_);
+      i_ += 2;
+      on_field(key, key_where);
+      const char c = op();
+      ++i_;
+      if (c == ',') continue;
+      if (c == '}') return;
+      --i_;
+      bad_json("expected ',' or '}' after an object field");
+    }
+  }
+  template <class OnElement>
+  [[gnu::always_inline]] void for_each_element(OnElement&& on_element) {
+    ++i_;
+    if (op() == ']') {
+      ++i_;
+      return;
+    }
+    for (;;) {
+      on_element();
+      const char c = op();
+      ++i_;
+      if (c == ',') continue;
+      if (c == ']') return;
+      --i_;
+      bad_json("expected ',' or ']' after an array element");
+    }
+  }
+  // Steps over the value at the cursor: a scalar is one entry, a container runs to its matching
+  // close by depth.
+  void skip_value() {
+    const char c = op();
+    if (c == '{' || c == '[') {
+      std::uint32_t depth = 0;
+      do {
+        if (i_ >= n_) bad_json(kEndsEarly);
+        const char d = base[at_[i_++]];
+        depth += static_cast<std::uint32_t>(d == '{' || d == '[');
+        depth -= static_cast<std::uint32_t>(d == '}' || d == ']');
+      } while (depth != 0);
+      return;
+    }
+    if (type_named_by(c) == nullptr) invalid_json(value_token(), "expected a value, found");
+    ++i_;
+  }
+  void require_container(char open, std::string_view path, std::string_view expected) {
+    if (op() != open) wrong_type(value_token(), path, expected);
+  }
+
+  void text_cell_here(Cell& c, std::string_view path) {
+    text_cell(c, value_token(), path);
+    ++i_;
+  }
+  void date_cell_here(Cell& c, std::string_view path) {
+    text_cell_here(c, path);
+    check_cell(c, CellType::kDate, path);
+  }
+  void int_cell_here(Cell& c, std::string_view path) {
+    int_cell(c, value_token(), path);
+    ++i_;
+  }
+  // A text or integer cell, checked against its column's type (dates, timestamps).
+  void cell_here(Cell& c, CellType type, std::string_view path) {
+    if (type == CellType::kInt)
+      int_cell_here(c, path);
+    else
+      text_cell_here(c, path);
+    check_cell(c, type, path);
+  }
+
+  // -- scalar cells --------------------------------------------------------------------------
+
+  // Cells are read from a value's raw token, its bytes up to the next structural character: its
+  // first byte says the type and its address is the value's offset.
+
+  void text_cell(Cell& c, std::string_view token, std::string_view path) {
+    c.where = token.data();  // every path below sets the other fields, set_text() all of them
+    if (token[0] == '"') {
+      // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
+      // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
+      const std::string_view raw = trim_right(token);  // at least the two quotes (stage 1)
+      const std::string_view inner(raw.data() + 1, raw.size() - 2);
+      if (!has_backslash(inner.data(), inner.data() + inner.size())) {
+        c.set_text(inner);
+        return;
+      }
+      const std::string_view text = unescaped(raw);
+      c.set_text(text);
+      if (std::memchr(text.data(), '\0', text.size()) != nullptr)  // a \u0000 escape
+        throw Reject{std::string(path) + ": text contains a NUL character", c.where};
+      return;
+    }
+    c.kind = Cell::kNull;
+    c.text_size = 0;
+    if (token[0] == 'n') return null_literal(token);
+    wrong_type(token, path, "a string or null");
+  }
+
+  void int_cell(Cell& c, std::string_view token, std::string_view path) {
+    c = Cell{};
+    const std::string_view s = trim_right(token);
+    c.where = s.data();
+    if (plain_integer(s, c.integer)) {  // nearly every SEC integer
+      c.kind = Cell::kInt;
+      return;
+    }
+    switch (s[0]) {
+      case 't':
+      case 'f':  // flags are 0/1 in SEC files; a boolean means the same
+        c.kind = Cell::kInt;
+        c.integer = bool_literal(s) ? 1 : 0;
+        return;
+      case 'n':
+        return null_literal(s);
+      default:
+        if (is_number_start(s[0])) {
+          if (read_number(s, c.integer) != NumberKind::kInt64) wrong_type(s, path, "an integer");
+          c.kind = Cell::kInt;
+          return;
+        }
+        wrong_type(s, path, "an integer or null");
+    }
+  }
+
+  // Inline for the common case, text and integer cells: a call per cell was 13% of submissions.
+  [[gnu::always_inline]] static void check_cell(const Cell& c, CellType type, std::string_view path) {
+    if ((type == CellType::kDate || type == CellType::kTimestamp) && c.kind == Cell::kText && c.text_size != 0)
+      check_calendar_cell(c, type, path);
+  }
+  static void check_calendar_cell(const Cell& c, CellType type, std::string_view path) {
+    if (type == CellType::kDate && !is_date(c.text()))
+      throw Reject{
+          std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
+          c.where};
+    if (type == CellType::kTimestamp && !is_timestamp(c.text()))
+      throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
+                       "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
+                   c.where};
+  }
+
+  // Writes a validated cell as a column value of `type`.
+  void write(const Cell& c, CellType type) {
+    value_where = c.where;  // for a value the run's encoding refuses (ValueRejected)
+    switch (c.kind) {
+      case Cell::kNull:
+        out->null();
+        return;
+      case Cell::kInt:
+        out->integer(c.integer);
+        return;
+      case Cell::kText:
+        if (type == CellType::kDate) {
+          if (c.text().empty())
+            out->null();  // DATE columns map "" to NULL
+          else
+            out->text(c.text());
+        } else if (type == CellType::kTimestamp) {
+          if (c.text().empty()) {
+            out->null();
+          } else {
+            char buf[24];
+            out->text(std::string_view(buf, sql_timestamp(c.text(), buf)));  // checked by check_cell()
+          }
+        } else {
+          out->text(c.text());
+        }
+        return;
+    }
+  }
+
+  std::int64_t parse_cik(std::string_view token) {
+    const std::string_view s = trim_right(token);
+    if (s[0] == '"') {
+      Cell c;
+      text_cell(c, token, "cik");
+      const std::string_view digits = c.text();
+      if (digits.empty() || digits.size() > 10 || !is_digits(digits))
+        throw Reject{"cik: \"" + std::string(text_excerpt(digits, 20)) + "\" is not a CIK (1 to 10 digits)", s.data()};
+      std::int64_t cik = 0;
+      std::from_chars(digits.data(), digits.data() + digits.size(), cik);
+      return cik;
+    }
+    if (!is_number_start(s[0])) wrong_type(s, "cik", "a string or number");
+    std::int64_t cik = 0;
+    if (read_number(s, cik) != NumberKind::kInt64) wrong_type(s, "cik", "a whole number");
+    if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", s.data()};
+    return cik;
+  }
+
+  // -- submissions ---------------------------------------------------------------------------
+
+  // The object at the cursor: filing columns, each an array of cells (filings.recent, or a whole
+  // overflow page).
+  void parse_columns(std::string_view prefix) {
+    have_filings = true;
+    for_each_field([&](std::string_view key, const char*) {
+      const FilingColumn* col = find_key(kFilingColumns, key);
+      if (col == nullptr) {
+        ++result.unknown_columns;  // unknown columns are ignored
+        return skip_value();
+      }
+      const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+      require_container('[', path, "an array");
+      column_present[col->column] = true;
+      column_where[col->column] = here();
+      auto& cells = columns[col->column];
+      cells.resize(read_column(cells, col->type, path));
+    });
+  }
+
+  // The array at the cursor into `cells`; returns how many. An element is two index entries, value
+  // and ',' or ']', read with a local index: a plain string or a canonical integer is taken here,
+  // anything else (null, escapes, spaces, bad values) goes through cell_here and its checks (-11%
+  // instructions for submissions). `cells` is grown by hand and keeps its capacity from file to
+  // file: emplace_back's call and zeroed Cell per element were 12% of the submissions parser.
+  std::size_t read_column(std::vector<Cell>& cells, CellType type, std::string_view path) {
+    const std::uint32_t* const at = at_;
+    const char* const b = base;
+    const std::uint32_t n = n_;
+    std::uint32_t j = i_ + 1;
+    std::size_t count = 0;
+    if (j < n && b[at[j]] == ']') {
+      i_ = j + 1;
+      return 0;
+    }
+    for (;;) {
+      if (count == cells.size()) cells.resize(std::max<std::size_t>(64, 2 * cells.size()));
+      Cell& c = cells[count++];
+      if (j + 1 >= n || !plain_cell(c, type, b + at[j], b + at[j + 1])) {
+        i_ = j;
+        cell_here(c, type, path);  // refuses what is wrong, or reads what is unusual
+        j = i_;
+      } else {
+        check_cell(c, type, path);
+        ++j;
+      }
+      const char separator = j < n ? b[at[j]] : '\0';
+      ++j;
+      if (separator == ',') continue;
+      if (separator == ']') break;
+      i_ = j - 1;
+      bad_json("expected ',' or ']' after an array element");
+    }
+    i_ = j;
+    return count;
+  }
+
+  [[gnu::always_inline]] static bool plain_cell(Cell& c, CellType type, const char* value, const char* end) {
+    c.where = value;
+    if (type == CellType::kInt) {
+      if (!plain_integer({value, static_cast<std::size_t>(end - value)}, c.integer)) return false;
+      c.kind = Cell::kInt;
+      return true;
+    }
+    std::string_view text;
+    if (!plain_string(value, end, text)) return false;
+    c.set_text(text);
+    return true;
+  }
+
+  void emit_filings(std::int64_t cik, std::string_view prefix) {
+    if (!have_filings) return;
+    std::size_t rows = 0;
+    int first = -1;
+    for (int c = 0; c < filings_col::count_; ++c) {
+      if (!column_present[c]) continue;
+      if (first < 0) {
+        first = c;
+        rows = columns[c].size();
+      } else if (columns[c].size() != rows) {
+        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" +
+                         std::string(column_key(first)) + " has " + std::to_string(rows) + " entries, " +
+                         std::string(column_key(c)) + " has " + std::to_string(columns[c].size()) + ")",
+                     column_where[c]};
+      }
+    }
+    if (rows == 0) return;
+    if (!column_present[filings_col::accession_number])
+      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) +
+                       ": filings without an accessionNumber column",
+                   nullptr};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const Cell& accession = columns[filings_col::accession_number][r];
+      if (accession.kind != Cell::kText || accession.text().empty())
+        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
+                         std::to_string(r) + "]: missing accession number",
+                     accession.where};
+      out->begin_row(TableId::kFilings);
+      out->integer(cik);
+      for (const FilingColumn& col : kFilingColumns) {
+        // kFilingColumns lists every column after cik in table order.
+        if (column_present[col.column])
+          write(columns[col.column][r], col.type);
+        else
+          out->null();
+      }
+      out->end_row();
+    }
+    result.rows += rows;
+  }
+
+  static std::string_view column_key(int column) noexcept {
+    for (const auto& c : kFilingColumns)
+      if (c.column == column) return c.key;
+    return "?";
+  }
+
+  void parse_address(std::uint8_t base_column, std::string_view path) {
+    if (op() == 'n') {
+      null_literal(value_token());
+      ++i_;
+      return;
+    }
+    require_container('{', path, "an object");
+    for_each_field([&](std::string_view key, const char*) {
+      const CompanyField* field = find_key(kAddressFields, key);
+      if (field == nullptr) return skip_value();
+      cell_here(company[base_column + field->column], field->type, std::string(path) + "." + std::string(key));
+    });
+  }
+
+  // A top-level field of a main file, with the cursor on its value.
+  void submissions_field(std::string_view key) {
+    if (const CompanyField* field = find_key(kCompanyFields, key)) {
+      cell_here(company[field->column], field->type, key);
+      have_company_fields = true;
+    } else if (key == "tickers" || key == "exchanges") {
+      auto& list = key == "tickers" ? tickers : exchanges;
+      require_container('[', key, "an array");
+      if (key == "tickers") tickers_where = here();
+      for_each_element([&] { text_cell_here(list.emplace_back(), key); });
+    } else if (key == "formerNames") {
+      require_container('[', key, "an array");
+      for_each_element([&] {
+        require_container('{', "formerNames[]", "an object");
+        std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
+        for_each_field([&](std::string_view k, const char*) {
+          if (k == "name")
+            text_cell_here(row[0], "formerNames[].name");
+          else if (k == "from")
+            cell_here(row[1], CellType::kTimestamp, "formerNames[].from");
+          else if (k == "to")
+            cell_here(row[2], CellType::kTimestamp, "formerNames[].to");
+          else
+            skip_value();
+        });
+      });
+    } else if (key == "addresses") {
+      require_container('{', key, "an object");
+      for_each_field([&](std::string_view k, const char*) {
+        if (k == "mailing")
+          parse_address(kMailingBase, "addresses.mailing");
+        else if (k == "business")
+          parse_address(kBusinessBase, "addresses.business");
+        else
+          skip_value();
+      });
+    } else if (key == "filings") {
+      require_container('{', key, "an object");
+      for_each_field([&](std::string_view k, const char*) {
+        if (k == "recent") {
+          require_container('{', "filings.recent", "an object");
+          parse_columns("filings.recent");
+        } else if (k == "files") {
+          require_container('[', "filings.files", "an array");
+          for_each_element([&] { parse_page_entry(); });
+        } else {
+          skip_value();
+        }
+      });
+    } else {
+      skip_value();
+    }
+  }
+
+  void parse_page_entry() {
+    require_container('{', "filings.files[]", "an object");
+    const char* where = here();
+    Page page;
+    for_each_field([&](std::string_view k, const char*) {
+      if (k == "name")
+        text_cell_here(page.name, "filings.files[].name");
+      else if (k == "filingCount")
+        int_cell_here(page.count, "filings.files[].filingCount");
+      else if (k == "filingFrom")
+        cell_here(page.from, CellType::kDate, "filings.files[].filingFrom");
+      else if (k == "filingTo")
+        cell_here(page.to, CellType::kDate, "filings.files[].filingTo");
+      else
+        skip_value();
+    });
+    if (page.name.kind != Cell::kText || page.name.text().empty())
+      throw Reject{"filings.files[]: page without a name", where};
+    pages.push_back(page);
+  }
+
+  void emit_main() {
+    if (json_cik < 0) throw Reject{"missing \"cik\": not a submissions main file", nullptr};
+    const std::int64_t id = json_cik;
+    const TableDef& companies = table_def(TableId::kCompanies);
+    out->begin_row(TableId::kCompanies);
+    out->integer(id);
+    for (std::size_t c = 1; c < kCompanyColumns; ++c) {
+      const ColumnType t = companies.columns[c].type;
+      write(company[c], t == ColumnType::kSmallInt ? CellType::kInt : CellType::kText);
+    }
+    out->end_row();
+    result.rows += 1;
+
+    if (tickers.size() != exchanges.size())
+      throw Reject{"tickers has " + std::to_string(tickers.size()) + " entries but exchanges has " +
+                       std::to_string(exchanges.size()),
+                   tickers_where};
+    for (std::size_t i = 0; i < tickers.size(); ++i) {
+      out->begin_row(TableId::kCompanyTickers);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(tickers[i], CellType::kText);
+      write(exchanges[i], CellType::kText);
+      out->end_row();
+    }
+    for (std::size_t i = 0; i < former_names.size(); ++i) {
+      out->begin_row(TableId::kFormerNames);
+      out->integer(id);
+      out->integer(static_cast<std::int64_t>(i));
+      write(former_names[i][0], CellType::kText);
+      write(former_names[i][1], CellType::kTimestamp);
+      write(former_names[i][2], CellType::kTimestamp);
+      out->end_row();
+    }
+    for (const Page& page : pages) {
+      out->begin_row(TableId::kSubmissionPages);
+      out->integer(id);
+      write(page.name, CellType::kText);
+      write(page.count, CellType::kInt);
+      write(page.from, CellType::kDate);
+      write(page.to, CellType::kDate);
+      out->end_row();
+    }
+    result.rows += tickers.size() + former_names.size() + pages.size();
+    emit_filings(id, "filings.recent");
+  }
+
+  // -- companyfacts --------------------------------------------------------------------------
+
+  void val_cell_here(Fact& f) {
+    f.have_val = true;
+    Cell& c = f.val;
+    c = Cell{};
+    const std::string_view s = trim_right(value_token());
+    c.where = s.data();
+    ++i_;
+    if (plain_integer(s, c.integer)) {
+      c.kind = Cell::kInt;
+      return;
+    }
+    if (s[0] == 'n') return null_literal(s);
+    if (!is_number_start(s[0])) wrong_type(s, "val", "a number");
+    if (read_number(s, c.integer) == NumberKind::kInt64) {
+      c.kind = Cell::kInt;
+      return;
+    }
+    c.set_text(s);
+    f.val_double = nearest_double(s);
+  }
+
+  // "facts" came before "cik": the rows need the CIK, so read the first "cik" after it (keys
+  // compared as written), then come back. Without one, the file name's CIK is used.
+  void look_up_cik() {
+    const std::uint32_t facts_at = i_;
+    skip_value();
+    while (op() == ',') {
+      ++i_;
+      if (op() != '"') bad_json("expected a string key");
+      if (op_at(i_ + 1) != ':') {
+        ++i_;
+        bad_json("expected ':' after an object key");
+      }
+      const bool is_cik = trim_right({base + at_[i_], at_[i_ + 1] - at_[i_]}) == "\"cik\"";
+      i_ += 2;
+      if (is_cik) {
+        json_cik = parse_cik(value_token());
+        break;
+      }
+      skip_value();
+    }
+    if (json_cik < 0 && op() != '}') bad_json("expected ',' or '}' after an object field");
+    if (json_cik < 0 && name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+    cik_looked_up = true;
+    i_ = facts_at;
+  }
+
+  void facts_here() {
+    require_container('{', "facts", "an object");
+    const std::int64_t id = cik();
+    for_each_field([&](std::string_view taxonomy, const char* taxonomy_key) {
+      taxonomy_where = taxonomy_key;
+      require_container('{', "facts." + std::string(taxonomy), "an object");
+      for_each_field([&](std::string_view concept_name, const char* concept_key) {
+        concept_where = concept_key;
+        require_container('{', "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
+        Cell label, description;
+        for_each_field([&](std::string_view k, const char*) {
+          if (k == "label")
+            text_cell_here(label, "label");
+          else if (k == "description")
+            text_cell_here(description, "description");
+          else if (k == "units")
+            units_here(id, taxonomy, concept_name);
+          else
+            skip_value();
+        });
+        out->begin_row(TableId::kConcepts);
+        value_where = taxonomy_where;
+        out->text(taxonomy);
+        value_where = concept_where;
+        out->text(concept_name);
+        write(label, CellType::kText);
+        write(description, CellType::kText);
+        out->end_row();
+        result.rows += 1;
+      });
+    });
+  }
+
+  void units_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
+    require_container('{', "units", "an object");
+    for_each_field([&](std::string_view unit, const char* unit_key) {
+      unit_where = unit_key;
+      fact_prefix.valid = false;
+      require_container('[', "units." + std::string(unit), "an array");
+      for_each_element([&] { fact_here(id, taxonomy, concept_name, unit); });
+    });
+  }
+
+  // The values a unit's fact rows begin with, written once and then copied (RowPrefix).
+  void begin_fact_row(std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
+                      std::string_view unit) {
+    out->begin_row(TableId::kFacts);
+    if (out->repeat_prefix(fact_prefix)) return;  // else the first fact of a unit, or after a spilled row
+    out->integer(id);
+    value_where = taxonomy_where;
+    out->text(taxonomy);
+    value_where = concept_where;
+    out->text(concept_name);
+    value_where = unit_where;
+    out->text(unit);
+    out->keep_prefix(fact_prefix, 4);
+  }
+
+  // The plain fact, written straight from the index into its row: keys as SEC writes them
+  // (start?, end, val, accn, fy, fp, form, filed, frame?: the table's column order), strings
+  // without escapes or spaces, dates that exist, numbers fact_here would accept, nulls where
+  // a column may be null. That is 98% of Apple's facts; the general path gathered them into Cells,
+  // checked, then wrote them, at about twice the instructions. Anything else cancels the row and
+  // returns false, the cursor still on the fact: fact_here then reads it and says what, if
+  // anything, is wrong.
+  bool plain_fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
+                       std::string_view unit) {
+    std::uint32_t j = i_ + 1;
+    begin_fact_row(id, taxonomy, concept_name, unit);
+    try {
+      if (plain_fact_fields(j)) {
+        value_where = here();  // a row too large for a chunk names its fact
+        out->end_row();
+        result.rows += 1;
+        i_ = j;
+        return true;
+      }
+    } catch (const ValueRejected&) {
+      // A value the run's encoding refuses (SQL Server's NVARCHAR(32) accession number): the general
+      // path refuses it too, unless the fact gives that key again (the last value counts).
+    }
+    out->cancel_row();
+    return false;
+  }
+
+  // The fields of a plain fact from index entry j on, written into the row; true with j past the
+  // fact's '}' if all were plain.
+  bool plain_fact_fields(std::uint32_t& j) {
+    const std::uint32_t* const at = at_;
+    const char* const b = base;
+    const std::uint32_t n = n_;
+    unsigned column = kStart;
+    for (;;) {
+      if (j + 3 >= n || b[at[j]] != '"' || b[at[j + 1]] != ':') return false;
+      std::uint64_t key;
+      std::memcpy(&key, b + at[j] + 1, 8);  // the document is padded
+      if (column == kStart && (key & kFactKeys[kStart].mask) != kFactKeys[kStart].bytes) {
+        out->null();  // no start: an instant
+        column = kEnd;
+      }
+      if (column == kFactColumns || (key & kFactKeys[column].mask) != kFactKeys[column].bytes) return false;
+      const char* value = b + at[j + 2];
+      const char* value_end = b + at[j + 3];
+      value_where = value;  // for a value the run's encoding refuses
+      if (!plain_fact_value(static_cast<FactColumn>(column), value, value_end)) return false;
+      ++column;
+      j += 4;
+      const char separator = *value_end;
+      if (separator == ',') continue;
+      if (separator != '}') return false;
+      if (column == kFrame) {
+        out->null();
+        ++column;
+      }
+      return column == kFactColumns;
+    }
+  }
+
+  // One value of a plain fact, written; false if it is not plain (see plain_fact_here).
+  [[gnu::always_inline]] bool plain_fact_value(FactColumn column, const char* value, const char* end) {
+    const auto is_null = [&] { return end - value == 4 && std::memcmp(value, "null", 4) == 0; };
+    if (column == kVal || column == kFy) {
+      std::int64_t integer;
+      if (plain_integer({value, static_cast<std::size_t>(end - value)}, integer)) {
+        out->integer(integer);
+        return true;
+      }
+      if (is_null()) {
+        out->null();
+        return true;
+      }
+      if (column == kFy || !is_number_start(*value)) return false;
+      // Any other number is read as fact_here would (a malformed one is refused the same way).
+      const std::string_view text = trim_right({value, static_cast<std::size_t>(end - value)});
+      if (read_number(text, integer) == NumberKind::kInt64)
+        out->integer(integer);
+      else
+        out->decimal(nearest_double(text), text);
+      return true;
+    }
+    if (std::string_view text; plain_string(value, end, text)) {
+      if (column == kStart || column == kEnd || column == kFiled) {
+        if (text.empty()) {  // a DATE column stores "" as NULL
+          if (column == kEnd) return false;
+          out->null();
+          return true;
+        }
+        if (!is_date(text)) return false;
+      } else if (column == kAccn && text.empty()) {
+        return false;
+      }
+      out->text(text);
+      return true;
+    }
+    if (column != kEnd && column != kAccn && is_null()) {
+      out->null();
+      return true;
+    }
+    return false;
+  }
+
+  void fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name, std::string_view unit) {
+    const char* fact_where = here();
+    require_container('{', "fact", "an object");
+    if (plain_fact_here(id, taxonomy, concept_name, unit)) return;
+    Fact f;
+    for_each_field([&](std::string_view k, const char*) {
+      switch (k.size() <= 5 ? short_key(k) : 0) {  // a key given twice keeps its last value
+        case short_key("fy"):
+          return int_cell_here(f.fy, "fy");
+        case short_key("fp"):
+          return text_cell_here(f.fp, "fp");
+        case short_key("end"):
+          return date_cell_here(f.end, "end");
+        case short_key("val"):
+          return val_cell_here(f);
+        case short_key("accn"):
+          return text_cell_here(f.accn, "accn");
+        case short_key("form"):
+          return text_cell_here(f.form, "form");
+        case short_key("start"):
+          return date_cell_here(f.start, "start");
+        case short_key("filed"):
+          return date_cell_here(f.filed, "filed");
+        case short_key("frame"):
+          return text_cell_here(f.frame, "frame");
+        default:
+          return skip_value();
+      }
+    });
+    if (f.end.kind != Cell::kText || f.end.text_size == 0) throw Reject{"fact without an \"end\" date", fact_where};
+    if (f.accn.kind != Cell::kText || f.accn.text_size == 0) throw Reject{"fact without an \"accn\"", fact_where};
+    if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
+    begin_fact_row(id, taxonomy, concept_name, unit);
+    write(f.start, CellType::kDate);
+    write(f.end, CellType::kDate);
+    value_where = f.val.where;
+    if (f.val.kind == Cell::kNull)
+      out->null();
+    else if (f.val.kind == Cell::kInt)
+      out->integer(f.val.integer);
+    else
+      out->decimal(f.val_double, f.val.text());
+    write(f.accn, CellType::kText);
+    write(f.fy, CellType::kInt);
+    write(f.fp, CellType::kText);
+    write(f.form, CellType::kText);
+    write(f.filed, CellType::kDate);
+    write(f.frame, CellType::kText);
+    out->end_row();
+    result.rows += 1;
+  }
+
+  void emit_entity() {
+    if (json_cik < 0 && !have_entity_name) return;  // `{}`: a valid file with no facts
+    if (cik() < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
+    out->begin_row(TableId::kEntities);
+    out->integer(cik());
+    write(entity_name, CellType::kText);
+    out->end_row();
+    result.rows += 1;
+  }
+
+  // -- document ------------------------------------------------------------------------------
+
+  // A top-level key that names the document's kind settles it (the first one), and must agree
+  // with it after that.
+  void check_kind(std::string_view key, const char* value_at) {
+    const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
+    if (kind == Kind::kUnknown) {
+      kind = says;
+    } else if (says != Kind::kUnknown && says != kind) {
+      throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
+                       (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
+                   value_at};
+    }
+  }
+
+  void parse_document(std::size_t len) {
+    check_stage1(index.build(base, len), len);
+    at_ = index.offsets();
+    n_ = index.count();
+    len_ = len;
+    i_ = 0;
+    if (op() != '{') {
+      if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
+      throw Reject{"expected a JSON object at the top level", base};
+    }
+    if (kind == Kind::kPage) {
+      parse_columns("");
+      if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
+      emit_filings(name_cik, "");
+      return;
+    }
+    for_each_field([&](std::string_view key, const char*) {
+      if (key == "cik") {
+        if (!cik_looked_up) json_cik = parse_cik(value_token());
+        return skip_value();
+      }
+      check_kind(key, here());
+      if (kind == Kind::kMain)
+        submissions_field(key);
+      else if (kind == Kind::kFacts && key == "entityName") {
+        text_cell_here(entity_name, key);
+        have_entity_name = true;
+      } else if (kind == Kind::kFacts && key == "facts") {
+        if (json_cik < 0 && !cik_looked_up) look_up_cik();
+        facts_here();
+      } else {
+        skip_value();
+      }
+    });
+    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
+    finish_document();
+  }
+
+  void finish_document() {
+    if (kind == Kind::kUnknown) {
+      // `{}` or only unknown keys: no rows. The path's hint names the dataset it is recorded under.
+      kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
+      if (kind == Kind::kMain) throw Reject{"no submissions keys (cik, name, filings...) in the document", nullptr};
+    }
+    if (kind == Kind::kMain)
+      emit_main();
+    else
+      emit_entity();
+  }
+
+  // Stage 1's verdict, with the offset of what it refused where it can be found.
+  void check_stage1(simdjson::error_code e, std::size_t len) const {
+    if (e == simdjson::SUCCESS) return;
+    if (e == simdjson::UTF8_ERROR) throw Reject{"invalid UTF-8", base + first_invalid_utf8(base, len)};
+    if (e == simdjson::UNESCAPED_CHARS)
+      throw Reject{"invalid JSON: a control character inside a string must be escaped", first_control_char(base, len)};
+    throw simdjson::simdjson_error(e);
+  }
+
+  ParseOutcome parse(const char* data, std::size_t len, std::size_t capacity, std::string_view path, Dataset hint,
+                     bool forced, RowBatchWriter& writer) {
+    reset_document();
+    base = data;
+    out = &writer;
+    const FileNameInfo name = parse_file_name(path);
+    name_cik = name.cik;
+    fallback = hint;
+    if (name.overflow_page)
+      kind = Kind::kPage;
+    else if (forced && hint == Dataset::kSubmissions)
+      kind = Kind::kMain;
+    else if (forced && hint == Dataset::kCompanyfacts)
+      kind = Kind::kFacts;
+
+    const char* error_where = nullptr;
+    bool where_known = false;
+    bool nul_named = false;  // past the checks that name what a NUL byte may be part of (UTF-16)
+    if (capacity < len + simdjson::SIMDJSON_PADDING)
+      throw std::invalid_argument("EdgarParser::parse: the buffer lacks simdjson's padding");
+    try {
+      if (len == 0) throw Reject{"empty file", data};
+      // A byte order mark of UTF-16 (a file re-saved by a Windows tool): say so, not "NUL byte".
+      if (len >= 2 && ((data[0] == '\xFF' && data[1] == '\xFE') || (data[0] == '\xFE' && data[1] == '\xFF')))
+        throw Reject{"UTF-16 text (byte order mark); EDGAR JSON is UTF-8", data};
+      if (std::all_of(data, data + len, [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }))
+        throw Reject{"no JSON document, only whitespace", data};
+      // Text must not carry NUL (PostgreSQL cannot store it). Stage 1 refuses a raw NUL byte in a
+      // string (a control character), and the walker one where it reads a value, so the document
+      // is scanned for NUL bytes only once refused, to name them (a scan of every document was 5%
+      // of the parser's time). A \u0000 escape is looked for in each string that is unescaped.
+      nul_named = true;
+      parse_document(len);
+      // A document is known by the key of its SEC name: a name and a document that disagree on
+      // the filer would load one filer's rows under another's key.
+      if (name_cik < 0 && json_cik < 0)
+        throw Reject{
+            "no CIK: the file name is not an SEC name (CIK##########.json) and the document has no "
+            "\"cik\" (an overflow page is known by its name alone)",
+            nullptr};
+      if (name_cik >= 0 && json_cik >= 0 && json_cik != name_cik)
+        throw Reject{"the document's cik " + std::to_string(json_cik) + " is not the CIK of its file name (" +
+                         std::to_string(name_cik) + ")",
+                     nullptr};
+      result.ok = true;
+    } catch (const Reject& r) {
+      result.error = r.reason;
+      error_where = r.where;
+      where_known = r.where != nullptr;
+    } catch (const simdjson::simdjson_error& e) {
+      result.error = std::string("invalid JSON: ") + simdjson::error_message(e.error());
+      if (e.error() == simdjson::UNCLOSED_STRING) {
+        error_where = data + len;  // the document ends too early
+        where_known = true;
+      }
+    } catch (const ValueRejected& e) {
+      result.error = e.what();
+      error_where = value_where;
+      where_known = value_where != nullptr;
+    } catch (const RowTooLarge& e) {
+      result.error = e.what();
+      error_where = value_where;  // a value of the row: which row it was
+      where_known = value_where != nullptr;
+    }
+    if (!result.ok) {
+      const void* nul = nul_named ? std::memchr(data, 0, len) : nullptr;
+      if (nul != nullptr) {  // the first NUL byte is the reason, as it is the first thing wrong
+        result.error = "NUL byte in the document";
+        error_where = static_cast<const char*>(nul);
+        where_known = true;
+      }
+      result.rows = 0;
+      result.error = one_line(result.error);
+      if (where_known && error_where >= data && error_where <= data + len) result.error_offset = error_where - data;
+    }
+    result.cik = cik();
+    result.dataset = (kind == Kind::kFacts)     ? Dataset::kCompanyfacts
+                     : (kind == Kind::kUnknown) ? (name.overflow_page ? Dataset::kSubmissions : hint)
+                                                : Dataset::kSubmissions;
+    return result;
+  }
+};
+
+EdgarParser::EdgarParser() : impl_(std::make_unique<Impl>()) {}
+EdgarParser::~EdgarParser() = default;
+
+ParseOutcome EdgarParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string_view path,
+                                Dataset hint, bool forced, RowBatchWriter& out) {
+  return impl_->parse(data, length, capacity, path, hint, forced, out);
+}
+
+}  // namespace edgarpipe

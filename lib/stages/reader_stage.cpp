@@ -1,0 +1,329 @@
+// Reader stage: claims files, reads each one whole into a chunk of its own pool (straight from
+// the file into shared memory, one copy), hashes it, and hands the chunk to the parser with the
+// fewest queued bytes from all readers. Files whose content hash is already loaded are skipped
+// here, before any parsing.
+#include <fcntl.h>
+#include <libdeflate.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zip.h>
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "edgarpipe/stages/entry_points.hpp"
+#include "edgarpipe/stages/stage_context.hpp"
+
+namespace edgarpipe {
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(StageContext& ctx)
+      : ctx_(ctx),
+        pool_segment_(ipc::open_pool_segment(PipelineLayout::raw_pool_name(ctx.layout.header().run_name, ctx.index),
+                                             ipc::PoolRole::kProducer)),
+        allocator_(ipc::ChunkPool::attach(pool_segment_.base())),
+        outstanding_(ctx.layout.header().parsers, 0) {
+    std::uint64_t pool_bytes = 0;
+    for (std::uint32_t c = 0; c < pool().class_count(); ++c)
+      pool_bytes += pool().size_class(c).chunk_bytes * pool().size_class(c).count;
+    window_ = pool_bytes / outstanding_.size();
+  }
+
+  void run() {
+    const ControlHeader& h = ctx_.layout.header();
+    ctx_.mark_started();
+    while (ctx_.layout.stop_mode() == StopMode::kRun) {
+      const std::uint64_t index = ctx_.layout.header().next_file.fetch_add(1, std::memory_order_relaxed);
+      if (index >= h.file_count) break;
+      read_one(index);
+    }
+  }
+
+ private:
+  const ipc::ChunkPool& pool() const noexcept { return allocator_.pool(); }
+
+  // Takes back chunks the parsers are done with.
+  void drain_returns() {
+    for (std::uint32_t p = 0; p < outstanding_.size(); ++p) {
+      std::uint64_t handle;
+      while (ctx_.layout.raw_return(ctx_.index, p).try_pop(handle)) {
+        outstanding_[p] -= pool().descriptor_of(handle).length;
+        allocator_.recycle(handle);
+      }
+    }
+  }
+
+  // A FILLING chunk for file `index`, tagged at once so the ownership records name the file a
+  // reader was reading if it dies mid-read (the supervisor reports it).
+  ipc::ChunkHandle acquire(std::uint64_t bytes, std::uint64_t index) {
+    for (;;) {
+      if (auto h = try_acquire(bytes, index)) return *h;
+      drain_returns();
+      if (auto h = try_acquire(bytes, index)) return *h;
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      drain_returns();
+      if (auto h = try_acquire(bytes, index)) return *h;
+      ctx_.wait(key, StageContext::WaitFor::kOutput);  // backpressure: every chunk that fits is with a parser
+    }
+  }
+  // The pool pre-faults every chunk but its largest, which is faulted on first use: its pages
+  // are allocated here first, so that a full /dev/shm rejects the file instead of killing the
+  // reader with SIGBUS. Returns the reason, or "".
+  std::string reserve(ipc::ChunkHandle h, std::uint64_t bytes) const {
+    const auto offset = static_cast<std::size_t>(pool().data(h) - pool_segment_.base());
+    if (offset + bytes + ipc::kTailPadding <= pool().eager_bytes()) return {};
+    const int err = pool_segment_.reserve(offset, bytes + ipc::kTailPadding);
+    if (err == 0) return {};
+    return fmt::format("no room in /dev/shm for a file of {} bytes ({}): free space there, or lower --max-file-size",
+                       bytes, std::strerror(err));
+  }
+
+  std::optional<ipc::ChunkHandle> try_acquire(std::uint64_t bytes, std::uint64_t index) {
+    auto h = allocator_.acquire(bytes, ctx_.me);
+    if (h) pool().descriptor_of(*h).tag = index;
+    return h;
+  }
+
+  // The least loaded parser under its window (StageContext::least_loaded): no parser holds more
+  // than its share of this pool unless it holds nothing. Waits for returns when all are at it.
+  std::uint32_t choose_parser(std::uint64_t length) {
+    for (;;) {
+      const std::uint32_t target = ctx_.least_loaded(Role::kParser, outstanding_, length, window_);
+      if (target != StageContext::kNoConsumer) return target;
+      const std::uint32_t key = ctx_.my_bell().prepare_wait();
+      const std::uint64_t before = total_outstanding();
+      drain_returns();
+      if (total_outstanding() == before) ctx_.wait(key, StageContext::WaitFor::kOutput);
+    }
+  }
+
+  std::uint64_t total_outstanding() const {
+    std::uint64_t n = 0;
+    for (auto b : outstanding_) n += b;
+    return n;
+  }
+
+  void publish(ipc::ChunkHandle h, std::uint64_t length, std::uint64_t tag) {
+    pool().descriptor_of(h).tag = tag;
+    const std::uint32_t target = choose_parser(length);
+    pool().publish(h, length, ctx_.me);
+    outstanding_[target] += length;
+    ctx_.add_load(Role::kParser, target, length);
+    // Cannot fail: the ring holds as many entries as the pool has chunks.
+    ctx_.layout.raw(ctx_.index, target).try_push(h);
+    ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, target)).ring();
+  }
+
+  void publish_error(std::uint64_t index, const std::string& message) {
+    const ipc::ChunkHandle h = acquire(message.size() + 1, index);
+    std::memcpy(pool().data(h), message.data(), message.size());
+    publish(h, message.size(), index | kReadErrorTag);
+  }
+
+  void read_one(std::uint64_t index) {
+    if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
+    FileEntry& entry = ctx_.layout.file(index);
+    if (entry.error_length != 0) return publish_error(index, std::string(ctx_.layout.open_error(entry)));
+    if (entry.zip_member >= 0) return read_zip_member(index, entry);
+    const std::string path(ctx_.layout.path(entry));
+    // Closed on every way out, a StageAborted thrown while waiting for a chunk included.
+    const struct File {
+      int fd;
+      ~File() {
+        if (fd >= 0) ::close(fd);
+      }
+    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (file.fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(file.fd, &st) != 0) return publish_error(index, fmt::format("cannot stat: {}", std::strerror(errno)));
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (!allocator_.fits(size))
+      return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,
+                                              pool().largest_chunk()));
+    const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
+    if (std::string full = reserve(h, size); !full.empty()) {
+      allocator_.recycle(h);
+      return publish_error(index, full);
+    }
+    std::byte* data = pool().data(h);
+    std::uint64_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::pread(file.fd, data + done, size - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        allocator_.recycle(h);
+        return publish_error(index, fmt::format("read error at byte {}: {}", done, std::strerror(err)));
+      }
+      if (n == 0) break;  // the file shrank since it was listed
+      done += static_cast<std::uint64_t>(n);
+    }
+    finish_read(index, entry, h, done);
+  }
+
+  // A zip member, inflated straight into its chunk. Deflated and stored members (every member of
+  // the SEC's archives) are read raw through libzip and inflated whole by libdeflate: the central
+  // directory gives both sizes, so one call fills the chunk, instead of libzip's stream through
+  // zlib. A member that inflates to more or less than it declares is rejected, not followed, and
+  // the CRC-32 is checked. Other methods go through libzip's stream, which checks the CRC itself.
+  void read_zip_member(std::uint64_t index, FileEntry& entry) {
+    const std::string archive_path(ctx_.layout.path(entry));
+    const std::string where = fmt::format("member {} of {}", ctx_.layout.source(entry), archive_path);
+    if (!allocator_.fits(entry.size))
+      return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)",
+                                              entry.size, pool().largest_chunk()));
+    zip_t* archive = open_archive(archive_path);
+    if (archive == nullptr) return publish_error(index, "cannot open zip archive " + archive_path);
+    const auto member = static_cast<zip_uint64_t>(entry.zip_member);
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(archive, member, 0, &st) != 0)
+      return publish_error(index, fmt::format("cannot open {}: {}", where, zip_strerror(archive)));
+    constexpr zip_uint64_t kWholeNeeds =
+        ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC | ZIP_STAT_ENCRYPTION_METHOD;
+    const bool whole = (st.valid & kWholeNeeds) == kWholeNeeds && st.encryption_method == ZIP_EM_NONE &&
+                       st.size == entry.size && (st.comp_method == ZIP_CM_DEFLATE || st.comp_method == ZIP_CM_STORE);
+    const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
+    if (std::string full = reserve(h, entry.size); !full.empty()) {
+      allocator_.recycle(h);
+      return publish_error(index, full);
+    }
+    std::uint64_t done = entry.size;
+    const std::string error = whole ? inflate_whole(archive, member, st, pool().data(h), where)
+                                    : inflate_stream(archive, member, entry.size, pool().data(h), done, where);
+    if (!error.empty()) {
+      allocator_.recycle(h);
+      return publish_error(index, error);
+    }
+    finish_read(index, entry, h, done);
+  }
+
+  struct MemberCloser {
+    void operator()(zip_file_t* f) const noexcept { zip_fclose(f); }
+  };
+  using Member = std::unique_ptr<zip_file_t, MemberCloser>;
+
+  // Reads the member's stored bytes (raw, ZIP_FL_COMPRESSED) and inflates them into `out`, which
+  // holds exactly st.size bytes. Returns an error message, or "" with `out` filled and checked.
+  std::string inflate_whole(zip_t* archive, zip_uint64_t member, const zip_stat_t& st, std::byte* out,
+                            const std::string& where) {
+    const bool stored = st.comp_method == ZIP_CM_STORE;
+    // Deflate stores what it cannot compress in blocks with a 5-byte header, at most 64 KiB
+    // each; 5 bytes per 4 KiB is well above any encoder's overhead: a larger stored size is a lie.
+    if (stored ? st.comp_size != st.size : st.comp_size > st.size + st.size / 4096 * 5 + 1024)
+      return fmt::format("{}: {} stored bytes cannot hold {} bytes", where, st.comp_size, st.size);
+    const Member file(zip_fopen_index(archive, member, ZIP_FL_COMPRESSED));
+    if (!file) return fmt::format("cannot open {}: {}", where, zip_strerror(archive));
+    if (!stored && compressed_.size() < st.comp_size) compressed_.resize(st.comp_size);
+    std::byte* raw = stored ? out : compressed_.data();
+    std::uint64_t got = 0;
+    while (got < st.comp_size) {
+      const zip_int64_t n = zip_fread(file.get(), raw + got, st.comp_size - got);
+      if (n < 0) return fmt::format("{}: {}", where, zip_file_strerror(file.get()));
+      if (n == 0) return fmt::format("{}: the archive ends {} bytes into the member's {}", where, got, st.comp_size);
+      got += static_cast<std::uint64_t>(n);
+    }
+    if (!stored) {
+      std::size_t inflated = 0;
+      switch (libdeflate_deflate_decompress(inflater_.get(), raw, st.comp_size, out, st.size, &inflated)) {
+        case LIBDEFLATE_SUCCESS:
+          break;
+        case LIBDEFLATE_INSUFFICIENT_SPACE:
+          return fmt::format("{} inflates past its declared {} bytes", where, st.size);
+        default:
+          return fmt::format("{}: invalid deflate data", where);
+      }
+      if (inflated != st.size)
+        return fmt::format("{} inflates to {} bytes, not its declared {}", where, inflated, st.size);
+    }
+    const std::uint32_t crc = libdeflate_crc32(0, out, st.size);
+    if (crc != st.crc)
+      return fmt::format("{}: CRC-32 {:08x} where the archive says {:08x} (the member is damaged)", where, crc,
+                         static_cast<std::uint32_t>(st.crc));
+    return {};
+  }
+
+  // libzip's stream, up to the declared size, then one probe byte: data past it means the header
+  // lied. `done` is what it inflated; libzip has checked the CRC-32 when it reports the end.
+  static std::string inflate_stream(zip_t* archive, zip_uint64_t member, std::uint64_t size, std::byte* out,
+                                    std::uint64_t& done, const std::string& where) {
+    const Member file(zip_fopen_index(archive, member, 0));
+    if (!file) return fmt::format("cannot open {}: {}", where, zip_strerror(archive));
+    done = 0;
+    for (;;) {
+      char probe;
+      const bool at_size = done == size;
+      const zip_int64_t n = at_size ? zip_fread(file.get(), &probe, 1)
+                                    : zip_fread(file.get(), out + done, std::min<std::uint64_t>(size - done, 1 << 20));
+      if (n < 0) return fmt::format("{}: {}", where, zip_file_strerror(file.get()));
+      if (n == 0) return {};
+      if (at_size) return fmt::format("{} inflates past its declared {} bytes", where, size);
+      done += static_cast<std::uint64_t>(n);
+    }
+  }
+
+  zip_t* open_archive(const std::string& path) {
+    auto it = archives_.find(path);
+    if (it != archives_.end()) return it->second.get();
+    int code = 0;
+    zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &code);
+    if (z == nullptr) return nullptr;
+    return archives_.emplace(path, std::unique_ptr<zip_t, ArchiveCloser>(z)).first->second.get();
+  }
+
+  // Common end of a read: padding, content hash, skip-if-loaded, hand-over.
+  void finish_read(std::uint64_t index, FileEntry& entry, ipc::ChunkHandle h, std::uint64_t done) {
+    std::byte* data = pool().data(h);
+    std::memset(data + done, 0, ipc::kTailPadding);  // simdjson's padding, never uninitialised
+    const std::uint64_t hash = XXH3_64bits(data, done);
+    entry.size = done;
+    entry.content_hash = hash;
+    ctx_.slot.add(counter::kBytesRead, done);
+    for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k) {
+      if (entry.known_hashes[k] == hash) {
+        entry.resolved = entry.known_datasets[k];
+        allocator_.recycle(h);  // FILLING -> FREE: never published
+        ctx_.slot.add(counter::kFilesSkipped, 1);
+        ctx_.slot.add(counter::kBytesDone, done);
+        return;
+      }
+    }
+    ctx_.slot.add(counter::kFilesRead, 1);
+    if (entry.known_count > 0) ctx_.slot.add(counter::kFilesChanged, 1);
+    publish(h, done, index);
+  }
+
+  StageContext& ctx_;
+  ipc::SharedSegment pool_segment_;
+  ipc::ChunkAllocator allocator_;
+  struct ArchiveCloser {
+    void operator()(zip_t* z) const noexcept { zip_discard(z); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<zip_t, ArchiveCloser>> archives_;  // opened once per reader
+  struct InflaterFreer {
+    void operator()(libdeflate_decompressor* d) const noexcept { libdeflate_free_decompressor(d); }
+  };
+  std::unique_ptr<libdeflate_decompressor, InflaterFreer> inflater_{libdeflate_alloc_decompressor()};
+  std::vector<std::byte> compressed_;       // a deflated member's stored bytes; grows to the largest
+  std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
+  std::uint64_t window_ = 0;                // the most one parser may hold of this pool
+};
+
+}  // namespace
+
+int reader_main(int argc, char** argv) {
+  return run_stage("edgarpipe-reader", argc, argv, Role::kReader, [](StageContext& ctx) { Reader(ctx).run(); });
+}
+
+}  // namespace edgarpipe
