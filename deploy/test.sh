@@ -28,6 +28,19 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGARPIPE_SANITIZE=
 cmake --build build-tsan --target ipc_tests --parallel "$(nproc)"
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/ipc_tests
 
+echo "== without the server clients: EDGARPIPE_WITH_POSTGRES=OFF EDGARPIPE_WITH_MSSQL=OFF"
+cmake -S . -B build-minimal -G Ninja -DEDGARPIPE_WITH_POSTGRES=OFF -DEDGARPIPE_WITH_MSSQL=OFF \
+  -DEDGARPIPE_BUILD_TESTS=OFF -DEDGARPIPE_BUILD_BENCHMARKS=OFF -DEDGARPIPE_WERROR=ON >/dev/null
+cmake --build build-minimal --parallel "$(nproc)" >/dev/null
+if readelf -d build-minimal/bin/edgarpipe build-minimal/bin/edgarpipe-writer | grep -E 'libpq|libsybdb'; then
+  echo "build-minimal links a client library it was configured without"; exit 1
+fi
+for sink in postgresql://localhost/db mssql://localhost/db; do
+  if out=$(build-minimal/bin/edgarpipe run --sink "$sink" tests/data 2>&1); then echo "$sink was accepted"; exit 1; fi
+  grep -q 'was built without the .* sink' <<<"$out" || { echo "$sink: $out"; exit 1; }
+done
+build-minimal/bin/edgarpipe run -q --sink "sqlite:build-minimal/samples.db" tests/data
+
 echo "== libFuzzer: the parsers, a bounded time each (deploy/fuzz.sh)"
 deploy/fuzz.sh 30
 
