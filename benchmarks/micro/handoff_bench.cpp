@@ -69,12 +69,11 @@ void BM_Handoff(benchmark::State& state) {
         sh->bells[0].wait(key, std::chrono::milliseconds(50));
         continue;
       }
-      view.claim(h, me);
+      if (!view.claim(h, me)) ::_exit(3);  // a broken handoff: the parent's wait reports it
       const auto* data = reinterpret_cast<const std::uint64_t*>(view.data(h));
       const std::uint64_t words = view.descriptor_of(h).length / 8;
       for (std::uint64_t i = 0; i < words; ++i) sink += data[i];  // read every byte in place
-      view.retire(h, me);
-      out->try_push(h);
+      if (!view.retire(h, me) || !out->try_push(h)) ::_exit(3);
       sh->bells[1].ring();
     }
     benchmark::DoNotOptimize(sink);
@@ -91,21 +90,23 @@ void BM_Handoff(benchmark::State& state) {
       std::uint64_t r;
       bool any = false;
       while (back->try_pop(r)) {
-        alloc.recycle(r);
+        if (!alloc.recycle(r)) state.SkipWithError("recycle failed: the handoff is broken");
         any = true;
       }
       if (!any) shared->bells[1].wait(key, std::chrono::milliseconds(50));
     }
     std::memcpy(pool.data(*h), source.data(), size);  // the reader's one copy
-    pool.publish(*h, size, me);
-    forward->try_push(*h);
+    if (!pool.publish(*h, size, me) || !forward->try_push(*h)) {
+      state.SkipWithError("publish or push failed: the handoff is broken");
+      break;
+    }
     shared->bells[0].ring();
   }
   // Wait for the consumer to finish what is in flight so the timing covers every byte read.
   while (alloc.free_count() != pool.chunk_count()) {
     std::uint64_t r;
     if (back->try_pop(r))
-      alloc.recycle(r);
+      (void)alloc.recycle(r);  // draining after the measurement
     else
       std::this_thread::yield();
   }
@@ -113,7 +114,9 @@ void BM_Handoff(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   shared->stop.store(1, std::memory_order_release);
   shared->bells[0].ring();
-  ::waitpid(child, nullptr, 0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) state.SkipWithError("the consumer process failed");
   SharedSegment::remove(pool_name);
   SharedSegment::remove(ctl_name);
 }

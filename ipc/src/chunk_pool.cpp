@@ -1,6 +1,7 @@
 #include "edgarpipe/ipc/chunk_pool.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <stdexcept>
 
 #include "edgarpipe/ipc/shared_segment.hpp"
@@ -170,15 +171,21 @@ std::optional<ChunkHandle> ChunkAllocator::acquire(std::uint64_t bytes, OwnerId 
     if (list.empty()) continue;
     const std::uint16_t index = list.back();
     const ChunkHandle h = pool_.current_handle(index);
-    if (!pool_.begin_fill(h, owner)) continue;  // not ours any more; should not happen
+    // A chunk on this producer's free list is FREE: only its producer moves it out of FREE.
+    const bool filling = pool_.begin_fill(h, owner);
+    assert(filling && "a chunk on the free list was not FREE");
+    if (!filling) continue;
     list.pop_back();
     return h;
   }
   return std::nullopt;
 }
 
-void ChunkAllocator::recycle(ChunkHandle h) {
-  if (auto fresh = pool_.recycle(h)) free_[pool_.descriptor_of(*fresh).size_class].push_back(handle_index(*fresh));
+bool ChunkAllocator::recycle(ChunkHandle h) {
+  const auto fresh = pool_.recycle(h);
+  if (!fresh) return false;
+  free_[pool_.descriptor_of(*fresh).size_class].push_back(handle_index(*fresh));
+  return true;
 }
 
 std::uint32_t ChunkAllocator::free_count() const noexcept {

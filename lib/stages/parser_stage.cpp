@@ -65,7 +65,7 @@ class Parser final : public RowBatchWriter::Output {
     if (!batches_.empty())
       send(batches_.used(), RowBatchWriter::kNoOpenFile);
     else
-      allocator_->recycle(current_);  // the unused empty chunk
+      require(allocator_->recycle(current_), "recycle of an unused batch chunk");
   }
 
   // RowBatchWriter::Output: the current chunk is full.
@@ -99,7 +99,7 @@ class Parser final : public RowBatchWriter::Output {
       std::uint64_t handle;
       while (ctx_.layout.batch_return(ctx_.index, w).try_pop(handle)) {
         outstanding_[w] -= pool().descriptor_of(handle).length;
-        allocator_->recycle(handle);
+        require(allocator_->recycle(handle), "recycle of a returned batch chunk");
       }
     }
   }
@@ -148,10 +148,10 @@ class Parser final : public RowBatchWriter::Output {
   void send(std::size_t used, std::size_t open_file_at) {
     const std::uint32_t target = choose_writer(used);
     pool().descriptor_of(current_).tag = open_file_at;
-    pool().publish(current_, used, ctx_.me);
+    require(pool().publish(current_, used, ctx_.me), "publish of a batch chunk this parser fills");
     outstanding_[target] += used;
     ctx_.add_load(Role::kWriter, target, used);
-    ctx_.layout.batch(ctx_.index, target).try_push(current_);  // cannot fail: capacity >= chunks
+    require(ctx_.layout.batch(ctx_.index, target).try_push(current_), "push onto a batch ring (capacity >= chunks)");
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kWriter, target)).ring();
     sticky_writer_ = open_file_at != RowBatchWriter::kNoOpenFile ? target : kNone;
     current_ = 0;
@@ -210,8 +210,8 @@ class Parser final : public RowBatchWriter::Output {
 
     // Done with the file's bytes: give the chunk back to its reader.
     ctx_.drop_load(d.length);
-    raw.retire(handle, ctx_.me);
-    ctx_.layout.raw_return(reader, ctx_.index).try_push(handle);
+    require(raw.retire(handle, ctx_.me), "retire of a raw chunk this parser claimed");
+    require(ctx_.layout.raw_return(reader, ctx_.index).try_push(handle), "push onto a raw return ring");
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kReader, reader)).ring();
   }
 

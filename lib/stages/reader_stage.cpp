@@ -59,7 +59,7 @@ class Reader {
       std::uint64_t handle;
       while (ctx_.layout.raw_return(ctx_.index, p).try_pop(handle)) {
         outstanding_[p] -= pool().descriptor_of(handle).length;
-        allocator_.recycle(handle);
+        require(allocator_.recycle(handle), "recycle of a returned raw chunk");
       }
     }
   }
@@ -117,11 +117,10 @@ class Reader {
   void publish(ipc::ChunkHandle h, std::uint64_t length, std::uint64_t tag) {
     pool().descriptor_of(h).tag = tag;
     const std::uint32_t target = choose_parser(length);
-    pool().publish(h, length, ctx_.me);
+    require(pool().publish(h, length, ctx_.me), "publish of a raw chunk this reader fills");
     outstanding_[target] += length;
     ctx_.add_load(Role::kParser, target, length);
-    // Cannot fail: the ring holds as many entries as the pool has chunks.
-    ctx_.layout.raw(ctx_.index, target).try_push(h);
+    require(ctx_.layout.raw(ctx_.index, target).try_push(h), "push onto a raw ring (capacity >= chunks)");
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, target)).ring();
   }
 
@@ -153,7 +152,7 @@ class Reader {
                                               pool().largest_chunk()));
     const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
     if (std::string full = reserve(h, size); !full.empty()) {
-      allocator_.recycle(h);
+      require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, full);
     }
     std::byte* data = pool().data(h);
@@ -163,7 +162,7 @@ class Reader {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         const int err = errno;
-        allocator_.recycle(h);
+        require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
         return publish_error(index, fmt::format("read error at byte {}: {}", done, std::strerror(err)));
       }
       if (n == 0) break;  // the file shrank since it was listed
@@ -196,14 +195,14 @@ class Reader {
                        st.size == entry.size && (st.comp_method == ZIP_CM_DEFLATE || st.comp_method == ZIP_CM_STORE);
     const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
     if (std::string full = reserve(h, entry.size); !full.empty()) {
-      allocator_.recycle(h);
+      require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, full);
     }
     std::uint64_t done = entry.size;
     const std::string error = whole ? inflate_whole(archive, member, st, pool().data(h), where)
                                     : inflate_stream(archive, member, entry.size, pool().data(h), done, where);
     if (!error.empty()) {
-      allocator_.recycle(h);
+      require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, error);
     }
     finish_read(index, entry, h, done);
@@ -293,7 +292,7 @@ class Reader {
     for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k) {
       if (entry.known_hashes[k] == hash) {
         entry.resolved = entry.known_datasets[k];
-        allocator_.recycle(h);  // FILLING -> FREE: never published
+        require(allocator_.recycle(h), "recycle of an unpublished raw chunk");  // FILLING -> FREE
         ctx_.slot.add(counter::kFilesSkipped, 1);
         ctx_.slot.add(counter::kBytesDone, done);
         return;

@@ -131,7 +131,7 @@ class Writer {
     std::size_t offset = held.offset;
     if (!held.present) {
       // Claim, then take the handle off the ring (see the parser stage: no instant without an owner).
-      ctx_.layout.batch(parser, ctx_.index).try_peek(handle);
+      require(ctx_.layout.batch(parser, ctx_.index).try_peek(handle), "peek at a batch ring found non-empty");
       if (!pool.claim(handle, ctx_.me)) throw std::runtime_error("batch chunk handed over twice or stale");
       ctx_.layout.batch(parser, ctx_.index).pop();
       offset = 0;
@@ -169,8 +169,8 @@ class Writer {
     open_parser_ = file_open_ ? parser : kNone;
     if (!file_open_) next_parser_ = parser + 1;
     ctx_.drop_load(d.length);
-    pool.retire(handle, ctx_.me);
-    ctx_.layout.batch_return(parser, ctx_.index).try_push(handle);
+    require(pool.retire(handle, ctx_.me), "retire of a batch chunk this writer claimed");
+    require(ctx_.layout.batch_return(parser, ctx_.index).try_push(handle), "push onto a batch return ring");
     ctx_.layout.bell(ctx_.layout.slot_of(Role::kParser, parser)).ring();
   }
 

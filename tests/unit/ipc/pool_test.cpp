@@ -38,7 +38,7 @@ std::optional<ChunkHandle> acquire_or_wait(ChunkAllocator& alloc, SpscRing& retu
     std::uint64_t returned;
     bool any = false;
     while (returns.try_pop(returned)) {
-      alloc.recycle(returned);
+      REQUIRE(alloc.recycle(returned));
       any = true;
     }
     if (!any) bell.wait(key, std::chrono::milliseconds(100));
@@ -102,7 +102,7 @@ TEST_CASE("Chunk ownership follows FREE-FILLING-PUBLISHED-CLAIMED-RETURNED and r
   REQUIRE(owner() == kConsumer.packed());
   REQUIRE(pool.retire(*h, kConsumer));
   REQUIRE(state() == ChunkState::kReturned);
-  alloc.recycle(*h);
+  CHECK(alloc.recycle(*h));
   REQUIRE(alloc.free_count() == 14);
   // The old handle is stale now: the generation moved on.
   const ChunkHandle fresh = pool.current_handle(handle_index(*h));
@@ -132,7 +132,7 @@ TEST_CASE("ChunkAllocator picks the smallest class, overflows one class up, keep
   REQUIRE_FALSE(alloc.fits(2 * 1024 * 1024));
   REQUIRE(alloc.fits(1024 * 1024));
   // An abandoned fill goes straight back.
-  alloc.recycle(*big);
+  CHECK(alloc.recycle(*big));
   REQUIRE(alloc.free_count() == 2);
   // The allocator rebuilt from the records (as after a restart) sees the same free chunks.
   ChunkAllocator rebuilt(pool);
@@ -203,7 +203,7 @@ TEST_CASE("Chunks cross processes zero-copy and every chunk comes back", "[ipc][
   int status = 0;
   ::waitpid(child, &status, 0);
   std::uint64_t returned;
-  while (back->try_pop(returned)) alloc.recycle(returned);
+  while (back->try_pop(returned)) CHECK(alloc.recycle(returned));
   SharedSegment::remove(pool_name);
   SharedSegment::remove(ring_name);
   REQUIRE(WIFEXITED(status));
@@ -235,7 +235,7 @@ TEST_CASE("Chunk hand-off between threads: payload visible after claim (checked 
       for (std::uint64_t i = 0; i < d.length / 8; ++i)
         if (words[i] != d.tag) ++bad;
       if (!pool.retire(h, kConsumer)) ++bad;
-      back->try_push(h);
+      if (!back->try_push(h)) ++bad;
       bells[1].ring();
       ++n;
     }
@@ -253,7 +253,7 @@ TEST_CASE("Chunk hand-off between threads: payload visible after claim (checked 
   }
   consumer.join();
   std::uint64_t returned;
-  while (back->try_pop(returned)) alloc.recycle(returned);
+  while (back->try_pop(returned)) CHECK(alloc.recycle(returned));
   REQUIRE(bad == 0);
   REQUIRE(alloc.free_count() == pool.chunk_count());
 }

@@ -114,7 +114,7 @@ class Topology {
         std::uint64_t h;
         while (back(p, c).try_pop(h)) {
           --outstanding[c];
-          alloc.recycle(h);
+          if (!alloc.recycle(h)) control().failures.fetch_add(1);
           any = true;
         }
       }
@@ -186,7 +186,7 @@ class Topology {
         if (seen_word(p, d.tag).fetch_or(bit) & bit) control().failures.fetch_add(1);  // duplicate
         if (hold.count() > 0) std::this_thread::sleep_for(hold);
         if (!view.retire(h, me)) control().failures.fetch_add(1);
-        back(p, c).try_push(h);
+        if (!back(p, c).try_push(h)) control().failures.fetch_add(1);
         producer_bell(p).ring();
       }
       if (any) continue;
@@ -347,12 +347,12 @@ TEST_CASE("kill -9 of a producer: its published chunks stay valid, it held at mo
     for (std::uint16_t i = 0; i < pool.chunk_count(); ++i) {
       const auto state = ChunkDescriptor::state_of(pool.descriptor(i).state.load());
       if (state == ChunkState::kFilling || state == ChunkState::kReturned) {
-        successor.recycle(pool.current_handle(i));
+        CHECK(successor.recycle(pool.current_handle(i)));
       } else if (state == ChunkState::kPublished) {  // published into no ring: take it back
         const ChunkHandle h = pool.current_handle(i);
         CHECK(pool.claim(h, OwnerId{9, 9}));
         CHECK(pool.retire(h, OwnerId{9, 9}));
-        successor.recycle(h);
+        CHECK(successor.recycle(h));
       }
     }
     CHECK(successor.free_count() == pool.chunk_count());

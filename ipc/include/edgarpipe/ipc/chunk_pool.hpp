@@ -114,14 +114,15 @@ class ChunkPool {
   ChunkHandle current_handle(std::uint16_t index) const noexcept;
 
   // Transitions; each returns false (and changes nothing) if the chunk is not in the expected
-  // state or the handle's generation is stale.
-  bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;                     // FREE -> FILLING
-  bool publish(ChunkHandle h, std::uint64_t length, OwnerId producer) const noexcept;  // FILLING -> PUBLISHED
-  bool claim(ChunkHandle h, OwnerId consumer) const noexcept;                          // PUBLISHED -> CLAIMED
-  bool retire(ChunkHandle h, OwnerId consumer) const noexcept;                         // CLAIMED -> RETURNED
+  // state or the handle's generation is stale. [[nodiscard]]: a false is a broken protocol or a
+  // stale handle, never something to drop silently.
+  [[nodiscard]] bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;                     // FREE -> FILLING
+  [[nodiscard]] bool publish(ChunkHandle h, std::uint64_t length, OwnerId producer) const noexcept;  // FILLING -> PUBLISHED
+  [[nodiscard]] bool claim(ChunkHandle h, OwnerId consumer) const noexcept;                          // PUBLISHED -> CLAIMED
+  [[nodiscard]] bool retire(ChunkHandle h, OwnerId consumer) const noexcept;                         // CLAIMED -> RETURNED
   // RETURNED (or FILLING, for a producer abandoning a fill) -> FREE, generation + 1.
   // Returns the new handle of the chunk.
-  std::optional<ChunkHandle> recycle(ChunkHandle h) const noexcept;
+  [[nodiscard]] std::optional<ChunkHandle> recycle(ChunkHandle h) const noexcept;
 
  private:
   explicit ChunkPool(std::byte* base) noexcept : base_(base) {}
@@ -139,11 +140,12 @@ class ChunkAllocator {
  public:
   explicit ChunkAllocator(ChunkPool pool);
   // A FREE chunk that can hold `bytes`, moved to FILLING by `owner`; nullopt if none is free now.
-  std::optional<ChunkHandle> acquire(std::uint64_t bytes, OwnerId owner);
+  [[nodiscard]] std::optional<ChunkHandle> acquire(std::uint64_t bytes, OwnerId owner);
   // Whether any class could ever hold `bytes` (if not, the payload must be refused).
   bool fits(std::uint64_t bytes) const noexcept { return bytes <= pool_.largest_chunk(); }
-  // Takes back a RETURNED chunk (from a completion ring) or an abandoned FILLING one.
-  void recycle(ChunkHandle h);
+  // Takes back a RETURNED chunk (from a completion ring) or an abandoned FILLING one. False: the
+  // handle is stale or the chunk in another state (a broken protocol), and nothing changed.
+  [[nodiscard]] bool recycle(ChunkHandle h);
   std::uint32_t free_count() const noexcept;
   const ChunkPool& pool() const noexcept { return pool_; }
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -40,13 +41,14 @@ class SpscRing {
 
   // Constructs an empty ring at `where` (which must be 128-byte aligned, e.g. a segment offset).
   static SpscRing* construct(void* where, std::uint32_t capacity) noexcept {
+    assert(reinterpret_cast<std::uintptr_t>(where) % 128 == 0 && capacity > 0);
     return new (where) SpscRing(round_up_pow2(capacity));
   }
 
   std::uint32_t capacity() const noexcept { return capacity_; }
 
   // Producer only. Returns false if the ring is full.
-  bool try_push(std::uint64_t value) noexcept {
+  [[nodiscard]] bool try_push(std::uint64_t value) noexcept {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - producer_cached_head_ >= capacity_) {
       producer_cached_head_ = head_.load(std::memory_order_acquire);
@@ -60,7 +62,7 @@ class SpscRing {
   // Consumer only: reads the oldest entry without consuming it. With pop(), this lets a consumer
   // record ownership of what the entry names (e.g. claim a chunk) before the entry leaves the
   // ring, so a kill between the two steps never loses track of it.
-  bool try_peek(std::uint64_t& value) noexcept {
+  [[nodiscard]] bool try_peek(std::uint64_t& value) noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);
     if (head == consumer_cached_tail_) {
       consumer_cached_tail_ = tail_.load(std::memory_order_acquire);
@@ -70,10 +72,14 @@ class SpscRing {
     return true;
   }
   // Consumer only, after a successful try_peek: consumes that entry.
-  void pop() noexcept { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void pop() noexcept {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    assert(head != tail_.load(std::memory_order_relaxed) && "pop() without an entry try_peek() saw");
+    head_.store(head + 1, std::memory_order_release);
+  }
 
   // Consumer only. Returns false if the ring is empty.
-  bool try_pop(std::uint64_t& value) noexcept {
+  [[nodiscard]] bool try_pop(std::uint64_t& value) noexcept {
     if (!try_peek(value)) return false;
     pop();
     return true;

@@ -18,6 +18,14 @@ struct StageAborted : std::runtime_error {
   StageAborted() : std::runtime_error("stopped by the supervisor") {}
 };
 
+// Checks an ipc transition the protocol guarantees: a push onto a ring that holds as many entries
+// as the pool has chunks, the retire or publish of a chunk this process owns. A false means the
+// shared memory is corrupt or a stage broke the protocol: the stage stops (exit 1) and the
+// supervisor starts the run's stages again, instead of going on with a chunk lost.
+inline void require(bool ok, const char* what) {
+  if (!ok) throw std::logic_error(std::string("shared-memory protocol broken: ") + what);
+}
+
 struct StageContext {
   ipc::SharedSegment control;
   PipelineLayout layout;
