@@ -4,12 +4,15 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -142,6 +145,28 @@ std::int64_t shm_bytes_available() noexcept {
   return static_cast<std::int64_t>(info.f_bavail) * static_cast<std::int64_t>(info.f_frsize);
 }
 
+std::uint64_t process_start_time(int pid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  char text[1024];
+  const std::size_t n = std::fread(text, 1, sizeof text - 1, f);
+  std::fclose(f);
+  text[n] = '\0';
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+  const char* p = std::strrchr(text, ')');
+  if (p == nullptr) return 0;
+  for (int field = 2; field < 22 && *p != '\0'; ++p)
+    if (*p == ' ') ++field;
+  return std::strtoull(p, nullptr, 10);
+}
+
+std::string segment_prefix() {
+  const int pid = static_cast<int>(::getpid());
+  return std::string(kSegmentPrefix) + std::to_string(pid) + "." + std::to_string(process_start_time(pid)) + "-";
+}
+
 std::vector<std::string> remove_stale_segments(bool dry_run) {
   std::vector<std::string> removed;
   std::error_code ec;
@@ -149,12 +174,21 @@ std::vector<std::string> remove_stale_segments(bool dry_run) {
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;
-    // "edgarpipe-<pid>-..." : the creator is alive if kill(pid, 0) succeeds or is refused.
+    // "edgarpipe-<pid>[.<start time>]-...": the creator is alive if kill(pid, 0) succeeds or is
+    // refused, and (where the name says when it started) that process started then.
     const char* digits = name.c_str() + prefix.size();
     char* end = nullptr;
     const long pid = std::strtol(digits, &end, 10);
-    if (end == digits || *end != '-' || pid <= 0) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;
+    if (end == digits || pid <= 0 || (*end != '-' && *end != '.')) continue;
+    bool alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    if (alive && *end == '.') {
+      char* after = nullptr;
+      const std::uint64_t started = std::strtoull(end + 1, &after, 10);
+      if (after == end + 1 || *after != '-') continue;  // not a name this project writes
+      const std::uint64_t now = process_start_time(static_cast<int>(pid));
+      alive = now == 0 || now == started;  // 0: not readable here (another pid namespace): keep
+    }
+    if (alive) continue;
     if (dry_run || SharedSegment::remove(name)) removed.push_back(name);
   }
   return removed;

@@ -848,7 +848,7 @@ class Supervisor {
     check_shared_memory(control_bytes, raw_bytes, batch_bytes);
 
     std::random_device random;
-    const std::string run_name = fmt::format("{}{}-{:08x}", ipc::kSegmentPrefix, ::getpid(), random());
+    const std::string run_name = fmt::format("{}{:08x}", ipc::segment_prefix(), random());
     log::debug(
         "shared memory for {} files: control {:.1f} MiB, {} reader pools of {:.1f} MiB, {} parser pools of "
         "{:.1f} MiB ({:.0f} MiB free in /dev/shm)",

@@ -225,8 +225,35 @@ TEST_CASE("Segments are created 0600, pre-faulted and removable, and stale ones 
   SharedSegment::create(stale, 4096);
   const std::string live = unique_name("live");
   SharedSegment::create(live, 4096);
+  // A segment named after this process's pid with another start time: the pid was reused, the
+  // creator is gone. With this process's own start time: live.
+  const std::string mine = segment_prefix() + "test-mine";
+  SharedSegment::create(mine, 4096);
+  const std::string reused = std::string(kSegmentPrefix) + std::to_string(::getpid()) + "." +
+                             std::to_string(process_start_time(::getpid()) - 1) + "-test-reused";
+  SharedSegment::create(reused, 4096);
   const auto removed = remove_stale_segments();
-  REQUIRE(std::find(removed.begin(), removed.end(), stale) != removed.end());
-  REQUIRE(std::find(removed.begin(), removed.end(), live) == removed.end());
+  CHECK(std::find(removed.begin(), removed.end(), stale) != removed.end());
+  CHECK(std::find(removed.begin(), removed.end(), live) == removed.end());
+  CHECK(std::find(removed.begin(), removed.end(), reused) != removed.end());
+  CHECK(std::find(removed.begin(), removed.end(), mine) == removed.end());
   REQUIRE(SharedSegment::remove(live));
+  REQUIRE(SharedSegment::remove(mine));
+}
+
+TEST_CASE("a process is known by its pid and start time", "[ipc][segment]") {
+  const std::uint64_t mine = process_start_time(::getpid());
+  CHECK(mine > 0);
+  CHECK(process_start_time(::getpid()) == mine);  // the same process, asked again
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  CHECK(process_start_time(child) >= mine);  // started after this process
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  CHECK(process_start_time(child) == 0);  // reaped: no such process
+  CHECK(segment_prefix() ==
+        std::string(kSegmentPrefix) + std::to_string(::getpid()) + "." + std::to_string(mine) + "-");
 }

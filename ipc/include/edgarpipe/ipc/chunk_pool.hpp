@@ -116,10 +116,11 @@ class ChunkPool {
   // Transitions; each returns false (and changes nothing) if the chunk is not in the expected
   // state or the handle's generation is stale. [[nodiscard]]: a false is a broken protocol or a
   // stale handle, never something to drop silently.
-  [[nodiscard]] bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;                     // FREE -> FILLING
-  [[nodiscard]] bool publish(ChunkHandle h, std::uint64_t length, OwnerId producer) const noexcept;  // FILLING -> PUBLISHED
-  [[nodiscard]] bool claim(ChunkHandle h, OwnerId consumer) const noexcept;                          // PUBLISHED -> CLAIMED
-  [[nodiscard]] bool retire(ChunkHandle h, OwnerId consumer) const noexcept;                         // CLAIMED -> RETURNED
+  [[nodiscard]] bool begin_fill(ChunkHandle h, OwnerId producer) const noexcept;  // FREE -> FILLING
+  [[nodiscard]] bool publish(ChunkHandle h, std::uint64_t length,
+                             OwnerId producer) const noexcept;                // FILLING -> PUBLISHED
+  [[nodiscard]] bool claim(ChunkHandle h, OwnerId consumer) const noexcept;   // PUBLISHED -> CLAIMED
+  [[nodiscard]] bool retire(ChunkHandle h, OwnerId consumer) const noexcept;  // CLAIMED -> RETURNED
   // RETURNED (or FILLING, for a producer abandoning a fill) -> FREE, generation + 1.
   // Returns the new handle of the chunk.
   [[nodiscard]] std::optional<ChunkHandle> recycle(ChunkHandle h) const noexcept;

@@ -10,9 +10,10 @@
 // process maps the segment at a different address.
 //
 // Crash contract: a segment outlives the processes that map it. If the supervisor dies (kill -9)
-// its segments stay in /dev/shm; their names carry the creator's pid, so `edgarpipe cleanup`
-// (remove_stale) can tell a dead run's segments from a live one's and unlink them. A stage
-// process that dies only loses its mapping.
+// its segments stay in /dev/shm; their names carry the creator's pid and start time
+// (segment_prefix()), so `edgarpipe cleanup` (remove_stale_segments) can tell a dead run's
+// segments from a live one's and unlink them, even once the pid has been given to another
+// process. A stage process that dies only loses its mapping.
 //
 // Creation reserves the pages in the tmpfs (posix_fallocate: a full /dev/shm is an error naming
 // the segment, not a SIGBUS on the first touch) and pre-faults them so that no stage takes page
@@ -81,11 +82,21 @@ class SharedSegment {
 // Bytes free in the filesystem behind POSIX shared memory (/dev/shm), or -1 if unknown.
 std::int64_t shm_bytes_available() noexcept;
 
-// Segment names of this project start with this prefix, then the creating pid: "edgarpipe-<pid>-".
+// Segment names of this project start with this prefix, then the creating pid:
+// "edgarpipe-<pid>.<start time>-..." (segment_prefix()), or "edgarpipe-<pid>-..." (tests, and
+// runs of earlier releases).
 inline constexpr const char* kSegmentPrefix = "edgarpipe-";
 
-// Removes segments whose creating process no longer exists (with dry_run, only lists them).
-// Returns their names.
+// When process `pid` started (clock ticks after boot: /proc/<pid>/stat, field 22), or 0 if no
+// such process runs. A pid and its start time name one process: pids are reused, this pair not.
+std::uint64_t process_start_time(int pid) noexcept;
+
+// "edgarpipe-<pid>.<start time>-": the prefix of the segments this process creates.
+std::string segment_prefix();
+
+// Removes segments whose creating process no longer exists (with dry_run, only lists them): no
+// process has its pid, or (for a name with a start time) the process with that pid started at
+// another time, so the pid was reused. Returns their names.
 std::vector<std::string> remove_stale_segments(bool dry_run = false);
 
 // Rounds up to a multiple of `alignment` (a power of two).
