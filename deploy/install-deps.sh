@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   clang-format          # the style check of deploy/test.sh
+  clang-tidy            # the static checks of deploy/test.sh (.clang-tidy)
   libboost-dev          # Boost.Interprocess (header-only)
   libsimdjson-dev       # JSON parsing
   libfmt-dev

@@ -19,6 +19,10 @@ echo "== build (warnings are errors) and test (RelWithDebInfo)"
 deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON -DEDGARPIPE_WERROR=ON
 (cd build && ctest --output-on-failure --timeout 300 -j2)
 
+echo "== clang-tidy (.clang-tidy: warnings are errors) on every source of ipc/ and lib/"
+run-clang-tidy -p build -j "$(nproc)" -quiet "$PWD/(ipc|lib)/.*\.cpp\$" >build/clang-tidy.log 2>&1 ||
+  { grep -E 'warning:|error:' build/clang-tidy.log | sort -u; exit 1; }
+
 echo "== AddressSanitizer + UBSan: ipc, parser and multi-process pipeline tests"
 BUILD_DIR=build-asan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=address -DEDGARPIPE_BUILD_BENCHMARKS=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j2)

@@ -57,8 +57,6 @@
 #include "edgarpipe/sink/sink.hpp"
 #include "edgarpipe/supervisor/supervisor.hpp"
 
-extern char** environ;
-
 namespace edgarpipe {
 
 namespace {
@@ -153,6 +151,7 @@ struct Day {
     gmtime_r(&t, &tm);
     return tm.tm_wday == 0 || tm.tm_wday == 6;
   }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Day&) const = default;
 };
 
@@ -833,6 +832,7 @@ int run_loader(const std::vector<std::string>& args) {
   std::vector<std::string> all = {self, "run"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(all.size() + 1);
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;

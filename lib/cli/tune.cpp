@@ -42,8 +42,6 @@
 #include "edgarpipe/sink/sink.hpp"
 #include "edgarpipe/supervisor/supervisor.hpp"
 
-extern char** environ;
-
 namespace edgarpipe {
 
 namespace {
@@ -307,6 +305,7 @@ class Tuner {
       args.push_back(a);
     args.insert(args.end(), o_.passthrough.begin(), o_.passthrough.end());
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 

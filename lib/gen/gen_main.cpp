@@ -107,7 +107,7 @@ int gen_main(int argc, char** argv) {
       for (const auto& name : names) {
         zip_source_t* src = zip_source_file(z, (root / name).c_str(), 0, -1);
         if (src == nullptr || zip_file_add(z, name.c_str(), src, ZIP_FL_ENC_UTF_8) < 0)
-          throw std::runtime_error("cannot add " + name + " to " + zip_path + ": " + zip_strerror(z));
+          throw std::runtime_error(fmt::format("cannot add {} to {}: {}", name, zip_path, zip_strerror(z)));
       }
       if (zip_close(z) != 0) throw std::runtime_error("cannot write " + zip_path + ": " + zip_strerror(z));
       fs::remove_all(root);

@@ -93,6 +93,7 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
     std::int64_t cik;
     std::int32_t page;
     std::uint32_t index;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
     auto operator<=>(const Named&) const = default;
   };
   std::vector<Named> by_name;

@@ -66,10 +66,10 @@ void add_zip_members(const fs::path& archive, const InputOptions& options, std::
     f.path = archive.string();
     f.zip_member = i;
     f.source_file = name;
-    f.source_path = canonical_archive + ":" + name;
+    f.source_path = fmt::format("{}:{}", canonical_archive, name);
     f.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
     f.forced = options.forced != Dataset::kUnknown;
-    f.hint = f.forced ? options.forced : dataset_hint_from_path(canonical_archive + "/" + name);
+    f.hint = f.forced ? options.forced : dataset_hint_from_path(fmt::format("{}/{}", canonical_archive, name));
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
       const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
       if (ratio > options.max_compression_ratio)

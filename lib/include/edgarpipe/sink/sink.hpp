@@ -67,6 +67,7 @@ struct FileKey {
   std::int64_t cik = -1;
   std::int32_t page = -1;
   friend bool operator==(const FileKey&, const FileKey&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   friend auto operator<=>(const FileKey&, const FileKey&) = default;
 };
 struct FileKeyHash {
