@@ -229,11 +229,7 @@ std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& adm
   std::vector<InputFile> inputs = enumerate_inputs(paths, InputOptions{});
   duplicates = resolve_identities(inputs, kDefaultMaxFileBytes).duplicates;
   const auto loaded = admin.loaded_hashes();
-  std::map<FileKey, std::uint64_t> sizes;  // of loaded keys: a file of another size has changed
-  for (const auto& row : admin.query("SELECT dataset, cik, page, bytes FROM ingest_files WHERE status = 'loaded' AND "
-                                     "cik IS NOT NULL"))
-    if (row[1] && row[2] && row[3])
-      sizes[{dataset_from_name(row[0].value_or("")), std::stoll(*row[1]), std::stoi(*row[2])}] = std::stoull(*row[3]);
+  std::map<FileKey, std::uint64_t> sizes = admin.loaded_sizes();  // a file of another size has changed
   std::set<FileKey> rejected;
   std::set<std::string> rejected_paths;
   for (const IngestRecord& r : admin.ingest_records(std::nullopt)) {
@@ -295,14 +291,8 @@ int status_command(const std::vector<std::string>& args) {
   require_existing(url);
   auto admin = open_sink_admin(url);
   admin->create_schema();  // an earlier release's database is upgraded; nothing else is written
-  // No LIMIT: it is not T-SQL, and the SQL here runs unchanged on every sink.
-  auto runs = admin->query(
-      "SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, files_rejected, "
-      "rows_written FROM ingest_runs ORDER BY run_id DESC");
-  if (runs.size() > 10) runs.resize(10);
-  const auto files = admin->query(
-      "SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status ORDER BY dataset, "
-      "status");
+  const auto runs = admin->latest_runs(10);
+  const auto files = admin->file_totals();
   const std::vector<std::string> run_header = {"run",    "started", "finished", "status", "seen",
                                                "loaded", "skipped", "rejected", "rows"};
   const std::vector<std::string> file_header = {"dataset", "status", "files", "rows"};
@@ -340,13 +330,14 @@ int status_command(const std::vector<std::string>& args) {
 }
 
 int rejects_command(const std::vector<std::string>& args) {
-  std::string sink = "sqlite:edgar.db", run_filter;
+  std::string sink = "sqlite:edgar.db";
+  std::optional<std::int64_t> run;
   bool as_json = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--sink" && i + 1 < args.size())
       sink = args[++i];
     else if (args[i] == "--run" && i + 1 < args.size())
-      run_filter = fmt::format(" AND run_id = {}", parse_count("--run", args[++i], 2'000'000'000));
+      run = parse_count("--run", args[++i], 2'000'000'000);
     else if (args[i] == "--json")
       as_json = true;
     else
@@ -357,9 +348,7 @@ int rejects_command(const std::vector<std::string>& args) {
   auto admin = open_sink_admin(url);
   admin->create_schema();
   const std::vector<std::string> header = {"dataset", "source_file", "source_path", "run_id", "error"};
-  const auto rows = admin->query(
-      "SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = 'rejected'" +
-      run_filter + " ORDER BY dataset, cik, page, source_path");
+  const auto rows = admin->rejected_files(run);
   if (as_json) {
     for (const json& row : rows_json(header, rows, {"run_id"})) fmt::print("{}\n", row.dump());
     return 0;

@@ -179,9 +179,7 @@ class Scratch {
       // A scratch target the operator named: empty every table of the contract in it.
       auto admin = open_sink_admin(parse_sink_url(url_));
       admin->create_schema();
-      for (const TableDef& t : all_tables()) admin->query(fmt::format("DELETE FROM {}", t.name));
-      admin->query("DELETE FROM ingest_files");
-      admin->query("DELETE FROM ingest_runs");
+      admin->empty_all_tables();
     }
   }
 
@@ -190,7 +188,7 @@ class Scratch {
     if (!sqlite_path_.empty())
       for (const char* suffix : {"", "-wal", "-shm", "-journal"})
         std::filesystem::remove(sqlite_path_.string() + suffix);
-    if (pg_admin_) pg_admin_->query(fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", tag_));
+    if (pg_admin_) pg_admin_->drop_schema(tag_);
   }
 
   std::string tag_, url_;

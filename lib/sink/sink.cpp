@@ -70,17 +70,24 @@ bool has_password(std::string_view url) {
   return url.substr(scheme + 3, at - scheme - 3).find(':') != std::string_view::npos;
 }
 
+std::string checked_schema(std::string_view name);  // below, with the URL parsing
+
+// The number a `SELECT count(*)` returned.
+std::uint64_t count_of(const std::vector<SinkAdmin::TextRow>& rows) {
+  return rows.empty() || rows[0].empty() || !rows[0][0] ? 0 : std::stoull(*rows[0][0]);
+}
+
 class NullAdmin final : public SinkAdmin {
  public:
   void create_schema() override {}
   std::int64_t begin_run(const RunStart&) override { return static_cast<std::int64_t>(std::time(nullptr)); }
   void finish_run(std::int64_t, const RunTotals&) override {}
   std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override { return {}; }
-  std::vector<TextRow> query(const std::string&) override { return {}; }
   void delete_filer(Dataset, std::int64_t) override {}
 
  protected:
   bool has_layout_1() override { return false; }
+  std::vector<TextRow> execute(const std::string&) override { return {}; }
 
  public:
   SqlFlavor flavor() const override { return SqlFlavor::kSqlite; }  // never asked: no SQL
@@ -100,16 +107,15 @@ std::uint64_t SinkAdmin::interrupt_dead_runs() {
   bool exclusive = try_lock_runs_exclusive();
   const auto step = std::chrono::milliseconds(100);
   for (auto waited = step; !exclusive && waited <= dead_session_grace(); waited += step) {
-    const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
+    const auto rows = execute("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
     if (rows.empty() || !rows[0][0] || *rows[0][0] == "0") break;
     std::this_thread::sleep_for(step);
     exclusive = try_lock_runs_exclusive();
   }
   if (exclusive) {
     try {
-      const auto rows = query("SELECT count(*) FROM ingest_runs WHERE status = 'running'");
-      marked = rows.empty() || !rows[0][0] ? 0 : std::stoull(*rows[0][0]);
-      if (marked) query("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'");
+      marked = count_of(execute("SELECT count(*) FROM ingest_runs WHERE status = 'running'"));
+      if (marked) execute("UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'");
     } catch (...) {
       unlock_runs_exclusive();
       throw;
@@ -131,9 +137,66 @@ std::string sql_literal(const std::optional<std::string>& text, bool national) {
 
 }  // namespace
 
+std::vector<std::pair<Dataset, std::int64_t>> SinkAdmin::recorded_filers() {
+  std::vector<std::pair<Dataset, std::int64_t>> filers;
+  for (const auto& row : execute("SELECT DISTINCT dataset, cik FROM ingest_files WHERE cik IS NOT NULL"))
+    filers.emplace_back(dataset_from_name(row[0].value_or("")), std::stoll(row[1].value_or("-1")));
+  return filers;
+}
+
+SinkAdmin::RunFileCounts SinkAdmin::run_file_counts(std::int64_t run_id) {
+  const auto count = [&](const char* status) {
+    return count_of(
+        execute(fmt::format("SELECT count(*) FROM ingest_files WHERE status = '{}' AND run_id = {}", status, run_id)));
+  };
+  return {count("loaded"), count("rejected")};
+}
+
+std::map<FileKey, std::uint64_t> SinkAdmin::loaded_sizes() {
+  std::map<FileKey, std::uint64_t> sizes;
+  for (const auto& row :
+       execute("SELECT dataset, cik, page, bytes FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL"))
+    if (row[1] && row[2] && row[3])
+      sizes[{dataset_from_name(row[0].value_or("")), std::stoll(*row[1]), std::stoi(*row[2])}] = std::stoull(*row[3]);
+  return sizes;
+}
+
+std::vector<SinkAdmin::TextRow> SinkAdmin::latest_runs(std::size_t limit) {
+  // No LIMIT: it is not T-SQL, and this SQL runs unchanged on every sink.
+  auto runs = execute(
+      "SELECT run_id, started_at, finished_at, status, files_seen, files_loaded, files_skipped, files_rejected, "
+      "rows_written FROM ingest_runs ORDER BY run_id DESC");
+  if (runs.size() > limit) runs.resize(limit);
+  return runs;
+}
+
+std::vector<SinkAdmin::TextRow> SinkAdmin::file_totals() {
+  return execute(
+      "SELECT dataset, status, count(*), sum(rows) FROM ingest_files GROUP BY dataset, status ORDER BY dataset, "
+      "status");
+}
+
+std::vector<SinkAdmin::TextRow> SinkAdmin::rejected_files(std::optional<std::int64_t> run_id) {
+  return execute(fmt::format(
+      "SELECT dataset, source_file, source_path, run_id, error FROM ingest_files WHERE status = 'rejected'{} ORDER BY "
+      "dataset, cik, page, source_path",
+      run_id ? fmt::format(" AND run_id = {}", *run_id) : std::string()));
+}
+
+void SinkAdmin::drop_schema(std::string_view schema) {
+  if (flavor() != SqlFlavor::kPostgres) throw std::logic_error("drop_schema: a PostgreSQL sink's operation");
+  execute(fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", checked_schema(schema)));
+}
+
+void SinkAdmin::empty_all_tables() {
+  for (const TableDef& t : all_tables()) execute(fmt::format("DELETE FROM {}", t.name));
+  execute("DELETE FROM ingest_files");
+  execute("DELETE FROM ingest_runs");
+}
+
 std::vector<IngestRecord> SinkAdmin::ingest_records(std::optional<std::int64_t> run_id) {
   std::vector<IngestRecord> records;
-  for (const auto& row : query(fmt::format(
+  for (const auto& row : execute(fmt::format(
            "SELECT dataset, cik, page, source_path, content_hash, status, error, run_id FROM ingest_files WHERE {}",
            run_id ? fmt::format("run_id = {}", *run_id) : std::string("status = 'rejected'")))) {
     IngestRecord r;
@@ -151,30 +214,30 @@ std::vector<IngestRecord> SinkAdmin::ingest_records(std::optional<std::int64_t> 
 }
 
 void SinkAdmin::retire_stale_records(std::int64_t run_id) {
-  query(fmt::format(
+  execute(fmt::format(
       "DELETE FROM ingest_files WHERE dataset = 'unknown' AND EXISTS (SELECT 1 FROM ingest_files k WHERE "
       "k.run_id = {} AND k.dataset <> 'unknown' AND k.cik = ingest_files.cik AND k.page = ingest_files.page)",
       run_id));
-  query(fmt::format(
+  execute(fmt::format(
       "DELETE FROM ingest_files WHERE cik IS NULL AND run_id <> {} AND source_path IN (SELECT k.source_path FROM "
       "ingest_files k WHERE k.run_id = {})",
       run_id, run_id));
 }
 
 bool SinkAdmin::build_secondary_indexes_pending() {
-  const auto rows = query("SELECT count(*) FROM edgarpipe_indexes");
+  const auto rows = execute("SELECT count(*) FROM edgarpipe_indexes");
   return rows.empty() || !rows[0][0] || std::stoul(*rows[0][0]) < secondary_indexes().size();
 }
 
 std::vector<std::string> SinkAdmin::build_secondary_indexes() {
   std::set<std::string> built;
-  for (const auto& row : query("SELECT name FROM edgarpipe_indexes"))
+  for (const auto& row : execute("SELECT name FROM edgarpipe_indexes"))
     if (row[0]) built.insert(*row[0]);
   std::vector<std::string> made;
   for (const SecondaryIndex& index : secondary_indexes()) {
     if (built.count(std::string(index.name))) continue;
-    query(create_secondary_index_sql(index, flavor()));
-    query(
+    execute(create_secondary_index_sql(index, flavor()));
+    execute(
         fmt::format("INSERT INTO edgarpipe_indexes (name) SELECT '{0}' WHERE NOT EXISTS (SELECT 1 FROM "
                     "edgarpipe_indexes WHERE name = '{0}')",
                     index.name));
@@ -190,20 +253,20 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
   if (!has_layout_1()) {
     d.exec(d.schema_ddl);
     views();
-    const auto rows = query("SELECT max(version) FROM edgarpipe_schema");
+    const auto rows = execute("SELECT max(version) FROM edgarpipe_schema");
     const int version = rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
     if (version > kSchemaVersion)
       throw SinkError(fmt::format(
           "the database holds edgarpipe's schema version {}, newer than this release's {}: use a newer edgarpipe",
           version, kSchemaVersion));
     if (version < kSchemaVersion)
-      query(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
+      execute(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
     return;
   }
   // Layout 1 knew a file by the name it was found under: the same document under two names (a
   // folder, then its parent) could hold two rows. Each key keeps one, a loaded one first, then the
   // latest; the old name becomes source_path.
-  const auto old = query(fmt::format(
+  const auto old = execute(fmt::format(
       "SELECT dataset, source_file, cik, bytes, content_hash, status, rows, error, run_id, {} FROM ingest_files",
       d.loaded_at_text));
   struct Kept {

@@ -14,6 +14,15 @@
 
 using namespace edgarpipe::test;
 
+// Statements on the sink's own admin connection (SinkAdmin::execute is for the sinks only).
+namespace edgarpipe {
+struct SinkAdminTestAccess {
+  static std::vector<SinkAdmin::TextRow> execute(SinkAdmin& admin, const std::string& sql) {
+    return admin.execute(sql);
+  }
+};
+}  // namespace edgarpipe
+
 namespace {
 
 std::string server_url() {
@@ -23,7 +32,7 @@ std::string server_url() {
 
 // One text cell of a query (the sink's own admin connection).
 std::string cell(edgarpipe::SinkAdmin& admin, const std::string& sql) {
-  const auto rows = admin.query(sql);
+  const auto rows = edgarpipe::SinkAdminTestAccess::execute(admin, sql);
   REQUIRE(rows.size() == 1);
   std::string out;
   for (std::size_t i = 0; i < rows[0].size(); ++i) out += (i ? "|" : "") + rows[0][i].value_or("NULL");
@@ -33,7 +42,8 @@ std::string cell(edgarpipe::SinkAdmin& admin, const std::string& sql) {
 void drop_tables(edgarpipe::SinkAdmin& admin) {
   for (const char* t : {"companies", "company_tickers", "former_names", "submission_pages", "filings", "entities",
                         "concepts", "facts", "ingest_files", "ingest_runs", "edgarpipe_schema"})
-    admin.query(fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NOT NULL DROP TABLE {0}", t));
+    edgarpipe::SinkAdminTestAccess::execute(admin,
+                                            fmt::format("IF OBJECT_ID(N'{0}', N'U') IS NOT NULL DROP TABLE {0}", t));
 }
 
 }  // namespace

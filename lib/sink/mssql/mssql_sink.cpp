@@ -557,7 +557,7 @@ class MssqlAdmin final : public SinkAdmin {
                     t.rows_written, run_id));
   }
 
-  std::vector<TextRow> query(const std::string& sql) override { return db_.exec(sql); }
+  std::vector<TextRow> execute(const std::string& sql) override { return db_.exec(sql); }
 
   std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
     std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;

@@ -188,8 +188,8 @@ class PostgresAdmin final : public SinkAdmin {
   PostgresAdmin(const std::string& conninfo, std::string schema) : db_(conninfo), schema_(std::move(schema)) {}
 
   std::optional<Storage> stored_as() override {
-    const auto rows =
-        query("SELECT relkind FROM pg_class WHERE relname = 'facts' AND relnamespace = current_schema()::regnamespace");
+    const auto rows = execute(
+        "SELECT relkind FROM pg_class WHERE relname = 'facts' AND relnamespace = current_schema()::regnamespace");
     if (rows.empty() || !rows[0][0]) return std::nullopt;
     return *rows[0][0] == "p" ? Storage::kAnalytic : Storage::kRow;  // 'p': a partitioned table
   }
@@ -246,7 +246,7 @@ class PostgresAdmin final : public SinkAdmin {
       throw SinkError("PostgreSQL: cannot finish the run: " + std::string(PQresultErrorMessage(r.get())));
   }
 
-  std::vector<TextRow> query(const std::string& sql) override {
+  std::vector<TextRow> execute(const std::string& sql) override {
     // The run may have outlived this connection (a server restart mid-load): the statements the
     // supervisor sends are idempotent, so one is tried again on a fresh connection.
     Result r = [&] {

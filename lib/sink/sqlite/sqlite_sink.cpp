@@ -145,7 +145,7 @@ class SqliteAdmin final : public SinkAdmin {
       throw SinkError("SQLite: cannot finish the run: " + std::string(sqlite3_errmsg(db_.get())));
   }
 
-  std::vector<TextRow> query(const std::string& sql) override {
+  std::vector<TextRow> execute(const std::string& sql) override {
     Statement s(db_.prepare(sql));
     std::vector<TextRow> rows;
     int rc;
@@ -194,7 +194,7 @@ class SqliteAdmin final : public SinkAdmin {
   // interact with flock() on Linux, and the lock goes with the supervisor's open file.
   SqlFlavor flavor() const override { return SqlFlavor::kSqlite; }
   bool has_layout_1() override {
-    const auto rows = query(
+    const auto rows = execute(
         "SELECT (SELECT count(*) FROM pragma_table_info('ingest_files')), "
         "(SELECT count(*) FROM pragma_table_info('ingest_files') WHERE name = 'page')");
     return rows[0][0] != "0" && rows[0][1] == "0";

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -117,10 +118,33 @@ class SinkAdmin {
   std::vector<std::string> build_secondary_indexes();
   bool build_secondary_indexes_pending();  // some are not built yet
   virtual SqlFlavor flavor() const = 0;
-  // Rows of a read-only query as text (nullopt for NULL), for `status` and `rejects`: the SQL they
-  // use is the same in every dialect.
-  using TextRow = std::vector<std::optional<std::string>>;
-  virtual std::vector<TextRow> query(const std::string& sql) = 0;
+
+  // What the supervisor and the commands ask of ingest_files and ingest_runs. The SQL is in
+  // sink.cpp, once, in the subset every dialect runs unchanged.
+  using TextRow = std::vector<std::optional<std::string>>;  // a row as text, nullopt for NULL
+  // Every filer with a recorded file, by dataset (--prune: those no input names any more go).
+  std::vector<std::pair<Dataset, std::int64_t>> recorded_filers();
+  // This run's ingest_files rows by status (the summary's counts when a restart could count a
+  // file twice).
+  struct RunFileCounts {
+    std::uint64_t loaded = 0, rejected = 0;
+  };
+  RunFileCounts run_file_counts(std::int64_t run_id);
+  // The size in bytes of every loaded key's file (`status PATH`: a file of another size changed).
+  std::map<FileKey, std::uint64_t> loaded_sizes();
+  // For `status`: the latest runs, newest first (run_id, started_at, finished_at, status,
+  // files_seen, files_loaded, files_skipped, files_rejected, rows_written), and the files by
+  // dataset and status (dataset, status, count, sum of rows).
+  std::vector<TextRow> latest_runs(std::size_t limit);
+  std::vector<TextRow> file_totals();
+  // For `rejects`: dataset, source_file, source_path, run_id and error of each rejected file,
+  // of every run or of one.
+  std::vector<TextRow> rejected_files(std::optional<std::int64_t> run_id);
+  // For `tune` into a scratch target the operator named: empties every table of the contract and
+  // the two ingest tables.
+  void empty_all_tables();
+  // For `tune` into PostgreSQL: drops a trial's schema and everything in it (PostgreSQL only).
+  void drop_schema(std::string_view schema);
 
   // Liveness of runs. Every supervisor holds the sink's run lock shared while it runs. The lock
   // belongs to its connection (PostgreSQL advisory lock, SQL Server applock, both session-owned)
@@ -160,6 +184,12 @@ class SinkAdmin {
   // Upgrades layout 1 in place when has_layout_1(), then applies schema_ddl and records the
   // schema version; refuses a database of a newer version.
   void apply_schema(const UpgradeDialect& dialect);
+
+  // Runs one statement in this sink's dialect and returns its rows as text. Only SinkAdmin's own
+  // operations and the sinks themselves build SQL: callers use the typed operations above. The
+  // real-server tests read tables through it (SinkAdminTestAccess, defined by a test).
+  virtual std::vector<TextRow> execute(const std::string& sql) = 0;
+  friend struct SinkAdminTestAccess;
 
   virtual bool try_lock_runs_exclusive() = 0;
   virtual std::chrono::milliseconds dead_session_grace() const { return std::chrono::seconds(5); }

@@ -1,0 +1,76 @@
+#include "run_inputs.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "edgarpipe/core/errors.hpp"
+#include "edgarpipe/core/log.hpp"
+#include "edgarpipe/input/identity.hpp"
+
+namespace edgarpipe {
+
+std::vector<InputFile> list_inputs(const RunOptions& o, std::uint64_t& duplicates, std::uint64_t& conflicting) {
+  InputOptions whole = o.inputs;  // the shard is taken below, once every input has its key
+  whole.shard_count = 1;
+  std::vector<InputFile> files = enumerate_inputs(o.paths, whole);
+  if (files.empty()) {
+    std::string named;
+    for (const auto& p : o.paths) named += (named.empty() ? "" : ", ") + p;
+    throw UsageError(
+        fmt::format("no input found in {}: looked for *.json files and *.zip archives with *.json "
+                    "members (folders are searched recursively)",
+                    named));
+  }
+  const IdentityReport identity = resolve_identities(files, o.max_file_mib * kMiB);
+  for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i) log::warning("{}", identity.messages[i]);
+  if (identity.messages.size() > 10)
+    log::warning(
+        "... and {} more keys given more than once ({} duplicate copies, {} with other "
+        "content)",
+        identity.messages.size() - 10, identity.duplicates, identity.conflicting);
+  if (o.inputs.shard_count > 1)  // renamed files have their CIK now
+    std::erase_if(files, [&](const InputFile& f) { return shard_of(f, o.inputs.shard_count) != o.inputs.shard_index; });
+  duplicates = identity.duplicates;
+  conflicting = identity.conflicting;
+  return files;
+}
+
+void keep_rejected_only(std::vector<InputFile>& files, SinkAdmin& admin) {
+  std::set<FileKey> rejected;
+  std::set<std::string> rejected_paths;  // key-less rejects
+  for (const IngestRecord& r : admin.ingest_records(std::nullopt)) {
+    if (r.key.cik >= 0)
+      rejected.insert(r.key);
+    else
+      rejected_paths.insert(r.source_path);
+  }
+  std::erase_if(files, [&](const InputFile& f) {
+    if (f.key_cik < 0) return !rejected_paths.count(f.source_path);
+    for (const Dataset d : {Dataset::kUnknown, Dataset::kSubmissions, Dataset::kCompanyfacts})
+      if ((f.hint == Dataset::kUnknown || d == f.hint || d == Dataset::kUnknown) &&
+          rejected.count({d, f.key_cik, f.key_page}))
+        return false;
+    return true;
+  });
+  log::info("--retry-rejected: {} of the inputs were rejected before", files.size());
+}
+
+void attach_known(InputFile& f, const std::unordered_map<FileKey, std::uint64_t, FileKeyHash>& loaded) {
+  f.known.clear();
+  if (f.key_cik < 0) return;
+  for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
+    if (f.hint != Dataset::kUnknown && d != f.hint) continue;
+    if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) f.known.push_back({d, it->second});
+  }
+}
+
+void force_main_files_only(std::vector<InputFile>& files) {
+  std::set<std::int64_t> main_files;  // CIKs of submissions main files forced in this run
+  for (const InputFile& f : files)
+    if (f.hint == Dataset::kSubmissions && f.key_page == 0 && !f.known.empty()) main_files.insert(f.key_cik);
+  for (InputFile& f : files)
+    if (f.key_page > 0 && main_files.count(f.key_cik)) f.reload = false;
+}
+
+}  // namespace edgarpipe
