@@ -5,8 +5,10 @@
 
 1. Every #include "edgarpipe/<folder>/..." in ipc/, lib/ and apps/ names a folder its own folder
    may use (the table below, which mirrors the target_link_libraries of lib/*/CMakeLists.txt).
-2. With BIN_DIR: the reader and parser executables need no database client library (readelf -d),
-   and edgarpipe-writer needs the ones this build was configured with.
+2. With BIN_DIR: the reader and parser executables need no database client library (readelf -d:
+   what they call), nor are they linked with one (the link lines of BIN_DIR/../build.ninja: what
+   CMake gives them, which the linker's --as-needed would otherwise hide); edgarpipe-writer
+   needs SQLite's.
 Prints one line per violation and exits 1 if there is any.
 """
 import pathlib
@@ -83,6 +85,16 @@ def check_binaries(bin_dir: pathlib.Path):
         for lib in libs:
             if lib.startswith(DB_CLIENTS):
                 problems.append(f"{stage} links {lib}: a reader or parser must not link a database client")
+    ninja = bin_dir.parent / "build.ninja"
+    if ninja.exists():
+        text = ninja.read_text(encoding="utf-8")
+        for stage in ("edgarpipe-reader", "edgarpipe-parser"):
+            m = re.search(r"^build bin/" + re.escape(stage) + r":.*?\n((?:  .*\n)*)", text, re.M)
+            if not m:
+                problems.append(f"build.ninja has no link step for bin/{stage}")
+                continue
+            for lib in re.findall(r"lib(?:pq|sybdb|sqlite3)\.(?:so|a)\b", m.group(1)):
+                problems.append(f"{stage} is linked with {lib}: a reader or parser must not link a database client")
     if not any(lib.startswith("libsqlite3.so") for lib in needed(bin_dir / "edgarpipe-writer")):
         problems.append("edgarpipe-writer does not link libsqlite3: the check reads the wrong binaries")
     return problems
