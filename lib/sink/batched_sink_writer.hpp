@@ -26,6 +26,21 @@
 
 namespace edgarpipe {
 
+// A statement the server refused, and what kind of refusal it is: that decides between blaming
+// a file (a data error: the batch is replayed file by file and the file is rejected), sending the
+// batch again (a deadlock victim; a conflict) and ending the writer (anything else).
+struct StatementError {
+  std::string message;
+  // About the rows sent, not the connection: SQLSTATE class 22 (data exception) or 23 (integrity
+  // constraint violation) in PostgreSQL, a conversion or constraint message in SQL Server.
+  bool data_error = false;
+  int number = 0;         // SQL Server's message number; 0 for a client error, and in PostgreSQL
+  bool deadlock = false;  // SQL Server chose this transaction as a deadlock victim (1205)
+  // A duplicate key where another writer may have inserted the same row first (the concepts
+  // dictionary): the batch is sent again, never blamed on a file.
+  bool conflict = false;
+};
+
 template <class RowBuffer>
 class BatchedSinkWriter : public SinkWriter {
  public:

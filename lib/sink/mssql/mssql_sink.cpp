@@ -215,16 +215,6 @@ void init_dblib() {
   (void)done;
 }
 
-struct StatementError {
-  std::string message;
-  int number = 0;  // the server's message number, 0 for a client error
-  bool data_error = false;
-  bool deadlock = false;
-  // A duplicate key where another writer may have inserted the same row first (the concepts
-  // dictionary): the batch is sent again, never blamed on a file.
-  bool conflict = false;
-};
-
 // A result cell as text, the way the other sinks print it: text as it came (dbconvert to
 // SYBCHAR blank-pads a zero-length value to the buffer's size), dates and times in ISO 8601
 // (FreeTDS's own format is "Dec  2 2026 10:30:36:0000000AM"), the rest by dbconvert.

@@ -62,13 +62,6 @@ struct ResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
-// A failed statement: the message, and whether it concerns the data of the rows sent (SQLSTATE
-// class 22 data exception, 23 integrity constraint violation) rather than the connection.
-struct StatementError {
-  std::string message;
-  bool data_error = false;
-};
-
 class Connection {
  public:
   explicit Connection(const std::string& conninfo) : conninfo_(conninfo) { connect(); }
