@@ -24,7 +24,10 @@ namespace edgarpipe {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-namespace {
+// The parser's own types, in a named namespace rather than an anonymous one: the Impl members
+// defined in the *_walk.hpp files use them, and GCC refuses (-Wsubobject-linkage) a type of
+// internal linkage inside code it reads from a header.
+namespace parse_detail {
 
 // A bad-input verdict: reason plus where in the file (nullptr: unknown).
 struct Reject {
@@ -404,8 +407,14 @@ struct Fact {
   bool have_val = false;
 };
 
-}  // namespace
+}  // namespace parse_detail
 
+using namespace parse_detail;
+
+// The parser's state and steps. One struct because every step reads the same cursor and document
+// state; its member definitions live in json_walk.hpp, submissions_walk.hpp and
+// companyfacts_walk.hpp, included below, so the parser stays one translation unit (the steps
+// inline into the hot loops) while each file holds one job.
 struct EdgarParser::Impl {
   JsonIndex index;
 
@@ -444,26 +453,7 @@ struct EdgarParser::Impl {
   Cell entity_name;
   bool have_entity_name = false;
 
-  void reset_document() {
-    result = ParseOutcome{};
-    value_where = nullptr;
-    kind = Kind::kUnknown;
-    json_cik = -1;
-    cik_looked_up = false;
-    company.fill(Cell{});
-    have_company_fields = false;
-    tickers.clear();
-    exchanges.clear();
-    tickers_where = nullptr;
-    former_names.clear();
-    pages.clear();
-    for (auto& c : columns) c.clear();
-    column_present.fill(false);
-    column_where.fill(nullptr);
-    have_filings = false;
-    entity_name = Cell{};
-    have_entity_name = false;
-  }
+  void reset_document();
 
   std::int64_t cik() const noexcept { return json_cik >= 0 ? json_cik : name_cik; }
 
@@ -488,580 +478,87 @@ struct EdgarParser::Impl {
   char op() const noexcept { return i_ < n_ ? base[at_[i_]] : '\0'; }
   char op_at(std::uint32_t j) const noexcept { return j < n_ ? base[at_[j]] : '\0'; }
   const char* here() const noexcept { return base + (i_ < n_ ? at_[i_] : len_); }
-  [[noreturn]] void bad_json(const char* what) const {
-    throw Reject{std::string("invalid JSON: ") + (i_ >= n_ ? kEndsEarly : what), here()};
-  }
+  [[noreturn]] void bad_json(const char* what) const;
   // The value at the cursor up to the next structural character.
-  std::string_view value_token() const {
-    if (i_ >= n_) bad_json(kEndsEarly);
-    return {base + at_[i_], at_[i_ + 1] - at_[i_]};
-  }
-  std::string_view unescaped(std::string_view raw) {
-    std::string_view text;
-    if (!index.unescape(raw.data(), raw.data() + raw.size() - 1, text))
-      throw Reject{"invalid JSON: a string has an invalid escape", raw.data()};
-    return text;
-  }
+  std::string_view value_token() const;
+  std::string_view unescaped(std::string_view raw);
   // The key at index entry j (its ':' follows at j + 1).
-  [[gnu::always_inline]] std::string_view key_at(std::uint32_t j) {
-    const char* open = base + at_[j];
-    const char* close = base + at_[j + 1];
-    do --close;
-    while (is_json_space(*close));  // the closing quote
-    if (!has_backslash(open + 1, close)) return {open + 1, static_cast<std::size_t>(close - open - 1)};
-    return unescaped({open, static_cast<std::size_t>(close - open + 1)});
-  }
+  [[gnu::always_inline]] std::string_view key_at(std::uint32_t j);
 
   // Calls on_field(key, key_where) for each field of the object at the cursor, with the cursor on
   // the field's value; on_field steps past the value. Leaves the cursor after the object.
   template <class OnField>
-  [[gnu::always_inline]] void for_each_field(OnField&& on_field) {
-    ++i_;
-    if (op() == '}') {
-      ++i_;
-      return;
-    }
-    for (;;) {
-      if (op() != '"') bad_json("expected a string key");
-      if (op_at(i_ + 1) != ':') {
-        ++i_;
-        bad_json("expected ':' after an object key");
-      }
-      const char* key_where = base + at_[i_] + 1;
-      const std::string_view key = key_at(i_);
-      i_ += 2;
-      on_field(key, key_where);
-      const char c = op();
-      ++i_;
-      if (c == ',') continue;
-      if (c == '}') return;
-      --i_;
-      bad_json("expected ',' or '}' after an object field");
-    }
-  }
+  [[gnu::always_inline]] void for_each_field(OnField&& on_field);
   template <class OnElement>
-  [[gnu::always_inline]] void for_each_element(OnElement&& on_element) {
-    ++i_;
-    if (op() == ']') {
-      ++i_;
-      return;
-    }
-    for (;;) {
-      on_element();
-      const char c = op();
-      ++i_;
-      if (c == ',') continue;
-      if (c == ']') return;
-      --i_;
-      bad_json("expected ',' or ']' after an array element");
-    }
-  }
+  [[gnu::always_inline]] void for_each_element(OnElement&& on_element);
   // Steps over the value at the cursor: a scalar is one entry, a container runs to its matching
   // close by depth.
-  void skip_value() {
-    const char c = op();
-    if (c == '{' || c == '[') {
-      std::uint32_t depth = 0;
-      do {
-        if (i_ >= n_) bad_json(kEndsEarly);
-        const char d = base[at_[i_++]];
-        depth += static_cast<std::uint32_t>(d == '{' || d == '[');
-        depth -= static_cast<std::uint32_t>(d == '}' || d == ']');
-      } while (depth != 0);
-      return;
-    }
-    if (type_named_by(c) == nullptr) invalid_json(value_token(), "expected a value, found");
-    ++i_;
-  }
-  void require_container(char open, std::string_view path, std::string_view expected) {
-    if (op() != open) wrong_type(value_token(), path, expected);
-  }
+  void skip_value();
+  void require_container(char open, std::string_view path, std::string_view expected);
 
-  void text_cell_here(Cell& c, std::string_view path) {
-    text_cell(c, value_token(), path);
-    ++i_;
-  }
-  void date_cell_here(Cell& c, std::string_view path) {
-    text_cell_here(c, path);
-    check_cell(c, CellType::kDate, path);
-  }
-  void int_cell_here(Cell& c, std::string_view path) {
-    int_cell(c, value_token(), path);
-    ++i_;
-  }
+  void text_cell_here(Cell& c, std::string_view path);
+  void date_cell_here(Cell& c, std::string_view path);
+  void int_cell_here(Cell& c, std::string_view path);
   // A text or integer cell, checked against its column's type (dates, timestamps).
-  void cell_here(Cell& c, CellType type, std::string_view path) {
-    if (type == CellType::kInt)
-      int_cell_here(c, path);
-    else
-      text_cell_here(c, path);
-    check_cell(c, type, path);
-  }
+  void cell_here(Cell& c, CellType type, std::string_view path);
 
   // -- scalar cells --------------------------------------------------------------------------
 
   // Cells are read from a value's raw token, its bytes up to the next structural character: its
   // first byte says the type and its address is the value's offset.
 
-  void text_cell(Cell& c, std::string_view token, std::string_view path) {
-    c.where = token.data();  // every path below sets the other fields, set_text() all of them
-    if (token[0] == '"') {
-      // Zero-copy when the string has no escape (nearly all SEC text): the bytes between the
-      // quotes in the document are the value, already UTF-8-validated by simdjson's first stage.
-      const std::string_view raw = trim_right(token);  // at least the two quotes (stage 1)
-      const std::string_view inner(raw.data() + 1, raw.size() - 2);
-      if (!has_backslash(inner.data(), inner.data() + inner.size())) {
-        c.set_text(inner);
-        return;
-      }
-      const std::string_view text = unescaped(raw);
-      c.set_text(text);
-      if (std::memchr(text.data(), '\0', text.size()) != nullptr)  // a \u0000 escape
-        throw Reject{std::string(path) + ": text contains a NUL character", c.where};
-      return;
-    }
-    c.kind = Cell::kNull;
-    c.text_size = 0;
-    if (token[0] == 'n') return null_literal(token);
-    wrong_type(token, path, "a string or null");
-  }
+  void text_cell(Cell& c, std::string_view token, std::string_view path);
 
-  void int_cell(Cell& c, std::string_view token, std::string_view path) {
-    c = Cell{};
-    const std::string_view s = trim_right(token);
-    c.where = s.data();
-    if (plain_integer(s, c.integer)) {  // nearly every SEC integer
-      c.kind = Cell::kInt;
-      return;
-    }
-    switch (s[0]) {
-      case 't':
-      case 'f':  // flags are 0/1 in SEC files; a boolean means the same
-        c.kind = Cell::kInt;
-        c.integer = bool_literal(s) ? 1 : 0;
-        return;
-      case 'n':
-        return null_literal(s);
-      default:
-        if (is_number_start(s[0])) {
-          if (read_number(s, c.integer) != NumberKind::kInt64) wrong_type(s, path, "an integer");
-          c.kind = Cell::kInt;
-          return;
-        }
-        wrong_type(s, path, "an integer or null");
-    }
-  }
+  void int_cell(Cell& c, std::string_view token, std::string_view path);
 
   // Inline for the common case, text and integer cells: a call per cell was 13% of submissions.
-  [[gnu::always_inline]] static void check_cell(const Cell& c, CellType type, std::string_view path) {
-    if ((type == CellType::kDate || type == CellType::kTimestamp) && c.kind == Cell::kText && c.text_size != 0)
-      check_calendar_cell(c, type, path);
-  }
-  static void check_calendar_cell(const Cell& c, CellType type, std::string_view path) {
-    if (type == CellType::kDate && !is_date(c.text()))
-      throw Reject{
-          std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) + "\" is not a date (YYYY-MM-DD)",
-          c.where};
-    if (type == CellType::kTimestamp && !is_timestamp(c.text()))
-      throw Reject{std::string(path) + ": \"" + std::string(text_excerpt(c.text(), 40)) +
-                       "\" is not a UTC timestamp (YYYY-MM-DDTHH:MM:SS.000Z)",
-                   c.where};
-  }
+  [[gnu::always_inline]] static void check_cell(const Cell& c, CellType type, std::string_view path);
+  static void check_calendar_cell(const Cell& c, CellType type, std::string_view path);
 
   // Writes a validated cell as a column value of `type`.
-  void write(const Cell& c, CellType type) {
-    value_where = c.where;  // for a value the run's encoding refuses (ValueRejected)
-    switch (c.kind) {
-      case Cell::kNull:
-        out->null();
-        return;
-      case Cell::kInt:
-        out->integer(c.integer);
-        return;
-      case Cell::kText:
-        if (type == CellType::kDate) {
-          if (c.text().empty())
-            out->null();  // DATE columns map "" to NULL
-          else
-            out->text(c.text());
-        } else if (type == CellType::kTimestamp) {
-          if (c.text().empty()) {
-            out->null();
-          } else {
-            char buf[24];
-            out->text(std::string_view(buf, sql_timestamp(c.text(), buf)));  // checked by check_cell()
-          }
-        } else {
-          out->text(c.text());
-        }
-        return;
-    }
-  }
+  void write(const Cell& c, CellType type);
 
-  std::int64_t parse_cik(std::string_view token) {
-    const std::string_view s = trim_right(token);
-    if (s[0] == '"') {
-      Cell c;
-      text_cell(c, token, "cik");
-      const std::string_view digits = c.text();
-      if (digits.empty() || digits.size() > 10 || !is_digits(digits))
-        throw Reject{"cik: \"" + std::string(text_excerpt(digits, 20)) + "\" is not a CIK (1 to 10 digits)", s.data()};
-      std::int64_t cik = 0;
-      std::from_chars(digits.data(), digits.data() + digits.size(), cik);
-      return cik;
-    }
-    if (!is_number_start(s[0])) wrong_type(s, "cik", "a string or number");
-    std::int64_t cik = 0;
-    if (read_number(s, cik) != NumberKind::kInt64) wrong_type(s, "cik", "a whole number");
-    if (cik < 0 || cik > 9'999'999'999) throw Reject{"cik: " + std::to_string(cik) + " is out of range", s.data()};
-    return cik;
-  }
+  std::int64_t parse_cik(std::string_view token);
 
   // -- submissions ---------------------------------------------------------------------------
 
   // The object at the cursor: filing columns, each an array of cells (filings.recent, or a whole
   // overflow page).
-  void parse_columns(std::string_view prefix) {
-    have_filings = true;
-    for_each_field([&](std::string_view key, const char*) {
-      const FilingColumn* col = find_key(kFilingColumns, key);
-      if (col == nullptr) {
-        ++result.unknown_columns;  // unknown columns are ignored
-        return skip_value();
-      }
-      const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-      require_container('[', path, "an array");
-      column_present[col->column] = true;
-      column_where[col->column] = here();
-      auto& cells = columns[col->column];
-      cells.resize(read_column(cells, col->type, path));
-    });
-  }
+  void parse_columns(std::string_view prefix);
 
   // The array at the cursor into `cells`; returns how many. An element is two index entries, value
   // and ',' or ']', read with a local index: a plain string or a canonical integer is taken here,
   // anything else (null, escapes, spaces, bad values) goes through cell_here and its checks (-11%
   // instructions for submissions). `cells` is grown by hand and keeps its capacity from file to
   // file: emplace_back's call and zeroed Cell per element were 12% of the submissions parser.
-  std::size_t read_column(std::vector<Cell>& cells, CellType type, std::string_view path) {
-    const std::uint32_t* const at = at_;
-    const char* const b = base;
-    const std::uint32_t n = n_;
-    std::uint32_t j = i_ + 1;
-    std::size_t count = 0;
-    if (j < n && b[at[j]] == ']') {
-      i_ = j + 1;
-      return 0;
-    }
-    for (;;) {
-      if (count == cells.size()) cells.resize(std::max<std::size_t>(64, 2 * cells.size()));
-      Cell& c = cells[count++];
-      if (j + 1 >= n || !plain_cell(c, type, b + at[j], b + at[j + 1])) {
-        i_ = j;
-        cell_here(c, type, path);  // refuses what is wrong, or reads what is unusual
-        j = i_;
-      } else {
-        check_cell(c, type, path);
-        ++j;
-      }
-      const char separator = j < n ? b[at[j]] : '\0';
-      ++j;
-      if (separator == ',') continue;
-      if (separator == ']') break;
-      i_ = j - 1;
-      bad_json("expected ',' or ']' after an array element");
-    }
-    i_ = j;
-    return count;
-  }
+  std::size_t read_column(std::vector<Cell>& cells, CellType type, std::string_view path);
 
-  [[gnu::always_inline]] static bool plain_cell(Cell& c, CellType type, const char* value, const char* end) {
-    c.where = value;
-    if (type == CellType::kInt) {
-      if (!plain_integer({value, static_cast<std::size_t>(end - value)}, c.integer)) return false;
-      c.kind = Cell::kInt;
-      return true;
-    }
-    std::string_view text;
-    if (!plain_string(value, end, text)) return false;
-    c.set_text(text);
-    return true;
-  }
+  [[gnu::always_inline]] static bool plain_cell(Cell& c, CellType type, const char* value, const char* end);
 
-  void emit_filings(std::int64_t cik, std::string_view prefix) {
-    if (!have_filings) return;
-    std::size_t rows = 0;
-    int first = -1;
-    for (int c = 0; c < filings_col::count_; ++c) {
-      if (!column_present[c]) continue;
-      if (first < 0) {
-        first = c;
-        rows = columns[c].size();
-      } else if (columns[c].size() != rows) {
-        throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) + ": arrays of unequal length (" +
-                         std::string(column_key(first)) + " has " + std::to_string(rows) + " entries, " +
-                         std::string(column_key(c)) + " has " + std::to_string(columns[c].size()) + ")",
-                     column_where[c]};
-      }
-    }
-    if (rows == 0) return;
-    if (!column_present[filings_col::accession_number])
-      throw Reject{(prefix.empty() ? std::string("columns") : std::string(prefix)) +
-                       ": filings without an accessionNumber column",
-                   nullptr};
-    for (std::size_t r = 0; r < rows; ++r) {
-      const Cell& accession = columns[filings_col::accession_number][r];
-      if (accession.kind != Cell::kText || accession.text().empty())
-        throw Reject{(prefix.empty() ? std::string() : std::string(prefix) + ".") + "accessionNumber[" +
-                         std::to_string(r) + "]: missing accession number",
-                     accession.where};
-      out->begin_row(TableId::kFilings);
-      out->integer(cik);
-      for (const FilingColumn& col : kFilingColumns) {
-        // kFilingColumns lists every column after cik in table order.
-        if (column_present[col.column])
-          write(columns[col.column][r], col.type);
-        else
-          out->null();
-      }
-      out->end_row();
-    }
-    result.rows += rows;
-  }
+  void emit_filings(std::int64_t cik, std::string_view prefix);
 
-  static std::string_view column_key(int column) noexcept {
-    for (const auto& c : kFilingColumns)
-      if (c.column == column) return c.key;
-    return "?";
-  }
+  static std::string_view column_key(int column) noexcept;
 
-  void parse_address(std::uint8_t base_column, std::string_view path) {
-    if (op() == 'n') {
-      null_literal(value_token());
-      ++i_;
-      return;
-    }
-    require_container('{', path, "an object");
-    for_each_field([&](std::string_view key, const char*) {
-      const CompanyField* field = find_key(kAddressFields, key);
-      if (field == nullptr) return skip_value();
-      cell_here(company[base_column + field->column], field->type, std::string(path) + "." + std::string(key));
-    });
-  }
+  void parse_address(std::uint8_t base_column, std::string_view path);
 
   // A top-level field of a main file, with the cursor on its value.
-  void submissions_field(std::string_view key) {
-    if (const CompanyField* field = find_key(kCompanyFields, key)) {
-      cell_here(company[field->column], field->type, key);
-      have_company_fields = true;
-    } else if (key == "tickers" || key == "exchanges") {
-      auto& list = key == "tickers" ? tickers : exchanges;
-      require_container('[', key, "an array");
-      if (key == "tickers") tickers_where = here();
-      for_each_element([&] { text_cell_here(list.emplace_back(), key); });
-    } else if (key == "formerNames") {
-      require_container('[', key, "an array");
-      for_each_element([&] {
-        require_container('{', "formerNames[]", "an object");
-        std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
-        for_each_field([&](std::string_view k, const char*) {
-          if (k == "name")
-            text_cell_here(row[0], "formerNames[].name");
-          else if (k == "from")
-            cell_here(row[1], CellType::kTimestamp, "formerNames[].from");
-          else if (k == "to")
-            cell_here(row[2], CellType::kTimestamp, "formerNames[].to");
-          else
-            skip_value();
-        });
-      });
-    } else if (key == "addresses") {
-      require_container('{', key, "an object");
-      for_each_field([&](std::string_view k, const char*) {
-        if (k == "mailing")
-          parse_address(kMailingBase, "addresses.mailing");
-        else if (k == "business")
-          parse_address(kBusinessBase, "addresses.business");
-        else
-          skip_value();
-      });
-    } else if (key == "filings") {
-      require_container('{', key, "an object");
-      for_each_field([&](std::string_view k, const char*) {
-        if (k == "recent") {
-          require_container('{', "filings.recent", "an object");
-          parse_columns("filings.recent");
-        } else if (k == "files") {
-          require_container('[', "filings.files", "an array");
-          for_each_element([&] { parse_page_entry(); });
-        } else {
-          skip_value();
-        }
-      });
-    } else {
-      skip_value();
-    }
-  }
+  void submissions_field(std::string_view key);
 
-  void parse_page_entry() {
-    require_container('{', "filings.files[]", "an object");
-    const char* where = here();
-    Page page;
-    for_each_field([&](std::string_view k, const char*) {
-      if (k == "name")
-        text_cell_here(page.name, "filings.files[].name");
-      else if (k == "filingCount")
-        int_cell_here(page.count, "filings.files[].filingCount");
-      else if (k == "filingFrom")
-        cell_here(page.from, CellType::kDate, "filings.files[].filingFrom");
-      else if (k == "filingTo")
-        cell_here(page.to, CellType::kDate, "filings.files[].filingTo");
-      else
-        skip_value();
-    });
-    if (page.name.kind != Cell::kText || page.name.text().empty())
-      throw Reject{"filings.files[]: page without a name", where};
-    pages.push_back(page);
-  }
+  void parse_page_entry();
 
-  void emit_main() {
-    if (json_cik < 0) throw Reject{"missing \"cik\": not a submissions main file", nullptr};
-    const std::int64_t id = json_cik;
-    const TableDef& companies = table_def(TableId::kCompanies);
-    out->begin_row(TableId::kCompanies);
-    out->integer(id);
-    for (std::size_t c = 1; c < kCompanyColumns; ++c) {
-      const ColumnType t = companies.columns[c].type;
-      write(company[c], t == ColumnType::kSmallInt ? CellType::kInt : CellType::kText);
-    }
-    out->end_row();
-    result.rows += 1;
-
-    if (tickers.size() != exchanges.size())
-      throw Reject{"tickers has " + std::to_string(tickers.size()) + " entries but exchanges has " +
-                       std::to_string(exchanges.size()),
-                   tickers_where};
-    for (std::size_t i = 0; i < tickers.size(); ++i) {
-      out->begin_row(TableId::kCompanyTickers);
-      out->integer(id);
-      out->integer(static_cast<std::int64_t>(i));
-      write(tickers[i], CellType::kText);
-      write(exchanges[i], CellType::kText);
-      out->end_row();
-    }
-    for (std::size_t i = 0; i < former_names.size(); ++i) {
-      out->begin_row(TableId::kFormerNames);
-      out->integer(id);
-      out->integer(static_cast<std::int64_t>(i));
-      write(former_names[i][0], CellType::kText);
-      write(former_names[i][1], CellType::kTimestamp);
-      write(former_names[i][2], CellType::kTimestamp);
-      out->end_row();
-    }
-    for (const Page& page : pages) {
-      out->begin_row(TableId::kSubmissionPages);
-      out->integer(id);
-      write(page.name, CellType::kText);
-      write(page.count, CellType::kInt);
-      write(page.from, CellType::kDate);
-      write(page.to, CellType::kDate);
-      out->end_row();
-    }
-    result.rows += tickers.size() + former_names.size() + pages.size();
-    emit_filings(id, "filings.recent");
-  }
+  void emit_main();
 
   // -- companyfacts --------------------------------------------------------------------------
 
-  void val_cell_here(Fact& f) {
-    f.have_val = true;
-    Cell& c = f.val;
-    c = Cell{};
-    const std::string_view s = trim_right(value_token());
-    c.where = s.data();
-    ++i_;
-    if (plain_integer(s, c.integer)) {
-      c.kind = Cell::kInt;
-      return;
-    }
-    if (s[0] == 'n') return null_literal(s);
-    if (!is_number_start(s[0])) wrong_type(s, "val", "a number");
-    if (read_number(s, c.integer) == NumberKind::kInt64) {
-      c.kind = Cell::kInt;
-      return;
-    }
-    c.set_text(s);
-    f.val_double = nearest_double(s);
-  }
+  void val_cell_here(Fact& f);
 
   // "facts" came before "cik": the rows need the CIK, so read the first "cik" after it (keys
   // compared as written), then come back. Without one, the file name's CIK is used.
-  void look_up_cik() {
-    const std::uint32_t facts_at = i_;
-    skip_value();
-    while (op() == ',') {
-      ++i_;
-      if (op() != '"') bad_json("expected a string key");
-      if (op_at(i_ + 1) != ':') {
-        ++i_;
-        bad_json("expected ':' after an object key");
-      }
-      const bool is_cik = trim_right({base + at_[i_], at_[i_ + 1] - at_[i_]}) == "\"cik\"";
-      i_ += 2;
-      if (is_cik) {
-        json_cik = parse_cik(value_token());
-        break;
-      }
-      skip_value();
-    }
-    if (json_cik < 0 && op() != '}') bad_json("expected ',' or '}' after an object field");
-    if (json_cik < 0 && name_cik < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
-    cik_looked_up = true;
-    i_ = facts_at;
-  }
+  void look_up_cik();
 
-  void facts_here() {
-    require_container('{', "facts", "an object");
-    const std::int64_t id = cik();
-    for_each_field([&](std::string_view taxonomy, const char* taxonomy_key) {
-      taxonomy_where = taxonomy_key;
-      require_container('{', "facts." + std::string(taxonomy), "an object");
-      for_each_field([&](std::string_view concept_name, const char* concept_key) {
-        concept_where = concept_key;
-        require_container('{', "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
-        Cell label, description;
-        for_each_field([&](std::string_view k, const char*) {
-          if (k == "label")
-            text_cell_here(label, "label");
-          else if (k == "description")
-            text_cell_here(description, "description");
-          else if (k == "units")
-            units_here(id, taxonomy, concept_name);
-          else
-            skip_value();
-        });
-        out->begin_row(TableId::kConcepts);
-        value_where = taxonomy_where;
-        out->text(taxonomy);
-        value_where = concept_where;
-        out->text(concept_name);
-        write(label, CellType::kText);
-        write(description, CellType::kText);
-        out->end_row();
-        result.rows += 1;
-      });
-    });
-  }
+  void facts_here();
 
-  void units_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name) {
-    require_container('{', "units", "an object");
-    for_each_field([&](std::string_view unit, const char* unit_key) {
-      unit_where = unit_key;
-      fact_prefix.valid = false;
-      require_container('[', "units." + std::string(unit), "an array");
-      for_each_element([&] { fact_here(id, taxonomy, concept_name, unit); });
-    });
-  }
+  void units_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name);
 
   // The values a unit's fact rows begin with, written once and then copied (RowPrefix).
   void begin_fact_row(std::int64_t id, std::string_view taxonomy, std::string_view concept_name,
@@ -1107,215 +604,27 @@ struct EdgarParser::Impl {
 
   // The fields of a plain fact from index entry j on, written into the row; true with j past the
   // fact's '}' if all were plain.
-  bool plain_fact_fields(std::uint32_t& j) {
-    const std::uint32_t* const at = at_;
-    const char* const b = base;
-    const std::uint32_t n = n_;
-    unsigned column = kStart;
-    for (;;) {
-      if (j + 3 >= n || b[at[j]] != '"' || b[at[j + 1]] != ':') return false;
-      std::uint64_t key;
-      std::memcpy(&key, b + at[j] + 1, 8);  // the document is padded
-      if (column == kStart && (key & kFactKeys[kStart].mask) != kFactKeys[kStart].bytes) {
-        out->null();  // no start: an instant
-        column = kEnd;
-      }
-      if (column == kFactColumns || (key & kFactKeys[column].mask) != kFactKeys[column].bytes) return false;
-      const char* value = b + at[j + 2];
-      const char* value_end = b + at[j + 3];
-      value_where = value;  // for a value the run's encoding refuses
-      if (!plain_fact_value(static_cast<FactColumn>(column), value, value_end)) return false;
-      ++column;
-      j += 4;
-      const char separator = *value_end;
-      if (separator == ',') continue;
-      if (separator != '}') return false;
-      if (column == kFrame) {
-        out->null();
-        ++column;
-      }
-      return column == kFactColumns;
-    }
-  }
+  bool plain_fact_fields(std::uint32_t& j);
 
   // One value of a plain fact, written; false if it is not plain (see plain_fact_here).
-  [[gnu::always_inline]] bool plain_fact_value(FactColumn column, const char* value, const char* end) {
-    const auto is_null = [&] { return end - value == 4 && std::memcmp(value, "null", 4) == 0; };
-    if (column == kVal || column == kFy) {
-      std::int64_t integer;
-      if (plain_integer({value, static_cast<std::size_t>(end - value)}, integer)) {
-        out->integer(integer);
-        return true;
-      }
-      if (is_null()) {
-        out->null();
-        return true;
-      }
-      if (column == kFy || !is_number_start(*value)) return false;
-      // Any other number is read as fact_here would (a malformed one is refused the same way).
-      const std::string_view text = trim_right({value, static_cast<std::size_t>(end - value)});
-      if (read_number(text, integer) == NumberKind::kInt64)
-        out->integer(integer);
-      else
-        out->decimal(nearest_double(text), text);
-      return true;
-    }
-    if (std::string_view text; plain_string(value, end, text)) {
-      if (column == kStart || column == kEnd || column == kFiled) {
-        if (text.empty()) {  // a DATE column stores "" as NULL
-          if (column == kEnd) return false;
-          out->null();
-          return true;
-        }
-        if (!is_date(text)) return false;
-      } else if (column == kAccn && text.empty()) {
-        return false;
-      }
-      out->text(text);
-      return true;
-    }
-    if (column != kEnd && column != kAccn && is_null()) {
-      out->null();
-      return true;
-    }
-    return false;
-  }
+  [[gnu::always_inline]] bool plain_fact_value(FactColumn column, const char* value, const char* end);
 
-  void fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name, std::string_view unit) {
-    const char* fact_where = here();
-    require_container('{', "fact", "an object");
-    if (plain_fact_here(id, taxonomy, concept_name, unit)) return;
-    Fact f;
-    for_each_field([&](std::string_view k, const char*) {
-      switch (k.size() <= 5 ? short_key(k) : 0) {  // a key given twice keeps its last value
-        case short_key("fy"):
-          return int_cell_here(f.fy, "fy");
-        case short_key("fp"):
-          return text_cell_here(f.fp, "fp");
-        case short_key("end"):
-          return date_cell_here(f.end, "end");
-        case short_key("val"):
-          return val_cell_here(f);
-        case short_key("accn"):
-          return text_cell_here(f.accn, "accn");
-        case short_key("form"):
-          return text_cell_here(f.form, "form");
-        case short_key("start"):
-          return date_cell_here(f.start, "start");
-        case short_key("filed"):
-          return date_cell_here(f.filed, "filed");
-        case short_key("frame"):
-          return text_cell_here(f.frame, "frame");
-        default:
-          return skip_value();
-      }
-    });
-    if (f.end.kind != Cell::kText || f.end.text_size == 0) throw Reject{"fact without an \"end\" date", fact_where};
-    if (f.accn.kind != Cell::kText || f.accn.text_size == 0) throw Reject{"fact without an \"accn\"", fact_where};
-    if (!f.have_val) throw Reject{"fact without a \"val\"", fact_where};
-    begin_fact_row(id, taxonomy, concept_name, unit);
-    write(f.start, CellType::kDate);
-    write(f.end, CellType::kDate);
-    value_where = f.val.where;
-    if (f.val.kind == Cell::kNull)
-      out->null();
-    else if (f.val.kind == Cell::kInt)
-      out->integer(f.val.integer);
-    else
-      out->decimal(f.val_double, f.val.text());
-    write(f.accn, CellType::kText);
-    write(f.fy, CellType::kInt);
-    write(f.fp, CellType::kText);
-    write(f.form, CellType::kText);
-    write(f.filed, CellType::kDate);
-    write(f.frame, CellType::kText);
-    out->end_row();
-    result.rows += 1;
-  }
+  void fact_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name, std::string_view unit);
 
-  void emit_entity() {
-    if (json_cik < 0 && !have_entity_name) return;  // `{}`: a valid file with no facts
-    if (cik() < 0) throw Reject{"missing \"cik\" in a companyfacts file", nullptr};
-    out->begin_row(TableId::kEntities);
-    out->integer(cik());
-    write(entity_name, CellType::kText);
-    out->end_row();
-    result.rows += 1;
-  }
+  void emit_entity();
 
   // -- document ------------------------------------------------------------------------------
 
   // A top-level key that names the document's kind settles it (the first one), and must agree
   // with it after that.
-  void check_kind(std::string_view key, const char* value_at) {
-    const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
-    if (kind == Kind::kUnknown) {
-      kind = says;
-    } else if (says != Kind::kUnknown && says != kind) {
-      throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
-                       (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
-                   value_at};
-    }
-  }
+  void check_kind(std::string_view key, const char* value_at);
 
-  void parse_document(std::size_t len) {
-    check_stage1(index.build(base, len), len);
-    at_ = index.offsets();
-    n_ = index.count();
-    len_ = len;
-    i_ = 0;
-    if (op() != '{') {
-      if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
-      throw Reject{"expected a JSON object at the top level", base};
-    }
-    if (kind == Kind::kPage) {
-      parse_columns("");
-      if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
-      emit_filings(name_cik, "");
-      return;
-    }
-    for_each_field([&](std::string_view key, const char*) {
-      if (key == "cik") {
-        if (!cik_looked_up) json_cik = parse_cik(value_token());
-        return skip_value();
-      }
-      check_kind(key, here());
-      if (kind == Kind::kMain)
-        submissions_field(key);
-      else if (kind == Kind::kFacts && key == "entityName") {
-        text_cell_here(entity_name, key);
-        have_entity_name = true;
-      } else if (kind == Kind::kFacts && key == "facts") {
-        if (json_cik < 0 && !cik_looked_up) look_up_cik();
-        facts_here();
-      } else {
-        skip_value();
-      }
-    });
-    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
-    finish_document();
-  }
+  void parse_document(std::size_t len);
 
-  void finish_document() {
-    if (kind == Kind::kUnknown) {
-      // `{}` or only unknown keys: no rows. The path's hint names the dataset it is recorded under.
-      kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
-      if (kind == Kind::kMain) throw Reject{"no submissions keys (cik, name, filings...) in the document", nullptr};
-    }
-    if (kind == Kind::kMain)
-      emit_main();
-    else
-      emit_entity();
-  }
+  void finish_document();
 
   // Stage 1's verdict, with the offset of what it refused where it can be found.
-  void check_stage1(simdjson::error_code e, std::size_t len) const {
-    if (e == simdjson::SUCCESS) return;
-    if (e == simdjson::UTF8_ERROR) throw Reject{"invalid UTF-8", base + first_invalid_utf8(base, len)};
-    if (e == simdjson::UNESCAPED_CHARS)
-      throw Reject{"invalid JSON: a control character inside a string must be escaped", first_control_char(base, len)};
-    throw simdjson::simdjson_error(e);
-  }
+  void check_stage1(simdjson::error_code e, std::size_t len) const;
 
   ParseOutcome parse(const char* data, std::size_t len, std::size_t capacity, std::string_view path, Dataset hint,
                      bool forced, RowBatchWriter& writer) {
@@ -1399,6 +708,106 @@ struct EdgarParser::Impl {
     return result;
   }
 };
+
+inline auto EdgarParser::Impl::reset_document() -> void {
+  result = ParseOutcome{};
+  value_where = nullptr;
+  kind = Kind::kUnknown;
+  json_cik = -1;
+  cik_looked_up = false;
+  company.fill(Cell{});
+  have_company_fields = false;
+  tickers.clear();
+  exchanges.clear();
+  tickers_where = nullptr;
+  former_names.clear();
+  pages.clear();
+  for (auto& c : columns) c.clear();
+  column_present.fill(false);
+  column_where.fill(nullptr);
+  have_filings = false;
+  entity_name = Cell{};
+  have_entity_name = false;
+}
+
+inline auto EdgarParser::Impl::check_kind(std::string_view key, const char* value_at) -> void {
+  const Kind says = is_companyfacts_key(key) ? Kind::kFacts : is_submissions_key(key) ? Kind::kMain : Kind::kUnknown;
+  if (kind == Kind::kUnknown) {
+    kind = says;
+  } else if (says != Kind::kUnknown && says != kind) {
+    throw Reject{"key \"" + std::string(key) + "\" does not belong in a " +
+                     (kind == Kind::kMain ? "submissions main file" : "companyfacts file"),
+                 value_at};
+  }
+}
+
+inline auto EdgarParser::Impl::parse_document(std::size_t len) -> void {
+  check_stage1(index.build(base, len), len);
+  at_ = index.offsets();
+  n_ = index.count();
+  len_ = len;
+  i_ = 0;
+  if (op() != '{') {
+    if (type_named_by(op()) == nullptr) invalid_json(value_token(), "expected a value, found");
+    throw Reject{"expected a JSON object at the top level", base};
+  }
+  if (kind == Kind::kPage) {
+    parse_columns("");
+    if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
+    emit_filings(name_cik, "");
+    return;
+  }
+  for_each_field([&](std::string_view key, const char*) {
+    if (key == "cik") {
+      if (!cik_looked_up) json_cik = parse_cik(value_token());
+      return skip_value();
+    }
+    check_kind(key, here());
+    if (kind == Kind::kMain)
+      submissions_field(key);
+    else if (kind == Kind::kFacts && key == "entityName") {
+      text_cell_here(entity_name, key);
+      have_entity_name = true;
+    } else if (kind == Kind::kFacts && key == "facts") {
+      if (json_cik < 0 && !cik_looked_up) look_up_cik();
+      facts_here();
+    } else {
+      skip_value();
+    }
+  });
+  if (i_ != n_) throw Reject{"trailing content after the JSON document", here()};
+  finish_document();
+}
+
+inline auto EdgarParser::Impl::finish_document() -> void {
+  if (kind == Kind::kUnknown) {
+    // `{}` or only unknown keys: no rows. The path's hint names the dataset it is recorded under.
+    kind = fallback == Dataset::kSubmissions ? Kind::kMain : Kind::kFacts;
+    if (kind == Kind::kMain) throw Reject{"no submissions keys (cik, name, filings...) in the document", nullptr};
+  }
+  if (kind == Kind::kMain)
+    emit_main();
+  else
+    emit_entity();
+}
+
+inline auto EdgarParser::Impl::check_stage1(simdjson::error_code e, std::size_t len) const -> void {
+  if (e == simdjson::SUCCESS) return;
+  if (e == simdjson::UTF8_ERROR) throw Reject{"invalid UTF-8", base + first_invalid_utf8(base, len)};
+  if (e == simdjson::UNESCAPED_CHARS)
+    throw Reject{"invalid JSON: a control character inside a string must be escaped", first_control_char(base, len)};
+  throw simdjson::simdjson_error(e);
+}
+
+}  // namespace edgarpipe
+
+// The walk first: the datasets' steps call it.
+#include "json_walk.hpp"
+
+#include "companyfacts_walk.hpp"
+#include "submissions_walk.hpp"
+
+namespace edgarpipe {
 
 EdgarParser::EdgarParser() : impl_(std::make_unique<Impl>()) {}
 EdgarParser::~EdgarParser() = default;
