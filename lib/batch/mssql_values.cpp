@@ -126,24 +126,4 @@ int text_width(std::string_view table, std::string_view column) noexcept {
   return 4000;
 }
 
-std::string_view type_name(ColumnType type) noexcept {
-  switch (type) {
-    case ColumnType::kBigInt:
-      return "BIGINT";
-    case ColumnType::kSmallInt:
-      return "SMALLINT";
-    case ColumnType::kInt:
-      return "INT";
-    case ColumnType::kDate:
-      return "DATE";
-    case ColumnType::kTimestamp:
-      return "DATETIME2";  // (7): FreeTDS 1.3.17 declares bulk DATETIME2 columns with scale 7
-    case ColumnType::kDecimal:
-      return "DECIMAL(38,12)";
-    case ColumnType::kText:
-      break;
-  }
-  return "NVARCHAR";
-}
-
 }  // namespace edgarpipe::mssql

@@ -133,24 +133,4 @@ void append_numeric(std::int64_t value, std::string& out) {
                       static_cast<std::size_t>(n - low));
 }
 
-std::string_view type_name(ColumnType type) noexcept {
-  switch (type) {
-    case ColumnType::kBigInt:
-      return "BIGINT";
-    case ColumnType::kSmallInt:
-      return "SMALLINT";
-    case ColumnType::kInt:
-      return "INTEGER";
-    case ColumnType::kText:
-      return "TEXT";
-    case ColumnType::kDate:
-      return "DATE";
-    case ColumnType::kTimestamp:
-      return "TIMESTAMP";
-    case ColumnType::kDecimal:
-      return "NUMERIC";
-  }
-  return "TEXT";
-}
-
 }  // namespace edgarpipe::pg

@@ -45,7 +45,7 @@ void RowBatchWriter::reject_value(const Column& column, std::string_view value, 
 
 void RowBatchWriter::reject_misfit(const Column& column, std::string_view value) {
   const std::string_view type =
-      encoding_ == BatchEncoding::kPgCopy ? pg::type_name(column.type) : mssql::type_name(column.type);
+      sql_type_name(column.type, encoding_ == BatchEncoding::kPgCopy ? SqlFlavor::kPostgres : SqlFlavor::kMssql);
   reject_value(column, value, fmt::format("does not fit {}", type));
 }
 

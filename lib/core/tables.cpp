@@ -266,6 +266,20 @@ std::vector<std::string> view_sql(SqlFlavor f) {
   return sql;
 }
 
+std::string_view sql_type_name(ColumnType type, SqlFlavor flavor) noexcept {
+  // By ColumnType (kBigInt, kSmallInt, kInt, kText, kDate, kTimestamp, kDecimal), then SqlFlavor.
+  static constexpr std::string_view kNames[7][3] = {
+      {"INTEGER", "BIGINT", "BIGINT"},
+      {"INTEGER", "SMALLINT", "SMALLINT"},
+      {"INTEGER", "INTEGER", "INT"},
+      {"TEXT", "TEXT", "NVARCHAR"},
+      {"TEXT", "DATE", "DATE"},
+      {"TEXT", "TIMESTAMP", "DATETIME2"},        // (7): FreeTDS 1.3.17 declares bulk DATETIME2 with scale 7
+      {"NUMERIC", "NUMERIC", "DECIMAL(38,12)"},  // SQLite: integral values stay INTEGER, others REAL
+  };
+  return kNames[static_cast<std::size_t>(type)][static_cast<std::size_t>(flavor)];
+}
+
 Dataset dataset_from_name(std::string_view name) noexcept {
   if (name == "submissions") return Dataset::kSubmissions;
   if (name == "companyfacts") return Dataset::kCompanyfacts;

@@ -118,7 +118,7 @@ MssqlOptions parse_options(std::string_view url) {
 
 template <bool Utf8Text>
 std::string mssql_type(ColumnType t, std::string_view table, std::string_view column) {
-  if (t != ColumnType::kText) return std::string(mssql::type_name(t));
+  if (t != ColumnType::kText) return std::string(sql_type_name(t, SqlFlavor::kMssql));
   const int width = mssql::text_width(table, column);
   const std::string size = width == 0 ? "MAX" : std::to_string(width);
   return Utf8Text ? fmt::format("VARCHAR({}) COLLATE Latin1_General_100_CI_AS_SC_UTF8", size)

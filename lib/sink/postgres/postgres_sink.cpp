@@ -44,7 +44,9 @@ constexpr std::size_t kCommitBytes = 16 << 20;
 // is per partition, so each is a sixteenth of the size. The key index includes cik, as a unique
 // index on a partitioned table must.
 std::string build_schema(Storage storage) {
-  SqlDialect d{[](ColumnType t, std::string_view, std::string_view) { return std::string(pg::type_name(t)); },
+  SqlDialect d{[](ColumnType t, std::string_view, std::string_view) {
+                 return std::string(sql_type_name(t, SqlFlavor::kPostgres));
+               },
                "COALESCE(period_start, '-infinity'::date)", "BIGSERIAL PRIMARY KEY", create_table_if_absent,
                create_unique_index_if_absent};
   if (storage == Storage::kAnalytic) {

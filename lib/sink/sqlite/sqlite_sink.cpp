@@ -20,22 +20,11 @@ namespace edgarpipe {
 
 namespace {
 
-std::string sql_type(ColumnType t) {  // SQLite's storage classes
-  switch (t) {
-    case ColumnType::kBigInt:
-    case ColumnType::kSmallInt:
-    case ColumnType::kInt:
-      return "INTEGER";
-    case ColumnType::kDecimal:
-      return "NUMERIC";  // integral values stay INTEGER, others REAL
-    default:
-      return "TEXT";  // text, and dates/timestamps as ISO-8601 text
-  }
-}
-
 std::string build_schema() {
   // period_start is NULL for instant facts; the facts key treats NULL as a value.
-  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) { return sql_type(t); },
+  return contract_ddl({[](ColumnType t, std::string_view, std::string_view) {
+                         return std::string(sql_type_name(t, SqlFlavor::kSqlite));
+                       },
                        "coalesce(period_start, '')", "INTEGER PRIMARY KEY", create_table_if_absent,
                        create_unique_index_if_absent});
 }

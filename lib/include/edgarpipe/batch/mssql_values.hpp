@@ -19,10 +19,6 @@ namespace edgarpipe::mssql {
 inline constexpr int kDecimalPrecision = 38;
 inline constexpr int kDecimalScale = 12;
 
-// The SQL Server type of a column that is not text ("BIGINT", "DECIMAL(38,12)", ...); text is
-// NVARCHAR or VARCHAR by the sink's text= option, sized by text_width.
-std::string_view type_name(ColumnType type) noexcept;
-
 // Text widths in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX). Key columns are
 // bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
 int text_width(std::string_view table, std::string_view column) noexcept;

@@ -18,9 +18,6 @@
 
 namespace edgarpipe::pg {
 
-// The PostgreSQL type a contract column has ("BIGINT", "NUMERIC", ...).
-std::string_view type_name(ColumnType type) noexcept;
-
 // "YYYY-MM-DD" -> days since 2000-01-01. False if malformed.
 bool date_days(std::string_view ymd, std::int32_t& days) noexcept;
 // "YYYY-MM-DD HH:MM:SS[.f{1,6}]" -> microseconds since 2000-01-01 00:00:00. False if malformed.

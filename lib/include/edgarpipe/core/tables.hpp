@@ -80,6 +80,11 @@ std::string contract_ddl(const SqlDialect& dialect);
 // The analyst layer (docs/tables.md, "Indexes and views"): what differs between the sinks' SQL.
 enum class SqlFlavor : std::uint8_t { kSqlite, kPostgres, kMssql };
 
+// A contract column's type in a dialect's DDL: SQLite's storage classes (dates and timestamps as
+// ISO-8601 TEXT, decimals NUMERIC); PostgreSQL's types; SQL Server's, where text is "NVARCHAR"
+// here and the sink sizes it (mssql::text_width) or makes it UTF-8 VARCHAR (text=utf8).
+std::string_view sql_type_name(ColumnType type, SqlFlavor flavor) noexcept;
+
 // How the facts table is stored (--storage; docs/tables.md, "Storage"). Chosen when a database
 // is created; later runs keep what the database has.
 enum class Storage : std::uint8_t {
