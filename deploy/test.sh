@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The second README command (and what CI runs): install, start a throw-away PostgreSQL server on
-# loopback, build, run the whole test suite, then again under AddressSanitizer+UBSan, the
-# concurrency tests under ThreadSanitizer, and the parsers' fuzz targets; stop the server.
+# loopback, check the style, build with warnings as errors, run the whole test suite and
+# clang-tidy, then the tests again under AddressSanitizer+UBSan, the concurrency tests under
+# ThreadSanitizer, a build without the server clients, the parsers' fuzz targets and the
+# benchmarks' smoke runs; stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
