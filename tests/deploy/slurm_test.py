@@ -180,11 +180,13 @@ def main():
         def task_logs():
             return slurm.run("sh", "-c", f"tail -n 5 {work}/task-*.log").stdout
 
-        # 1. The array, with task 1 requeued while it loads (a slow writer makes a task last
-        # seconds): Slurm's SIGTERM stops it mid-load and the requeued attempt finishes the shard.
+        # 1. The array, with task 1 requeued while it loads: Slurm's SIGTERM stops it mid-load and
+        # the requeued attempt finishes the shard. A slow writer (200 ms a file, ~20 s a shard)
+        # keeps task 1 loading well past the first 20 files committed, also on a loaded machine
+        # (at 40 ms a file a busy CI once saw task 1 finish before the requeue reached it).
         started = time.monotonic()
         array = subprocess.Popen(sbatch + ["--wait", f"--array=0-{TASKS - 1}", script, corpus, "--sink", url],
-                                 env=dict(env, EDGARPIPE_TEST_FAULT="slow:writer:40"), stdout=subprocess.PIPE,
+                                 env=dict(env, EDGARPIPE_TEST_FAULT="slow:writer:200"), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         job_id = array.stdout.readline().strip()
         slurm.wait_for(lambda: slurm.job(f"{job_id}_1").get("JobState") == "RUNNING", "task 1 running")
