@@ -137,6 +137,7 @@ class BatchedSinkWriter : public SinkWriter {
     std::int32_t page = -1;
     std::uint64_t bytes = 0, content_hash = 0, rows = 0;
     bool loaded = true;
+    bool loaded_elsewhere = false;  // refused, and another run loaded it meanwhile: no row of ours
     std::size_t span = 0;
   };
 
@@ -147,6 +148,19 @@ class BatchedSinkWriter : public SinkWriter {
   virtual bool connection_broken() const = 0;
   // A new connection with the session's preparation (staging tables...).
   virtual void reconnect() = 0;
+  // The one number a query such as SELECT count(*) returns.
+  virtual std::uint64_t count_of(const std::string& sql) = 0;
+
+  // The database refused one of `file`'s rows (file by file, outside any failed statement): the
+  // file is rejected, unless another run loaded the same document meanwhile (loaded_elsewhere_sql).
+  void refused(IngestRow& file, const StatementError& e) {
+    file.loaded = false;
+    if (file.cik >= 0 && file.content_hash != 0 &&
+        count_of(loaded_elsewhere_sql(file.dataset, file.cik, file.page, file.content_hash)) > 0)
+      file.loaded_elsewhere = true;
+    else
+      file.error = fmt::format("{} a row: {}", kDatabaseRefused, e.message);
+  }
 
   // Rows of `table` in the files buffered for the next commit.
   std::uint64_t rows_pending(TableId table) const {
@@ -185,6 +199,8 @@ class BatchedSinkWriter : public SinkWriter {
         const FileSpan& span = spans_[file.span];
         for (std::size_t t = 0; t < kTableCount; ++t)
           if (t != static_cast<std::size_t>(TableId::kConcepts)) report.rows_by_table[t] += span.rows[t];
+      } else if (file.loaded_elsewhere) {
+        ++report.files_loaded_elsewhere;
       } else {
         ++report.files_rejected;
         report.rejections.push_back({file.file_index, file.error});

@@ -540,6 +540,14 @@ std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik) {
   return sql;
 }
 
+std::string loaded_elsewhere_sql(std::string_view dataset, std::int64_t cik, std::int32_t page,
+                                 std::uint64_t content_hash) {
+  return fmt::format(
+      "SELECT count(*) FROM ingest_files WHERE dataset = '{}' AND cik = {} AND page = {} AND status = 'loaded' AND "
+      "content_hash = '{}'",
+      dataset, cik, page, format_content_hash(content_hash));
+}
+
 Dataset dataset_of(TableId table) noexcept {
   return table == TableId::kEntities || table == TableId::kConcepts || table == TableId::kFacts ? Dataset::kCompanyfacts
                                                                                                 : Dataset::kSubmissions;
@@ -548,6 +556,7 @@ Dataset dataset_of(TableId table) noexcept {
 void CommitReport::add(const CommitReport& other) {
   files_loaded += other.files_loaded;
   files_rejected += other.files_rejected;
+  files_loaded_elsewhere += other.files_loaded_elsewhere;
   for (std::size_t t = 0; t < kTableCount; ++t) rows_by_table[t] += other.rows_by_table[t];
   rejections.insert(rejections.end(), other.rejections.begin(), other.rejections.end());
 }

@@ -216,6 +216,13 @@ class Writer {
     last_commit_ = Clock::now();
     ctx_.slot.add(counter::kFilesLoaded, report.files_loaded);
     ctx_.slot.add(counter::kFilesRejected, report.files_rejected);
+    ctx_.slot.add(counter::kFilesSkipped, report.files_loaded_elsewhere);
+    if (report.files_loaded_elsewhere && !told_loaded_elsewhere_) {
+      log::warning(
+          "another run is loading the same inputs into this sink: the files it loads first are skipped here "
+          "(counted as skipped)");
+      told_loaded_elsewhere_ = true;
+    }
     ctx_.slot.add(counter::kBytesDone, std::exchange(uncommitted_bytes_, 0));
     for (std::size_t t = 0; t < kTableCount; ++t)
       ctx_.slot.add(counter::kRowsFirst + static_cast<std::uint32_t>(t), report.rows_by_table[t]);
@@ -237,6 +244,7 @@ class Writer {
   std::uint32_t next_parser_ = 0;      // where the round robin starts
   bool file_open_ = false;
   bool pending_ = false;
+  bool told_loaded_elsewhere_ = false;   // warned once per writer
   std::uint64_t uncommitted_bytes_ = 0;  // of the files ended since the last commit
   Clock::time_point last_commit_;
 };

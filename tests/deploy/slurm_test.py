@@ -171,7 +171,15 @@ def main():
         def same_as_reference(when):
             for table in TABLES:
                 a, b = pg_sink.dump(url, table), pg_sink.dump(reference, table)
-                check(a == b and a, f"{when}: {table} differs from a single run's load ({len(a)} vs {len(b)} rows)")
+                if a == b and a:
+                    continue
+                only_array = sorted(set(a) - set(b))[:3]
+                only_single = sorted(set(b) - set(a))[:3]
+                errors = pg_sink.query(url, "SELECT source_file, run_id, error FROM ingest_files"
+                                            " WHERE status = 'rejected' ORDER BY source_file")
+                check(False, f"{when}: {table} differs from a single run's load ({len(a)} vs {len(b)} rows); "
+                             f"only in the array's: {only_array}; only in the single run's: {only_single}; "
+                             f"the array's rejects: {errors[:5]}")
 
         def runs():
             return pg_sink.query(url, "SELECT run_id, status, files_loaded, rows_written FROM ingest_runs"

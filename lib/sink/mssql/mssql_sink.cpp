@@ -632,6 +632,12 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
     prepare_session();
   }
 
+  std::uint64_t count_of(const std::string& sql) override {
+    const auto rows = db_.exec(sql);
+    if (rows.size() != 1 || rows[0].empty() || !rows[0][0]) throw SinkError("SQL Server: no count from " + sql);
+    return std::stoull(*rows[0][0]);
+  }
+
   bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
     const auto rows = db_.exec(fmt::format("SELECT count(*) FROM ingest_files WHERE source_path = {} AND run_id = {}",
@@ -686,14 +692,13 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
         if (db_.broken()) throw SinkError(e->message);
         if (retry_later(*e, attempt)) continue;
         if (!e->data_error) throw SinkError(e->message);
-        file.loaded = false;
-        file.error = fmt::format("{} a row: {}", kDatabaseRefused, e->message);
+        refused(file, *e);
         break;
       }
     }
     std::vector<IngestRow> rejected;
     for (const IngestRow& file : ingest_)
-      if (!file.loaded) rejected.push_back(file);
+      if (!file.loaded && !file.loaded_elsewhere) rejected.push_back(file);
     db_.exec("BEGIN TRANSACTION");
     if (auto e = write_ingest_rows(rejected)) {
       db_.reset_after_error();

@@ -337,6 +337,13 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     prepare_session();
   }
 
+  std::uint64_t count_of(const std::string& sql) override {
+    Result r(PQexec(db_.get(), sql.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1)
+      throw SinkError("PostgreSQL: " + std::string(PQresultErrorMessage(r.get())));
+    return std::stoull(PQgetvalue(r.get(), 0, 0));
+  }
+
   bool batch_committed() override {
     const IngestRow& probe = ingest_.front();
     const std::string id = std::to_string(run_id_);
@@ -388,8 +395,7 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
         if (e && !e->data_error) throw SinkError("PostgreSQL: " + e->message);
         if (e) {
           db_.exec("ROLLBACK TO SAVEPOINT file");
-          file.loaded = false;
-          file.error = fmt::format("{} a row: {}", kDatabaseRefused, e->message);
+          refused(file, *e);
         } else {
           concepts_inserted += inserted;
         }
@@ -429,6 +435,7 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
   void write_ingest_rows() {
     pg::CopyBuffer rows;
     for (const IngestRow& f : ingest_) {
+      if (f.loaded_elsewhere) continue;  // the other run's row stays
       rows.begin_tuple(12);
       rows.text(f.dataset);
       if (f.cik >= 0) {

@@ -10,8 +10,10 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "edgarpipe/sink/sink.hpp"
@@ -42,7 +44,17 @@ class Database {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 600'000);  // other writers and the supervisor take turns
     try {
-      exec("PRAGMA journal_mode=WAL");
+      // Switching a new file to WAL takes its lock without the busy handler: two runs that create
+      // one database at once would see "database is locked" here. Taking turns is right.
+      for (int attempt = 1;; ++attempt) {
+        try {
+          exec("PRAGMA journal_mode=WAL");
+          break;
+        } catch (const SinkError&) {
+          if ((sqlite3_errcode(db_) & 0xff) != SQLITE_BUSY || attempt == 600) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
       exec("PRAGMA synchronous=NORMAL");
       exec("PRAGMA cache_size=-262144");  // 256 MiB page cache
       exec("PRAGMA temp_store=MEMORY");
@@ -317,6 +329,10 @@ class SqliteWriter final : public SinkWriter {
       step_control(release_.stmt, "RELEASE");
       filer_replaced_ = false;  // rolled back with the file: a clean load would not hold the old rows either
       error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
+      if (end.status == FileStatus::kLoaded && loaded_elsewhere(end.dataset, meta)) {
+        ++pending_.files_loaded_elsewhere;  // the other run's row stays, and its rows with it
+        return;
+      }
       ++pending_.files_rejected;
       pending_.rejections.push_back({meta.file_index, error});
     }
@@ -369,6 +385,13 @@ class SqliteWriter final : public SinkWriter {
   }
 
  private:
+  // A refused file that another run loaded meanwhile (loaded_elsewhere_sql); rare, so not prepared.
+  bool loaded_elsewhere(Dataset dataset, const FileMeta& meta) {
+    if (meta.cik < 0 || meta.content_hash == 0) return false;
+    Statement q(db_.prepare(loaded_elsewhere_sql(dataset_name(dataset), meta.cik, meta.page, meta.content_hash)));
+    return sqlite3_step(q.stmt) == SQLITE_ROW && sqlite3_column_int64(q.stmt, 0) > 0;
+  }
+
   void replace_filer(Dataset dataset, std::int64_t cik) {
     for (const std::string& sql : replace_filer_sql(dataset, cik)) db_.exec(sql);
     filer_replaced_ = true;

@@ -221,6 +221,16 @@ struct FileMeta {
 // ingest_files rows of all its files in the dataset, so files of the filer that were skipped as
 // unchanged are no longer 'loaded' and the run loads them again (Supervisor: the second pass).
 std::vector<std::string> replace_filer_sql(Dataset dataset, std::int64_t cik);
+
+// Whether a file the database refused is one that another run loaded meanwhile: two runs over
+// the same files at once (overlapping cron jobs, a requeued Slurm task beside its old attempt)
+// both read it as not loaded, and the second to commit meets the first's rows. Such a file is
+// neither loaded nor rejected by this run (CommitReport::files_loaded_elsewhere): a reject row
+// would take the place of the other run's 'loaded' row while its rows stay. The query counts
+// the key's 'loaded' row with this content; it sees the other run's commit, since a unique key
+// conflicts only with committed rows (or waits until they are).
+std::string loaded_elsewhere_sql(std::string_view dataset, std::int64_t cik, std::int32_t page,
+                                 std::uint64_t content_hash);
 // The dataset a data table belongs to.
 Dataset dataset_of(TableId table) noexcept;
 
@@ -238,6 +248,7 @@ inline bool refused_by_database(std::string_view error) noexcept { return error.
 // What one commit made durable.
 struct CommitReport {
   std::uint64_t files_loaded = 0, files_rejected = 0;
+  std::uint64_t files_loaded_elsewhere = 0;       // refused, and loaded by another run: skipped (loaded_elsewhere_sql)
   std::uint64_t rows_by_table[kTableCount] = {};  // rows inserted (concepts already present do not count)
   std::vector<Rejection> rejections;              // every rejected file, whoever rejected it
   void add(const CommitReport& other);
