@@ -330,7 +330,9 @@ class SqliteWriter final : public SinkWriter {
       filer_replaced_ = false;  // rolled back with the file: a clean load would not hold the old rows either
       error = end.status == FileStatus::kRejected ? describe_error(end.error, end.error_offset) : file_error_;
       if (end.status == FileStatus::kLoaded && loaded_elsewhere(end.dataset, meta)) {
-        ++pending_.files_loaded_elsewhere;  // the other run's row stays, and its rows with it
+        // No row of ours and no replacement: the other run replaced the filer and loaded this
+        // very document; its 'loaded' row and its rows stay.
+        ++pending_.files_loaded_elsewhere;
         return;
       }
       ++pending_.files_rejected;
