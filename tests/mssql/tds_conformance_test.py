@@ -18,6 +18,7 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
   looked up in sys.indexes;
 - results read back as a server sends them: '' stays '', DATETIME2 values come out in ISO 8601;
 - a duplicate key from the concepts insert (a concurrent writer first) is retried, not a reject;
+- a refused file that another run loaded meanwhile is skipped, with no reject row;
 - a source path longer than ingest_files.source_path (which FreeTDS would truncate, so that a
   restart would not find the file's row) is refused before the run starts, with that reason, and
   no row is sent.
@@ -310,6 +311,27 @@ def main():
                            if e["table"] == "#ingest_stage" for r in e["rows"]]
         check(sorted(r[7] for r in conflict_ingest) == ["loaded"] * 5,
               f"committed ingest rows after a conflict: {[r[7] for r in conflict_ingest]}")
+
+        # A file the server refuses that another run loaded meanwhile (two runs over the same
+        # inputs at once) is skipped: no reject row takes the place of the other run's 'loaded' one.
+        overlap = os.path.join(work, "overlap", "submissions")
+        os.makedirs(overlap)
+        for name in ("CIK0000999996.json", "CIK0001911716.json"):
+            shutil.copy(os.path.join(corpus, "submissions", name), overlap)
+        overlap_log, overlap_summary = os.path.join(work, "overlap.jsonl"), os.path.join(work, "overlap.json")
+        overlap_run = run_into_endpoint(bin_dir, os.path.dirname(overlap), overlap_log, overlap_summary,
+                                        ["--loaded-elsewhere"])
+        with open(overlap_summary) as f:
+            overlap_s = json.load(f)
+        check(overlap_run.returncode == 0 and overlap_s["files_rejected"] == 0 and overlap_s["files_loaded"] == 1
+              and overlap_s["files_skipped"] == 1,
+              f"a refused file loaded by another run: {overlap_s}: {overlap_run.stderr[-600:]}")
+        check("another run is loading the same inputs" in overlap_run.stderr,
+              f"the overlap is not reported: {overlap_run.stderr[-600:]}")
+        overlap_ingest = [r for e in committed_bulk([json.loads(line) for line in open(overlap_log)])
+                          if e["table"] == "#ingest_stage" for r in e["rows"]]
+        check(sorted((r[3], r[7]) for r in overlap_ingest) == [("CIK0001911716.json", "loaded")],
+              f"committed ingest rows when the refused file was loaded elsewhere: {overlap_ingest}")
 
         # The same corpus twice in one run, as the folder and a zip of it: each key reaches the
         # server once (the copies are counted as duplicates before the stages start).

@@ -29,7 +29,10 @@ empty strings, DATETIME2 values), and --concept-conflicts N fails the first N co
 with error 2627, as a concurrent writer inserting the same concept would on a server that does
 not honour UPDLOCK, HOLDLOCK.
 
-Usage: tds_server.py --out FILE [--discard] [--concept-conflicts N]
+--loaded-elsewhere answers the writer's check after a refusal (loaded_elsewhere_sql) with 1, as
+a server would when another run loaded the same document first.
+
+Usage: tds_server.py --out FILE [--discard] [--concept-conflicts N] [--loaded-elsewhere]
        (prints "PORT <n>" once listening on 127.0.0.1)
 """
 import argparse
@@ -398,6 +401,7 @@ class Session(threading.Thread):
 
     discard = False  # --discard: answer bulk loads without decoding them (for benchmarks)
     conflicts = 0    # --concept-conflicts N: the first N concepts inserts fail with error 2627
+    loaded_elsewhere = False  # --loaded-elsewhere: a refused file was loaded by another run
     columnstore = False  # a CREATE CLUSTERED COLUMNSTORE INDEX on facts was run (--storage analytic)
 
     def __init__(self, sock, log, tables):
@@ -551,7 +555,9 @@ class Session(threading.Thread):
             return
         if text.startswith("SELECT count(*) FROM ingest_files WHERE"):  # an empty database: no file loaded
             columns = [("n", "INT", False)]
-            self.send(colmetadata(columns) + row_token(columns, [0]) + done(0x0010, count=1))
+            # --loaded-elsewhere: the writer's check after a refusal finds the file loaded by another run.
+            n = 1 if Session.loaded_elsewhere and "status = 'loaded' AND content_hash" in text else 0
+            self.send(colmetadata(columns) + row_token(columns, [n]) + done(0x0010, count=1))
             return
         self.send(done(0x0010))
 
@@ -582,9 +588,12 @@ def main():
     parser.add_argument("--discard", action="store_true", help="answer bulk loads without decoding them")
     parser.add_argument("--concept-conflicts", type=int, default=0,
                         help="fail the first N concepts inserts with error 2627, as a concurrent writer would")
+    parser.add_argument("--loaded-elsewhere", action="store_true",
+                        help="a refused file is found loaded by another run (the writer's check counts 1)")
     args = parser.parse_args()
     Session.discard = args.discard
     Session.conflicts = args.concept_conflicts
+    Session.loaded_elsewhere = args.loaded_elsewhere
     log = Log(args.out)
     tables = {}
     server = socket.socket()
