@@ -226,7 +226,7 @@ json rows_json(const std::vector<std::string>& header, const std::vector<SinkAdm
 std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& admin,
                                                                   const std::vector<std::string>& paths,
                                                                   std::uint64_t& duplicates) {
-  std::vector<InputFile> inputs = enumerate_inputs(paths, InputOptions{});
+  InputList inputs = enumerate_inputs(paths, InputOptions{});
   duplicates = resolve_identities(inputs, kDefaultMaxFileBytes).duplicates;
   const auto loaded = admin.loaded_hashes();
   std::map<FileKey, std::uint64_t> sizes = admin.loaded_sizes();  // a file of another size has changed
@@ -240,18 +240,18 @@ std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& adm
   }
   enum Verdict { kLoaded, kChanged, kNew, kRejected };
   std::map<std::string, std::array<std::uint64_t, 4>> counts;
-  for (const InputFile& f : inputs) {
+  for (const InputFile& f : inputs.files) {
     Dataset dataset = f.hint;
     Verdict verdict = kNew;
     if (f.key_cik < 0) {
-      verdict = rejected_paths.count(f.source_path) ? kRejected : kNew;
+      verdict = rejected_paths.count(inputs.source_path(f)) ? kRejected : kNew;
     } else {
       std::optional<InputIdentity> id;
       for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
         if (f.hint != Dataset::kUnknown && d != f.hint) continue;
         const auto it = loaded.find({d, f.key_cik, f.key_page});
         if (it == loaded.end()) continue;
-        if (sizes[{d, f.key_cik, f.key_page}] == f.size && !id) id = identify_input(f, kDefaultMaxFileBytes);
+        if (sizes[{d, f.key_cik, f.key_page}] == f.size && !id) id = identify_input(inputs, f, kDefaultMaxFileBytes);
         if (id && id->read && id->hash == it->second) {
           dataset = d;
           verdict = kLoaded;
@@ -260,7 +260,7 @@ std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& adm
         if (f.hint != Dataset::kUnknown) verdict = kChanged;
       }
       if (verdict != kLoaded && dataset == Dataset::kUnknown) {  // no hint: the content says which
-        if (!id) id = identify_input(f, kDefaultMaxFileBytes);
+        if (!id) id = identify_input(inputs, f, kDefaultMaxFileBytes);
         dataset = id->dataset;
         if (loaded.count({dataset, f.key_cik, f.key_page})) verdict = kChanged;
       }

@@ -281,7 +281,7 @@ class Tuner {
     InputOptions options;
     std::uint64_t bytes = 0;
     const auto files = enumerate_inputs(o_.paths, options);
-    for (const auto& f : files) bytes += f.size;
+    for (const auto& f : files.files) bytes += f.size;
     if (files.empty()) throw std::runtime_error("tune: no input files under the given paths");
     shards_ = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(bytes / (o_.sample_mb * 1'000'000), 1, 100000));
     log::info("{} files, {:.0f} MB; each trial loads shard 0/{} (about {:.0f} MB) into {}", files.size(),

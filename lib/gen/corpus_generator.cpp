@@ -192,11 +192,14 @@ struct CorpusGenerator::Impl {
   GeneratedFile make_filer(std::uint64_t cik) {
     // ~3% of filers are big (1,000 recent rows plus 1-3 overflow pages); the rest are
     // lognormal around ~10 rows (mean ~23): about 9.4 KB per main file on average.
+    // --tiny: one row a file (the big filers' pages too), for runs over millions of names.
+    const std::size_t recent_rows = options.tiny ? 1 : kRecentRows, page_rows = options.tiny ? 1 : kPageRows;
     std::size_t n;
     if (random.below(100) < 3)
-      n = kRecentRows + 1 + random.below(3 * kPageRows);
+      n = recent_rows + 1 + random.below(3 * page_rows);
     else
-      n = std::min<std::size_t>(kRecentRows, static_cast<std::size_t>(random.lognormal(2.3, 1.3)));
+      n = std::min<std::size_t>(recent_rows, static_cast<std::size_t>(random.lognormal(2.3, 1.3)));
+    n = std::max<std::size_t>(n, options.tiny ? 1 : 0);
     std::vector<const FilingRow*> picked;
     std::vector<std::string> accessions;
     for (std::size_t i = 0; i < n; ++i) {
@@ -218,10 +221,10 @@ struct CorpusGenerator::Impl {
       sorted_rows.push_back(picked[i]);
       sorted_acc.push_back(accessions[i]);
     }
-    const std::size_t recent = std::min(n, kRecentRows);
+    const std::size_t recent = std::min(n, recent_rows);
     std::string files = "[";
-    for (std::size_t from = recent, page = 1; from < n; from += kPageRows, ++page) {
-      const std::size_t to = std::min(n, from + kPageRows);
+    for (std::size_t from = recent, page = 1; from < n; from += page_rows, ++page) {
+      const std::size_t to = std::min(n, from + page_rows);
       const std::string page_name = fmt::format("CIK{:010d}-submissions-{:03d}.json", cik, page);
       GeneratedFile p;
       p.name = "submissions/" + page_name;

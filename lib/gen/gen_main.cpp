@@ -24,6 +24,8 @@ constexpr const char* kGenUsage = R"(usage: edgarpipe-gen (--out DIR | --zip FIL
   --companyfacts N    companyfacts files (default 10)
   --malformed N       malformed files, cycling through the kinds below (default 0)
   --first-cik N       generated CIKs count up from here (default 100000000)
+  --tiny              one filing row per submissions file (overflow pages too): ~1 KB files with
+                      real names, for memory and bookkeeping at millions of files
   --templates DIR     real SEC files to take rows and concepts from (default: the repository's
                       tests/data)
 
@@ -51,6 +53,10 @@ int gen_main(int argc, char** argv) {
       if (arg == "--help" || arg == "-h") {
         fmt::print("{}", kGenUsage);
         return 0;
+      }
+      if (arg == "--tiny") {
+        options.tiny = true;
+        continue;
       }
       if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", arg));
       const char* value = argv[++i];

@@ -27,9 +27,9 @@ class DiscardingOutput final : public RowBatchWriter::Output {
 
 using Identity = InputIdentity;
 
-Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& parser) {
+Identity identify(const InputList& list, const InputFile& f, std::uint64_t max_bytes, EdgarParser& parser) {
   Identity id;
-  const InputBytes in = read_input(f, max_bytes);
+  const InputBytes in = read_input(list, f, max_bytes);
   if (!in.error.empty()) return id;
   id.read = true;
   id.hash = XXH3_64bits(in.bytes.data(), in.length);
@@ -38,7 +38,7 @@ Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& pars
   rows.reset(output.first());
   rows.begin_file(0);
   const ParseOutcome outcome =
-      parser.parse(in.bytes.data(), in.length, in.bytes.size(), f.source_file, f.hint, f.forced, rows);
+      parser.parse(in.bytes.data(), in.length, in.bytes.size(), list.source_file(f), f.hint, f.forced, rows);
   id.dataset = outcome.dataset;
   id.cik = outcome.cik;
   return id;
@@ -48,8 +48,8 @@ Identity identify(const InputFile& f, std::uint64_t max_bytes, EdgarParser& pars
 // have "entityType" among them, companyfacts files "entityName"; kUnknown when the first bytes
 // hold neither, and the whole document must be parsed to tell. Reading a few KB instead of a
 // companyfacts file of tens of MB matters when two unnamed archives share every CIK.
-Dataset sniff_dataset(const InputFile& f) {
-  const InputBytes head = read_input(f, UINT64_MAX, 4096);
+Dataset sniff_dataset(const InputList& list, const InputFile& f) {
+  const InputBytes head = read_input(list, f, UINT64_MAX, 4096);
   const std::string_view text(head.bytes.data(), head.length);
   const auto type = text.find("\"entityType\""), name = text.find("\"entityName\"");
   if (type == name) return Dataset::kUnknown;  // neither
@@ -62,24 +62,25 @@ std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
 
 }  // namespace
 
-InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes) {
+InputIdentity identify_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes) {
   static EdgarParser parser;  // `status` asks for one input after another: its buffers are kept
-  return identify(file, max_bytes, parser);
+  return identify(list, file, max_bytes, parser);
 }
 
-IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t max_bytes) {
+IdentityReport resolve_identities(InputList& list, std::uint64_t max_bytes) {
+  std::vector<InputFile>& files = list.files;
   IdentityReport report;
   EdgarParser parser;
   std::map<std::size_t, Identity> identities;  // by index into files, for the inputs read
   const auto identity_of = [&](std::size_t i) -> const Identity& {
     auto it = identities.find(i);
-    if (it == identities.end()) it = identities.emplace(i, identify(files[i], max_bytes, parser)).first;
+    if (it == identities.end()) it = identities.emplace(i, identify(list, files[i], max_bytes, parser)).first;
     return it->second;
   };
   // A renamed file: its content names the filer and the kind (an overflow page needs its name).
   for (std::size_t i = 0; i < files.size(); ++i) {
     InputFile& f = files[i];
-    if (f.key_cik >= 0 || !f.open_error.empty()) continue;
+    if (f.key_cik >= 0 || f.error != 0) continue;
     const Identity& id = identity_of(i);
     if (id.cik < 0) continue;  // rejected by the parser as it is read: no key
     f.key_cik = id.cik;
@@ -112,8 +113,8 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
     for (std::size_t k = first; k < last; ++k) members.push_back(by_name[k].index);
     std::map<Dataset, std::vector<std::size_t>> by_dataset;
     for (const std::size_t i : members) {
-      if (files[i].hint == Dataset::kUnknown && files[i].open_error.empty()) {
-        Dataset found = files[i].key_page > 0 ? Dataset::kSubmissions : sniff_dataset(files[i]);
+      if (files[i].hint == Dataset::kUnknown && files[i].error == 0) {
+        Dataset found = files[i].key_page > 0 ? Dataset::kSubmissions : sniff_dataset(list, files[i]);
         if (found == Dataset::kUnknown) found = identity_of(i).dataset;
         files[i].hint = found;
       }
@@ -127,7 +128,7 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
         same = same && id.read && id.hash == identity_of(copies[0]).hash;
       }
       std::string paths;
-      for (const std::size_t i : copies) paths += (paths.empty() ? "" : ", ") + files[i].source_path;
+      for (const std::size_t i : copies) paths += (paths.empty() ? "" : ", ") + list.source_path(files[i]);
       const std::string key = key_text(dataset, name.first, name.second);
       for (std::size_t c = 1; c < copies.size(); ++c) dropped[copies[c]] = true;
       if (same) {
@@ -136,9 +137,10 @@ IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t m
             fmt::format("{} is given {} times with the same content ({}); loaded once", key, copies.size(), paths));
       } else {
         report.conflicting += copies.size() - 1;
-        files[copies[0]].open_error =
+        const std::string why =
             fmt::format("{} is given {} times with different content: {}", key, copies.size(), paths);
-        report.messages.push_back(files[copies[0]].open_error + "; every copy rejected");
+        report.messages.push_back(why + "; every copy rejected");
+        list.set_open_error(files[copies[0]], why);
       }
     }
   }

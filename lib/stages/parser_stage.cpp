@@ -179,7 +179,7 @@ class Parser final : public RowBatchWriter::Output {
     ParseOutcome outcome;
     // The source name (a zip member's name, or the file's path below its directory argument)
     // carries the overflow-page pattern and the CIK.
-    const std::string_view path = ctx_.layout.source(entry);
+    const std::string path = ctx_.layout.source(entry);
     if (d.tag & kReadErrorTag) {
       outcome.error = std::string(data, d.length);
       outcome.dataset = entry.hint;

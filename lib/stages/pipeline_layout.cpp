@@ -1,7 +1,9 @@
 #include "edgarpipe/stages/pipeline_layout.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "edgarpipe/input/sources.hpp"
 
@@ -9,17 +11,19 @@ namespace edgarpipe {
 
 namespace {
 constexpr std::uint64_t kControlMagic = 0x4c52544345504745ULL;  // "EGPECTRL"
-constexpr std::uint32_t kControlVersion = 3;
+constexpr std::uint32_t kControlVersion = 4;
 
 struct Offsets {
-  std::uint64_t manifest, strings, slots, bells, rings, raw_stride, batch_stride, total;
+  std::uint64_t manifest, roots, strings, slots, bells, rings, raw_stride, batch_stride, total;
 };
 
-Offsets plan(const PipelineShape& shape, std::uint64_t file_count, std::uint64_t string_bytes) {
+Offsets plan(const PipelineShape& shape, std::uint64_t file_count, std::uint64_t root_count,
+             std::uint64_t string_bytes) {
   using ipc::align_up;
   Offsets o{};
   o.manifest = align_up(sizeof(ControlHeader), 128);
-  o.strings = align_up(o.manifest + file_count * sizeof(FileEntry), 128);
+  o.roots = align_up(o.manifest + file_count * sizeof(FileEntry), 128);
+  o.strings = align_up(o.roots + root_count * sizeof(SegmentRoot), 128);
   o.slots = align_up(o.strings + string_bytes, 128);
   const std::uint64_t slots = shape.readers + shape.parsers + shape.writers;
   o.bells = o.slots + slots * sizeof(ipc::ProcessSlot);
@@ -31,11 +35,15 @@ Offsets plan(const PipelineShape& shape, std::uint64_t file_count, std::uint64_t
   return o;
 }
 
-std::uint64_t string_bytes(const std::vector<InputFile>& files) {
-  std::uint64_t n = 0;
-  for (const auto& f : files) n += f.path.size() + f.source_file.size() + f.source_path.size() + f.open_error.size();
+// The string table: every name of the list (a later pass's subset too: offsets stay the list's),
+// then the roots' strings, then the errors of the files in the list.
+std::uint64_t string_bytes(const InputList& list) {
+  std::uint64_t n = list.names().names.size();
+  for (const InputRoot& r : list.names().roots) n += r.open.size() + r.canonical.size() + r.prefix.size();
+  for (const InputFile& f : list.files) n += std::min<std::size_t>(list.open_error(f).size(), UINT16_MAX);
   return n;
 }
+
 }  // namespace
 
 std::string_view role_name(Role r) noexcept {
@@ -50,13 +58,15 @@ std::string_view role_name(Role r) noexcept {
   return "?";
 }
 
-std::uint64_t PipelineLayout::bytes_for(const PipelineShape& shape, const std::vector<InputFile>& files) {
-  return plan(shape, files.size(), string_bytes(files)).total;
+std::uint64_t PipelineLayout::bytes_for(const PipelineShape& shape, const InputList& files) {
+  return plan(shape, files.size(), files.names().roots.size(), string_bytes(files)).total;
 }
 
-PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shape, const std::vector<InputFile>& files,
+PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shape, const InputList& files,
                                       std::string_view run_name) {
-  const Offsets o = plan(shape, files.size(), string_bytes(files));
+  const std::uint64_t strings = string_bytes(files);
+  if (strings > UINT32_MAX) throw std::invalid_argument("the inputs' names take more than 4 GiB");
+  const Offsets o = plan(shape, files.size(), files.names().roots.size(), strings);
   auto* h = new (base) ControlHeader{};
   h->version = kControlVersion;
   h->readers = shape.readers;
@@ -68,7 +78,9 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
   h->run_id = 0;
   if (run_name.size() >= sizeof h->run_name) throw std::invalid_argument("run name too long");
   std::memcpy(h->run_name, run_name.data(), run_name.size());
+  h->root_count = static_cast<std::uint32_t>(files.names().roots.size());
   h->manifest_offset = o.manifest;
+  h->roots_offset = o.roots;
   h->strings_offset = o.strings;
   h->slots_offset = o.slots;
   h->bells_offset = o.bells;
@@ -78,39 +90,44 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
   h->stop.store(0, std::memory_order_relaxed);
   h->next_file.store(0, std::memory_order_relaxed);
 
-  std::uint64_t cursor = o.strings;
+  const InputNames& names = files.names();
+  std::byte* const table = base + o.strings;
+  std::memcpy(table, names.names.data(), names.names.size());
+  std::uint32_t cursor = static_cast<std::uint32_t>(names.names.size());
+  const auto put = [&](std::string_view text, std::uint32_t& offset, auto& length) {
+    offset = cursor;
+    length = static_cast<std::remove_reference_t<decltype(length)>>(text.size());
+    std::memcpy(table + cursor, text.data(), length);
+    cursor += static_cast<std::uint32_t>(length);
+  };
+  for (std::size_t r = 0; r < names.roots.size(); ++r) {
+    const InputRoot& in = names.roots[r];
+    auto* root = new (base + o.roots + r * sizeof(SegmentRoot)) SegmentRoot{};
+    root->kind = static_cast<std::uint32_t>(in.kind);
+    put(in.open, root->open_offset, root->open_length);
+    put(in.canonical, root->canonical_offset, root->canonical_length);
+    put(in.prefix, root->prefix_offset, root->prefix_length);
+  }
   for (std::size_t i = 0; i < files.size(); ++i) {
-    const InputFile& in = files[i];
+    const InputFile& in = files.files[i];
     auto* e = new (base + o.manifest + i * sizeof(FileEntry)) FileEntry{};
-    e->path_offset = cursor;
-    e->path_length = static_cast<std::uint32_t>(in.path.size());
-    std::memcpy(base + cursor, in.path.data(), in.path.size());
-    cursor += in.path.size();
-    e->source_offset = cursor;
-    e->source_length = static_cast<std::uint32_t>(in.source_file.size());
-    std::memcpy(base + cursor, in.source_file.data(), in.source_file.size());
-    cursor += in.source_file.size();
-    e->source_path_offset = cursor;
-    e->source_path_length = static_cast<std::uint32_t>(in.source_path.size());
-    std::memcpy(base + cursor, in.source_path.data(), in.source_path.size());
-    cursor += in.source_path.size();
+    e->root = in.root;
+    e->name_offset = in.name_offset;
+    e->name_length = in.name_length;
+    const std::string_view error = files.open_error(in);
+    put(error.substr(0, UINT16_MAX), e->error_offset, e->error_length);
     e->key_cik = in.key_cik;
     e->key_page = in.key_page;
-    e->error_offset = cursor;
-    e->error_length = static_cast<std::uint32_t>(in.open_error.size());
-    std::memcpy(base + cursor, in.open_error.data(), in.open_error.size());
-    cursor += in.open_error.size();
     e->zip_member = in.zip_member;
     e->size = in.size;
     e->hint = in.hint;
     e->forced = in.forced;
     e->reload = in.reload;
-    // One key has at most one loaded row per dataset (and no hint leaves two datasets open).
-    for (std::size_t k = 0; k < in.known.size() && k < 2; ++k) {
-      e->known_hashes[k] = in.known[k].hash;
-      e->known_datasets[k] = in.known[k].dataset;
+    e->known_count = in.known_count;
+    for (std::size_t k = 0; k < 2; ++k) {
+      e->known_hashes[k] = in.known_hashes[k];
+      e->known_datasets[k] = in.known_datasets[k];
     }
-    e->known_count = static_cast<std::uint8_t>(std::min<std::size_t>(in.known.size(), 2));
   }
   const std::uint32_t slots = shape.readers + shape.parsers + shape.writers;
   for (std::uint32_t s = 0; s < slots; ++s) {
@@ -161,17 +178,43 @@ std::uint32_t PipelineLayout::slot_of(Role role, std::uint32_t index) const noex
 FileEntry& PipelineLayout::file(std::uint64_t i) const noexcept {
   return *reinterpret_cast<FileEntry*>(base_ + header().manifest_offset + i * sizeof(FileEntry));
 }
-std::string_view PipelineLayout::path(const FileEntry& f) const noexcept {
-  return {reinterpret_cast<const char*>(base_ + f.path_offset), f.path_length};
+namespace {
+std::string_view at(const std::byte* table, std::uint32_t offset, std::uint32_t length) noexcept {
+  return {reinterpret_cast<const char*>(table + offset), length};
 }
-std::string_view PipelineLayout::source(const FileEntry& f) const noexcept {
-  return {reinterpret_cast<const char*>(base_ + f.source_offset), f.source_length};
+}  // namespace
+
+std::string PipelineLayout::path(const FileEntry& f) const {
+  const std::byte* table = base_ + header().strings_offset;
+  const auto& r = *reinterpret_cast<const SegmentRoot*>(base_ + header().roots_offset + f.root * sizeof(SegmentRoot));
+  std::string out(at(table, r.open_offset, r.open_length));
+  if (r.kind == static_cast<std::uint32_t>(InputRoot::Kind::kDirectory)) out += at(table, f.name_offset, f.name_length);
+  return out;
 }
-std::string_view PipelineLayout::source_path(const FileEntry& f) const noexcept {
-  return {reinterpret_cast<const char*>(base_ + f.source_path_offset), f.source_path_length};
+std::string PipelineLayout::source(const FileEntry& f) const {
+  const std::byte* table = base_ + header().strings_offset;
+  const auto& r = *reinterpret_cast<const SegmentRoot*>(base_ + header().roots_offset + f.root * sizeof(SegmentRoot));
+  std::string out(at(table, r.prefix_offset, r.prefix_length));
+  return out += at(table, f.name_offset, f.name_length);
+}
+std::string PipelineLayout::source_path(const FileEntry& f) const {
+  const std::byte* table = base_ + header().strings_offset;
+  const auto& r = *reinterpret_cast<const SegmentRoot*>(base_ + header().roots_offset + f.root * sizeof(SegmentRoot));
+  std::string out(at(table, r.canonical_offset, r.canonical_length));
+  switch (static_cast<InputRoot::Kind>(r.kind)) {
+    case InputRoot::Kind::kArchive:
+      out += ':';
+      [[fallthrough]];
+    case InputRoot::Kind::kDirectory:
+      out += at(table, f.name_offset, f.name_length);
+      break;
+    case InputRoot::Kind::kFile:
+      break;
+  }
+  return out;
 }
 std::string_view PipelineLayout::open_error(const FileEntry& f) const noexcept {
-  return {reinterpret_cast<const char*>(base_ + f.error_offset), f.error_length};
+  return at(base_ + header().strings_offset, f.error_offset, f.error_length);
 }
 ipc::ProcessSlot& PipelineLayout::slot(std::uint32_t s) const noexcept {
   return *reinterpret_cast<ipc::ProcessSlot*>(base_ + header().slots_offset + s * sizeof(ipc::ProcessSlot));

@@ -193,7 +193,7 @@ class Writer {
       if (meta.cik >= 0) {
         meta.source_file = sec_file_name(meta.cik, meta.page);
       } else {
-        const std::string_view found = ctx_.layout.source(entry);
+        const std::string found = ctx_.layout.source(entry);
         meta.source_file = std::string(found.substr(found.find_last_of('/') + 1));
       }
     }

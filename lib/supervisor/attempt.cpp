@@ -67,7 +67,7 @@ void check_shared_memory_at_start(const RunOptions& o) {
                       ipc::ChunkPool::bytes_for(batch_classes(o.batch_kib * 1024, o.writers)));
 }
 
-StageAttempt::Outcome StageAttempt::run(const std::vector<InputFile>& files, const SinkUrl& sink_url) {
+StageAttempt::Outcome StageAttempt::run(const InputList& files, const SinkUrl& sink_url) {
   const auto removed = ipc::remove_stale_segments();
   if (!removed.empty()) log::info("removed {} shared memory segments of dead runs", removed.size());
 
@@ -127,12 +127,14 @@ StageAttempt::Outcome StageAttempt::run(const std::vector<InputFile>& files, con
   collect_counters();
   for (std::size_t i = 0; i < files.size(); ++i) {
     const FileEntry& entry = layout_->file(i);
-    if (entry.resolved != Dataset::kUnknown) state_.resolved[files[i].origin] = entry.resolved;
+    const std::uint32_t origin = files.files[i].origin;
+    if (entry.resolved != Dataset::kUnknown) state_.resolved[origin] = entry.resolved;
     // Each input's bytes count once, however many attempts (or the second pass) read it again.
-    if (entry.content_hash != 0) state_.read_bytes[files[i].origin] = entry.size;
+    if (entry.content_hash != 0 && !state_.read[origin]) {
+      state_.read[origin] = true;
+      state_.summary.bytes += entry.size;
+    }
   }
-  state_.summary.bytes = 0;
-  for (const std::uint64_t n : state_.read_bytes) state_.summary.bytes += n;
   raw_pools_.clear();  // their segments go now
   batch_pools_.clear();
   return attempt;

@@ -42,7 +42,7 @@ struct RunState {
   std::uint64_t attempt_skipped = 0;        // files skipped by the latest attempt
   std::uint64_t files_changed = 0;          // read although loaded before: they replaced their filers
   std::vector<Dataset> resolved;            // per input (InputFile::origin): the dataset the stages found
-  std::vector<std::uint64_t> read_bytes;    // per input: its size as read, once read
+  std::vector<bool> read;                   // per input: read in an attempt (its bytes are counted)
 };
 
 // Refuses a /dev/shm smaller than the pools: container engines mount 64 MiB by default, where
@@ -66,7 +66,7 @@ class StageAttempt {
     StageAnalysis analysis;
     bool restart = false;
   };
-  Outcome run(const std::vector<InputFile>& files, const SinkUrl& sink_url);
+  Outcome run(const InputList& files, const SinkUrl& sink_url);
 
  private:
   void spawn_all(ChildGroup& children);

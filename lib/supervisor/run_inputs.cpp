@@ -10,10 +10,10 @@
 
 namespace edgarpipe {
 
-std::vector<InputFile> list_inputs(const RunOptions& o, std::uint64_t& duplicates, std::uint64_t& conflicting) {
+InputList list_inputs(const RunOptions& o, std::uint64_t& duplicates, std::uint64_t& conflicting) {
   InputOptions whole = o.inputs;  // the shard is taken below, once every input has its key
   whole.shard_count = 1;
-  std::vector<InputFile> files = enumerate_inputs(o.paths, whole);
+  InputList files = enumerate_inputs(o.paths, whole);
   if (files.empty()) {
     std::string named;
     for (const auto& p : o.paths) named += (named.empty() ? "" : ", ") + p;
@@ -30,13 +30,14 @@ std::vector<InputFile> list_inputs(const RunOptions& o, std::uint64_t& duplicate
         "content)",
         identity.messages.size() - 10, identity.duplicates, identity.conflicting);
   if (o.inputs.shard_count > 1)  // renamed files have their CIK now
-    std::erase_if(files, [&](const InputFile& f) { return shard_of(f, o.inputs.shard_count) != o.inputs.shard_index; });
+    std::erase_if(files.files,
+                  [&](const InputFile& f) { return shard_of(files, f, o.inputs.shard_count) != o.inputs.shard_index; });
   duplicates = identity.duplicates;
   conflicting = identity.conflicting;
   return files;
 }
 
-void keep_rejected_only(std::vector<InputFile>& files, SinkAdmin& admin) {
+void keep_rejected_only(InputList& files, SinkAdmin& admin) {
   std::set<FileKey> rejected;
   std::set<std::string> rejected_paths;  // key-less rejects
   for (const IngestRecord& r : admin.ingest_records(std::nullopt)) {
@@ -45,8 +46,8 @@ void keep_rejected_only(std::vector<InputFile>& files, SinkAdmin& admin) {
     else
       rejected_paths.insert(r.source_path);
   }
-  std::erase_if(files, [&](const InputFile& f) {
-    if (f.key_cik < 0) return !rejected_paths.count(f.source_path);
+  std::erase_if(files.files, [&](const InputFile& f) {
+    if (f.key_cik < 0) return !rejected_paths.count(files.source_path(f));
     for (const Dataset d : {Dataset::kUnknown, Dataset::kSubmissions, Dataset::kCompanyfacts})
       if ((f.hint == Dataset::kUnknown || d == f.hint || d == Dataset::kUnknown) &&
           rejected.count({d, f.key_cik, f.key_page}))
@@ -57,18 +58,22 @@ void keep_rejected_only(std::vector<InputFile>& files, SinkAdmin& admin) {
 }
 
 void attach_known(InputFile& f, const std::unordered_map<FileKey, std::uint64_t, FileKeyHash>& loaded) {
-  f.known.clear();
+  f.known_count = 0;
   if (f.key_cik < 0) return;
   for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
     if (f.hint != Dataset::kUnknown && d != f.hint) continue;
-    if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) f.known.push_back({d, it->second});
+    if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) {
+      f.known_hashes[f.known_count] = it->second;
+      f.known_datasets[f.known_count++] = d;
+    }
   }
 }
 
-void force_main_files_only(std::vector<InputFile>& files) {
+void force_main_files_only(InputList& list) {
+  std::vector<InputFile>& files = list.files;
   std::set<std::int64_t> main_files;  // CIKs of submissions main files forced in this run
   for (const InputFile& f : files)
-    if (f.hint == Dataset::kSubmissions && f.key_page == 0 && !f.known.empty()) main_files.insert(f.key_cik);
+    if (f.hint == Dataset::kSubmissions && f.key_page == 0 && f.known_count > 0) main_files.insert(f.key_cik);
   for (InputFile& f : files)
     if (f.key_page > 0 && main_files.count(f.key_cik)) f.reload = false;
 }

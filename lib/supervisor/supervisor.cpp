@@ -4,6 +4,7 @@
 // run, then run attempts (attempt.hpp: segments, stage processes, waiting) until one ends
 // without a stage dying or --max-restarts is spent; then the second pass over the files a
 // replaced filer left unloaded, --prune, the secondary indexes, and the summary.
+#include <malloc.h>
 #include <signal.h>
 
 #include <fmt/format.h>
@@ -50,7 +51,7 @@ class Supervisor {
     sigprocmask(SIG_BLOCK, &handled, &original_mask_);
     const auto started = Clock::now();
     const SinkUrl sink_url = parse_sink_url(o_.sink);
-    std::vector<InputFile> files = list_inputs(o_, state_.summary.files_duplicate, dropped_rejected_);
+    InputList files = list_inputs(o_, state_.summary.files_duplicate, dropped_rejected_);
 
     if (sink_url.kind == SinkUrl::Kind::kSqlite && o_.writers > 1)
       log::warning(
@@ -59,21 +60,24 @@ class Supervisor {
           o_.writers);
     check_shared_memory_at_start(o_);
     auto admin = open_sink_admin(sink_url);
-    for (const InputFile& f : files)
-      if (const auto why = admin->refuse_source_path(f.source_path)) throw SinkError(*why);
+    for (const InputFile& f : files.files)
+      if (const auto why = admin->refuse_source_path(files.source_path(f))) throw SinkError(*why);
     admin->set_storage(choose_storage(*admin, sink_url));
     admin->create_schema();
     if (o_.retry_rejected) keep_rejected_only(files, *admin);
-    const auto loaded = admin->loaded_hashes();
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      files[i].origin = static_cast<std::uint32_t>(i);
-      attach_known(files[i], loaded);
-      files[i].reload = o_.force;
+    {
+      const auto loaded = admin->loaded_hashes();  // not kept: the stages hold what each input needs
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        InputFile& f = files.files[i];
+        f.origin = static_cast<std::uint32_t>(i);
+        attach_known(f, loaded);
+        f.reload = o_.force;
+      }
+      log::debug("{} inputs for this run; {} keys already loaded in {}", files.size(), loaded.size(), sink_url.text);
     }
     if (o_.force) force_main_files_only(files);
-    log::debug("{} inputs for this run; {} keys already loaded in {}", files.size(), loaded.size(), sink_url.text);
     state_.resolved.assign(files.size(), Dataset::kUnknown);
-    state_.read_bytes.assign(files.size(), 0);
+    state_.read.assign(files.size(), false);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
       log::warning("{} earlier run{} died without finishing (a supervisor killed); marked interrupted", dead,
                    dead == 1 ? "" : "s");
@@ -144,7 +148,7 @@ class Supervisor {
   // second pass costs nothing: the next run sees those files as not loaded. Returns whether it
   // ran: then the file counts of the summary must come from ingest_files (a file may have loaded,
   // or been refused, in the first pass and loaded again in the second); row counts add up both.
-  bool reload_unloaded(SinkAdmin& admin, const std::vector<InputFile>& files, const SinkUrl& sink_url) {
+  bool reload_unloaded(SinkAdmin& admin, const InputList& files, const SinkUrl& sink_url) {
     const auto loaded_now = admin.loaded_hashes();
     std::set<FileKey> rejected, refused;
     std::set<std::string> rejected_paths;
@@ -156,14 +160,14 @@ class Supervisor {
       rejected.insert(r.key);
       if (refused_by_database(r.error)) refused.insert(r.key);
     }
-    std::vector<InputFile> again;
-    for (const InputFile& f : files) {
-      if (f.key_cik < 0 && rejected_paths.count(f.source_path)) continue;
+    InputList again = files.subset();
+    for (const InputFile& f : files.files) {
+      if (f.key_cik < 0 && rejected_paths.count(files.source_path(f))) continue;
       const FileKey key = key_of(f);
       if (loaded_now.count(key) || (rejected.count(key) && !refused.count(key))) continue;
-      again.push_back(f);
-      again.back().known.clear();
-      again.back().reload = false;
+      InputFile& a = again.files.emplace_back(f);
+      a.known_count = 0;
+      a.reload = false;
     }
     if (again.empty()) return false;
 
@@ -175,7 +179,7 @@ class Supervisor {
           "{} changed files replaced their filers; loading the {} unchanged files of those "
           "filers again",
           state_.files_changed, again.size());
-    launch_with_restarts(admin, std::move(again), sink_url);  // its stage analysis is not the run's
+    launch_with_restarts(admin, again, sink_url);  // its stage analysis is not the run's
     return true;
   }
 
@@ -236,10 +240,10 @@ class Supervisor {
   // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
   static constexpr std::size_t kPrunedNamed = 20;       // on the message line
   static constexpr std::size_t kPrunedListed = 100000;  // in the summary JSON
-  void prune_absent(SinkAdmin& admin, const std::vector<InputFile>& files) {
+  void prune_absent(SinkAdmin& admin, const InputList& files) {
     std::set<Dataset> datasets;                       // held by the inputs
     std::set<std::pair<Dataset, std::int64_t>> keep;  // (dataset, cik) the inputs name
-    for (const InputFile& f : files) {
+    for (const InputFile& f : files.files) {
       const FileKey key = key_of(f);
       if (key.dataset == Dataset::kUnknown || key.cik < 0) continue;
       datasets.insert(key.dataset);
@@ -288,30 +292,33 @@ class Supervisor {
   // held in turn (a file that crashes the parser) is rejected with that reason instead of
   // being tried a third time.
   // Returns the stage analysis of the last attempt.
-  StageAnalysis launch_with_restarts(SinkAdmin& admin, std::vector<InputFile> files, const SinkUrl& sink_url) {
+  StageAnalysis launch_with_restarts(SinkAdmin& admin, const InputList& all, const SinkUrl& sink_url) {
+    std::optional<InputList> rest;  // after a restart: the files not finished yet
     for (;;) {
+      const InputList& files = rest ? *rest : all;
       StageAttempt attempt(o_, state_, metrics_ ? &*metrics_ : nullptr, original_mask_, run_started_);
       StageAttempt::Outcome outcome = attempt.run(files, sink_url);
       if (!outcome.restart) return std::move(outcome.analysis);
-      files = unfinished(admin, files);
-      log::info("restarting the stages over the {} unfinished files", files.size());
+      rest = unfinished(admin, files);
+      log::info("restarting the stages over the {} unfinished files", rest->size());
     }
   }
 
-  std::vector<InputFile> unfinished(SinkAdmin& admin, const std::vector<InputFile>& files) const {
+  InputList unfinished(SinkAdmin& admin, const InputList& files) const {
     std::set<std::string> finished;  // by path: a run holds each key once (resolve_identities)
     for (const IngestRecord& r : admin.ingest_records(state_.summary.run_id)) finished.insert(r.source_path);
     const auto loaded = admin.loaded_hashes();  // a file replaced meanwhile is no longer loaded
-    std::vector<InputFile> rest;
-    for (const InputFile& f : files) {
-      if (finished.count(f.source_path)) continue;
-      InputFile& r = rest.emplace_back(f);
+    InputList rest = files.subset();
+    for (const InputFile& f : files.files) {
+      const std::string source_path = files.source_path(f);
+      if (finished.count(source_path)) continue;
+      InputFile& r = rest.files.emplace_back(f);
       attach_known(r, loaded);
-      const auto crash = state_.crashed_on.find(f.source_path);
-      if (crash != state_.crashed_on.end() && crash->second.times >= 2 && r.open_error.empty())
-        r.open_error =
-            fmt::format("the {} process died twice while {} this file (last: {}); not tried again", crash->second.role,
-                        crash->second.role == "reader" ? "reading" : "parsing", crash->second.how);
+      const auto crash = state_.crashed_on.find(source_path);
+      if (crash != state_.crashed_on.end() && crash->second.times >= 2 && r.error == 0)
+        rest.set_open_error(r, fmt::format("the {} process died twice while {} this file (last: {}); not tried again",
+                                           crash->second.role, crash->second.role == "reader" ? "reading" : "parsing",
+                                           crash->second.how));
     }
     return rest;
   }
@@ -326,6 +333,12 @@ class Supervisor {
 
 }  // namespace
 
-int run_main(int argc, char** argv) { return Supervisor(parse_run_options(argc, argv)).run(); }
+int run_main(int argc, char** argv) {
+  // Listing ~10^6 inputs frees temporaries of tens of MB (sorted hashes, keys). glibc raises its
+  // mmap threshold as large blocks are freed, so later ones come from the heap and stay resident
+  // after they are freed; a fixed threshold keeps every large block an mmap, given back on free.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  return Supervisor(parse_run_options(argc, argv)).run();
+}
 
 }  // namespace edgarpipe

@@ -25,6 +25,8 @@ struct GeneratorOptions {
   std::uint32_t malformed = 0;            // malformed files, cycling through malformed_kinds()
   std::uint64_t first_cik = 100'000'000;  // generated CIKs count up from here
   std::string templates;                  // a directory like tests/data
+  bool tiny = false;                      // one filing row a submissions file, ~1 KB: real names and
+                                          // shapes (3% with overflow pages) at millions of files
 };
 
 struct GeneratedFile {

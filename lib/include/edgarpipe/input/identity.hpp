@@ -19,7 +19,7 @@ struct InputIdentity {
   bool read = false;  // false: the input could not be read (the reader will say why)
 };
 // Not thread-safe: one parser serves every call.
-InputIdentity identify_input(const InputFile& file, std::uint64_t max_bytes);
+InputIdentity identify_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes);
 
 // What resolve_identities found.
 struct IdentityReport {
@@ -35,6 +35,6 @@ struct IdentityReport {
 // copies with the same content are dropped as duplicates; copies with different content are
 // dropped too and the one kept is rejected with a reason naming every copy's path, so the
 // database never meets a key twice in a run.
-IdentityReport resolve_identities(std::vector<InputFile>& files, std::uint64_t max_bytes);
+IdentityReport resolve_identities(InputList& list, std::uint64_t max_bytes);
 
 }  // namespace edgarpipe

@@ -204,8 +204,8 @@ struct FileMeta {
   // Its key with FileEndInfo::dataset (known once the file ends): cik -1 for a document without.
   std::int64_t cik = -1;
   std::int32_t page = -1;
-  std::string source_file;       // the key's SEC file name; the name as found for a key-less file
-  std::string_view source_path;  // where it was read
+  std::string source_file;  // the key's SEC file name; the name as found for a key-less file
+  std::string source_path;  // where it was read
   std::uint64_t bytes = 0;
   std::uint64_t content_hash = 0;
   // Bit 1 << Dataset for each dataset its key was loaded in before with other content (or

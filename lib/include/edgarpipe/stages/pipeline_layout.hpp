@@ -3,7 +3,8 @@
 // The supervisor creates one control segment per run plus one chunk-pool segment per producer
 // (reader i: raw file bytes, parser j: row batches). The control segment holds:
 //   - ControlHeader: stage counts, run id, sink, the stop word and the file-claim counter;
-//   - the manifest: one FileEntry per input file, plus a string table of paths;
+//   - the manifest: one FileEntry per input file, the roots they were found under (SegmentRoot),
+//     and a string table of their names, the roots' paths and the errors;
 //   - the process registry: one ipc::ProcessSlot per stage process (readers, parsers, writers);
 //   - one ipc::Doorbell per stage process (rung by whoever feeds it);
 //   - the rings, one SpscRing per (producer, consumer) pair and direction:
@@ -68,18 +69,21 @@ enum class StopMode : std::uint32_t { kRun = 0, kDrain = 1, kAbort = 2 };
 // instead of file bytes.
 inline constexpr std::uint64_t kReadErrorTag = 1ULL << 63;
 
+// One input (InputFile, sources.hpp), 72 bytes: a full snapshot is ~10^6 of them. Its strings
+// are in the string table: its name, and its root's (SegmentRoot) strings that join with it.
 struct FileEntry {
-  std::uint64_t path_offset;         // into the string table: the path to open
-  std::uint64_t source_offset;       // into the string table: the name as found (InputFile::source_file)
-  std::uint64_t source_path_offset;  // into the string table: InputFile::source_path
-  std::uint32_t path_length;
-  std::uint32_t source_length;
-  std::uint32_t source_path_length;
-  std::int32_t key_page;          // InputFile::key_page: -1 until parsed
+  std::uint64_t size;             // at enumeration time; the reader writes the size read
   std::int64_t key_cik;           // InputFile::key_cik: -1 until parsed
-  std::uint64_t size;             // at enumeration time
   std::uint64_t known_hashes[2];  // content hashes already loaded under this key...
-  Dataset known_datasets[2];      // ... and the dataset each was loaded in
+  std::uint64_t content_hash;     // written by the reader before it publishes the file
+  std::uint32_t root;             // index in the root table
+  std::uint32_t name_offset;      // into the string table
+  std::uint32_t error_offset;     // into the string table: why the input cannot be read, if so
+  std::int32_t key_page;          // InputFile::key_page: -1 until parsed
+  std::int32_t zip_member;        // index in the archive at path(), or -1 for a plain file
+  std::uint16_t name_length;
+  std::uint16_t error_length;  // 0: no such error
+  Dataset known_datasets[2];   // ... and the dataset each was loaded in
   std::uint8_t known_count;
   Dataset hint;
   bool forced;
@@ -88,10 +92,13 @@ struct FileEntry {
   // dataset of the hash it matched) or by the writer when the file ends; read by the supervisor
   // once the stages have exited. kUnknown: not finished.
   Dataset resolved;
-  std::uint64_t content_hash;  // written by the reader before it publishes the file
-  std::int64_t zip_member;     // index in the archive at `path`, or -1 for a plain file
-  std::uint64_t error_offset;  // into the string table: why the input cannot be read, if so
-  std::uint32_t error_length;  // 0: no such error
+};
+static_assert(sizeof(FileEntry) == 72);
+
+// InputRoot (sources.hpp) in the control segment: offsets into the string table.
+struct SegmentRoot {
+  std::uint32_t kind;  // InputRoot::Kind
+  std::uint32_t open_offset, open_length, canonical_offset, canonical_length, prefix_offset, prefix_length;
 };
 
 struct ControlHeader {
@@ -100,18 +107,19 @@ struct ControlHeader {
   std::uint32_t readers, parsers, writers;
   std::uint32_t raw_ring_capacity, batch_ring_capacity;
   std::uint64_t file_count;
+  std::uint32_t root_count;
   std::int64_t run_id;
   std::uint32_t attempt;         // 1, then + 1 each time the supervisor restarts the stages after a crash
   BatchEncoding batch_encoding;  // how parsers encode rows for this run's sink (row_batch.hpp)
   char run_name[64];
   char sink[1024];
-  std::uint64_t manifest_offset, strings_offset, slots_offset, bells_offset, rings_offset;
+  std::uint64_t manifest_offset, roots_offset, strings_offset, slots_offset, bells_offset, rings_offset;
   std::uint64_t raw_ring_stride, batch_ring_stride;
   alignas(128) std::atomic<std::uint32_t> stop;
   alignas(128) std::atomic<std::uint64_t> next_file;
 };
 
-struct InputFile;  // sources.hpp
+class InputList;  // sources.hpp
 
 struct PipelineShape {
   std::uint32_t readers = 1, parsers = 2, writers = 1;
@@ -122,9 +130,9 @@ struct PipelineShape {
 // A view of a mapped control segment; the same code serves the supervisor and the stages.
 class PipelineLayout {
  public:
-  static std::uint64_t bytes_for(const PipelineShape& shape, const std::vector<InputFile>& files);
+  static std::uint64_t bytes_for(const PipelineShape& shape, const InputList& files);
   // Lays out a zero-filled control segment. The caller fills run_id/sink afterwards if needed.
-  static PipelineLayout format(std::byte* base, const PipelineShape& shape, const std::vector<InputFile>& files,
+  static PipelineLayout format(std::byte* base, const PipelineShape& shape, const InputList& files,
                                std::string_view run_name);
   static PipelineLayout attach(std::byte* base);
 
@@ -133,9 +141,10 @@ class PipelineLayout {
   std::uint32_t slot_of(Role role, std::uint32_t index) const noexcept;
 
   FileEntry& file(std::uint64_t i) const noexcept;
-  std::string_view path(const FileEntry& f) const noexcept;
-  std::string_view source(const FileEntry& f) const noexcept;
-  std::string_view source_path(const FileEntry& f) const noexcept;
+  // An input's strings, as InputList gives them (sources.hpp): joined from its root's and its name.
+  std::string path(const FileEntry& f) const;         // to open: the file, or the archive of a member
+  std::string source(const FileEntry& f) const;       // InputList::source_file
+  std::string source_path(const FileEntry& f) const;  // InputList::source_path
   std::string_view open_error(const FileEntry& f) const noexcept;
   ipc::ProcessSlot& slot(std::uint32_t s) const noexcept;
   ipc::Doorbell& bell(std::uint32_t s) const noexcept;
