@@ -81,7 +81,11 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --force               load every input even if loaded with the same content (replacing
                         its filer's rows)
   --prune               after a completed run, delete the filers that no input names any more
-                        (in each dataset the inputs hold); needs the whole snapshot
+                        (in each dataset the inputs hold); needs the whole snapshot. Not run
+                        when an input could not be read; refused (exit 2, nothing deleted) past
+                        --max-prune-fraction
+  --max-prune-fraction F  the most --prune deletes, as a share of a dataset's loaded filers
+                        (default 0.05; 1 for a snapshot that truly shrank)
   --no-indexes          do not build the secondary indexes after a fresh database's first load
   --storage S           how a fresh database stores facts: row (default) or analytic
                         (PostgreSQL: hash-partitioned by CIK; SQL Server: clustered columnstore);

@@ -1,6 +1,7 @@
 #include "edgarpipe/input/sources.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zip.h>
@@ -103,56 +104,148 @@ bool path_less(std::string_view a, std::string_view b, std::string_view c, std::
   return left < right;
 }
 
-// The *.json files under a directory, in path order, and the zip archives among them. The walk
-// does not enter symlinked directories, so below the canonical root a file's canonical path is its
-// directory's plus its name, unless the file is itself a symlink (resolved one by one, as a root of
-// its own). 944k files would otherwise cost millions of readlink calls.
-void add_directory(const std::string& arg, const Dataset forced, InputList& list, std::vector<fs::path>& archives) {
+// Why a symbolic link leads nowhere, for a reject's reason; "" when it leads somewhere.
+std::string broken_link_reason(const fs::path& link) {
+  struct stat st {};
+  if (::stat(link.c_str(), &st) == 0) return {};
+  const int err = errno;
+  if (err == ELOOP) return "a symbolic link loop";
   std::error_code ec;
-  const fs::path top(arg);
-  const fs::path canonical_top = fs::weakly_canonical(top, ec);
-  std::unordered_map<std::string, std::uint32_t> dir_roots;  // by the directory's relative path
-  const auto dir_root = [&](const fs::path& relative_dir) {
-    std::string rel = relative_dir.generic_string();
-    if (rel == ".") rel.clear();
-    if (!rel.empty()) rel += '/';
-    const auto it = dir_roots.find(rel);
-    if (it != dir_roots.end()) return it->second;
-    InputRoot root;
-    root.kind = InputRoot::Kind::kDirectory;
-    root.open = (top / relative_dir).lexically_normal().string();
-    root.canonical = (canonical_top / relative_dir).lexically_normal().string();
-    for (std::string* s : {&root.open, &root.canonical})
-      if (s->empty() || s->back() != '/') *s += '/';
-    root.prefix = rel;
-    const std::uint32_t index = list.add_root(std::move(root));
-    dir_roots.emplace(std::move(rel), index);
-    return index;
+  const std::string target = fs::read_symlink(link, ec).string();
+  if (err == ENOENT || err == ENOTDIR) return fmt::format("broken symbolic link to {}", target);
+  return fmt::format("symbolic link to {}: {}", target, std::strerror(err));
+}
+
+// What an input named like a data file is when it is not a regular file. It is never opened: a
+// FIFO would block the reader until some writer opened it.
+std::string special_file_reason(fs::file_type type) {
+  const char* what = "a special file";
+  if (type == fs::file_type::fifo) what = "a FIFO";
+  if (type == fs::file_type::socket) what = "a socket";
+  if (type == fs::file_type::block) what = "a block device";
+  if (type == fs::file_type::character) what = "a character device";
+  return fmt::format("not a regular file ({}); not opened", what);
+}
+
+// An input that cannot be read at all (an unreadable folder, a broken link, a FIFO), carrying
+// the reason: it is rejected like a bad file, so it is reported and recorded, never skipped, and
+// --prune knows the snapshot was not read whole.
+void add_unreadable(InputList& list, Dataset forced, std::string open, std::string canonical, std::string prefix,
+                    std::string_view name, std::string why) {
+  InputRoot root;
+  root.kind = InputRoot::Kind::kFile;
+  root.open = std::move(open);
+  root.canonical = std::move(canonical);
+  root.prefix = std::move(prefix);
+  InputFile& f = list.add(list.add_root(std::move(root)), name, 0);
+  f.forced = forced != Dataset::kUnknown;
+  f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
+  list.set_open_error(f, std::move(why));
+}
+
+// The *.json files under a directory, in path order, and the zip archives among them. Each
+// folder is a root whose canonical path is its parent's plus its name, so 944k files cost no
+// readlink calls; a symbolic link to a file is resolved as a root of its own, and a symbolic link
+// to a folder is followed after the real folders (a folder reached twice is listed once). What is
+// there but cannot be read (a folder, a broken or looping link, a FIFO named *.json) becomes an
+// input carrying the reason.
+void add_directory(const std::string& arg, const Dataset forced, InputList& list, std::vector<fs::path>& archives) {
+  struct Folder {
+    fs::path open;
+    std::string canonical;  // without a trailing '/'
+    std::string parent;     // the parent's prefix: relative to `arg`, with '/' ("" for arg itself)
+    std::string name;
+    std::string prefix() const { return name.empty() ? std::string() : parent + name + "/"; }
   };
+  std::error_code ec;
+  const fs::path top = fs::path(arg).lexically_normal();
+  std::string canonical_top = fs::weakly_canonical(top, ec).string();
+  if (ec || canonical_top.empty()) canonical_top = fs::absolute(top, ec).lexically_normal().string();
+  while (canonical_top.size() > 1 && canonical_top.back() == '/') canonical_top.pop_back();
+  std::vector<Folder> real{{top, canonical_top, "", ""}}, linked;
+  std::unordered_set<std::string> walked;  // canonical paths of the folders listed
   const std::size_t first = list.files.size();
-  for (auto it = fs::recursive_directory_iterator(top, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && is_zip(it->path())) archives.push_back(it->path());
-    if (!it->is_regular_file(ec) || !is_json_name(it->path())) continue;
-    const fs::path relative = it->path().lexically_relative(top);
-    const std::uint64_t size = it->file_size(ec);
-    std::uint32_t root;
-    if (it->is_symlink(ec)) {
-      InputRoot link;
-      link.kind = InputRoot::Kind::kFile;
-      link.open = it->path().string();
-      link.canonical = fs::weakly_canonical(it->path(), ec).string();
-      link.prefix = relative.parent_path().generic_string();
-      if (!link.prefix.empty()) link.prefix += '/';
-      root = list.add_root(std::move(link));
-    } else {
-      root = dir_root(relative.parent_path());
+  while (!real.empty() || !linked.empty()) {
+    std::vector<Folder>& from = real.empty() ? linked : real;
+    const Folder folder = std::move(from.back());
+    from.pop_back();
+    if (!walked.insert(folder.canonical).second) continue;
+    std::string folder_open = folder.open.string();
+    if (folder_open.back() != '/') folder_open += '/';
+    const std::string prefix = folder.prefix();
+    std::uint32_t root = UINT32_MAX;  // the folder's root, made for its first file
+    const auto unreadable = [&](std::string why) {
+      std::string name = folder.name.empty() ? top.filename().string() : folder.name;
+      if (name.empty() || name == ".") name = fs::path(canonical_top).filename().string();
+      add_unreadable(list, forced, folder.open.string(), folder.canonical, folder.parent, name,
+                     fmt::format("cannot read folder {}: {}", folder.open.string(), why));
+    };
+    fs::directory_iterator it(folder.open, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      const fs::directory_entry& entry = *it;
+      const std::string name = entry.path().filename().string();
+      std::error_code type_ec;
+      fs::file_type type = entry.symlink_status(type_ec).type();  // from the listing: no syscall
+      const bool link = type == fs::file_type::symlink;
+      if (link) {
+        if (std::string why = broken_link_reason(entry.path()); !why.empty()) {
+          add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name, why);
+          continue;
+        }
+        type = fs::status(entry.path(), type_ec).type();
+      }
+      if (type_ec) {
+        add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name,
+                       fmt::format("cannot stat: {}", type_ec.message()));
+        continue;
+      }
+      if (type == fs::file_type::directory) {
+        if (!link) {
+          real.push_back({entry.path(), folder.canonical + "/" + name, prefix, name});
+        } else {
+          std::string canonical = fs::canonical(entry.path(), type_ec).string();
+          if (!type_ec) linked.push_back({entry.path(), std::move(canonical), prefix, name});
+        }
+        continue;
+      }
+      const bool json = is_json_name(name), zip = !json && is_zip(name);
+      if (!json && !zip) continue;
+      if (type != fs::file_type::regular) {
+        add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name,
+                       special_file_reason(type));
+        continue;
+      }
+      if (zip) {
+        archives.push_back(entry.path());
+        continue;
+      }
+      const std::uint64_t size = entry.file_size(type_ec);
+      std::uint32_t file_root;
+      if (link) {
+        InputRoot own;
+        own.kind = InputRoot::Kind::kFile;
+        own.open = entry.path().string();
+        own.canonical = fs::weakly_canonical(entry.path(), type_ec).string();
+        own.prefix = prefix;
+        file_root = list.add_root(std::move(own));
+      } else {
+        if (root == UINT32_MAX) {
+          InputRoot dir;
+          dir.kind = InputRoot::Kind::kDirectory;
+          dir.open = folder_open;
+          dir.canonical = folder.canonical + "/";
+          dir.prefix = prefix;
+          root = list.add_root(std::move(dir));
+        }
+        file_root = root;
+      }
+      InputFile& f = list.add(file_root, name, type_ec ? 0 : size);
+      f.forced = forced != Dataset::kUnknown;
+      f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
     }
-    InputFile& f = list.add(root, relative.filename().string(), ec ? 0 : size);
-    f.forced = forced != Dataset::kUnknown;
-    f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
+    if (ec) unreadable(ec.message());
+    ec.clear();
   }
-  if (ec) throw UsageError("cannot walk directory " + arg + ": " + ec.message());
   std::sort(list.files.begin() + static_cast<std::ptrdiff_t>(first), list.files.end(),
             [&](const InputFile& x, const InputFile& y) {
               return path_less(list.root(x).prefix, list.name(x), list.root(y).prefix, list.name(y));
@@ -252,6 +345,8 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
   for (const std::string& arg : paths) {
     std::error_code ec;
     const fs::path given(arg);
+    if (fs::is_symlink(fs::symlink_status(given, ec)))
+      if (const std::string why = broken_link_reason(given); !why.empty()) throw UsageError(arg + ": " + why);
     const auto status = fs::status(given, ec);
     if (ec || !fs::exists(status)) throw UsageError("no such file or directory: " + arg);
     if (fs::is_directory(status)) {
@@ -259,6 +354,9 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
       add_directory(arg, forced, list, archives);
       std::sort(archives.begin(), archives.end());
       for (const fs::path& archive : archives) add_archive(archive);
+    } else if (!fs::is_regular_file(status)) {
+      add_unreadable(list, forced, arg, fs::absolute(given, ec).lexically_normal().string(), "",
+                     given.filename().string(), special_file_reason(status.type()));
     } else if (is_zip(given)) {
       add_archive(given);
     } else {
@@ -301,9 +399,15 @@ InputBytes read_input(const InputList& list, const InputFile& file, std::uint64_
   const std::uint64_t wanted = std::min(file.size, prefix);
   out.bytes.assign(wanted + ipc::kTailPadding, '\0');
   if (file.zip_member < 0) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block
     if (fd < 0) {
       out.error = fmt::format("cannot open: {}", std::strerror(errno));
+      return out;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      out.error = "not a regular file; not read";
       return out;
     }
     std::size_t done = 0;

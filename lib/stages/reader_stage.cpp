@@ -142,10 +142,11 @@ class Reader {
       ~File() {
         if (fd >= 0) ::close(fd);
       }
-    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};  // a FIFO put there since listing: no wait
     if (file.fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
     struct stat st {};
     if (::fstat(file.fd, &st) != 0) return publish_error(index, fmt::format("cannot stat: {}", std::strerror(errno)));
+    if (!S_ISREG(st.st_mode)) return publish_error(index, "not a regular file; not read");
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (!allocator_.fits(size))
       return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,

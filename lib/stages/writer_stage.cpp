@@ -183,13 +183,17 @@ class Writer {
     meta.source_path = ctx_.layout.source_path(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
-    // Read although loaded before under its key: changed, or --force.
-    for (std::uint8_t k = 0; k < entry.known_count; ++k)
+    // Read although loaded before under its key: changed, or --force. A file that could not be
+    // read at all (no content hash: unreadable, a broken link, a damaged zip member) says nothing
+    // of its filer: the loaded rows stay, and its reject is recorded by path, not over the key's
+    // 'loaded' row.
+    const bool unread_over_loaded = entry.content_hash == 0 && entry.known_count > 0;
+    for (std::uint8_t k = 0; k < entry.known_count && !unread_over_loaded; ++k)
       meta.replaces_in |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(entry.known_datasets[k]));
     if (end != nullptr) {
       // The name's key wins: a document whose cik disagrees with it is rejected under the name.
-      meta.cik = entry.key_cik >= 0 ? entry.key_cik : end->cik;
-      meta.page = entry.key_page >= 0 ? entry.key_page : meta.cik >= 0 ? 0 : -1;
+      meta.cik = unread_over_loaded ? -1 : entry.key_cik >= 0 ? entry.key_cik : end->cik;
+      meta.page = unread_over_loaded ? -1 : entry.key_page >= 0 ? entry.key_page : meta.cik >= 0 ? 0 : -1;
       if (meta.cik >= 0) {
         meta.source_file = sec_file_name(meta.cik, meta.page);
       } else {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -128,6 +129,13 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
       o.retry_rejected = true;
     } else if (arg == "--prune") {
       o.prune = true;
+    } else if (arg == "--max-prune-fraction") {
+      const std::string v(value());
+      char* end = nullptr;
+      const double f = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(f >= 0 && f <= 1))
+        throw UsageError(fmt::format("--max-prune-fraction takes a fraction from 0 to 1 (0.05 is 5%), not '{}'", v));
+      o.max_prune_fraction = f;
     } else if (arg == "--no-indexes") {
       o.no_indexes = true;
     } else if (arg == "--storage") {

@@ -31,8 +31,9 @@ struct RunOptions {
   bool retry_rejected = false;
   bool force = false;
   bool prune = false;
-  bool no_indexes = false;         // --no-indexes: leave the secondary indexes to the operator
-  std::optional<Storage> storage;  // --storage: for a fresh database (unset: row, or what it has)
+  double max_prune_fraction = 0.05;  // --prune deletes at most this share of a dataset's loaded filers
+  bool no_indexes = false;           // --no-indexes: leave the secondary indexes to the operator
+  std::optional<Storage> storage;    // --storage: for a fresh database (unset: row, or what it has)
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };

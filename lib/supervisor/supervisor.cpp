@@ -8,10 +8,12 @@
 #include <signal.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +35,11 @@ namespace edgarpipe {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// --prune would delete more than --max-prune-fraction allows: the run ends with exit 2.
+struct PruneRefused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class Supervisor {
  public:
@@ -101,7 +108,14 @@ class Supervisor {
       const bool reloaded = !state_.failed && !state_.interrupted_signal && state_.files_changed > 0 &&
                             reload_unloaded(*admin, files, sink_url);
       if (reloaded || !state_.summary.restarts.empty()) recount_files(*admin);
-      if (o_.prune && !state_.failed && !state_.interrupted_signal) prune_absent(*admin, files);
+      if (o_.prune && !state_.failed && !state_.interrupted_signal) {
+        try {
+          prune_absent(*admin, files);
+        } catch (const PruneRefused& e) {
+          log::error("{}", e.what());
+          prune_refused_ = true;
+        }
+      }
       admin->retire_stale_records(state_.summary.run_id);
       if (!state_.failed && !state_.interrupted_signal && !o_.no_indexes && sink_url.kind != SinkUrl::Kind::kNull)
         build_indexes(*admin);
@@ -135,6 +149,7 @@ class Supervisor {
       if (!out) log::error("cannot write {}", o_.summary_json);
     }
     if (state_.failed) return 1;
+    if (prune_refused_) return 2;
     if (state_.interrupted_signal) return 128 + state_.interrupted_signal;
     return state_.summary.files_rejected ? 3 : 0;
   }
@@ -238,20 +253,49 @@ class Supervisor {
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a
   // dataset the inputs hold (a run over submissions alone never prunes companyfacts). Each
   // absent filer goes in its own transaction, so an interrupted prune leaves whole filers.
+  // Guarded, as it runs unattended: not at all when an input could not be told to be a filer's
+  // file (an unreadable folder may hold any filer), and not past --max-prune-fraction of a
+  // dataset's loaded filers (a truncated snapshot looks like a shrink): refused before any delete.
   static constexpr std::size_t kPrunedNamed = 20;       // on the message line
   static constexpr std::size_t kPrunedListed = 100000;  // in the summary JSON
   void prune_absent(SinkAdmin& admin, const InputList& files) {
     std::set<Dataset> datasets;                       // held by the inputs
     std::set<std::pair<Dataset, std::int64_t>> keep;  // (dataset, cik) the inputs name
+    std::vector<std::string> unattributed;            // inputs of no known filer and dataset
     for (const InputFile& f : files.files) {
       const FileKey key = key_of(f);
-      if (key.dataset == Dataset::kUnknown || key.cik < 0) continue;
+      if (key.dataset == Dataset::kUnknown || key.cik < 0) {
+        if (unattributed.size() < 3) unattributed.push_back(files.source_path(f));
+        continue;
+      }
       datasets.insert(key.dataset);
       keep.emplace(key.dataset, key.cik);
     }
+    if (!unattributed.empty()) {
+      log::warning(
+          "--prune not run: some inputs could not be read or told apart as a filer's file (e.g. {}); "
+          "their filers may be in the snapshot (see edgarpipe rejects)",
+          fmt::join(unattributed, ", "));
+      return;
+    }
     std::set<std::pair<Dataset, std::int64_t>> gone;
-    for (const auto& filer : admin.recorded_filers())
-      if (datasets.count(filer.first) && !keep.count(filer)) gone.insert(filer);
+    std::map<Dataset, std::uint64_t> loaded, going;
+    for (const auto& filer : admin.recorded_filers()) {
+      if (!datasets.count(filer.first)) continue;
+      ++loaded[filer.first];
+      if (!keep.count(filer)) {
+        gone.insert(filer);
+        ++going[filer.first];
+      }
+    }
+    for (const auto& [dataset, n] : going)
+      if (static_cast<double>(n) > o_.max_prune_fraction * static_cast<double>(loaded[dataset]))
+        throw PruneRefused(
+            fmt::format("--prune refused: it would delete {} of the {} {} filers loaded ({:.1f}%), more than "
+                        "--max-prune-fraction {} allows; a snapshot that shrank this much is more likely cut short. "
+                        "Nothing was deleted; rerun with --max-prune-fraction 1 if the shrink is real",
+                        n, loaded[dataset], dataset_name(dataset),
+                        100.0 * static_cast<double>(n) / static_cast<double>(loaded[dataset]), o_.max_prune_fraction));
     std::string named;
     for (const auto& [dataset, cik] : gone) {
       admin.delete_filer(dataset, cik);
@@ -329,6 +373,7 @@ class Supervisor {
   std::optional<MetricsFile> metrics_;  // --metrics-file
   sigset_t original_mask_{};
   std::uint64_t dropped_rejected_ = 0;  // copies of a key with other content, left out of the stages
+  bool prune_refused_ = false;          // --max-prune-fraction stopped --prune: exit 2
 };
 
 }  // namespace
