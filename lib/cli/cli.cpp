@@ -80,6 +80,9 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --retry-rejected      load only the inputs the sink holds as rejected
   --force               load every input even if loaded with the same content (replacing
                         its filer's rows)
+  --verify              read and hash every input, even those a rerun would skip unread because
+                        their zip CRC-32 and sizes (or file size and modification time) are
+                        the ones recorded when they loaded
   --prune               after a completed run, delete the filers that no input names any more
                         (in each dataset the inputs hold); needs the whole snapshot. Not run
                         when an input could not be read; refused (exit 2, nothing deleted) past
@@ -293,8 +296,8 @@ int status_command(const std::vector<std::string>& args) {
   }
   const SinkUrl url = parse_sink_url(sink);
   require_existing(url);
-  auto admin = open_sink_admin(url);
-  admin->create_schema();  // an earlier release's database is upgraded; nothing else is written
+  auto admin = open_sink_admin(url, /*read_only=*/true);
+  admin->check_readable(url.text);
   const auto runs = admin->latest_runs(10);
   const auto files = admin->file_totals();
   const std::vector<std::string> run_header = {"run",    "started", "finished", "status", "seen",
@@ -349,8 +352,8 @@ int rejects_command(const std::vector<std::string>& args) {
   }
   const SinkUrl url = parse_sink_url(sink);
   require_existing(url);
-  auto admin = open_sink_admin(url);
-  admin->create_schema();
+  auto admin = open_sink_admin(url, /*read_only=*/true);
+  admin->check_readable(url.text);
   const std::vector<std::string> header = {"dataset", "source_file", "source_path", "run_id", "error"};
   const auto rows = admin->rejected_files(run);
   if (as_json) {

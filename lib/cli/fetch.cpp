@@ -461,6 +461,7 @@ class Fetcher {
     const auto started = Clock::now();
     if (o_.since.empty()) {
       for (const std::string& d : o_.datasets) archive(d);
+      record_day_covered();
     } else {
       increments();
     }
@@ -589,6 +590,26 @@ class Fetcher {
     report_.files.push_back({name, "downloaded", fs::file_size(final_path), seconds_since(started)});
     log::info("{} downloaded ({:.1f} MB in {:.1f} s)", name, static_cast<double>(fs::file_size(final_path)) / 1e6,
               seconds_since(started));
+  }
+
+  // A full snapshot holds what was filed up to the day before the SEC built it (its Last-Modified,
+  // else the day it was fetched): --since last continues from the next day. Set even when an
+  // earlier fetch of increments went further: the snapshot loaded over them is older than they were.
+  void record_day_covered() {
+    std::optional<Day> built;
+    for (const std::string& d : o_.datasets) {
+      const json& files = state_["files"];
+      const json file = files.is_object() ? files.value(d + ".zip", json::object()) : json::object();
+      std::time_t when = std::time(nullptr);
+      std::tm tm{};
+      const std::string modified = file.value("last_modified", std::string());
+      if (!modified.empty() && strptime(modified.c_str(), "%a, %d %b %Y %H:%M:%S", &tm) != nullptr) when = timegm(&tm);
+      const Day day = Day::of(when);
+      if (!built || day < *built) built = day;
+    }
+    if (!built) return;
+    state_["daily"]["last_day"] = built->previous().iso();
+    state_.save();
   }
 
   // The filers that filed on each business day since --since, from the daily master index; then
@@ -948,7 +969,8 @@ int sync_main(int argc, char** argv) {
       for (const std::string& d : o.datasets)
         if (state["files"].contains(d + ".zip")) current[d + ".zip"] = state["files"][d + ".zip"];
     } else {
-      current["daily"] = state["daily"].value("last_day", std::string());
+      const json& daily = state["daily"];  // null before any day was recorded
+      current["daily"] = daily.is_object() ? daily.value("last_day", std::string()) : std::string();
     }
     const json& loaded = state["loaded"][sink_url.text];
     const std::vector<std::string> paths = fetcher.load_paths();

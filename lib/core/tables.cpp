@@ -114,10 +114,11 @@ constexpr TableDef kTables[kTableCount] = {
 // Keyed by (dataset, cik, page): cik and page are NULL only for a document whose filer cannot be
 // known, recorded under its source_path.
 constexpr Column kIngestFiles[] = {
-    {"dataset", T::kText, true},       {"cik", T::kBigInt, false},      {"page", T::kInt, false},
-    {"source_file", T::kText, true},   {"source_path", T::kText, true}, {"bytes", T::kBigInt, false},
-    {"content_hash", T::kText, false}, {"status", T::kText, true},      {"rows", T::kBigInt, false},
-    {"error", T::kText, false},        {"run_id", T::kBigInt, false},   {"loaded_at", T::kTimestamp, false},
+    {"dataset", T::kText, true},         {"cik", T::kBigInt, false},      {"page", T::kInt, false},
+    {"source_file", T::kText, true},     {"source_path", T::kText, true}, {"bytes", T::kBigInt, false},
+    {"content_hash", T::kText, false},   {"status", T::kText, true},      {"rows", T::kBigInt, false},
+    {"error", T::kText, false},          {"run_id", T::kBigInt, false},   {"loaded_at", T::kTimestamp, false},
+    {"source_stamp", T::kBigInt, false},  // InputFile::source_stamp (sources.hpp); last: added in schema 3
 };
 constexpr Column kIngestRuns[] = {
     {"run_id", T::kBigInt, true},          {"started_at", T::kTimestamp, true},

@@ -41,6 +41,21 @@ std::string zip_error_text(int code) {
   return text;
 }
 
+// InputFile::source_stamp of a zip member and of a file. Never 0 (0 is "no stamp").
+std::uint64_t stamp_of(std::uint64_t kind, std::uint64_t a, std::uint64_t b, std::uint64_t c) noexcept {
+  const std::uint64_t parts[4] = {kind, a, b, c};
+  const std::uint64_t h = XXH3_64bits(parts, sizeof parts);
+  return h == 0 ? 1 : h;
+}
+std::uint64_t zip_member_stamp(const zip_stat_t& st) noexcept {
+  constexpr zip_uint64_t kNeeds = ZIP_STAT_CRC | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE;
+  return (st.valid & kNeeds) == kNeeds ? stamp_of(1, st.crc, st.size, st.comp_size) : 0;
+}
+std::uint64_t file_stamp(const struct stat& st) noexcept {
+  return stamp_of(2, static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_mtim.tv_sec),
+                  static_cast<std::uint64_t>(st.st_mtim.tv_nsec));
+}
+
 // The *.json members of an archive, sorted by name. A corrupt or truncated archive yields one
 // input carrying the reason, so it is reported and recorded like a bad file while every other
 // input still loads.
@@ -73,6 +88,7 @@ void add_zip_members(const fs::path& archive, const std::string& canonical_archi
     if (name.empty() || name.back() == '/' || !is_json_name(fs::path(name))) continue;
     InputFile& f = list.add(root_index, name, (st.valid & ZIP_STAT_SIZE) ? st.size : 0);
     f.zip_member = static_cast<std::int32_t>(i);
+    f.source_stamp = zip_member_stamp(st);
     f.forced = options.forced != Dataset::kUnknown;
     f.hint = f.forced ? options.forced : dataset_hint_from_path(canonical_dir + std::string(name));
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
@@ -219,7 +235,8 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
         archives.push_back(entry.path());
         continue;
       }
-      const std::uint64_t size = entry.file_size(type_ec);
+      struct stat st {};
+      const bool stated = ::stat(entry.path().c_str(), &st) == 0;  // size and mtime in one call
       std::uint32_t file_root;
       if (link) {
         InputRoot own;
@@ -239,7 +256,8 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
         }
         file_root = root;
       }
-      InputFile& f = list.add(file_root, name, type_ec ? 0 : size);
+      InputFile& f = list.add(file_root, name, stated ? static_cast<std::uint64_t>(st.st_size) : 0);
+      if (stated) f.source_stamp = file_stamp(st);
       f.forced = forced != Dataset::kUnknown;
       f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
     }
@@ -365,7 +383,11 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
       root.open = arg;
       root.canonical = fs::weakly_canonical(given, ec).string();
       if (ec || root.canonical.empty()) root.canonical = arg;
-      InputFile& f = list.add(list.add_root(std::move(root)), given.filename().string(), fs::file_size(given, ec));
+      struct stat st {};
+      const bool stated = ::stat(arg.c_str(), &st) == 0;
+      InputFile& f = list.add(list.add_root(std::move(root)), given.filename().string(),
+                              stated ? static_cast<std::uint64_t>(st.st_size) : 0);
+      if (stated) f.source_stamp = file_stamp(st);
       f.forced = forced != Dataset::kUnknown;
       f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
     }

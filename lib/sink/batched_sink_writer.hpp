@@ -73,6 +73,7 @@ class BatchedSinkWriter : public SinkWriter {
     ingest.page = meta.page;
     ingest.bytes = meta.bytes;
     ingest.content_hash = meta.content_hash;
+    ingest.source_stamp = meta.source_stamp;
     ingest.rows = end.rows;
     ingest.loaded_at = utc_now();
     if (end.status == FileStatus::kLoaded) {
@@ -135,7 +136,7 @@ class BatchedSinkWriter : public SinkWriter {
     std::string dataset, source_file, source_path, error, loaded_at;
     std::int64_t cik = -1;  // the key, with dataset; -1: a key-less file
     std::int32_t page = -1;
-    std::uint64_t bytes = 0, content_hash = 0, rows = 0;
+    std::uint64_t bytes = 0, content_hash = 0, rows = 0, source_stamp = 0;
     bool loaded = true;
     bool loaded_elsewhere = false;  // refused, and another run loaded it meanwhile: no row of ours
     std::size_t span = 0;

@@ -17,8 +17,8 @@
 
 namespace edgarpipe {
 
-std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path);
-std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema);
+std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path, bool read_only);
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema, bool read_only);
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id);
 std::string postgres_schema_sql(const std::string& schema, Storage storage);
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id);
@@ -40,7 +40,7 @@ bool mssql_url_utf8_text(const std::string& url);      // text=utf8
 constexpr bool kWithPostgres = true;
 #else
 constexpr bool kWithPostgres = false;
-std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string&, const std::string&) {
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string&, const std::string&, bool) {
   without("PostgreSQL", "EDGARPIPE_WITH_POSTGRES");
 }
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string&, std::int64_t) {
@@ -194,6 +194,35 @@ void SinkAdmin::empty_all_tables() {
   execute("DELETE FROM ingest_runs");
 }
 
+std::unordered_map<FileKey, std::uint64_t, FileKeyHash> SinkAdmin::loaded_stamps() {
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> stamps;
+  for (const auto& row : execute("SELECT dataset, cik, page, source_stamp FROM ingest_files WHERE status = 'loaded' "
+                                 "AND cik IS NOT NULL AND source_stamp IS NOT NULL")) {
+    if (!row[0] || !row[1] || !row[2] || !row[3]) continue;
+    const FileKey key{dataset_from_name(*row[0]), std::stoll(*row[1]), std::stoi(*row[2])};
+    stamps.emplace(key, static_cast<std::uint64_t>(std::stoll(*row[3])));
+  }
+  return stamps;
+}
+
+void SinkAdmin::record_source_stamps(const std::vector<std::pair<FileKey, std::uint64_t>>& stamps) {
+  // One statement per 200 keys, in the SQL all three dialects run: a CASE over the keys of a few
+  // filers (numbers and dataset names only: nothing to quote).
+  constexpr std::size_t kKeysPerStatement = 200;
+  for (std::size_t i = 0; i < stamps.size(); i += kKeysPerStatement) {
+    std::string cases, ciks;
+    for (std::size_t j = i; j < std::min(stamps.size(), i + kKeysPerStatement); ++j) {
+      const auto& [key, stamp] = stamps[j];
+      cases += fmt::format(" WHEN dataset = '{}' AND cik = {} AND page = {} THEN {}", dataset_name(key.dataset),
+                           key.cik, key.page, static_cast<std::int64_t>(stamp));
+      ciks += fmt::format("{}{}", ciks.empty() ? "" : ", ", key.cik);
+    }
+    execute(fmt::format(
+        "UPDATE ingest_files SET source_stamp = CASE{} ELSE source_stamp END WHERE status = 'loaded' AND cik IN ({})",
+        cases, ciks));
+  }
+}
+
 std::vector<IngestRecord> SinkAdmin::ingest_records(std::optional<std::int64_t> run_id) {
   std::vector<IngestRecord> records;
   for (const auto& row : execute(fmt::format(
@@ -259,6 +288,19 @@ void SinkAdmin::apply_schema(const UpgradeDialect& d) {
       throw SinkError(fmt::format(
           "the database holds edgarpipe's schema version {}, newer than this release's {}: use a newer edgarpipe",
           version, kSchemaVersion));
+    if (version == 2) {  // 3 adds ingest_files.source_stamp; a run that starts beside this one may add it first
+      try {
+        d.exec(fmt::format("ALTER TABLE ingest_files ADD {}source_stamp {}",
+                           d.flavor == SqlFlavor::kMssql ? "" : "COLUMN ",
+                           sql_type_name(ColumnType::kBigInt, d.flavor)));
+        log::info(
+            "upgraded ingest_files to schema version {}: a source_stamp column (reruns skip unchanged inputs "
+            "without reading them)",
+            kSchemaVersion);
+      } catch (const std::exception&) {
+        execute("SELECT source_stamp FROM ingest_files WHERE 1 = 0");  // throws unless the other run added it
+      }
+    }
     if (version < kSchemaVersion)
       execute(fmt::format("INSERT INTO edgarpipe_schema (version) VALUES ({})", kSchemaVersion));
     return;
@@ -467,7 +509,7 @@ SinkUrl parse_sink_url(std::string_view url) {
       url.find('=') != std::string_view::npos) {
     // A libpq URI or key=value conninfo. Passwords belong in PGPASSWORD, ~/.pgpass or a service
     // file, not here: the sink text is logged and stored in ingest_runs.
-    if (!kWithPostgres) open_postgres_admin({}, {});  // says the build has no PostgreSQL sink
+    if (!kWithPostgres) open_postgres_admin({}, {}, false);  // says the build has no PostgreSQL sink
     s.kind = SinkUrl::Kind::kPostgres;
     s.target = std::string(url);
     if (has_password(url))
@@ -491,11 +533,26 @@ SinkUrl parse_sink_url(std::string_view url) {
                    "' (expected sqlite:PATH, postgresql://..., mssql://... or null:)");
 }
 
-std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url) {
+std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url, bool read_only) {
   if (url.kind == SinkUrl::Kind::kNull) return std::make_unique<NullAdmin>();
-  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target, url.schema);
-  if (url.kind == SinkUrl::Kind::kMssql) return open_mssql_admin(url.target);
-  return open_sqlite_admin(url.target);
+  if (url.kind == SinkUrl::Kind::kPostgres) return open_postgres_admin(url.target, url.schema, read_only);
+  if (url.kind == SinkUrl::Kind::kMssql) return open_mssql_admin(url.target);  // read_only: asks no writes
+  return open_sqlite_admin(url.target, read_only);
+}
+
+void SinkAdmin::check_readable(std::string_view sink) {
+  std::vector<TextRow> rows;
+  try {
+    rows = execute("SELECT max(version) FROM edgarpipe_schema");
+  } catch (const std::exception&) {
+    if (has_layout_1())
+      throw SinkError(fmt::format("{} holds an earlier release's layout: `edgarpipe run` upgrades it", sink));
+    throw SinkError(fmt::format("{} holds no edgarpipe tables (nothing loaded there yet; --sink names another)", sink));
+  }
+  const int version = rows.empty() || !rows[0][0] ? 0 : std::stoi(*rows[0][0]);
+  if (version > kSchemaVersion)
+    throw SinkError(fmt::format("{} holds edgarpipe's schema version {}, newer than this release's {}", sink, version,
+                                kSchemaVersion));
 }
 
 std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id) {

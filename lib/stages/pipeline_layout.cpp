@@ -11,7 +11,7 @@ namespace edgarpipe {
 
 namespace {
 constexpr std::uint64_t kControlMagic = 0x4c52544345504745ULL;  // "EGPECTRL"
-constexpr std::uint32_t kControlVersion = 4;
+constexpr std::uint32_t kControlVersion = 5;
 
 struct Offsets {
   std::uint64_t manifest, roots, strings, slots, bells, rings, raw_stride, batch_stride, total;
@@ -120,6 +120,7 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
     e->key_page = in.key_page;
     e->zip_member = in.zip_member;
     e->size = in.size;
+    e->source_stamp = in.source_stamp;
     e->hint = in.hint;
     e->forced = in.forced;
     e->reload = in.reload;

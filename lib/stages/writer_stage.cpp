@@ -183,6 +183,7 @@ class Writer {
     meta.source_path = ctx_.layout.source_path(entry);
     meta.bytes = entry.size;
     meta.content_hash = entry.content_hash;
+    meta.source_stamp = entry.source_stamp;
     // Read although loaded before under its key: changed, or --force. A file that could not be
     // read at all (no content hash: unreadable, a broken link, a damaged zip member) says nothing
     // of its filer: the loaded rows stay, and its reject is recorded by path, not over the key's

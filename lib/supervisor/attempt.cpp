@@ -133,6 +133,12 @@ StageAttempt::Outcome StageAttempt::run(const InputList& files, const SinkUrl& s
     if (entry.content_hash != 0 && !state_.read[origin]) {
       state_.read[origin] = true;
       state_.summary.bytes += entry.size;
+      // Skipped by the reader as loaded (its hash is a known one), though its source stamp did not say so.
+      bool same = false;
+      for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k)
+        same = same || (entry.known_hashes[k] == entry.content_hash && entry.known_datasets[k] == entry.resolved);
+      if (same && entry.key_cik >= 0 && entry.source_stamp != 0)
+        state_.restamp.push_back({{entry.resolved, entry.key_cik, entry.key_page}, entry.source_stamp});
     }
   }
   raw_pools_.clear();  // their segments go now

@@ -150,6 +150,8 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
       o.max_restarts = static_cast<std::uint32_t>(std::stoul(std::string(v)));
     } else if (arg == "--force") {
       o.force = true;
+    } else if (arg == "--verify") {
+      o.verify = true;
     } else if (arg == "--max-compression-ratio") {
       o.inputs.max_compression_ratio = parse_count(arg, value(), 1'000'000);
     } else if (arg == "--shard") {

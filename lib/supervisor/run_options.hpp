@@ -30,6 +30,7 @@ struct RunOptions {
   std::optional<std::uint64_t> max_rejects;
   bool retry_rejected = false;
   bool force = false;
+  bool verify = false;  // --verify: read and hash every input, even those whose source stamp is unchanged
   bool prune = false;
   double max_prune_fraction = 0.05;  // --prune deletes at most this share of a dataset's loaded filers
   bool no_indexes = false;           // --no-indexes: leave the secondary indexes to the operator

@@ -85,6 +85,7 @@ class Supervisor {
     if (o_.force) force_main_files_only(files);
     state_.resolved.assign(files.size(), Dataset::kUnknown);
     state_.read.assign(files.size(), false);
+    const InputList to_read = skip_unchanged(*admin, files);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
       log::warning("{} earlier run{} died without finishing (a supervisor killed); marked interrupted", dead,
                    dead == 1 ? "" : "s");
@@ -100,7 +101,7 @@ class Supervisor {
 
     try {
       // The stage analysis describes the main pass (a second pass is a few files).
-      const StageAnalysis main_pass = launch_with_restarts(*admin, files, sink_url);
+      const StageAnalysis main_pass = launch_with_restarts(*admin, to_read, sink_url);
       state_.summary.stages = main_pass.stages;
       state_.summary.busy = main_pass.busy;
       state_.summary.bottleneck = main_pass.bottleneck;
@@ -108,6 +109,10 @@ class Supervisor {
       const bool reloaded = !state_.failed && !state_.interrupted_signal && state_.files_changed > 0 &&
                             reload_unloaded(*admin, files, sink_url);
       if (reloaded || !state_.summary.restarts.empty()) recount_files(*admin);
+      if (!state_.failed && !state_.restamp.empty()) {
+        admin->record_source_stamps(state_.restamp);
+        log::debug("recorded the source stamps of {} files found unchanged by their content", state_.restamp.size());
+      }
       if (o_.prune && !state_.failed && !state_.interrupted_signal) {
         try {
           prune_absent(*admin, files);
@@ -224,6 +229,36 @@ class Supervisor {
     }
   }
 
+  // The inputs whose key is loaded with the same source stamp (a zip member's CRC-32 and sizes, a
+  // file's size and modification time) are unchanged since that load: skipped without being read,
+  // so a nightly rerun over a snapshot reads only what changed. --verify (and --force) read and
+  // hash every input instead. Returns the inputs left to read.
+  InputList skip_unchanged(SinkAdmin& admin, const InputList& files) {
+    InputList to_read = files.subset();
+    const auto stamps = o_.verify || o_.force ? decltype(admin.loaded_stamps()){} : admin.loaded_stamps();
+    to_read.files.reserve(files.size());
+    for (const InputFile& f : files.files) {
+      Dataset unchanged_in = Dataset::kUnknown;
+      for (std::uint8_t k = 0; k < f.known_count && f.source_stamp != 0 && f.error == 0; ++k) {
+        const auto it = stamps.find({f.known_datasets[k], f.key_cik, f.key_page});
+        if (it != stamps.end() && it->second == f.source_stamp) unchanged_in = f.known_datasets[k];
+      }
+      if (unchanged_in == Dataset::kUnknown) {
+        to_read.files.push_back(f);
+        continue;
+      }
+      state_.resolved[f.origin] = unchanged_in;
+      ++state_.unchanged;
+    }
+    state_.summary.files_skipped = state_.unchanged;
+    if (state_.unchanged > 0)
+      log::info(
+          "{} of {} inputs are unchanged since they loaded (the same zip CRC-32 and sizes, or file size and "
+          "modification time): skipped without reading them{}",
+          state_.unchanged, files.size(), to_read.empty() ? "" : "; reading the others");
+    return to_read;
+  }
+
   // An input's key: the dataset it was found to be (by the stages), else its hint.
   FileKey key_of(const InputFile& f) const {
     const Dataset found = state_.resolved[f.origin];
@@ -321,7 +356,7 @@ class Supervisor {
     // skipped: every attempt reads the files skipped before again (they are never finished).
     state_.summary.files_skipped =
         state_.failed || state_.interrupted_signal
-            ? state_.attempt_skipped
+            ? state_.unchanged + state_.attempt_skipped
             : state_.summary.files_seen -
                   std::min(state_.summary.files_seen, state_.summary.files_loaded + state_.summary.files_rejected);
   }

@@ -22,6 +22,7 @@ index), with the per-company API serving S5. Checked:
 
 Usage: fetch_test.py BIN_DIR DATA_DIR
 """
+import calendar
 import fcntl
 import json
 import os
@@ -314,7 +315,12 @@ def main():
                                                           f"{max_per_second([r['t'] for r in log])}")
         check(all(r["user_agent"] == UA for r in server.requests()), "a request without the User-Agent")
 
-        # sync: the archives, then the week's increments, each equal to a clean load.
+        # sync: the archives, then the week's increments, each equal to a clean load. The archives
+        # were built on 2026-11-23: they hold what was filed up to 2026-11-22, so the documented
+        # nightly line (--since last) continues from 2026-11-23.
+        built = calendar.timegm((2026, 11, 23, 6, 0, 0))
+        for archive in ("bulkdata/submissions.zip", "xbrl/companyfacts.zip"):
+            os.utime(os.path.join(root, "Archives", "edgar", "daily-index", archive), (built, built))
         sink = Sqlite(work)
         db, clean0, clean5 = sink.fresh(), sink.fresh(), sink.fresh()
         edgarpipe(bin_dir, "run", s0, "--sink", clean0, "--progress", "never")
@@ -325,6 +331,8 @@ def main():
         code, _, err = edgarpipe(bin_dir, "sync", "--full", *common, "--summary-json", os.path.join(work, "s1.json"))
         check(code == 0, f"sync --full: exit {code}: {err[-800:]}")
         same_tables(sink, db, clean0, "sync --full")
+        covered = load_json(os.path.join(synced, ".edgarpipe-fetch.json")).get("daily", {}).get("last_day")
+        check(covered == "2026-11-22", f"a full sync records the last day its archives cover: {covered}")
         runs = sink.query(db, "SELECT count(*) FROM ingest_runs")[0][0]
         before = len(server.requests())
         code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
@@ -334,7 +342,7 @@ def main():
 
         before = len(server.requests())
         started = time.monotonic()
-        code, _, err = edgarpipe(bin_dir, "sync", "--since", WEEK[0], "--until", "2026-11-27", *common,
+        code, _, err = edgarpipe(bin_dir, "sync", "--since", "last", "--until", "2026-11-27", *common,
                                  "--summary-json", os.path.join(work, "s2.json"))
         seconds = time.monotonic() - started
         log = server.requests()[before:]
@@ -355,6 +363,13 @@ def main():
               f"a second sync --since last fetched or loaded: exit {code}: {err[-600:]}")
         print(f"fixture sync --since: {seconds:.2f} s, {len(log)} requests, at most {rate} in one second",
               file=sys.stderr)
+
+        # Days with no daily index at all, into a fresh folder: reported, nothing to load.
+        fresh = [a if a not in (synced, db) else (os.path.join(work, "holiday") if a == synced else sink.fresh())
+                 for a in common]
+        code, _, err = edgarpipe(bin_dir, "sync", "--since", "2026-11-26", "--until", "2026-11-26", *fresh)
+        check(code == 0 and "no daily index for 2026-11-26" in err and "nothing" in err and "exception" not in err,
+              f"a sync over days with no index: exit {code}: {err[-600:]}")
 
         # A later full snapshot (S5's archives) loads over the increments and clears them: they
         # are older than it.

@@ -78,7 +78,7 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   // Values read back as the other sinks print them: '' is not padded, times are ISO 8601.
   CHECK(cell(*admin, "SELECT N'', CAST('2026-12-02 10:30:36.5' AS datetime2), CAST('2026-12-02' AS date)") ==
         "|2026-12-02 10:30:36.5|2026-12-02");
-  CHECK(cell(*admin, "SELECT version FROM edgarpipe_schema") == "2");
+  CHECK(cell(*admin, "SELECT version FROM edgarpipe_schema") == "3");
   CHECK(cell(*admin, "SELECT count(*) FROM ingest_files WHERE source_file = 'CIK0000320193.json' AND page = 0") ==
         "2");  // the main file and the companyfacts file: one key in each dataset
 

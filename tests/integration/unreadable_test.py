@@ -8,7 +8,9 @@
   "Permission denied" (not "no input found");
 - --prune does not run when an input could not be read: the filers of an unreadable folder stay;
 - --prune refuses (exit 2, one line, nothing deleted) to delete more than --max-prune-fraction of
-  the loaded filers, a snapshot that shrank; an explicit --max-prune-fraction 1 deletes them.
+  the loaded filers, a snapshot that shrank; an explicit --max-prune-fraction 1 deletes them;
+- status and rejects read a read-only SQLite file, and create or write nothing anywhere (another
+  SQLite database, a PostgreSQL schema that does not exist).
 
 Usage: unreadable_test.py BIN_DIR DATA_DIR
 """
@@ -88,11 +90,15 @@ def check_unreadable_folder(bin_dir, data_dir, work):
               f"an unreadable folder named directly: exit {code}: {err[-600:]}")
     finally:
         os.chmod(locked, 0o755)
-    # One loaded file unreadable: rejected by path, its filer's rows kept (not replaced by nothing).
+    # One loaded file unreadable: unchanged by its size and modification time, so a rerun does not
+    # read it; --verify reads it and rejects it by path, its filer's rows kept (not replaced by nothing).
     one = os.path.join(locked, "CIK0000320193.json")
     os.chmod(one, 0)
     try:
         code, _, err = edgarpipe(bin_dir, "run", tree, "--sink", f"sqlite:{db}", "--progress", "never", user=user)
+        check(code == 0, f"an unreadable file with its loaded size and time is skipped unread: {code}: {err[-600:]}")
+        code, _, err = edgarpipe(bin_dir, "run", tree, "--sink", f"sqlite:{db}", "--verify", "--progress", "never",
+                                 user=user)
         check(code == 3 and "CIK0000320193.json" in err and "Permission denied" in err,
               f"an unreadable loaded file is rejected with the reason: exit {code}: {err[-600:]}")
         check(count(db, "SELECT count(*) FROM facts WHERE cik = 320193") > 0,
@@ -173,6 +179,46 @@ def check_shrunken_snapshot(bin_dir, data_dir, work):
     check(code == 2 and "--max-prune-fraction" in err, f"a fraction over 1 is a usage error: {code}: {err[-300:]}")
 
 
+def check_read_only_commands(bin_dir, data_dir, work):
+    """status and rejects read a database they may not write, and never create anything."""
+    os.makedirs(work)
+    db = os.path.join(work, "ro.db")
+    code, _, err = edgarpipe(bin_dir, "run", data_dir, "--sink", f"sqlite:{db}", "--progress", "never")
+    check(code == 0, f"the samples load: {code}: {err[-300:]}")
+    user = NOBODY if os.geteuid() == 0 else None
+    if user is not None:
+        os.chown(work, NOBODY, NOBODY)
+        os.chown(db, NOBODY, NOBODY)
+    os.chmod(db, 0o444)  # the folder stays writable: SQLite may keep its shared-memory index there
+    for command in (["status"], ["rejects"]):
+        code, out, err = edgarpipe(bin_dir, *command, "--sink", f"sqlite:{db}", user=user)
+        check(code == 0 and "readonly" not in err, f"{command[0]} on a read-only file: exit {code}: {err[-300:]}")
+    check("completed" in edgarpipe(bin_dir, "status", "--sink", f"sqlite:{db}", user=user)[1],
+          "status on a read-only file lists the run")
+    # A file that is no database of ours: said so, and left as it was.
+    other = os.path.join(work, "other.db")
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.close()
+    before = os.path.getsize(other)
+    code, _, err = edgarpipe(bin_dir, "status", "--sink", f"sqlite:{other}")
+    check(code != 0 and "no edgarpipe tables" in err, f"status on another database: exit {code}: {err[-300:]}")
+    con = sqlite3.connect(other)
+    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+    con.close()
+    check(tables == ["t"] and os.path.getsize(other) == before, f"status wrote into another database: {tables}")
+    pg = os.environ.get("EDGARPIPE_TEST_PG")
+    if pg:
+        url = pg + ("&" if "?" in pg else "?") + "schema=edgarpipe_nosuchschema"
+        subprocess.run(["psql", "-X", "-q", pg, "-c", "DROP SCHEMA IF EXISTS edgarpipe_nosuchschema CASCADE"],
+                       capture_output=True, check=True)  # left by an older build's run, say
+        code, _, err = edgarpipe(bin_dir, "status", "--sink", url)
+        check(code != 0 and "no edgarpipe tables" in err, f"status on a missing schema: exit {code}: {err[-300:]}")
+        schemas = subprocess.run(["psql", "-X", "-A", "-t", pg, "-c", "SELECT count(*) FROM information_schema.schemata "
+                                  "WHERE schema_name = 'edgarpipe_nosuchschema'"], capture_output=True, text=True)
+        check(schemas.stdout.strip() == "0", f"status created the schema: {schemas.stdout} {schemas.stderr}")
+
+
 def main():
     bin_dir, data_dir = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="edgarpipe-unreadable-")
@@ -181,6 +227,7 @@ def main():
         check_unreadable_folder(bin_dir, data_dir, os.path.join(work, "u"))
         check_special_files(bin_dir, data_dir, os.path.join(work, "s"))
         check_shrunken_snapshot(bin_dir, data_dir, os.path.join(work, "p"))
+        check_read_only_commands(bin_dir, data_dir, os.path.join(work, "r"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return verdict("unreadable_test")

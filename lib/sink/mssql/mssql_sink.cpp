@@ -800,6 +800,10 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
         cells.text(f.error, utf8);
       cells.integer(run_id_);
       cells.raw(f.loaded_at);
+      if (f.source_stamp != 0)
+        cells.integer(static_cast<std::int64_t>(f.source_stamp));
+      else
+        cells.null();
     }
     if (auto e =
             bulk_copy(db_, "#ingest_stage", ingest_files_columns(), {cells.data(), cells.size()}, files.size(), false))
@@ -813,11 +817,13 @@ class MssqlWriter final : public BatchedSinkWriter<CellBuffer> {
         "t.source_path = s.source_path; "
         "UPDATE t SET source_file = s.source_file, source_path = s.source_path, bytes = s.bytes, "
         "content_hash = s.content_hash, status = s.status, rows = s.rows, error = s.error, run_id = s.run_id, "
-        "loaded_at = s.loaded_at FROM ingest_files t WITH (UPDLOCK, HOLDLOCK) JOIN #ingest_stage s "
+        "loaded_at = s.loaded_at, source_stamp = s.source_stamp FROM ingest_files t WITH (UPDLOCK, HOLDLOCK) "
+        "JOIN #ingest_stage s "
         "ON t.dataset = s.dataset AND t.cik = s.cik AND t.page = s.page; "
         "INSERT INTO ingest_files (dataset, cik, page, source_file, source_path, bytes, content_hash, status, rows, "
-        "error, run_id, loaded_at) SELECT s.dataset, s.cik, s.page, s.source_file, s.source_path, s.bytes, "
-        "s.content_hash, s.status, s.rows, s.error, s.run_id, s.loaded_at FROM #ingest_stage s WHERE s.cik IS NULL "
+        "error, run_id, loaded_at, source_stamp) SELECT s.dataset, s.cik, s.page, s.source_file, s.source_path, "
+        "s.bytes, s.content_hash, s.status, s.rows, s.error, s.run_id, s.loaded_at, s.source_stamp FROM "
+        "#ingest_stage s WHERE s.cik IS NULL "
         "OR NOT EXISTS (SELECT 1 FROM ingest_files t WITH (UPDLOCK, HOLDLOCK) WHERE t.dataset = s.dataset AND "
         "t.cik = s.cik AND t.page = s.page); "
         "TRUNCATE TABLE #ingest_stage");

@@ -181,6 +181,8 @@ class Connection {
 class PostgresAdmin final : public SinkAdmin {
  public:
   PostgresAdmin(const std::string& conninfo, std::string schema) : db_(conninfo), schema_(std::move(schema)) {}
+  // The server refuses every write of this session (open_sink_admin's read_only).
+  void refuse_writes() { db_.exec("SET default_transaction_read_only = on"); }
 
   std::optional<Storage> stored_as() override {
     const auto rows = execute(
@@ -436,7 +438,7 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
     pg::CopyBuffer rows;
     for (const IngestRow& f : ingest_) {
       if (f.loaded_elsewhere) continue;  // the other run's row stays
-      rows.begin_tuple(12);
+      rows.begin_tuple(13);
       rows.text(f.dataset);
       if (f.cik >= 0) {
         rows.int64(f.cik);
@@ -460,6 +462,10 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
         rows.text(f.error);
       rows.int64(run_id_);
       rows.timestamp(f.loaded_at);
+      if (f.source_stamp != 0)
+        rows.int64(static_cast<std::int64_t>(f.source_stamp));
+      else
+        rows.null();
     }
     if (auto e = db_.copy("ingest_stage", rows.bytes())) throw SinkError("PostgreSQL: " + e->message);
     // A key-less row (cik NULL) takes the place of its path's earlier one; a keyed row the key's.
@@ -471,7 +477,8 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
         "ON CONFLICT (dataset, cik, page) DO UPDATE SET source_file = EXCLUDED.source_file, "
         "source_path = EXCLUDED.source_path, bytes = EXCLUDED.bytes, "
         "content_hash = EXCLUDED.content_hash, status = EXCLUDED.status, rows = EXCLUDED.rows, "
-        "error = EXCLUDED.error, run_id = EXCLUDED.run_id, loaded_at = EXCLUDED.loaded_at");
+        "error = EXCLUDED.error, run_id = EXCLUDED.run_id, loaded_at = EXCLUDED.loaded_at, "
+        "source_stamp = EXCLUDED.source_stamp");
     db_.exec("DELETE FROM ingest_stage");
   }
 
@@ -480,8 +487,10 @@ class PostgresWriter final : public BatchedSinkWriter<pg::CopyBuffer> {
 
 }  // namespace
 
-std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema) {
-  return std::make_unique<PostgresAdmin>(conninfo, schema);
+std::unique_ptr<SinkAdmin> open_postgres_admin(const std::string& conninfo, const std::string& schema, bool read_only) {
+  auto admin = std::make_unique<PostgresAdmin>(conninfo, schema);
+  if (read_only) admin->refuse_writes();
+  return admin;
 }
 std::unique_ptr<SinkWriter> open_postgres_writer(const std::string& conninfo, std::int64_t run_id) {
   return std::make_unique<PostgresWriter>(conninfo, run_id);

@@ -33,9 +33,11 @@ std::string build_schema() {
 
 class Database {
  public:
-  explicit Database(const std::string& path) {
-    const int rc =
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // read_only: the file is opened as it is (never created, never switched to WAL): `status` and
+  // `rejects` read a database they may not write, as the sqlite3 shell does.
+  explicit Database(const std::string& path, bool read_only = false) {
+    const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
@@ -43,6 +45,7 @@ class Database {
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 600'000);  // other writers and the supervisor take turns
+    if (read_only) return;
     try {
       // Switching a new file to WAL takes its lock without the busy handler: two runs that create
       // one database at once would see "database is locked" here. Taking turns is right.
@@ -105,7 +108,7 @@ struct Statement {
 
 class SqliteAdmin final : public SinkAdmin {
  public:
-  explicit SqliteAdmin(const std::string& path) : path_(path), db_(path) {}
+  SqliteAdmin(const std::string& path, bool read_only) : path_(path), db_(path, read_only) {}
 
   void create_schema() override {
     apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
@@ -258,7 +261,7 @@ class SqliteWriter final : public SinkWriter {
     // replaces the one of the same path by hand.
     ingest_ = Statement(db_.prepare(
         "INSERT OR REPLACE INTO ingest_files (dataset, cik, page, source_file, source_path, bytes, content_hash, "
-        "status, rows, error, run_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "status, rows, error, run_id, loaded_at, source_stamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     drop_keyless_ = Statement(db_.prepare("DELETE FROM ingest_files WHERE cik IS NULL AND source_path = ?"));
   }
 
@@ -375,6 +378,10 @@ class SqliteWriter final : public SinkWriter {
       sqlite3_bind_text(s, 10, error.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 11, run_id_);
     sqlite3_bind_text(s, 12, now.c_str(), -1, SQLITE_TRANSIENT);
+    if (meta.source_stamp != 0)
+      sqlite3_bind_int64(s, 13, static_cast<sqlite3_int64>(meta.source_stamp));
+    else
+      sqlite3_bind_null(s, 13);
     step_control(s, "ingest_files");
   }
 
@@ -423,7 +430,9 @@ class SqliteWriter final : public SinkWriter {
 
 }  // namespace
 
-std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path) { return std::make_unique<SqliteAdmin>(path); }
+std::unique_ptr<SinkAdmin> open_sqlite_admin(const std::string& path, bool read_only) {
+  return std::make_unique<SqliteAdmin>(path, read_only);
+}
 std::unique_ptr<SinkWriter> open_sqlite_writer(const std::string& path, std::int64_t run_id) {
   return std::make_unique<SqliteWriter>(path, run_id);
 }

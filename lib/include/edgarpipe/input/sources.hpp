@@ -27,9 +27,14 @@ struct InputRoot {
                           // directory argument it was found under, with '/' ("" elsewhere)
 };
 
-// One input: 64 bytes, its strings in the InputNames it was listed with.
+// One input: 72 bytes, its strings in the InputNames it was listed with.
 struct InputFile {
   std::uint64_t size = 0;  // at enumeration time
+  // What the listing saw of the source, hashed: a zip member's CRC-32 and sizes from the central
+  // directory, or a file's size and modification time. Recorded with the file when it loads; an
+  // input whose key is loaded with the same stamp is unchanged and is skipped without being read
+  // (a rerun over a snapshot reads only what changed). 0: none (not compared).
+  std::uint64_t source_stamp = 0;
   // Its key in ingest_files, with the dataset: the CIK and page of its SEC file name, or for a
   // renamed file (no SEC name) the document's own cik and page 0. -1: not known before parsing.
   std::int64_t key_cik = -1;
@@ -52,7 +57,7 @@ struct InputFile {
   bool forced = false;               // hint came from --dataset
   bool reload = false;               // load even if its hash is loaded (--force)
 };
-static_assert(sizeof(InputFile) == 64, "an input is listed ~10^6 times: keep it small");
+static_assert(sizeof(InputFile) == 72, "an input is listed ~10^6 times: keep it small");
 
 // The strings of a list of inputs, shared by every list taken from it (a run's later passes).
 struct InputNames {

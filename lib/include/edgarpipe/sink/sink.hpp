@@ -89,8 +89,8 @@ struct IngestRecord {
 
 // The layout of ingest_files and ingest_runs this release writes (edgarpipe_schema.version).
 // 1: ingest_files keyed by (dataset, source_file), no version table. 2: keyed by
-// (dataset, cik, page), with source_path.
-inline constexpr int kSchemaVersion = 2;
+// (dataset, cik, page), with source_path. 3: with source_stamp.
+inline constexpr int kSchemaVersion = 3;
 
 class SinkAdmin {
  public:
@@ -99,6 +99,9 @@ class SinkAdmin {
   // line on stderr; one of a newer layout is refused. A fresh database gets the facts storage of
   // set_storage (tables.hpp); an existing one keeps its own.
   virtual void create_schema() = 0;
+  // Instead of create_schema, for a read-only admin: throws SinkError naming `sink` when it holds
+  // no edgarpipe tables, an earlier layout (only a run upgrades it), or a newer one.
+  void check_readable(std::string_view sink);
   void set_storage(Storage storage) { storage_ = storage; }
   // How the database holds facts, read from its catalog; nullopt while it has no facts table.
   virtual std::optional<Storage> stored_as() { return Storage::kRow; }
@@ -106,6 +109,11 @@ class SinkAdmin {
   virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
   // Key -> content hash, for every key whose status is 'loaded'.
   virtual std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() = 0;
+  // Key -> source_stamp (InputFile::source_stamp), for every loaded key that has one.
+  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_stamps();
+  // Records the stamps of loaded keys whose file was read again and found unchanged (its stamp
+  // moved: a copied folder, a touched file), so that the next run skips them without reading.
+  void record_source_stamps(const std::vector<std::pair<FileKey, std::uint64_t>>& stamps);
   // The ingest_files rows that are rejected (`run_id` unset), or those of one run.
   std::vector<IngestRecord> ingest_records(std::optional<std::int64_t> run_id);
   // After a run: drops what no longer describes a document. A key that loaded or was rejected
@@ -204,8 +212,9 @@ struct FileMeta {
   // Its key with FileEndInfo::dataset (known once the file ends): cik -1 for a document without.
   std::int64_t cik = -1;
   std::int32_t page = -1;
-  std::string source_file;  // the key's SEC file name; the name as found for a key-less file
-  std::string source_path;  // where it was read
+  std::string source_file;         // the key's SEC file name; the name as found for a key-less file
+  std::string source_path;         // where it was read
+  std::uint64_t source_stamp = 0;  // InputFile::source_stamp: 0 for none (NULL)
   std::uint64_t bytes = 0;
   std::uint64_t content_hash = 0;
   // Bit 1 << Dataset for each dataset its key was loaded in before with other content (or
@@ -278,7 +287,10 @@ class SinkWriter {
   virtual bool timed_commit_ready(std::chrono::steady_clock::duration /*since_last*/) const { return true; }
 };
 
-std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url);
+// read_only: for commands that only read (status, rejects): nothing is created or upgraded (SQLite
+// opens the file read-only; PostgreSQL's session refuses writes); call check_readable, not
+// create_schema.
+std::unique_ptr<SinkAdmin> open_sink_admin(const SinkUrl& url, bool read_only = false);
 std::unique_ptr<SinkWriter> open_sink_writer(const SinkUrl& url, std::int64_t run_id);
 
 // The DDL a sink would apply, views and (unless --no-indexes) secondary indexes included, for

@@ -69,13 +69,14 @@ enum class StopMode : std::uint32_t { kRun = 0, kDrain = 1, kAbort = 2 };
 // instead of file bytes.
 inline constexpr std::uint64_t kReadErrorTag = 1ULL << 63;
 
-// One input (InputFile, sources.hpp), 72 bytes: a full snapshot is ~10^6 of them. Its strings
+// One input (InputFile, sources.hpp), 80 bytes: a full snapshot is ~10^6 of them. Its strings
 // are in the string table: its name, and its root's (SegmentRoot) strings that join with it.
 struct FileEntry {
   std::uint64_t size;             // at enumeration time; the reader writes the size read
   std::int64_t key_cik;           // InputFile::key_cik: -1 until parsed
   std::uint64_t known_hashes[2];  // content hashes already loaded under this key...
   std::uint64_t content_hash;     // written by the reader before it publishes the file
+  std::uint64_t source_stamp;     // InputFile::source_stamp, recorded with the file
   std::uint32_t root;             // index in the root table
   std::uint32_t name_offset;      // into the string table
   std::uint32_t error_offset;     // into the string table: why the input cannot be read, if so
@@ -93,7 +94,7 @@ struct FileEntry {
   // once the stages have exited. kUnknown: not finished.
   Dataset resolved;
 };
-static_assert(sizeof(FileEntry) == 72);
+static_assert(sizeof(FileEntry) == 80);
 
 // InputRoot (sources.hpp) in the control segment: offsets into the string table.
 struct SegmentRoot {
