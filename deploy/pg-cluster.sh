@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL cluster on loopback for the tests and benchmarks (Debian's postgresql).
 #
-#   eval "$(deploy/pg-cluster.sh start DIR)"   # initdb + start on a free port; prints exports
+#   eval "$(deploy/pg-cluster.sh start DIR [PORT])"   # initdb + start (on PORT, else a free one); prints exports
 #   deploy/pg-cluster.sh restart DIR           # restart it (tests of lost connections)
 #   deploy/pg-cluster.sh stop DIR              # stop and delete it
 #
@@ -9,16 +9,24 @@
 # listens on 127.0.0.1 only, trusts local connections, and is tuned for throw-away speed
 # (fsync=off): never use these settings for data you want to keep.
 set -euo pipefail
-cmd=${1:?start|stop}
-dir=${2:?directory}
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  start|restart|stop) ;;
+  *) { echo "usage: $0 start DIR [PORT] | restart DIR | stop DIR   (--help for more)"; } >&2; exit 2 ;;
+esac
+cmd=$1
+[ $# -ge 2 ] || { echo "usage: $0 $1 DIR${1/start/ [PORT]}" >&2; exit 2; }
+dir=$2
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 case "$cmd" in
   start)
+    port=${3:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+    [[ "$port" =~ ^[0-9]+$ && "$port" -ge 1 && "$port" -le 65535 ]] || { echo "$0: PORT must be 1 to 65535, not '$port'" >&2; exit 2; }
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U edgarpipe --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
@@ -36,5 +44,4 @@ case "$cmd" in
     [ -d "$dir/data" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|restart|stop DIR" >&2; exit 2 ;;
 esac

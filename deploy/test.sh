@@ -12,6 +12,7 @@ echo "== PostgreSQL: a throw-away server on loopback for the sink tests"
 PGDIR=$(mktemp -d /tmp/edgarpipe-pg.XXXXXX)
 trap 'deploy/pg-cluster.sh stop "$PGDIR"' EXIT
 eval "$(deploy/pg-cluster.sh start "$PGDIR")"
+[[ "$(deploy/pg-cluster.sh --help)" == *"start DIR [PORT]"* ]]  # its usage, for those who start one by hand
 echo "EDGARPIPE_TEST_PG=$EDGARPIPE_TEST_PG"
 
 echo "== style: every tracked C++ file as clang-format (.clang-format) writes it"

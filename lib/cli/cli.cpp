@@ -90,6 +90,9 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --max-prune-fraction F  the most --prune deletes, as a share of a dataset's loaded filers
                         (default 0.05; 1 for a snapshot that truly shrank)
   --no-indexes          do not build the secondary indexes after a fresh database's first load
+  --index-memory MiB    the most the index build sorts in memory before it spills to temporary
+                        files (SQLite: in SQLITE_TMPDIR or TMPDIR; PostgreSQL:
+                        maintenance_work_mem; default 512)
   --storage S           how a fresh database stores facts: row (default) or analytic
                         (PostgreSQL: hash-partitioned by CIK; SQL Server: clustered columnstore);
                         an existing database keeps its own
@@ -124,8 +127,8 @@ example: edgarpipe status --sink sqlite:edgar.db /data/sec/submissions.zip
 constexpr const char* kRejectsHelp = R"(usage: edgarpipe rejects [--sink URL] [--run N] [--json]
 
 Every rejected file: dataset, its key's SEC name, the path it was read from, the run, and the
-reason with its byte offset where known; as TSV with a header line, or JSON lines with --json.
-Never creates a database.
+reason with its byte offset where known; as TSV with a header line (a tab, newline or
+backslash in a field written \t, \n, \\), or JSON lines with --json. Never creates a database.
 
   --sink URL   the database (default sqlite:edgar.db)
   --run N      only the files that run rejected
@@ -235,7 +238,7 @@ std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& adm
                                                                   std::uint64_t& duplicates) {
   InputList inputs = enumerate_inputs(paths, InputOptions{});
   duplicates = resolve_identities(inputs, kDefaultMaxFileBytes).duplicates;
-  const auto loaded = admin.loaded_hashes();
+  const auto loaded = admin.loaded_files();
   std::map<FileKey, std::uint64_t> sizes = admin.loaded_sizes();  // a file of another size has changed
   std::set<FileKey> rejected;
   std::set<std::string> rejected_paths;
@@ -259,7 +262,7 @@ std::map<std::string, std::array<std::uint64_t, 4>> inputs_by_key(SinkAdmin& adm
         const auto it = loaded.find({d, f.key_cik, f.key_page});
         if (it == loaded.end()) continue;
         if (sizes[{d, f.key_cik, f.key_page}] == f.size && !id) id = identify_input(inputs, f, kDefaultMaxFileBytes);
-        if (id && id->read && id->hash == it->second) {
+        if (id && id->read && id->hash == it->second.hash) {
           dataset = d;
           verdict = kLoaded;
           break;
@@ -360,10 +363,15 @@ int rejects_command(const std::vector<std::string>& args) {
     for (const json& row : rows_json(header, rows, {"run_id"})) fmt::print("{}\n", row.dump());
     return 0;
   }
+  // A field with a tab, newline or backslash (a member name may hold any of them) is escaped, so
+  // every reject is one line of five fields.
   fmt::print("dataset\tsource_file\tsource_path\trun_id\terror\n");
-  for (const auto& row : rows)
-    fmt::print("{}\t{}\t{}\t{}\t{}\n", row[0].value_or(""), row[1].value_or(""), row[2].value_or(""),
-               row[3].value_or(""), row[4].value_or(""));
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < header.size(); ++i)
+      line.append(i == 0 ? "" : "\t").append(log::escape_control(row[i].value_or(""), /*backslashes=*/true));
+    fmt::print("{}\n", line);
+  }
   return 0;
 }
 

@@ -21,8 +21,8 @@
 // it once loaded, since the snapshot is newer than every increment before it.
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -846,7 +847,9 @@ bool has_help(int argc, char** argv) {
   return false;
 }
 
-// Runs `edgarpipe run ARGS` (this executable) and returns its exit status.
+// Runs `edgarpipe run ARGS` (this executable) and returns its exit status. The run gets SIGTERM
+// when sync dies (kill -9 included): it stops as on Ctrl-C, committing the files in flight, and
+// the next sync loads the rest; never a run left loading with no sync to answer for it.
 int run_loader(const std::vector<std::string>& args) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
@@ -856,9 +859,15 @@ int run_loader(const std::vector<std::string>& args) {
   argv.reserve(all.size() + 1);
   for (std::string& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (const int rc = posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv.data(), environ); rc != 0)
-    throw std::runtime_error(fmt::format("cannot start {}: {}", self, std::strerror(rc)));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(fmt::format("cannot start {}: {}", self, std::strerror(errno)));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // sync died before the line above took effect
+    ::execv(self.c_str(), argv.data());
+    ::_exit(127);
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

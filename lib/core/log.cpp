@@ -122,6 +122,26 @@ std::string json_escape(std::string_view text) {
   return out;
 }
 
+std::string escape_control(std::string_view text, bool backslashes) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\\' && backslashes)
+      out += "\\\\";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f')
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
+}
+
 void write(Level level, std::string_view message, std::string_view json_fields) {
   std::string line;
   if (g_settings.format == Format::kJson) {
@@ -130,7 +150,7 @@ void write(Level level, std::string_view message, std::string_view json_fields) 
                        json_fields.empty() ? "" : ",", json_fields);
   } else {
     static const bool terminal = ::isatty(STDERR_FILENO) != 0;
-    line = fmt::format("{}{}: {}", terminal ? "\r\033[K" : "", g_program, message);
+    line = fmt::format("{}{}: {}", terminal ? "\r\033[K" : "", g_program, escape_control(message));
   }
   line += '\n';
   // One write per line: lines of concurrent stage processes never interleave mid-line.

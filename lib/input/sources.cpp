@@ -364,7 +364,8 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
     std::error_code ec;
     const fs::path given(arg);
     if (fs::is_symlink(fs::symlink_status(given, ec)))
-      if (const std::string why = broken_link_reason(given); !why.empty()) throw UsageError(arg + ": " + why);
+      if (const std::string why = broken_link_reason(given); !why.empty())
+        throw UsageError(std::string(arg).append(": ").append(why));
     const auto status = fs::status(given, ec);
     if (ec || !fs::exists(status)) throw UsageError("no such file or directory: " + arg);
     if (fs::is_directory(status)) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "edgarpipe/core/errors.hpp"
@@ -82,7 +83,7 @@ class NullAdmin final : public SinkAdmin {
   void create_schema() override {}
   std::int64_t begin_run(const RunStart&) override { return static_cast<std::int64_t>(std::time(nullptr)); }
   void finish_run(std::int64_t, const RunTotals&) override {}
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override { return {}; }
+  LoadedFiles loaded_files() override { return {}; }
   void delete_filer(Dataset, std::int64_t) override {}
 
  protected:
@@ -194,32 +195,28 @@ void SinkAdmin::empty_all_tables() {
   execute("DELETE FROM ingest_runs");
 }
 
-std::unordered_map<FileKey, std::uint64_t, FileKeyHash> SinkAdmin::loaded_stamps() {
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> stamps;
-  for (const auto& row : execute("SELECT dataset, cik, page, source_stamp FROM ingest_files WHERE status = 'loaded' "
-                                 "AND cik IS NOT NULL AND source_stamp IS NOT NULL")) {
-    if (!row[0] || !row[1] || !row[2] || !row[3]) continue;
-    const FileKey key{dataset_from_name(*row[0]), std::stoll(*row[1]), std::stoi(*row[2])};
-    stamps.emplace(key, static_cast<std::uint64_t>(std::stoll(*row[3])));
-  }
-  return stamps;
-}
-
-void SinkAdmin::record_source_stamps(const std::vector<std::pair<FileKey, std::uint64_t>>& stamps) {
-  // One statement per 200 keys, in the SQL all three dialects run: a CASE over the keys of a few
-  // filers (numbers and dataset names only: nothing to quote).
+void SinkAdmin::record_source_stamps(std::vector<std::pair<FileKey, std::uint64_t>> stamps) {
+  // One statement per 200 keys of one dataset, in the SQL all three dialects run: a CASE over the
+  // keys of a few filers (numbers only: nothing to quote). `dataset = ... AND cik IN (...)` seeks
+  // the key index (dataset, cik, page); `cik IN` alone would scan the table once per statement.
+  std::sort(stamps.begin(), stamps.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first.dataset, a.first.cik, a.first.page) < std::tie(b.first.dataset, b.first.cik, b.first.page);
+  });
   constexpr std::size_t kKeysPerStatement = 200;
-  for (std::size_t i = 0; i < stamps.size(); i += kKeysPerStatement) {
+  for (std::size_t i = 0; i < stamps.size();) {
+    const Dataset dataset = stamps[i].first.dataset;
     std::string cases, ciks;
-    for (std::size_t j = i; j < std::min(stamps.size(), i + kKeysPerStatement); ++j) {
+    std::size_t j = i;
+    for (; j < stamps.size() && j < i + kKeysPerStatement && stamps[j].first.dataset == dataset; ++j) {
       const auto& [key, stamp] = stamps[j];
-      cases += fmt::format(" WHEN dataset = '{}' AND cik = {} AND page = {} THEN {}", dataset_name(key.dataset),
-                           key.cik, key.page, static_cast<std::int64_t>(stamp));
+      cases += fmt::format(" WHEN cik = {} AND page = {} THEN {}", key.cik, key.page, static_cast<std::int64_t>(stamp));
       ciks += fmt::format("{}{}", ciks.empty() ? "" : ", ", key.cik);
     }
-    execute(fmt::format(
-        "UPDATE ingest_files SET source_stamp = CASE{} ELSE source_stamp END WHERE status = 'loaded' AND cik IN ({})",
-        cases, ciks));
+    execute(
+        fmt::format("UPDATE ingest_files SET source_stamp = CASE{} ELSE source_stamp END "
+                    "WHERE dataset = '{}' AND cik IN ({}) AND status = 'loaded'",
+                    cases, dataset_name(dataset), ciks));
+    i = j;
   }
 }
 
@@ -258,13 +255,18 @@ bool SinkAdmin::build_secondary_indexes_pending() {
   return rows.empty() || !rows[0][0] || std::stoul(*rows[0][0]) < secondary_indexes().size();
 }
 
-std::vector<std::string> SinkAdmin::build_secondary_indexes() {
+std::vector<std::string> SinkAdmin::build_secondary_indexes(
+    const std::function<void(std::string_view, std::size_t, std::size_t)>& starting) {
   std::set<std::string> built;
   for (const auto& row : execute("SELECT name FROM edgarpipe_indexes"))
     if (row[0]) built.insert(*row[0]);
+  std::vector<const SecondaryIndex*> left;
+  for (const SecondaryIndex& index : secondary_indexes())
+    if (!built.count(std::string(index.name))) left.push_back(&index);
   std::vector<std::string> made;
-  for (const SecondaryIndex& index : secondary_indexes()) {
-    if (built.count(std::string(index.name))) continue;
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    const SecondaryIndex& index = *left[i];
+    if (starting) starting(index.name, i, left.size());
     execute(create_secondary_index_sql(index, flavor()));
     execute(
         fmt::format("INSERT INTO edgarpipe_indexes (name) SELECT '{0}' WHERE NOT EXISTS (SELECT 1 FROM "

@@ -137,7 +137,7 @@ StageAttempt::Outcome StageAttempt::run(const InputList& files, const SinkUrl& s
       bool same = false;
       for (std::uint8_t k = 0; k < entry.known_count && !entry.reload; ++k)
         same = same || (entry.known_hashes[k] == entry.content_hash && entry.known_datasets[k] == entry.resolved);
-      if (same && entry.key_cik >= 0 && entry.source_stamp != 0)
+      if (same && entry.key_cik >= 0 && entry.source_stamp != 0 && !state_.stamp_current[origin])
         state_.restamp.push_back({{entry.resolved, entry.key_cik, entry.key_page}, entry.source_stamp});
     }
   }

@@ -43,6 +43,8 @@ struct RunState {
   std::uint64_t files_changed = 0;          // read although loaded before: they replaced their filers
   std::vector<Dataset> resolved;            // per input (InputFile::origin): the dataset the stages found
   std::vector<bool> read;                   // per input: read in an attempt (its bytes are counted)
+  std::vector<bool> deferred;               // per input: an overflow page held for the second pass
+  std::vector<bool> stamp_current;          // per input: its source stamp is the one recorded for its key
   std::uint64_t unchanged = 0;              // inputs skipped unread: their source stamp is the loaded one's
   // Loaded keys read again and skipped by their content hash: their source stamps, to record.
   std::vector<std::pair<FileKey, std::uint64_t>> restamp;

@@ -57,13 +57,13 @@ void keep_rejected_only(InputList& files, SinkAdmin& admin) {
   log::info("--retry-rejected: {} of the inputs were rejected before", files.size());
 }
 
-void attach_known(InputFile& f, const std::unordered_map<FileKey, std::uint64_t, FileKeyHash>& loaded) {
+void attach_known(InputFile& f, const LoadedFiles& loaded) {
   f.known_count = 0;
   if (f.key_cik < 0) return;
   for (const Dataset d : {Dataset::kSubmissions, Dataset::kCompanyfacts}) {
     if (f.hint != Dataset::kUnknown && d != f.hint) continue;
     if (const auto it = loaded.find({d, f.key_cik, f.key_page}); it != loaded.end()) {
-      f.known_hashes[f.known_count] = it->second;
+      f.known_hashes[f.known_count] = it->second.hash;
       f.known_datasets[f.known_count++] = d;
     }
   }

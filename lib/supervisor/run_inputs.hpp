@@ -22,7 +22,7 @@ void keep_rejected_only(InputList& files, SinkAdmin& admin);
 
 // The content loaded under an input's key, in its dataset (in both, when its kind is not
 // known yet: the reader skips on either hash, the writer replaces only in the file's own).
-void attach_known(InputFile& f, const std::unordered_map<FileKey, std::uint64_t, FileKeyHash>& loaded);
+void attach_known(InputFile& f, const LoadedFiles& loaded);
 
 // --force replaces each filer once: through its main file, when that is an input. Its overflow
 // pages, skipped as unchanged, are then loaded by the second pass (reload_unloaded) after the

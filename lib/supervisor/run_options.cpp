@@ -136,6 +136,8 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
       if (v.empty() || end != v.c_str() + v.size() || !(f >= 0 && f <= 1))
         throw UsageError(fmt::format("--max-prune-fraction takes a fraction from 0 to 1 (0.05 is 5%), not '{}'", v));
       o.max_prune_fraction = f;
+    } else if (arg == "--index-memory") {
+      o.index_memory_mib = parse_count(arg, value(), 1024 * 1024);
     } else if (arg == "--no-indexes") {
       o.no_indexes = true;
     } else if (arg == "--storage") {

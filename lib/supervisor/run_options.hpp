@@ -32,9 +32,10 @@ struct RunOptions {
   bool force = false;
   bool verify = false;  // --verify: read and hash every input, even those whose source stamp is unchanged
   bool prune = false;
-  double max_prune_fraction = 0.05;  // --prune deletes at most this share of a dataset's loaded filers
-  bool no_indexes = false;           // --no-indexes: leave the secondary indexes to the operator
-  std::optional<Storage> storage;    // --storage: for a fresh database (unset: row, or what it has)
+  double max_prune_fraction = 0.05;      // --prune deletes at most this share of a dataset's loaded filers
+  bool no_indexes = false;               // --no-indexes: leave the secondary indexes to the operator
+  std::uint64_t index_memory_mib = 512;  // --index-memory: the index build's sort memory
+  std::optional<Storage> storage;        // --storage: for a fresh database (unset: row, or what it has)
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };

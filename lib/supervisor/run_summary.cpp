@@ -38,7 +38,7 @@ void RunSummary::print_human() const {
   for (const auto& s : stages)
     procs += fmt::format("{}{} {}{}", procs.empty() ? "" : ", ", s.pids.size(), role_name(s.role),
                          s.pids.size() == 1 ? "" : "s");
-  lines.push_back(fmt::format("  stages: {}", procs));
+  lines.push_back(fmt::format("  stages: {}", procs.empty() ? "none started (nothing to read)" : procs));
   for (const auto& s : stages) {
     if (s.busy.size() < 2) continue;
     const auto [least, most] = std::minmax_element(s.busy.begin(), s.busy.end());
@@ -47,6 +47,9 @@ void RunSummary::print_human() const {
     for (double b : s.busy) each += fmt::format("{}{:.0f}%", each.empty() ? "" : ", ", 100 * b);
     lines.push_back(fmt::format("  uneven {}s: busy {}", role_name(s.role), each));
   }
+  if (index_seconds > 0)
+    lines.push_back(fmt::format("  index build: {} secondary indexes in {:.1f} s, {:.0f}% of the run", indexes_built,
+                                index_seconds, 100 * index_seconds / secs));
   for (const auto& why : restarts) lines.push_back(fmt::format("  restarted after: {}", why));
   if (!failure.empty()) lines.push_back(fmt::format("  failure: {}", failure));
 
@@ -105,6 +108,8 @@ nlohmann::ordered_json RunSummary::to_json() const {
           {"suggestion", suggestion},
           {"restarts", restarts.size()},
           {"filers_pruned", filers_pruned},
+          {"index_seconds", rounded(index_seconds)},
+          {"indexes_built", indexes_built},
           {"pruned", pruned_filers},
           {"failure", failure}};
 }

@@ -40,8 +40,10 @@ struct RunSummary {
   // for room downstream), averaged over the stage's processes.
   std::map<std::string, double> busy;
   std::string bottleneck, suggestion;
-  std::vector<std::string> restarts;                     // why the stages were restarted, one entry per restart
-  std::uint64_t filers_pruned = 0;                       // --prune
+  std::vector<std::string> restarts;  // why the stages were restarted, one entry per restart
+  std::uint64_t filers_pruned = 0;    // --prune
+  double index_seconds = 0;           // building the secondary indexes (0: not this run)
+  std::uint64_t indexes_built = 0;
   std::vector<std::pair<Dataset, std::int64_t>> pruned;  // the first kPrunedListed of them
 
   std::uint64_t rows_total() const {

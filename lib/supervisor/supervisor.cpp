@@ -6,23 +6,29 @@
 // replaced filer left unloaded, --prune, the secondary indexes, and the summary.
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attempt.hpp"
 #include "edgarpipe/core/log.hpp"
 #include "edgarpipe/input/identity.hpp"
 #include "edgarpipe/sink/sink.hpp"
+#include "edgarpipe/supervisor/progress.hpp"
 #include "edgarpipe/supervisor/supervisor.hpp"
 #include "metrics.hpp"
 #include "run_inputs.hpp"
@@ -72,8 +78,15 @@ class Supervisor {
     admin->set_storage(choose_storage(*admin, sink_url));
     admin->create_schema();
     if (o_.retry_rejected) keep_rejected_only(files, *admin);
+    state_.resolved.assign(files.size(), Dataset::kUnknown);
+    state_.read.assign(files.size(), false);
+    state_.stamp_current.assign(files.size(), false);
+    // What this run reads: every input, or (a rerun) a copy of the changed ones only, so a first
+    // load does not list its inputs twice.
+    InputList changed, first_pass;
+    const InputList* to_read = &files;
     {
-      const auto loaded = admin->loaded_hashes();  // not kept: the stages hold what each input needs
+      const LoadedFiles loaded = admin->loaded_files();  // not kept: the stages hold what each input needs
       for (std::size_t i = 0; i < files.size(); ++i) {
         InputFile& f = files.files[i];
         f.origin = static_cast<std::uint32_t>(i);
@@ -81,11 +94,10 @@ class Supervisor {
         f.reload = o_.force;
       }
       log::debug("{} inputs for this run; {} keys already loaded in {}", files.size(), loaded.size(), sink_url.text);
+      if (o_.force) force_main_files_only(files);
+      if (skip_unchanged(files, loaded, changed)) to_read = &changed;
+      if (defer_pages_of_replaced_filers(*to_read, first_pass)) to_read = &first_pass;
     }
-    if (o_.force) force_main_files_only(files);
-    state_.resolved.assign(files.size(), Dataset::kUnknown);
-    state_.read.assign(files.size(), false);
-    const InputList to_read = skip_unchanged(*admin, files);
     if (const std::uint64_t dead = admin->interrupt_dead_runs())
       log::warning("{} earlier run{} died without finishing (a supervisor killed); marked interrupted", dead,
                    dead == 1 ? "" : "s");
@@ -100,14 +112,17 @@ class Supervisor {
     state_.summary.files_seen = files.size();
 
     try {
-      // The stage analysis describes the main pass (a second pass is a few files).
-      const StageAnalysis main_pass = launch_with_restarts(*admin, to_read, sink_url);
+      // The stage analysis describes the main pass (a second pass is a few files). Nothing to
+      // read (every input unchanged): no stages, no pools to fault in.
+      const StageAnalysis main_pass =
+          to_read->empty() ? StageAnalysis{} : launch_with_restarts(*admin, *to_read, sink_url);
       state_.summary.stages = main_pass.stages;
       state_.summary.busy = main_pass.busy;
       state_.summary.bottleneck = main_pass.bottleneck;
       state_.summary.suggestion = main_pass.suggestion;
-      const bool reloaded = !state_.failed && !state_.interrupted_signal && state_.files_changed > 0 &&
-                            reload_unloaded(*admin, files, sink_url);
+      const auto going = [&] { return !state_.failed && !state_.interrupted_signal; };
+      bool reloaded = going() && load_deferred_pages(*admin, files, sink_url);
+      if (going() && state_.files_changed > 0 && reload_unloaded(*admin, files, sink_url)) reloaded = true;
       if (reloaded || !state_.summary.restarts.empty()) recount_files(*admin);
       if (!state_.failed && !state_.restamp.empty()) {
         admin->record_source_stamps(state_.restamp);
@@ -160,6 +175,54 @@ class Supervisor {
   }
 
  private:
+  // A filer's overflow pages wait for its main file when that file is read and its key is loaded:
+  // if the main file changed, it replaces the filer first, and the pages then load into a filer
+  // with no old rows. Loaded in the same pass, a page could meet rows of the old main file (EDGAR
+  // moves a filer's older filings from its main file into a new page routinely) and be refused.
+  // When any page waits, puts the other inputs in `first` and returns true.
+  bool defer_pages_of_replaced_filers(const InputList& reading, InputList& first) {
+    std::set<std::int64_t> replacing;  // CIKs whose loaded main file is read in the first pass
+    for (const InputFile& f : reading.files)
+      if (f.key_page == 0 && f.key_cik >= 0 && f.error == 0 && f.hint != Dataset::kCompanyfacts)
+        for (std::uint8_t k = 0; k < f.known_count; ++k)
+          if (f.known_datasets[k] == Dataset::kSubmissions) replacing.insert(f.key_cik);
+    state_.deferred.assign(state_.resolved.size(), false);
+    std::size_t deferred = 0;
+    for (const InputFile& f : reading.files)
+      if (f.key_page > 0 && f.error == 0 && replacing.count(f.key_cik)) {
+        state_.deferred[f.origin] = true;
+        ++deferred;
+      }
+    if (deferred == 0) return false;
+    first = reading.subset();
+    first.files.reserve(reading.size() - deferred);
+    for (const InputFile& f : reading.files)
+      if (!state_.deferred[f.origin]) first.files.push_back(f);
+    log::debug("{} overflow pages wait for their filers' main files (a second pass)", deferred);
+    return true;
+  }
+
+  // The second pass of the pages defer_pages_of_replaced_filers held back, compared with what is
+  // loaded now: a page whose filer its main file replaced is no longer 'loaded' and loads; one of
+  // a filer whose main file was unchanged is skipped if it is too. Returns whether it ran.
+  bool load_deferred_pages(SinkAdmin& admin, const InputList& files, const SinkUrl& sink_url) {
+    if (std::find(state_.deferred.begin(), state_.deferred.end(), true) == state_.deferred.end()) return false;
+    const LoadedFiles loaded_now = admin.loaded_files();
+    InputList pages = files.subset();
+    for (const InputFile& f : files.files) {
+      if (!state_.deferred[f.origin]) continue;
+      InputFile& p = pages.files.emplace_back(f);
+      attach_known(p, loaded_now);
+    }
+    if (o_.force)
+      log::info("--force: {} files replaced their filers; loading the filers' {} other files", state_.files_changed,
+                pages.size());
+    else
+      log::info("loading the {} overflow pages of filers whose main files were read first", pages.size());
+    launch_with_restarts(admin, pages, sink_url);
+    return true;
+  }
+
   // A changed file replaced its filer and took the 'loaded' mark off the filer's other files
   // (sink.hpp: replace_filer_sql): files the reader skipped as unchanged, and files loaded before
   // the replacement committed. They load in a second pass, as do files the database refused
@@ -169,7 +232,7 @@ class Supervisor {
   // ran: then the file counts of the summary must come from ingest_files (a file may have loaded,
   // or been refused, in the first pass and loaded again in the second); row counts add up both.
   bool reload_unloaded(SinkAdmin& admin, const InputList& files, const SinkUrl& sink_url) {
-    const auto loaded_now = admin.loaded_hashes();
+    const auto loaded_now = admin.loaded_files();
     std::set<FileKey> rejected, refused;
     std::set<std::string> rejected_paths;
     for (const IngestRecord& r : admin.ingest_records(std::nullopt)) {
@@ -204,7 +267,10 @@ class Supervisor {
   }
 
   // After the first completed load of a fresh database: indexing once is faster than loading into
-  // indexed tables. A failure leaves the load as it is (the next run tries again).
+  // indexed tables. A failure leaves the load as it is (the next run tries again). On the whole
+  // dataset this takes minutes: a watcher thread shows which index is building (the progress
+  // line) and takes Ctrl-C/SIGTERM, which cancels the statement: the indexes built so far stay,
+  // the next run builds the rest.
   void build_indexes(SinkAdmin& admin) {
     const auto started = Clock::now();
     try {
@@ -216,47 +282,149 @@ class Supervisor {
             "secondary indexes");
         return;
       }
-      // On the whole dataset this takes minutes: say so before, not only after.
-      log::info("building the secondary indexes");
-      const std::vector<std::string> made = admin.build_secondary_indexes();
+      admin.limit_index_memory(o_.index_memory_mib * kMiB);
+      log::info("building the secondary indexes (sorting in at most {} MiB: --index-memory)", o_.index_memory_mib);
+      std::vector<std::string> made;
+      {
+        IndexWatch watch(o_, admin, state_);
+        try {
+          made = admin.build_secondary_indexes(
+              [&](std::string_view name, std::size_t i, std::size_t n) { watch.starting(name, i, n); });
+        } catch (const std::exception& e) {
+          state_.summary.index_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+          if (!watch.stopped()) throw;
+          log::warning("index build stopped ({}); the indexes built so far stay, the next run builds the rest",
+                       e.what());
+          return;
+        }
+      }
+      state_.summary.index_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      state_.summary.indexes_built = made.size();
       if (made.empty()) return;
       std::string names;
       for (const std::string& n : made) names += (names.empty() ? "" : ", ") + n;
-      log::info("built {} secondary indexes in {:.1f} s: {}", made.size(),
-                std::chrono::duration<double>(Clock::now() - started).count(), names);
+      log::info("built {} secondary indexes in {:.1f} s: {}", made.size(), state_.summary.index_seconds, names);
     } catch (const std::exception& e) {
       log::warning("could not build the secondary indexes ({}); the next run tries again", e.what());
     }
   }
 
+  // The index build's companion thread: the progress line (which index, how many left, how long)
+  // and the signals, which the supervisor takes synchronously (blocked in every thread).
+  class IndexWatch {
+   public:
+    IndexWatch(const RunOptions& o, SinkAdmin& admin, RunState& state)
+        : admin_(admin), state_(state), thread_([this, &o] { watch(o); }) {
+      // EDGARPIPE_TEST_FAULT=slow:index:<ms> (docs/HACKING.md): a pause before each index, for tests.
+      const char* fault = std::getenv("EDGARPIPE_TEST_FAULT");
+      if (fault != nullptr && std::string_view(fault).rfind("slow:index:", 0) == 0)
+        test_delay_ = std::chrono::milliseconds(std::strtol(fault + 11, nullptr, 10));
+    }
+    ~IndexWatch() {
+      done_ = true;
+      thread_.join();
+    }
+    IndexWatch(const IndexWatch&) = delete;
+    IndexWatch& operator=(const IndexWatch&) = delete;
+    // Before each index: a stop taken between two statements ends the build here.
+    void starting(std::string_view name, std::size_t i, std::size_t n) {
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        name_ = name;
+        index_ = i;
+        count_ = n;
+        since_ = Clock::now();
+      }
+      std::this_thread::sleep_for(test_delay_);
+      if (stopped_) throw std::runtime_error(fmt::format("interrupted before {}", name));
+    }
+    bool stopped() const { return stopped_; }
+
+   private:
+    void watch(const RunOptions& o) {
+      const bool terminal = ::isatty(STDERR_FILENO) && log::settings().format == log::Format::kText;
+      const bool show = o.progress == "always" || (o.progress == "auto" && terminal && log::enabled(log::Level::kInfo));
+      const auto interval = std::chrono::seconds(o.progress_interval.value_or(terminal ? 1 : 10));
+      const auto started = Clock::now();
+      auto last = started;
+      sigset_t handled;
+      sigemptyset(&handled);
+      sigaddset(&handled, SIGINT);
+      sigaddset(&handled, SIGTERM);
+      bool drawn = false;
+      while (!done_) {
+        timespec tick{0, 100'000'000};
+        const int sig = sigtimedwait(&handled, nullptr, &tick);
+        if ((sig == SIGINT || sig == SIGTERM) && !stopped_) {
+          stopped_ = true;
+          if (state_.interrupted_signal == 0) state_.interrupted_signal = sig;
+          if (drawn) fmt::print(stderr, "\r\033[K");
+          log::warning("stopping: cancelling the index build");
+          admin_.cancel();
+        }
+        if (!show || Clock::now() - last < interval) continue;
+        last = Clock::now();
+        std::string line;
+        {
+          const std::lock_guard<std::mutex> lock(mutex_);
+          if (count_ == 0) continue;
+          line = fmt::format("{} building secondary index {} of {}: {} ({})",
+                             format_elapsed(std::chrono::duration<double>(last - started).count()), index_ + 1, count_,
+                             name_, format_elapsed(std::chrono::duration<double>(last - since_).count()));
+        }
+        if (terminal) {
+          fmt::print(stderr, "\r\033[K{}", line);
+          drawn = true;
+        } else {
+          log::info("{}", line);
+        }
+      }
+      if (drawn) fmt::print(stderr, "\r\033[K");
+    }
+
+    SinkAdmin& admin_;
+    RunState& state_;
+    std::mutex mutex_;
+    std::string name_;
+    std::size_t index_ = 0, count_ = 0;
+    Clock::time_point since_ = Clock::now();
+    std::atomic<bool> done_{false}, stopped_{false};
+    std::chrono::milliseconds test_delay_{0};
+    std::thread thread_;  // last: starts once the members above exist
+  };
+
   // The inputs whose key is loaded with the same source stamp (a zip member's CRC-32 and sizes, a
   // file's size and modification time) are unchanged since that load: skipped without being read,
   // so a nightly rerun over a snapshot reads only what changed. --verify (and --force) read and
-  // hash every input instead. Returns the inputs left to read.
-  InputList skip_unchanged(SinkAdmin& admin, const InputList& files) {
-    InputList to_read = files.subset();
-    const auto stamps = o_.verify || o_.force ? decltype(admin.loaded_stamps()){} : admin.loaded_stamps();
-    to_read.files.reserve(files.size());
-    for (const InputFile& f : files.files) {
-      Dataset unchanged_in = Dataset::kUnknown;
+  // hash every input instead. When any is unchanged, puts the inputs left to read in to_read and
+  // returns true.
+  bool skip_unchanged(const InputList& files, const LoadedFiles& loaded, InputList& to_read) {
+    const auto unchanged_in = [&](const InputFile& f) {
       for (std::uint8_t k = 0; k < f.known_count && f.source_stamp != 0 && f.error == 0; ++k) {
-        const auto it = stamps.find({f.known_datasets[k], f.key_cik, f.key_page});
-        if (it != stamps.end() && it->second == f.source_stamp) unchanged_in = f.known_datasets[k];
+        const auto it = loaded.find({f.known_datasets[k], f.key_cik, f.key_page});
+        if (it != loaded.end() && it->second.stamp == f.source_stamp) return f.known_datasets[k];
       }
-      if (unchanged_in == Dataset::kUnknown) {
-        to_read.files.push_back(f);
-        continue;
-      }
-      state_.resolved[f.origin] = unchanged_in;
+      return Dataset::kUnknown;
+    };
+    for (const InputFile& f : files.files) {
+      const Dataset d = unchanged_in(f);
+      if (d == Dataset::kUnknown) continue;
+      state_.stamp_current[f.origin] = true;  // --verify: read, but its stamp needs no recording
+      if (o_.verify || o_.force) continue;
+      state_.resolved[f.origin] = d;
       ++state_.unchanged;
     }
     state_.summary.files_skipped = state_.unchanged;
-    if (state_.unchanged > 0)
-      log::info(
-          "{} of {} inputs are unchanged since they loaded (the same zip CRC-32 and sizes, or file size and "
-          "modification time): skipped without reading them{}",
-          state_.unchanged, files.size(), to_read.empty() ? "" : "; reading the others");
-    return to_read;
+    if (state_.unchanged == 0) return false;
+    to_read = files.subset();
+    to_read.files.reserve(files.size() - state_.unchanged);
+    for (const InputFile& f : files.files)
+      if (state_.resolved[f.origin] == Dataset::kUnknown) to_read.files.push_back(f);
+    log::info(
+        "{} of {} inputs are unchanged since they loaded (the same zip CRC-32 and sizes, or file size and "
+        "modification time): skipped without reading them{}",
+        state_.unchanged, files.size(), to_read.empty() ? "" : "; reading the others");
+    return true;
   }
 
   // An input's key: the dataset it was found to be (by the stages), else its hint.
@@ -386,7 +554,7 @@ class Supervisor {
   InputList unfinished(SinkAdmin& admin, const InputList& files) const {
     std::set<std::string> finished;  // by path: a run holds each key once (resolve_identities)
     for (const IngestRecord& r : admin.ingest_records(state_.summary.run_id)) finished.insert(r.source_path);
-    const auto loaded = admin.loaded_hashes();  // a file replaced meanwhile is no longer loaded
+    const auto loaded = admin.loaded_files();  // a file replaced meanwhile is no longer loaded
     InputList rest = files.subset();
     for (const InputFile& f : files.files) {
       const std::string source_path = files.source_path(f);

@@ -18,7 +18,8 @@ index), with the per-company API serving S5. Checked:
   second sync downloads nothing and loads nothing;
 - sync --since over the week ends equal to a clean load of S5, and a second sync --since last
   fetches and loads nothing;
-- a sync while another holds the folder's lock exits with a message.
+- a sync while another holds the folder's lock exits with a message;
+- a sync killed with kill -9 takes its run down (SIGTERM: it ends interrupted, none left loading).
 
 Usage: fetch_test.py BIN_DIR DATA_DIR
 """
@@ -384,6 +385,49 @@ def main():
             fcntl.flock(held, fcntl.LOCK_EX)
             code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
             check(code == 1 and "another sync is running" in err, f"a second sync at once: exit {code}: {err}")
+
+        # A sync killed with kill -9 takes its run down with it: the run stops as on Ctrl-C and
+        # is recorded interrupted; none is left loading.
+        killed_db = sink.fresh()
+        killed = [os.path.join(work, "killed") if a == synced else killed_db if a == db else a for a in common]
+        proc = subprocess.Popen([os.path.join(bin_dir, "edgarpipe"), "sync", "--full", *killed],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, EDGARPIPE_TEST_FAULT="slow:reader:300"))
+        run_pid = None
+        deadline = time.monotonic() + 60
+        while run_pid is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    children = [int(p) for p in f.read().split()]
+            except OSError:
+                children = []
+            for child in children:
+                try:
+                    with open(f"/proc/{child}/cmdline", "rb") as f:
+                        if f.read().split(b"\0")[1:2] == [b"run"]:
+                            run_pid = child
+                except OSError:
+                    pass
+        check(run_pid is not None, "sync never started its run")
+        if run_pid is not None:
+            time.sleep(1)  # the run is loading
+            proc.kill()
+            proc.wait()
+
+            def alive(pid):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+                except OSError:
+                    return False
+
+            deadline = time.monotonic() + 30
+            while alive(run_pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            check(not alive(run_pid), "the run of a sync killed with kill -9 is still running")
+            statuses = [r[0] for r in sink.query(killed_db, "SELECT status FROM ingest_runs")]
+            check(statuses == ["interrupted"], f"the run of a killed sync is recorded as {statuses}")
     finally:
         if server:
             server.stop()

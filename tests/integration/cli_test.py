@@ -11,12 +11,16 @@ that failed before):
 - status and rejects never create a database; --max-restarts 0 is accepted and its message
   says 0 to 100; an error in an --options file names the file and line; more than one SQLite
   writer is warned about; a run too short to judge gives no ratio advice;
-- status --json and rejects --json are JSON; cleanup --dry-run removes nothing;
+- status --json and rejects --json are JSON; the TSV of rejects escapes tabs, newlines and
+  backslashes in names (a zip member may hold them), and the stderr line stays one line;
+  cleanup --dry-run removes nothing;
 - -q shows only warnings and errors, -v adds debug lines, --log-format json makes every line of
   every process one JSON object (the summary in its "summary" member);
 - the progress line, under a real pseudo-terminal, counts files and bytes at commit, shows the
   elapsed time, fits the terminal's width and redraws in place; without a terminal it is a plain
   line per --progress-interval, only with --progress always;
+- the index build shows which index is building and stops at once on Ctrl-C (the next run builds
+  the rest);
 - a /dev/shm smaller than the pools (a container's 64 MiB) stops the run before it touches the
   sink, with the --shm-size to give;
 - docs/edgarpipe.1 is what docs/make-manpage.py makes of the --help texts and renders without
@@ -28,6 +32,9 @@ import json
 import os
 import pty
 import re
+import select
+import signal
+import sqlite3
 import struct
 import termios
 import fcntl
@@ -35,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 
 from sinktest import check, verdict
@@ -228,6 +236,72 @@ def check_small_shared_memory(bin_dir, data_dir, work):
     check(not os.path.exists(db), "a run refused for its /dev/shm created the database")
 
 
+def check_rejects_tsv_escaping(bin_dir, work):
+    """A zip member may be named with a tab, a newline and a backslash: the rejects TSV escapes them
+    (one line, five fields, reversible) and the stderr line stays one line."""
+    odd = "odd\tname\\x\nCIK0000000003.json"
+    archive = os.path.join(work, "odd.zip")
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(odd, '{"cik": ')
+    db = f"sqlite:{os.path.join(work, 'odd.db')}"
+    code, _, err = edgarpipe(bin_dir, "run", archive, "--sink", db, "--dataset", "submissions")
+    lines = [line for line in err.splitlines() if "odd.zip:odd" in line]
+    check(code == 3 and len(lines) == 1 and "odd\\tname\\x\\nCIK0000000003.json" in lines[0],
+          f"the reject of a member named with a tab and a newline is one stderr line: {err[-600:]}")
+    code, out, _ = edgarpipe(bin_dir, "rejects", "--sink", db)
+    rows = out.splitlines()
+    fields = rows[1].split("\t") if len(rows) == 2 else []
+    unescape = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\\\": "\\"}
+    name = re.sub(r"\\[tnr\\]", lambda m: unescape[m.group(0)], fields[1]) if len(fields) == 5 else None
+    check(code == 0 and len(rows) == 2 and name == odd, f"rejects TSV of an odd member name: {out!r}")
+
+
+def check_index_build_progress_and_interrupt(bin_dir, data_dir, work):
+    """The index build, under a pseudo-terminal: its progress line names the index building and
+    how many there are; Ctrl-C stops it at once (exit 130), the built indexes stay, and the next
+    run builds the rest. A 1.5 s pause before each index (slow:index) makes the timing certain."""
+    db = os.path.join(work, "idx.db")
+    env = {"EDGARPIPE_TEST_FAULT": "slow:index:1500"}
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+            os.environ.update(env)
+            os.execv(os.path.join(bin_dir, "edgarpipe"), ["edgarpipe", "run", data_dir, "--sink", f"sqlite:{db}"])
+        finally:
+            os._exit(127)
+    out, interrupted_at = b"", None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if interrupted_at is None and b"building secondary index 2 of 6" in out:
+            os.kill(pid, signal.SIGINT)
+            interrupted_at = time.monotonic()
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = out.decode("utf-8", "replace")
+    took = time.monotonic() - interrupted_at if interrupted_at else None
+    check(interrupted_at is not None, f"no progress line named the index building: {text[-600:]!r}")
+    check(os.waitstatus_to_exitcode(status) == 130 and "index build stopped" in text,
+          f"Ctrl-C in the index build: exit {os.waitstatus_to_exitcode(status)}: {text[-600:]!r}")
+    check(took is not None and took < 10, f"Ctrl-C in the index build took {took} s to stop the run")
+    con = sqlite3.connect(db)
+    built = con.execute("SELECT count(*) FROM edgarpipe_indexes").fetchone()[0]
+    con.close()
+    check(built == 1, f"the index built before Ctrl-C is recorded: {built}")
+    code, _, err = edgarpipe(bin_dir, "run", data_dir, "--sink", f"sqlite:{db}")
+    check(code == 0 and "built 5 secondary indexes" in err and "index build: 5 secondary indexes" in err,
+          f"the next run builds the other 5: exit {code}: {err[-600:]}")
+
+
 def main():
     bin_dir, data_dir = sys.argv[1], sys.argv[2]
     work = tempfile.mkdtemp(prefix="edgarpipe-cli-")
@@ -322,7 +396,9 @@ def main():
         check(code == 0 and len(rows) == 1 and rows[0]["source_file"] == "CIK0000000001.json" and
               "(at byte" in rows[0]["error"] and isinstance(rows[0]["run_id"], int), f"rejects --json: {out[:300]}")
 
+        check_rejects_tsv_escaping(bin_dir, work)
         check_small_shared_memory(bin_dir, data_dir, work)
+        check_index_build_progress_and_interrupt(bin_dir, data_dir, work)
         check_progress_and_logs(bin_dir, data_dir, work)
         check_man_page_and_completion(bin_dir, data_dir, work)
 

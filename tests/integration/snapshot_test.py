@@ -5,7 +5,8 @@ Loads snapshot A (the real samples), then snapshot B over it, and compares every
 clean load of B into an empty database, row for row. B changes what nightly snapshots change:
 - a main file whose recent filings grew past its limit: 5 of them move to a NEW overflow page,
   the last one is gone, the company is renamed (its unchanged old page is skipped by the reader
-  and must be loaded again after the replacement);
+  and must be loaded again after the replacement; the new page loads after the main file, with
+  no reject on the way, as --max-rejects 1 proves);
 - an overflow page changed while its main file did not;
 - a companyfacts file with one value changed and one concept gone;
 - a companyfacts file that is now malformed (truncated): rejected, its filer's old rows go too,
@@ -128,10 +129,14 @@ def scenario(sink, bin_dir, a, b, writers):
     check(code == 0, f"{sink.name}: loading A exited {code}: {err[-800:]}")
     code, err = run(bin_dir, a, clean_a, *w)
     check(code == 0, f"{sink.name}: loading A again exited {code}: {err[-800:]}")
-    # Exit 3: B's truncated file is rejected (the only reject).
-    code, err, summary = run_with_summary(bin_dir, b, incremental, *PRUNE, *w)
+    # Exit 3: B's truncated file is rejected (the only reject: --max-rejects 1 holds). Tesla's new
+    # page holds filings its old main file listed: it loads after the main file replaced the
+    # filer, never refused for meeting the old rows (a reject line, even if retried).
+    code, err, summary = run_with_summary(bin_dir, b, incremental, *PRUNE, *w, "--max-rejects", "1")
     check(code == 3 and " 1 rejected" in err and "CIK0001652044.json" in err,
           f"{sink.name}: loading B over A exited {code}: {err[-800:]}")
+    check("CIK0001318605-submissions-002.json:" not in err,
+          f"{sink.name}: the page the filings rolled into was rejected on the way: {err[-800:]}")
     check("replaced their filers" in err, f"{sink.name}: no second pass reported: {err[-800:]}")
     check("--prune: 2 filers" in err, f"{sink.name}: --prune did not delete the 2 absent filers: {err[-800:]}")
     check("submissions CIK 310522" in err and "companyfacts CIK 1045810" in err,

@@ -549,13 +549,15 @@ class MssqlAdmin final : public SinkAdmin {
 
   std::vector<TextRow> execute(const std::string& sql) override { return db_.exec(sql); }
 
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
-    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
+  LoadedFiles loaded_files() override {
+    LoadedFiles map;
     for (const auto& row : db_.exec(
-             "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL")) {
+             "SELECT dataset, cik, page, content_hash, source_stamp FROM ingest_files WHERE status = 'loaded' AND cik "
+             "IS NOT NULL")) {
       std::uint64_t h;
       if (row[0] && row[1] && row[2] && row[3] && parse_content_hash(*row[3], h))
-        map[{dataset_from_name(*row[0]), std::stoll(*row[1]), std::stoi(*row[2])}] = h;
+        map[{dataset_from_name(*row[0]), std::stoll(*row[1]), std::stoi(*row[2])}] = {
+            h, row.size() > 4 && row[4] ? static_cast<std::uint64_t>(std::stoll(*row[4])) : 0};
     }
     return map;
   }

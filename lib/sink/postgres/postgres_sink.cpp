@@ -181,8 +181,20 @@ class Connection {
 class PostgresAdmin final : public SinkAdmin {
  public:
   PostgresAdmin(const std::string& conninfo, std::string schema) : db_(conninfo), schema_(std::move(schema)) {}
+  ~PostgresAdmin() override {
+    if (cancel_) PQfreeCancel(cancel_);
+  }
   // The server refuses every write of this session (open_sink_admin's read_only).
   void refuse_writes() { db_.exec("SET default_transaction_read_only = on"); }
+
+  void limit_index_memory(std::uint64_t bytes) override {
+    db_.exec(fmt::format("SET maintenance_work_mem = '{}kB'", std::max<std::uint64_t>(bytes / 1024, 1024)));
+    if (!cancel_) cancel_ = PQgetCancel(db_.get());  // made here: cancel() runs on another thread
+  }
+  void cancel() noexcept override {
+    char why[256];
+    if (cancel_) PQcancel(cancel_, why, sizeof why);
+  }
 
   std::optional<Storage> stored_as() override {
     const auto rows = execute(
@@ -266,15 +278,17 @@ class PostgresAdmin final : public SinkAdmin {
     return rows;
   }
 
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
-    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
+  LoadedFiles loaded_files() override {
+    LoadedFiles map;
     Result r = db_.exec(
-        "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL");
+        "SELECT dataset, cik, page, content_hash, source_stamp FROM ingest_files WHERE status = 'loaded' AND cik IS "
+        "NOT NULL");
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       std::uint64_t h;
       if (!PQgetisnull(r.get(), i, 3) && parse_content_hash(PQgetvalue(r.get(), i, 3), h))
         map[{dataset_from_name(PQgetvalue(r.get(), i, 0)), std::stoll(PQgetvalue(r.get(), i, 1)),
-             std::stoi(PQgetvalue(r.get(), i, 2))}] = h;
+             std::stoi(PQgetvalue(r.get(), i, 2))}] = {
+            h, PQgetisnull(r.get(), i, 4) ? 0 : static_cast<std::uint64_t>(std::stoll(PQgetvalue(r.get(), i, 4)))};
     }
     return map;
   }
@@ -311,7 +325,8 @@ class PostgresAdmin final : public SinkAdmin {
 
  private:
   Connection db_;
-  std::string schema_;  // schema= of the sink URL, or empty
+  std::string schema_;          // schema= of the sink URL, or empty
+  PGcancel* cancel_ = nullptr;  // for cancel(), made by limit_index_memory
 };
 
 std::string column_list(const TableDef& t) {

@@ -110,6 +110,13 @@ class SqliteAdmin final : public SinkAdmin {
  public:
   SqliteAdmin(const std::string& path, bool read_only) : path_(path), db_(path, read_only) {}
 
+  void limit_index_memory(std::uint64_t bytes) override {
+    db_.exec("PRAGMA temp_store=FILE");  // a sort larger than the cache spills to disk, not to memory
+    db_.exec(fmt::format("PRAGMA cache_size=-{}", std::max<std::uint64_t>(bytes / 1024, 1024)));
+    db_.exec(fmt::format("PRAGMA threads={}", std::max(1u, std::thread::hardware_concurrency())));
+  }
+  void cancel() noexcept override { sqlite3_interrupt(db_.get()); }
+
   void create_schema() override {
     apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
                   false, SqlFlavor::kSqlite, [this](const std::string& sql) { db_.exec(sql); }});
@@ -165,17 +172,19 @@ class SqliteAdmin final : public SinkAdmin {
     return rows;
   }
 
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() override {
-    std::unordered_map<FileKey, std::uint64_t, FileKeyHash> map;
-    Statement s(db_.prepare(
-        "SELECT dataset, cik, page, content_hash FROM ingest_files WHERE status = 'loaded' AND cik IS NOT NULL"));
+  LoadedFiles loaded_files() override {
+    LoadedFiles map;
+    Statement s(
+        db_.prepare("SELECT dataset, cik, page, content_hash, source_stamp FROM ingest_files WHERE status = "
+                    "'loaded' AND cik IS NOT NULL"));
     int rc;
     while ((rc = sqlite3_step(s.stmt)) == SQLITE_ROW) {
       const auto* dataset = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 0));
       const auto* hash = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 3));
       std::uint64_t h;
       if (dataset && hash && parse_content_hash(hash, h))
-        map[{dataset_from_name(dataset), sqlite3_column_int64(s.stmt, 1), sqlite3_column_int(s.stmt, 2)}] = h;
+        map[{dataset_from_name(dataset), sqlite3_column_int64(s.stmt, 1), sqlite3_column_int(s.stmt, 2)}] = {
+            h, static_cast<std::uint64_t>(sqlite3_column_int64(s.stmt, 4))};  // NULL reads 0
     }
     if (rc != SQLITE_DONE)
       throw SinkError("SQLite: cannot read ingest_files: " + std::string(sqlite3_errmsg(db_.get())));

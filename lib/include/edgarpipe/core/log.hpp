@@ -51,6 +51,11 @@ void write(Level level, std::string_view message, std::string_view json_fields =
 // The text of a JSON string, without the quotes (for json_fields and other hand-built JSON).
 std::string json_escape(std::string_view text);
 
+// The text with control characters spelled \n, \t, \r or \xNN, so it stays one line (a file name
+// may hold any byte but '/' and NUL). With `backslashes`, a backslash is doubled too, which makes
+// the escaping reversible: the TSV of `edgarpipe rejects` (PostgreSQL's COPY text convention).
+std::string escape_control(std::string_view text, bool backslashes = false);
+
 template <typename... Args>
 void error(fmt::format_string<Args...> f, Args&&... args) {
   write(Level::kError, fmt::format(f, std::forward<Args>(args)...));

@@ -77,6 +77,13 @@ struct FileKeyHash {
   }
 };
 
+// What ingest_files holds for a loaded key: its content hash, and its source stamp
+// (InputFile::source_stamp; 0 where none is recorded).
+struct LoadedFile {
+  std::uint64_t hash = 0, stamp = 0;
+};
+using LoadedFiles = std::unordered_map<FileKey, LoadedFile, FileKeyHash>;
+
 // One ingest_files row as the supervisor reads it back.
 struct IngestRecord {
   FileKey key;
@@ -107,13 +114,11 @@ class SinkAdmin {
   virtual std::optional<Storage> stored_as() { return Storage::kRow; }
   virtual std::int64_t begin_run(const RunStart& run) = 0;
   virtual void finish_run(std::int64_t run_id, const RunTotals& totals) = 0;
-  // Key -> content hash, for every key whose status is 'loaded'.
-  virtual std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_hashes() = 0;
-  // Key -> source_stamp (InputFile::source_stamp), for every loaded key that has one.
-  std::unordered_map<FileKey, std::uint64_t, FileKeyHash> loaded_stamps();
+  // Every key whose status is 'loaded', with its content hash and source stamp.
+  virtual LoadedFiles loaded_files() = 0;
   // Records the stamps of loaded keys whose file was read again and found unchanged (its stamp
   // moved: a copied folder, a touched file), so that the next run skips them without reading.
-  void record_source_stamps(const std::vector<std::pair<FileKey, std::uint64_t>>& stamps);
+  void record_source_stamps(std::vector<std::pair<FileKey, std::uint64_t>> stamps);
   // The ingest_files rows that are rejected (`run_id` unset), or those of one run.
   std::vector<IngestRecord> ingest_records(std::optional<std::int64_t> run_id);
   // After a run: drops what no longer describes a document. A key that loaded or was rejected
@@ -123,7 +128,18 @@ class SinkAdmin {
   // Builds the secondary indexes (tables.hpp) not built yet, and returns their names: after the
   // first load of a fresh database (loading into indexed tables is slower than indexing once),
   // then kept by every later run.
-  std::vector<std::string> build_secondary_indexes();
+  // `starting(name, i, n)` is called before the i-th (0-based) of the n left to build.
+  std::vector<std::string> build_secondary_indexes(
+      const std::function<void(std::string_view name, std::size_t i, std::size_t n)>& starting = {});
+  // Bounds what the database may use for the index build's sorts, whatever the row count:
+  // SQLite sorts in memory up to `bytes` and spills to temporary files (in SQLITE_TMPDIR, else
+  // TMPDIR, else /var/tmp or /tmp), with the multi-threaded sorter; PostgreSQL sets this
+  // session's maintenance_work_mem. SQL Server's memory grants are the server's.
+  virtual void limit_index_memory(std::uint64_t /*bytes*/) {}
+  // Cancels the statement this admin runs, from another thread (Ctrl-C during the index build):
+  // it fails with an error soon after. SQLite: sqlite3_interrupt; PostgreSQL: a cancel request.
+  // SQL Server: none (the statement runs to its end).
+  virtual void cancel() noexcept {}
   bool build_secondary_indexes_pending();  // some are not built yet
   virtual SqlFlavor flavor() const = 0;
 
