@@ -97,6 +97,7 @@ PipelineLayout PipelineLayout::format(std::byte* base, const PipelineShape& shap
   const auto put = [&](std::string_view text, std::uint32_t& offset, auto& length) {
     offset = cursor;
     length = static_cast<std::remove_reference_t<decltype(length)>>(text.size());
+    if (length == 0) return;  // an empty view may have no data (memcpy from null is undefined)
     std::memcpy(table + cursor, text.data(), length);
     cursor += static_cast<std::uint32_t>(length);
   };
