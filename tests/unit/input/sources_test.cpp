@@ -83,7 +83,10 @@ TEST_CASE("Inputs: what each one is called and where it is read, readable or not
   SECTION("the control segment holds the same strings") {
     const PipelineShape shape{1, 2, 1, 4, 4};
     const std::uint64_t bytes = PipelineLayout::bytes_for(shape, list);
-    const std::unique_ptr<std::byte[]> holder(new (std::align_val_t{128}) std::byte[bytes]());
+    struct AlignedDelete {  // what aligned new[] took, aligned delete[] gives back (ASan checks)
+      void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{128}); }
+    };
+    const std::unique_ptr<std::byte[], AlignedDelete> holder(new (std::align_val_t{128}) std::byte[bytes]());
     const PipelineLayout layout = PipelineLayout::format(holder.get(), shape, list, "sources-test");
     for (std::size_t i = 0; i < list.size(); ++i) {
       const InputFile& in = list.files[i];
