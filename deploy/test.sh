@@ -13,6 +13,9 @@ PGDIR=$(mktemp -d /tmp/edgarpipe-pg.XXXXXX)
 trap 'deploy/pg-cluster.sh stop "$PGDIR"' EXIT
 eval "$(deploy/pg-cluster.sh start "$PGDIR")"
 [[ "$(deploy/pg-cluster.sh --help)" == *"start DIR [PORT]"* ]]  # its usage, for those who start one by hand
+if deploy/pg-cluster.sh start "$PGDIR.bad" 99999 2>/dev/null || [ -e "$PGDIR.bad" ]; then
+  echo "pg-cluster.sh accepted port 99999"; exit 1
+fi
 echo "EDGARPIPE_TEST_PG=$EDGARPIPE_TEST_PG"
 
 echo "== style: every tracked C++ file as clang-format (.clang-format) writes it"

@@ -22,7 +22,6 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zip.h>
@@ -853,21 +852,9 @@ bool has_help(int argc, char** argv) {
 int run_loader(const std::vector<std::string>& args) {
   std::error_code ec;
   const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
-  std::vector<std::string> all = {self, "run"};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  argv.reserve(all.size() + 1);
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("cannot start {}: {}", self, std::strerror(errno)));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(1);  // sync died before the line above took effect
-    ::execv(self.c_str(), argv.data());
-    ::_exit(127);
-  }
+  std::vector<std::string> run_args = {"run"};
+  run_args.insert(run_args.end(), args.begin(), args.end());
+  const pid_t pid = spawn_tied_to_parent(self, run_args, SIGTERM);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

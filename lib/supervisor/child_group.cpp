@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "edgarpipe/supervisor/supervisor.hpp"
+
 namespace edgarpipe {
 
 ChildGroup::~ChildGroup() {
@@ -21,7 +23,8 @@ ChildGroup::~ChildGroup() {
     }
 }
 
-pid_t ChildGroup::spawn(const std::string& exe, const std::vector<std::string>& args, const sigset_t& mask) {
+pid_t spawn_tied_to_parent(const std::string& exe, const std::vector<std::string>& args, int death_signal,
+                           const sigset_t* mask) {
   std::vector<std::string> argv_text{exe};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -30,14 +33,19 @@ pid_t ChildGroup::spawn(const std::string& exe, const std::vector<std::string>& 
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid < 0) throw std::runtime_error(fmt::format("cannot start {}: fork failed: {}", exe, std::strerror(errno)));
   if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::prctl(PR_SET_PDEATHSIG, death_signal);
     if (::getppid() != parent) ::_exit(1);  // the parent died before the line above took effect
-    sigprocmask(SIG_SETMASK, &mask, nullptr);
+    if (mask != nullptr) sigprocmask(SIG_SETMASK, mask, nullptr);
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+pid_t ChildGroup::spawn(const std::string& exe, const std::vector<std::string>& args, const sigset_t& mask) {
+  const pid_t pid = spawn_tied_to_parent(exe, args, SIGKILL, &mask);
   live_.push_back(pid);
   return pid;
 }

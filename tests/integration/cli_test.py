@@ -368,6 +368,9 @@ def main():
 
         code, _, err = edgarpipe(bin_dir, "run", fund, "--max-restarts", "101")
         check(code == 2 and "from 0 to 100" in err, f"--max-restarts 101: {err[:200]}")
+        for bad in ("0", "12x", "-5"):
+            code, _, err = edgarpipe(bin_dir, "run", fund, "--index-memory", bad)
+            check(code == 2 and "--index-memory needs a number" in err, f"--index-memory {bad}: {err[:200]}")
         options = os.path.join(work, "ratio.opts")
         with open(options, "w") as f:
             f.write("# from tune\n--readers 1\n--parsers zero\n")
