@@ -52,6 +52,8 @@ Runs short trial loads over a sample of PATH with different --readers/--parsers/
 prints a table of the trials and recommends the fastest ratio. The target named by --sink is
 never written: trials load into a scratch SQLite file beside it, a scratch schema in its
 PostgreSQL database, or the target given by --scratch-sink (required for SQL Server).
+Trials never give a stage more processes than there are CPUs, nor SQLite a second writer: the
+ratios `run` itself would not advise.
 
 options:
   --sink URL            the target the ratio is for (default sqlite:edgar.db)
@@ -229,9 +231,7 @@ class Tuner {
     while (!queue.empty() && trials_.size() < o_.trials) {
       const Ratio ratio = queue.front();
       queue.erase(queue.begin());
-      if (tried.count(ratio) || ratio.total() > o_.max_processes || ratio.readers == 0 || ratio.parsers == 0 ||
-          ratio.writers == 0)
-        continue;
+      if (tried.count(ratio) || !worth_trying(ratio)) continue;
       tried.insert(ratio);
       const Trial t = run_trial(ratio);
       trials_.push_back(t);
@@ -241,7 +241,9 @@ class Tuner {
         break;
       }
       // The next candidates, most promising first: the trial's own suggestion, then one more
-      // process for its bottleneck, then one moved to the bottleneck from the idlest stage.
+      // process for its bottleneck, then one moved to the bottleneck from the idlest stage, then
+      // one fewer of the idlest stage (its CPU left to the bottleneck: on a small box, or when
+      // the bottleneck cannot grow, as SQLite's one writer).
       std::vector<Ratio> next;
       if (t.suggested) next.push_back(*t.suggested);
       if (!t.bottleneck.empty()) {
@@ -255,6 +257,15 @@ class Tuner {
           field(moved, idlest) -= 1;
           next.push_back(moved);
         }
+        std::string spare;  // the least busy stage with a process to give
+        for (const auto& [role, busy] : t.busy)
+          if (role != t.bottleneck && field(ratio, role) > 1 && (spare.empty() || busy < t.busy.at(spare)))
+            spare = role;
+        if (!spare.empty()) {
+          Ratio fewer = ratio;
+          field(fewer, spare) -= 1;
+          next.push_back(fewer);
+        }
       }
       queue.insert(queue.begin(), next.begin(), next.end());
     }
@@ -262,6 +273,15 @@ class Tuner {
   }
 
  private:
+  // The ratios `run` would not advise: a stage with no process or more than the cores (they
+  // cannot all be busy), a second SQLite writer (SQLite takes one writing transaction at a time).
+  bool worth_trying(const Ratio& r) const {
+    const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+    const std::uint32_t most_writers = target_.kind == SinkUrl::Kind::kSqlite ? 1 : cores;
+    return r.total() <= o_.max_processes && r.readers >= 1 && r.parsers >= 1 && r.writers >= 1 && r.readers <= cores &&
+           r.parsers <= cores && r.writers <= most_writers;
+  }
+
   static std::uint32_t& field(Ratio& r, const std::string& role) {
     return role == "reader" ? r.readers : role == "parser" ? r.parsers : r.writers;
   }

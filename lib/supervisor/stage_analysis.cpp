@@ -1,9 +1,12 @@
 #include "stage_analysis.hpp"
 
+#include "edgarpipe/supervisor/ratio_advice.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <utility>
 
 namespace edgarpipe {
@@ -11,6 +14,53 @@ namespace edgarpipe {
 namespace {
 constexpr double kSecondsToJudge = 2;  // the shortest run whose busy shares give advice
 }  // namespace
+
+StageCounts suggest_ratio(const std::array<double, 3>& work, const StageCounts& now, int bottleneck,
+                          const StageCounts& most) {
+  constexpr std::size_t kStages = 3;
+  std::uint32_t total = 0, room = 0;
+  double work_total = 0;
+  for (std::size_t s = 0; s < kStages; ++s) {
+    total += now[s];
+    room += std::max(1U, most[s]);
+    work_total += std::max(0.0, work[s]);
+  }
+  if (work_total <= 0) return now;
+  total = std::clamp<std::uint32_t>(total, kStages, room);
+  std::array<double, kStages> ideal{};
+  StageCounts count{};
+  std::uint32_t given = 0;
+  for (std::size_t s = 0; s < kStages; ++s) {
+    ideal[s] = std::max(0.0, work[s]) / work_total * total;
+    count[s] = std::clamp<std::uint32_t>(static_cast<std::uint32_t>(ideal[s]), 1, std::max(1U, most[s]));
+    given += count[s];
+  }
+  // Largest remainders: the stage furthest below its share gains, the one furthest above loses.
+  const auto gap = [&](std::size_t s) { return ideal[s] - static_cast<double>(count[s]); };
+  const auto pick = [&](bool gain) {
+    std::size_t chosen = kStages;
+    for (std::size_t s = 0; s < kStages; ++s) {
+      const bool can = gain ? count[s] < std::max(1U, most[s]) : count[s] > 1;
+      if (can && (chosen == kStages || (gain ? gap(s) > gap(chosen) : gap(s) < gap(chosen)))) chosen = s;
+    }
+    return chosen;  // there is one: kStages <= total <= the room
+  };
+  for (; given < total; ++given) ++count[pick(true)];
+  for (; given > total; --given) --count[pick(false)];
+  if (bottleneck >= 0) {
+    const auto b = static_cast<std::size_t>(bottleneck);
+    const std::uint32_t floor = std::min(now[b], std::max(1U, most[b]));
+    while (count[b] < floor) {
+      ++count[b];
+      std::size_t from = b;
+      for (std::size_t s = 0; s < kStages; ++s)
+        if (s != b && count[s] > 1 && (from == b || gap(s) < gap(from))) from = s;
+      if (from == b) break;
+      --count[from];
+    }
+  }
+  return count;
+}
 
 StageAnalysis analyse_stages(const PipelineLayout& layout, std::vector<StageProcesses> stages,
                              const std::map<pid_t, std::uint64_t>& exit_ns, const RunOptions& o) {
@@ -47,11 +97,9 @@ StageAnalysis analyse_stages(const PipelineLayout& layout, std::vector<StageProc
     ++n;
   }
   double best = -1, work_total = 0;
-  std::uint32_t processes = 0;
   for (const auto& [role, v] : sums) {
     a.busy[role] = v.first / v.second;
     work_total += v.first;
-    processes += v.second;
     if (a.busy[role] > best) {
       best = a.busy[role];
       a.bottleneck = role;
@@ -60,21 +108,24 @@ StageAnalysis analyse_stages(const PipelineLayout& layout, std::vector<StageProc
   // Below a couple of seconds, process start-up and the first and last files are most of the
   // run: its shares name a bottleneck, but advice from them would mislead.
   if (work_total <= 0 || run_ns < kSecondsToJudge * 1e9) return a;
-  std::map<std::string, std::uint32_t> now{{"reader", o.readers}, {"parser", o.parsers}, {"writer", o.writers}};
-  bool differs = false;
-  std::string suggestion;
-  for (const char* role : {"reader", "parser", "writer"}) {
-    const double share = sums.count(role) ? sums[role].first / work_total : 0;
-    const auto count = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(share * processes)));
-    differs |= count != now[role];
-    suggestion += fmt::format("{}--{}s {}", suggestion.empty() ? "" : " ", role, count);
-  }
-  if (a.bottleneck == "writer" && parse_sink_url(o.sink).kind == SinkUrl::Kind::kSqlite) {
+  const bool sqlite = parse_sink_url(o.sink).kind == SinkUrl::Kind::kSqlite;
+  if (a.bottleneck == "writer" && sqlite) {
     // More writers do not help SQLite: it admits one writing transaction at a time.
     a.suggestion = "SQLite itself is the limit; a server database (--sink postgresql://...) loads in parallel";
     return a;
   }
-  if (differs) a.suggestion = suggestion;
+  constexpr std::array<const char*, 3> kRoles = {"reader", "parser", "writer"};
+  const StageCounts now = {o.readers, o.parsers, o.writers};
+  const std::uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+  std::array<double, 3> work{};
+  int bottleneck = -1;
+  for (std::size_t s = 0; s < kRoles.size(); ++s) {
+    if (sums.count(kRoles[s])) work[s] = sums[kRoles[s]].first;
+    if (a.bottleneck == kRoles[s]) bottleneck = static_cast<int>(s);
+  }
+  const StageCounts advice = suggest_ratio(work, now, bottleneck, {cores, cores, sqlite ? 1U : cores});
+  if (advice != now)
+    a.suggestion = fmt::format("--readers {} --parsers {} --writers {}", advice[0], advice[1], advice[2]);
   return a;
 }
 
