@@ -4,6 +4,7 @@
 
 #include "edgarpipe/batch/mssql_values.hpp"
 #include "edgarpipe/batch/pg_binary.hpp"
+#include "edgarpipe/core/decimal_text.hpp"
 #include "edgarpipe/core/utf8.hpp"
 
 namespace edgarpipe {
@@ -41,6 +42,21 @@ const Column& RowBatchWriter::next_column() {
 
 void RowBatchWriter::reject_value(const Column& column, std::string_view value, std::string_view why) {
   throw ValueRejected(fmt::format("{}.{}: \"{}\" {}", row_table_->name, column.name, text_excerpt(value, 40), why));
+}
+
+void RowBatchWriter::refuse_inexact_integer(double nearest, std::string_view exact) {
+  DecimalDigits d;
+  if (!split_decimal(exact, d) || !std::isfinite(nearest)) return;  // an infinity is refused by the parser
+  const std::size_t whole = d.point <= 0 ? 0 : static_cast<std::size_t>(d.point);
+  if (d.digits.find_first_not_of('0', std::min(whole, d.digits.size())) != std::string::npos) return;  // fractional
+  std::string integer = d.digits.substr(0, std::min(whole, d.digits.size()));
+  integer.append(whole - integer.size(), '0');
+  integer.erase(0, std::min(integer.find_first_not_of('0'), integer.size()));
+  if (integer == fmt::format("{:.0f}", std::fabs(nearest))) return;  // the double is exact (1e20)
+  throw ValueRejected(fmt::format(
+      "\"{}\" is an integer beyond 64 bits that SQLite would store rounded (as the double {:.17g}); refused rather "
+      "than stored inexactly",
+      text_excerpt(exact, 40), nearest));
 }
 
 void RowBatchWriter::reject_misfit(const Column& column, std::string_view value) {

@@ -71,7 +71,8 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --readers N           reader processes (default 1)
   --parsers N           parser processes (default 2)
   --writers N           writer processes (default 1; SQLite takes one writer at a time)
-  --dataset D           submissions | companyfacts: treat every input as this dataset
+  --dataset D           submissions | companyfacts: load only this dataset; inputs of the
+                        other are left out (by name, folder, else first keys)
   --max-file-size MiB   largest input file (or zip member) carried whole (default 256)
   --max-compression-ratio R  zip members that expand more are rejected uninflated (default 200)
   --shard I/N           load only shard I of N (0-based), grouped by CIK; N runs load it all

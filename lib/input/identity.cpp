@@ -62,6 +62,23 @@ std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
 
 }  // namespace
 
+LeftOut keep_dataset(InputList& list, Dataset dataset) {
+  LeftOut out;
+  std::erase_if(list.files, [&](InputFile& f) {
+    Dataset kind = f.key_page > 0 ? Dataset::kSubmissions : f.hint;
+    if (kind == Dataset::kUnknown && f.error == 0) kind = sniff_dataset(list, f);
+    if (kind != Dataset::kUnknown && kind != dataset && f.error == 0) {
+      if (out.examples.size() < 3) out.examples.push_back(list.source_path(f));
+      ++out.count;
+      return true;
+    }
+    f.hint = dataset;
+    f.forced = true;
+    return false;
+  });
+  return out;
+}
+
 InputIdentity identify_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes) {
   static EdgarParser parser;  // `status` asks for one input after another: its buffers are kept
   return identify(list, file, max_bytes, parser);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <unordered_map>
@@ -41,6 +42,30 @@ std::string zip_error_text(int code) {
   return text;
 }
 
+// Why libzip cannot open an archive, in the words of what is wrong with it.
+std::string zip_open_error(const fs::path& archive, int code) {
+  std::string why;
+  if (code == ZIP_ER_EXISTS) {
+    why = "it names a member twice (a damaged or hand-made archive); nothing was read from it";
+  } else if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS) {
+    char head[4] = {};
+    std::FILE* in = std::fopen(archive.c_str(), "rb");
+    const std::size_t got = in != nullptr ? std::fread(head, 1, sizeof head, in) : 0;
+    if (in != nullptr) std::fclose(in);
+    if (got == 0)
+      why = "an empty file, not a zip archive";
+    else if (got == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+      why =
+          "it begins as a zip archive but its central directory, at the end, is missing or damaged: "
+          "the file is cut short (an interrupted download or copy?)";
+    else
+      why = "not a zip archive (it does not begin with a zip signature)";
+  } else {
+    why = zip_error_text(code);
+  }
+  return "cannot read zip archive " + archive.string() + ": " + why;
+}
+
 // InputFile::source_stamp of a zip member and of a file. Never 0 (0 is "no stamp").
 std::uint64_t stamp_of(std::uint64_t kind, std::uint64_t a, std::uint64_t b, std::uint64_t c) noexcept {
   const std::uint64_t parts[4] = {kind, a, b, c};
@@ -70,9 +95,8 @@ void add_zip_members(const fs::path& archive, const std::string& canonical_archi
   if (zip == nullptr) {
     root.kind = InputRoot::Kind::kFile;  // its path names it: no member
     InputFile& bad = list.add(list.add_root(std::move(root)), archive.filename().string(), 0);
-    bad.hint = options.forced;
-    bad.forced = options.forced != Dataset::kUnknown;
-    list.set_open_error(bad, "cannot read zip archive " + archive.string() + ": " + zip_error_text(code));
+    bad.hint = dataset_hint_from_path(canonical_archive);
+    list.set_open_error(bad, zip_open_error(archive, code));
     return;
   }
   const std::uint32_t root_index = list.add_root(std::move(root));
@@ -85,12 +109,20 @@ void add_zip_members(const fs::path& archive, const std::string& canonical_archi
     zip_stat_t st;
     if (zip_stat_index(zip, static_cast<zip_uint64_t>(i), 0, &st) != 0) continue;
     const std::string_view name = st.name ? st.name : "";
-    if (name.empty() || name.back() == '/' || !is_json_name(fs::path(name))) continue;
+    if (name.empty() || name.back() == '/') continue;
+    if (is_zip(fs::path(name))) {  // may hold any filer: a reject, so --prune knows the snapshot is not whole
+      InputFile& nested = list.add(root_index, name, 0);
+      nested.zip_member = static_cast<std::int32_t>(i);
+      nested.hint = dataset_hint_from_path(canonical_dir + std::string(name));
+      list.set_open_error(nested,
+                          "a zip archive inside a zip archive is not read (extract it and name it as an input)");
+      continue;
+    }
+    if (!is_json_name(fs::path(name))) continue;
     InputFile& f = list.add(root_index, name, (st.valid & ZIP_STAT_SIZE) ? st.size : 0);
     f.zip_member = static_cast<std::int32_t>(i);
     f.source_stamp = zip_member_stamp(st);
-    f.forced = options.forced != Dataset::kUnknown;
-    f.hint = f.forced ? options.forced : dataset_hint_from_path(canonical_dir + std::string(name));
+    f.hint = dataset_hint_from_path(canonical_dir + std::string(name));
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
       const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
       if (ratio > options.max_compression_ratio)
@@ -146,16 +178,15 @@ std::string special_file_reason(fs::file_type type) {
 // An input that cannot be read at all (an unreadable folder, a broken link, a FIFO), carrying
 // the reason: it is rejected like a bad file, so it is reported and recorded, never skipped, and
 // --prune knows the snapshot was not read whole.
-void add_unreadable(InputList& list, Dataset forced, std::string open, std::string canonical, std::string prefix,
-                    std::string_view name, std::string why) {
+void add_unreadable(InputList& list, std::string open, std::string canonical, std::string prefix, std::string_view name,
+                    std::string why) {
   InputRoot root;
   root.kind = InputRoot::Kind::kFile;
   root.open = std::move(open);
   root.canonical = std::move(canonical);
   root.prefix = std::move(prefix);
   InputFile& f = list.add(list.add_root(std::move(root)), name, 0);
-  f.forced = forced != Dataset::kUnknown;
-  f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
+  f.hint = dataset_hint_from_path(list.source_path(f));
   list.set_open_error(f, std::move(why));
 }
 
@@ -165,7 +196,7 @@ void add_unreadable(InputList& list, Dataset forced, std::string open, std::stri
 // to a folder is followed after the real folders (a folder reached twice is listed once). What is
 // there but cannot be read (a folder, a broken or looping link, a FIFO named *.json) becomes an
 // input carrying the reason.
-void add_directory(const std::string& arg, const Dataset forced, InputList& list, std::vector<fs::path>& archives) {
+void add_directory(const std::string& arg, InputList& list, std::vector<fs::path>& archives) {
   struct Folder {
     fs::path open;
     std::string canonical;  // without a trailing '/'
@@ -193,7 +224,7 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
     const auto unreadable = [&](std::string why) {
       std::string name = folder.name.empty() ? top.filename().string() : folder.name;
       if (name.empty() || name == ".") name = fs::path(canonical_top).filename().string();
-      add_unreadable(list, forced, folder.open.string(), folder.canonical, folder.parent, name,
+      add_unreadable(list, folder.open.string(), folder.canonical, folder.parent, name,
                      fmt::format("cannot read folder {}: {}", folder.open.string(), why));
     };
     fs::directory_iterator it(folder.open, ec);
@@ -205,13 +236,13 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
       const bool link = type == fs::file_type::symlink;
       if (link) {
         if (std::string why = broken_link_reason(entry.path()); !why.empty()) {
-          add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name, why);
+          add_unreadable(list, entry.path().string(), folder.canonical + "/" + name, prefix, name, why);
           continue;
         }
         type = fs::status(entry.path(), type_ec).type();
       }
       if (type_ec) {
-        add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name,
+        add_unreadable(list, entry.path().string(), folder.canonical + "/" + name, prefix, name,
                        fmt::format("cannot stat: {}", type_ec.message()));
         continue;
       }
@@ -227,7 +258,7 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
       const bool json = is_json_name(name), zip = !json && is_zip(name);
       if (!json && !zip) continue;
       if (type != fs::file_type::regular) {
-        add_unreadable(list, forced, entry.path().string(), folder.canonical + "/" + name, prefix, name,
+        add_unreadable(list, entry.path().string(), folder.canonical + "/" + name, prefix, name,
                        special_file_reason(type));
         continue;
       }
@@ -258,8 +289,7 @@ void add_directory(const std::string& arg, const Dataset forced, InputList& list
       }
       InputFile& f = list.add(file_root, name, stated ? static_cast<std::uint64_t>(st.st_size) : 0);
       if (stated) f.source_stamp = file_stamp(st);
-      f.forced = forced != Dataset::kUnknown;
-      f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
+      f.hint = dataset_hint_from_path(list.source_path(f));
     }
     if (ec) unreadable(ec.message());
     ec.clear();
@@ -351,7 +381,6 @@ std::uint32_t shard_of(const InputList& list, const InputFile& file, std::uint32
 }
 
 InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options) {
-  const Dataset forced = options.forced;
   InputList list;
   std::unordered_set<std::string> archives_seen;  // canonical paths
   const auto add_archive = [&](const fs::path& archive) {
@@ -370,12 +399,12 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
     if (ec || !fs::exists(status)) throw UsageError("no such file or directory: " + arg);
     if (fs::is_directory(status)) {
       std::vector<fs::path> archives;  // zip archives in the tree are read like archives named
-      add_directory(arg, forced, list, archives);
+      add_directory(arg, list, archives);
       std::sort(archives.begin(), archives.end());
       for (const fs::path& archive : archives) add_archive(archive);
     } else if (!fs::is_regular_file(status)) {
-      add_unreadable(list, forced, arg, fs::absolute(given, ec).lexically_normal().string(), "",
-                     given.filename().string(), special_file_reason(status.type()));
+      add_unreadable(list, arg, fs::absolute(given, ec).lexically_normal().string(), "", given.filename().string(),
+                     special_file_reason(status.type()));
     } else if (is_zip(given)) {
       add_archive(given);
     } else {
@@ -389,8 +418,7 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
       InputFile& f = list.add(list.add_root(std::move(root)), given.filename().string(),
                               stated ? static_cast<std::uint64_t>(st.st_size) : 0);
       if (stated) f.source_stamp = file_stamp(st);
-      f.forced = forced != Dataset::kUnknown;
-      f.hint = f.forced ? forced : dataset_hint_from_path(list.source_path(f));
+      f.hint = dataset_hint_from_path(list.source_path(f));
     }
   }
   drop_repeated_paths(list);
@@ -447,7 +475,7 @@ InputBytes read_input(const InputList& list, const InputFile& file, std::uint64_
   int code = 0;
   zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &code);
   if (zip == nullptr) {
-    out.error = "cannot read zip archive " + path + ": " + zip_error_text(code);
+    out.error = zip_open_error(path, code);
     return out;
   }
   zip_file_t* member = zip_fopen_index(zip, static_cast<zip_uint64_t>(file.zip_member), 0);

@@ -57,21 +57,30 @@ inline auto EdgarParser::Impl::facts_here() -> void {
   require_container('{', "facts", "an object");
   const std::int64_t id = cik();
   for_each_field([&](std::string_view taxonomy, const char* taxonomy_key) {
+    log_key(taxonomy_keys, taxonomy, taxonomy_key);
     taxonomy_where = taxonomy_key;
-    require_container('{', "facts." + std::string(taxonomy), "an object");
+    const std::string taxonomy_path = "facts." + std::string(taxonomy);
+    require_container('{', taxonomy_path, "an object");
     for_each_field([&](std::string_view concept_name, const char* concept_key) {
+      log_key(concept_keys, concept_name, concept_key);
       concept_where = concept_key;
-      require_container('{', "facts." + std::string(taxonomy) + "." + std::string(concept_name), "an object");
+      const std::string concept_path = taxonomy_path + "." + std::string(concept_name);
+      require_container('{', concept_path, "an object");
       Cell label, description;
-      for_each_field([&](std::string_view k, const char*) {
-        if (k == "label")
+      std::uint64_t seen = 0;
+      for_each_field([&](std::string_view k, const char* key_where) {
+        if (k == "label") {
+          once(seen, 0, k, key_where, concept_path);
           text_cell_here(label, "label");
-        else if (k == "description")
+        } else if (k == "description") {
+          once(seen, 1, k, key_where, concept_path);
           text_cell_here(description, "description");
-        else if (k == "units")
+        } else if (k == "units") {
+          once(seen, 2, k, key_where, concept_path);
           units_here(id, taxonomy, concept_name);
-        else
+        } else {
           skip_value();
+        }
       });
       out->begin_row(TableId::kConcepts);
       value_where = taxonomy_where;
@@ -83,18 +92,24 @@ inline auto EdgarParser::Impl::facts_here() -> void {
       out->end_row();
       result.rows += 1;
     });
+    check_keys(concept_keys, taxonomy_path);
   });
+  check_keys(taxonomy_keys, "facts");
 }
 
 inline auto EdgarParser::Impl::units_here(std::int64_t id, std::string_view taxonomy, std::string_view concept_name)
     -> void {
   require_container('{', "units", "an object");
   for_each_field([&](std::string_view unit, const char* unit_key) {
+    log_key(unit_keys, unit, unit_key);
     unit_where = unit_key;
     fact_prefix.valid = false;
     require_container('[', "units." + std::string(unit), "an array");
     for_each_element([&] { fact_here(id, taxonomy, concept_name, unit); });
   });
+  if (unit_keys.keys.size() > 1)
+    check_keys(unit_keys, "facts." + std::string(taxonomy) + "." + std::string(concept_name) + ".units");
+  unit_keys.keys.clear();
 }
 
 inline auto EdgarParser::Impl::plain_fact_fields(std::uint32_t& j) -> bool {
@@ -177,25 +192,36 @@ inline auto EdgarParser::Impl::fact_here(std::int64_t id, std::string_view taxon
   require_container('{', "fact", "an object");
   if (plain_fact_here(id, taxonomy, concept_name, unit)) return;
   Fact f;
-  for_each_field([&](std::string_view k, const char*) {
-    switch (k.size() <= 5 ? short_key(k) : 0) {  // a key given twice keeps its last value
+  std::uint64_t seen = 0;
+  for_each_field([&](std::string_view k, const char* key_where) {
+    const auto first = [&](unsigned bit) { once(seen, bit, k, key_where, "a fact"); };
+    switch (k.size() <= 5 ? short_key(k) : 0) {
       case short_key("fy"):
+        first(0);
         return int_cell_here(f.fy, "fy");
       case short_key("fp"):
+        first(1);
         return text_cell_here(f.fp, "fp");
       case short_key("end"):
+        first(2);
         return date_cell_here(f.end, "end");
       case short_key("val"):
+        first(3);
         return val_cell_here(f);
       case short_key("accn"):
+        first(4);
         return text_cell_here(f.accn, "accn");
       case short_key("form"):
+        first(5);
         return text_cell_here(f.form, "form");
       case short_key("start"):
+        first(6);
         return date_cell_here(f.start, "start");
       case short_key("filed"):
+        first(7);
         return date_cell_here(f.filed, "filed");
       case short_key("frame"):
+        first(8);
         return text_cell_here(f.frame, "frame");
       default:
         return skip_value();

@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "edgarpipe/core/calendar.hpp"
@@ -453,6 +456,64 @@ struct EdgarParser::Impl {
   Cell entity_name;
   bool have_entity_name = false;
 
+  // A key given twice in one object is refused at its second place: JSON (RFC 8259) leaves its
+  // meaning open, and the walk would keep the last value without a word. Keys of fixed sets take
+  // a bit each (the document's object: its companies column, then kTopKey*). Unknown keys, which
+  // are skipped, are not looked at.
+  enum : unsigned {
+    kTopKeyCik = 40,
+    kTopKeyTickers,
+    kTopKeyExchanges,
+    kTopKeyFormerNames,
+    kTopKeyAddresses,
+    kTopKeyFilings,
+    kTopKeyEntityName,
+    kTopKeyFacts
+  };
+  static_assert(kTopKeyCik >= kCompanyColumns && kTopKeyFacts < 64);
+  std::uint64_t top_keys = 0;
+  static void once(std::uint64_t& seen, unsigned bit, std::string_view key, const char* where,
+                   std::string_view object) {
+    if ((seen >> bit & 1U) != 0) duplicate_key(key, where, object);
+    seen |= std::uint64_t{1} << bit;
+  }
+  [[noreturn]] static void duplicate_key(std::string_view key, const char* where, std::string_view object) {
+    throw Reject{"key \"" + std::string(key) + "\" given twice in " + std::string(object) +
+                     " (JSON keys must be unique: which value is meant is unknown)",
+                 where};
+  }
+  // The open sets (the taxonomies, a taxonomy's concepts, a concept's units) are checked when
+  // their object ends, by sorting hashes: no allocation per key (a set of strings cost 6% of the
+  // companyfacts parser). A key read with escapes (not a view of the document) is compared by its
+  // hash alone.
+  struct KeyLog {
+    struct Key {
+      std::size_t hash;
+      const char* where;      // the key's first byte in the document
+      std::string_view text;  // the key as a view of the document, or empty
+    };
+    std::vector<Key> keys;
+  };
+  KeyLog taxonomy_keys, concept_keys, unit_keys;
+  void log_key(KeyLog& log, std::string_view key, const char* where) {
+    const bool in_document = key.data() >= base && key.data() <= base + len_;
+    log.keys.push_back({std::hash<std::string_view>{}(key), where, in_document ? key : std::string_view{}});
+  }
+  void check_keys(KeyLog& log, std::string_view object) {
+    auto& keys = log.keys;
+    if (keys.size() > 1) {
+      std::sort(keys.begin(), keys.end(), [](const KeyLog::Key& a, const KeyLog::Key& b) {
+        return std::tie(a.hash, a.where) < std::tie(b.hash, b.where);
+      });
+      for (std::size_t i = 1; i < keys.size(); ++i) {
+        const KeyLog::Key &first = keys[i - 1], &second = keys[i];
+        if (first.hash == second.hash && (first.text.empty() || second.text.empty() || first.text == second.text))
+          duplicate_key(second.text.empty() ? first.text : second.text, second.where, object);
+      }
+    }
+    keys.clear();
+  }
+
   void reset_document();
 
   std::int64_t cik() const noexcept { return json_cik >= 0 ? json_cik : name_cik; }
@@ -542,7 +603,7 @@ struct EdgarParser::Impl {
   void parse_address(std::uint8_t base_column, std::string_view path);
 
   // A top-level field of a main file, with the cursor on its value.
-  void submissions_field(std::string_view key);
+  void submissions_field(std::string_view key, const char* key_where);
 
   void parse_page_entry();
 
@@ -647,7 +708,14 @@ struct EdgarParser::Impl {
     if (capacity < len + simdjson::SIMDJSON_PADDING)
       throw std::invalid_argument("EdgarParser::parse: the buffer lacks simdjson's padding");
     try {
+      if (forced && name.overflow_page && hint == Dataset::kCompanyfacts)
+        throw Reject{"a submissions overflow page (by its name), and --dataset companyfacts loads companyfacts only",
+                     nullptr};
       if (len == 0) throw Reject{"empty file", data};
+      // A byte order mark is invisible in an editor: name it, not "expected a value".
+      if (len >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+        throw Reject{"a UTF-8 byte order mark (EF BB BF) begins the file; JSON (RFC 8259) and EDGAR's files have none",
+                     data};
       // A byte order mark of UTF-16 (a file re-saved by a Windows tool): say so, not "NUL byte".
       if (len >= 2 && ((data[0] == '\xFF' && data[1] == '\xFE') || (data[0] == '\xFE' && data[1] == '\xFF')))
         throw Reject{"UTF-16 text (byte order mark); EDGAR JSON is UTF-8", data};
@@ -728,6 +796,10 @@ inline auto EdgarParser::Impl::reset_document() -> void {
   have_filings = false;
   entity_name = Cell{};
   have_entity_name = false;
+  top_keys = 0;
+  taxonomy_keys.keys.clear();
+  concept_keys.keys.clear();
+  unit_keys.keys.clear();
 }
 
 inline auto EdgarParser::Impl::check_kind(std::string_view key, const char* value_at) -> void {
@@ -757,18 +829,21 @@ inline auto EdgarParser::Impl::parse_document(std::size_t len) -> void {
     emit_filings(name_cik, "");
     return;
   }
-  for_each_field([&](std::string_view key, const char*) {
+  for_each_field([&](std::string_view key, const char* key_where) {
     if (key == "cik") {
+      once(top_keys, kTopKeyCik, key, key_where, "the document's object");
       if (!cik_looked_up) json_cik = parse_cik(value_token());
       return skip_value();
     }
     check_kind(key, here());
     if (kind == Kind::kMain)
-      submissions_field(key);
+      submissions_field(key, key_where);
     else if (kind == Kind::kFacts && key == "entityName") {
+      once(top_keys, kTopKeyEntityName, key, key_where, "the document's object");
       text_cell_here(entity_name, key);
       have_entity_name = true;
     } else if (kind == Kind::kFacts && key == "facts") {
+      once(top_keys, kTopKeyFacts, key, key_where, "the document's object");
       if (json_cik < 0 && !cik_looked_up) look_up_cik();
       facts_here();
     } else {

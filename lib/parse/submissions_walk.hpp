@@ -10,12 +10,13 @@ namespace edgarpipe {
 
 inline auto EdgarParser::Impl::parse_columns(std::string_view prefix) -> void {
   have_filings = true;
-  for_each_field([&](std::string_view key, const char*) {
+  for_each_field([&](std::string_view key, const char* key_where) {
     const FilingColumn* col = find_key(kFilingColumns, key);
     if (col == nullptr) {
       ++result.unknown_columns;  // unknown columns are ignored
       return skip_value();
     }
+    if (column_present[col->column]) duplicate_key(key, key_where, prefix.empty() ? "the document's object" : prefix);
     const std::string path = prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
     require_container('[', path, "an array");
     column_present[col->column] = true;
@@ -126,55 +127,75 @@ inline auto EdgarParser::Impl::parse_address(std::uint8_t base_column, std::stri
     return;
   }
   require_container('{', path, "an object");
-  for_each_field([&](std::string_view key, const char*) {
+  std::uint64_t seen = 0;
+  for_each_field([&](std::string_view key, const char* key_where) {
     const CompanyField* field = find_key(kAddressFields, key);
     if (field == nullptr) return skip_value();
+    once(seen, field->column, key, key_where, path);
     cell_here(company[base_column + field->column], field->type, std::string(path) + "." + std::string(key));
   });
 }
 
-inline auto EdgarParser::Impl::submissions_field(std::string_view key) -> void {
+inline auto EdgarParser::Impl::submissions_field(std::string_view key, const char* key_where) -> void {
+  constexpr std::string_view kObject = "the document's object";
   if (const CompanyField* field = find_key(kCompanyFields, key)) {
+    once(top_keys, field->column, key, key_where, kObject);
     cell_here(company[field->column], field->type, key);
     have_company_fields = true;
   } else if (key == "tickers" || key == "exchanges") {
+    once(top_keys, key == "tickers" ? kTopKeyTickers : kTopKeyExchanges, key, key_where, kObject);
     auto& list = key == "tickers" ? tickers : exchanges;
     require_container('[', key, "an array");
     if (key == "tickers") tickers_where = here();
     for_each_element([&] { text_cell_here(list.emplace_back(), key); });
   } else if (key == "formerNames") {
+    once(top_keys, kTopKeyFormerNames, key, key_where, kObject);
     require_container('[', key, "an array");
     for_each_element([&] {
       require_container('{', "formerNames[]", "an object");
       std::array<Cell, 3>& row = former_names.emplace_back();  // filled in place
-      for_each_field([&](std::string_view k, const char*) {
-        if (k == "name")
+      std::uint64_t seen = 0;
+      for_each_field([&](std::string_view k, const char* where) {
+        if (k == "name") {
+          once(seen, 0, k, where, "formerNames[]");
           text_cell_here(row[0], "formerNames[].name");
-        else if (k == "from")
+        } else if (k == "from") {
+          once(seen, 1, k, where, "formerNames[]");
           cell_here(row[1], CellType::kTimestamp, "formerNames[].from");
-        else if (k == "to")
+        } else if (k == "to") {
+          once(seen, 2, k, where, "formerNames[]");
           cell_here(row[2], CellType::kTimestamp, "formerNames[].to");
-        else
+        } else {
           skip_value();
+        }
       });
     });
   } else if (key == "addresses") {
+    once(top_keys, kTopKeyAddresses, key, key_where, kObject);
     require_container('{', key, "an object");
-    for_each_field([&](std::string_view k, const char*) {
-      if (k == "mailing")
+    std::uint64_t seen = 0;
+    for_each_field([&](std::string_view k, const char* where) {
+      if (k == "mailing") {
+        once(seen, 0, k, where, "addresses");
         parse_address(kMailingBase, "addresses.mailing");
-      else if (k == "business")
+      } else if (k == "business") {
+        once(seen, 1, k, where, "addresses");
         parse_address(kBusinessBase, "addresses.business");
-      else
+      } else {
         skip_value();
+      }
     });
   } else if (key == "filings") {
+    once(top_keys, kTopKeyFilings, key, key_where, kObject);
     require_container('{', key, "an object");
-    for_each_field([&](std::string_view k, const char*) {
+    std::uint64_t seen = 0;
+    for_each_field([&](std::string_view k, const char* where) {
       if (k == "recent") {
+        once(seen, 0, k, where, "filings");
         require_container('{', "filings.recent", "an object");
         parse_columns("filings.recent");
       } else if (k == "files") {
+        once(seen, 1, k, where, "filings");
         require_container('[', "filings.files", "an array");
         for_each_element([&] { parse_page_entry(); });
       } else {
@@ -190,17 +211,24 @@ inline auto EdgarParser::Impl::parse_page_entry() -> void {
   require_container('{', "filings.files[]", "an object");
   const char* where = here();
   Page page;
-  for_each_field([&](std::string_view k, const char*) {
-    if (k == "name")
+  std::uint64_t seen = 0;
+  for_each_field([&](std::string_view k, const char* key_where) {
+    constexpr std::string_view kObject = "filings.files[]";
+    if (k == "name") {
+      once(seen, 0, k, key_where, kObject);
       text_cell_here(page.name, "filings.files[].name");
-    else if (k == "filingCount")
+    } else if (k == "filingCount") {
+      once(seen, 1, k, key_where, kObject);
       int_cell_here(page.count, "filings.files[].filingCount");
-    else if (k == "filingFrom")
+    } else if (k == "filingFrom") {
+      once(seen, 2, k, key_where, kObject);
       cell_here(page.from, CellType::kDate, "filings.files[].filingFrom");
-    else if (k == "filingTo")
+    } else if (k == "filingTo") {
+      once(seen, 3, k, key_where, kObject);
       cell_here(page.to, CellType::kDate, "filings.files[].filingTo");
-    else
+    } else {
       skip_value();
+    }
   });
   if (page.name.kind != Cell::kText || page.name.text().empty())
     throw Reject{"filings.files[]: page without a name", where};

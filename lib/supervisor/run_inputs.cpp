@@ -1,6 +1,7 @@
 #include "run_inputs.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <set>
 
@@ -14,13 +15,23 @@ InputList list_inputs(const RunOptions& o, std::uint64_t& duplicates, std::uint6
   InputOptions whole = o.inputs;  // the shard is taken below, once every input has its key
   whole.shard_count = 1;
   InputList files = enumerate_inputs(o.paths, whole);
-  if (files.empty()) {
-    std::string named;
-    for (const auto& p : o.paths) named += (named.empty() ? "" : ", ") + p;
+  std::string named;
+  for (const auto& p : o.paths) named += (named.empty() ? "" : ", ") + p;
+  if (files.empty())
     throw UsageError(
         fmt::format("no input found in {}: looked for *.json files and *.zip archives with *.json "
                     "members (folders are searched recursively)",
                     named));
+  if (o.dataset != Dataset::kUnknown) {
+    const Dataset other = o.dataset == Dataset::kSubmissions ? Dataset::kCompanyfacts : Dataset::kSubmissions;
+    const LeftOut left = keep_dataset(files, o.dataset);
+    if (files.empty())
+      throw UsageError(fmt::format("no {} input found in {}: {} {} input{} left out by --dataset {}",
+                                   dataset_name(o.dataset), named, left.count, dataset_name(other),
+                                   left.count == 1 ? "" : "s", dataset_name(o.dataset)));
+    if (left.count > 0)
+      log::info("--dataset {}: {} {} input{} left out (e.g. {})", dataset_name(o.dataset), left.count,
+                dataset_name(other), left.count == 1 ? "" : "s", fmt::join(left.examples, ", "));
   }
   const IdentityReport identity = resolve_identities(files, o.max_file_mib * kMiB);
   for (std::size_t i = 0; i < identity.messages.size() && i < 10; ++i) log::warning("{}", identity.messages[i]);

@@ -200,7 +200,6 @@ RunOptions parse_run_arguments(const std::vector<Argument>& args, std::size_t& i
   // Pruning deletes what the inputs do not name: only sound when they are the whole snapshot.
   if (o.prune && o.inputs.shard_count > 1) throw UsageError("--prune needs the whole snapshot, not a --shard");
   if (o.prune && o.retry_rejected) throw UsageError("--prune cannot go with --retry-rejected");
-  o.inputs.forced = o.dataset;
   if (o.readers + o.parsers + o.writers > 250) throw UsageError("at most 250 stage processes");
   return o;
 }

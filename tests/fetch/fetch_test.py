@@ -19,11 +19,16 @@ index), with the per-company API serving S5. Checked:
 - sync --since over the week ends equal to a clean load of S5, and a second sync --since last
   fetches and loads nothing;
 - a sync while another holds the folder's lock exits with a message;
-- a sync killed with kill -9 takes its run down (SIGTERM: it ends interrupted, none left loading).
+- a sync killed with kill -9 takes its run down (SIGTERM: it ends interrupted, none left loading);
+- the nightly commands as the docs give them (the README's step 3, the crontab lines and the
+  systemd unit's ExecStart in docs/operations.md), read from the docs themselves, run in their
+  order against the stand-in and end equal to a clean load of S5.
 
 Usage: fetch_test.py BIN_DIR DATA_DIR
 """
 import calendar
+import re
+import shlex
 import fcntl
 import json
 import os
@@ -144,6 +149,24 @@ class Server:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+
+
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def documented_nightly_commands():
+    """The sync commands of the README's quick start and of docs/operations.md's nightly schedule
+    (crontab lines and the systemd unit), as (where, arguments after `edgarpipe`, environment), in
+    the order a user runs them: each list starts with a full sync."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        readme = [shlex.split(m.group(1)) for m in re.finditer(r"^build/bin/edgarpipe (sync .*)$", f.read(), re.M)]
+    with open(os.path.join(REPO, "docs", "operations.md"), encoding="utf-8") as f:
+        ops = f.read()
+    cron = [shlex.split(m.group(1)) for m in re.finditer(r"^\s+\d+ \d+ \* \* \S+\s+edgarpipe (sync .*)$", ops, re.M)]
+    cron.sort(key=lambda args: "--full" not in args)  # Sunday's full snapshot comes first
+    unit_env = dict(re.findall(r'^\s+Environment=(\w+)="([^"]*)"$', ops, re.M))
+    units = [shlex.split(m.group(1)) for m in re.finditer(r"^\s+ExecStart=\S*edgarpipe (sync .*)$", ops, re.M)]
+    return [("README.md", readme, {}), ("docs/operations.md crontab, then its systemd unit", cron + units, unit_env)]
 
 
 def edgarpipe(bin_dir, *args, env=None):
@@ -385,6 +408,26 @@ def main():
             fcntl.flock(held, fcntl.LOCK_EX)
             code, _, err = edgarpipe(bin_dir, "sync", "--full", *common)
             check(code == 1 and "another sync is running" in err, f"a second sync at once: exit {code}: {err}")
+
+        # The nightly commands as documented, on archives built on 2026-11-23 (the increments
+        # after them are the week's): only the sink, the folder and the stand-in's address differ.
+        for archive in ("bulkdata/submissions.zip", "xbrl/companyfacts.zip"):
+            os.utime(os.path.join(root, "Archives", "edgar", "daily-index", archive), (built, built))
+        groups = documented_nightly_commands()
+        check([len(commands) for _, commands, _ in groups] == [2, 3],
+              f"the docs' nightly commands were not all found: {groups}")
+        for n, (where, commands, unit_env) in enumerate(groups):
+            doc_db, doc_out = sink.fresh(), os.path.join(work, f"documented{n}")
+            for args in commands:
+                args = list(args)
+                for flag, value in (("--sink", doc_db), ("--out", doc_out)):
+                    args[args.index(flag) + 1] = value
+                args += ["--base-url", server.url + "/Archives/edgar", "--api-url", server.url, "--retry-wait", "0.2"]
+                if "--since" in args:
+                    args += ["--until", "2026-11-27"]
+                code, _, err = edgarpipe(bin_dir, *args, env=dict(os.environ, **unit_env))
+                check(code == 0, f"{where}: {' '.join(args)}: exit {code}: {err[-600:]}")
+            same_tables(sink, doc_db, clean5, f"{where}: the documented nightly commands")
 
         # A sync killed with kill -9 takes its run down with it: the run stops as on Ctrl-C and
         # is recorded interrupted; none is left loading.

@@ -9,6 +9,9 @@
   one name in two archives that name no dataset is two keys when the contents are of two kinds;
   a renamed overflow page (no key in its content) is rejected, saying why, and is not recorded
   twice by a rerun;
+- `--dataset D` loads the inputs of D alone and leaves the others out with one line, told apart by
+  folder, archive and overflow-page names, else by their first keys (renamed files, archives that
+  name no dataset): never keyed as D, never a "given 2 times" reject;
 - `status PATH` counts by dataset and key;
 - a database of the previous layout (ingest_files keyed by dataset and source name, including
   the two rows a wedged database held for one document) is upgraded in place, with a line saying
@@ -191,6 +194,31 @@ def scenario(sink, bin_dir, work, inputs):
     check(code == 0 and [tuple(str(v) for v in k) for k in keys] ==
           [("companyfacts", "320193", "0", "loaded"), ("submissions", "320193", "0", "loaded")],
           f"{sink.name}: a main file and a companyfacts file under one name: {keys}: {err[-600:]}")
+
+    # --dataset: the other dataset's inputs are left out, whatever tells them apart.
+    for dataset, loaded, left in (("companyfacts", 5, 23), ("submissions", 23, 5)):
+        db = sink.fresh()
+        code, err = run(bin_dir, db, data, "--dataset", dataset, summary=summary)
+        s = summary_of(summary)
+        check(code == 0 and s["files_loaded"] == loaded and s["files_rejected"] == 0 and
+              f"--dataset {dataset}: {left} " in err,
+              f"{sink.name}: --dataset {dataset} over both datasets: exit {code}: {err[-600:]}")
+        kinds = sink.query(db, "SELECT DISTINCT dataset FROM ingest_files")
+        check([str(k[0]) for k in kinds] == [dataset], f"{sink.name}: --dataset {dataset} recorded {kinds}")
+        code, err = run(bin_dir, db, data, summary=summary)  # then the rest, without --dataset
+        check(code == 0 and summary_of(summary)["files_skipped"] == loaded,
+              f"{sink.name}: the rest after --dataset {dataset}: exit {code}: {err[-600:]}")
+        same_tables(sink, db, clean_data, f"--dataset {dataset}, then the rest")
+    db = sink.fresh()
+    code, err = run(bin_dir, db, unnamed, os.path.join(renamed, "apple-facts.json"), "--dataset", "submissions",
+                    summary=summary)
+    keys = sink.query(db, "SELECT dataset, cik, status FROM ingest_files")
+    check(code == 0 and summary_of(summary)["files_loaded"] == 1 and "2 companyfacts inputs left out" in err and
+          [tuple(map(str, k)) for k in keys] == [("submissions", "320193", "loaded")],
+          f"{sink.name}: --dataset submissions over inputs told by content: exit {code}: {keys}: {err[-600:]}")
+    code, err = run(bin_dir, db, os.path.join(sub, "CIK0001318605-submissions-001.json"), "--dataset", "companyfacts")
+    check(code == 2 and "no companyfacts input found" in err and "1 submissions input left out" in err,
+          f"{sink.name}: --dataset companyfacts over an overflow page alone: exit {code}: {err[-400:]}")
 
     # A database of the previous layout, wedged by a load of the parent folder.
     db = sink.fresh()

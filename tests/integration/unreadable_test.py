@@ -9,8 +9,10 @@
 - --prune does not run when an input could not be read: the filers of an unreadable folder stay;
 - --prune refuses (exit 2, one line, nothing deleted) to delete more than --max-prune-fraction of
   the loaded filers, a snapshot that shrank; an explicit --max-prune-fraction 1 deletes them;
-- status and rejects read a read-only SQLite file, and create or write nothing anywhere (another
-  SQLite database, a PostgreSQL schema that does not exist).
+- status and rejects read a read-only SQLite file, and one in a folder they cannot write, and
+  create or write nothing anywhere (another SQLite database, a PostgreSQL schema that does not
+  exist); a run into a folder it cannot write says so, naming the database and the folder (SQLite
+  alone says "attempt to write a readonly database" or "unable to open database file").
 
 Usage: unreadable_test.py BIN_DIR DATA_DIR
 """
@@ -195,6 +197,24 @@ def check_read_only_commands(bin_dir, data_dir, work):
         check(code == 0 and "readonly" not in err, f"{command[0]} on a read-only file: exit {code}: {err[-300:]}")
     check("completed" in edgarpipe(bin_dir, "status", "--sink", f"sqlite:{db}", user=user)[1],
           "status on a read-only file lists the run")
+    if user is not None:
+        # The database's folder is not writable (SQLite's WAL files go beside it): a run names the
+        # file and the folder; status and rejects still read it; a new database there is refused.
+        os.chown(work, 0, 0)
+        os.chmod(db, 0o644)
+        for leftover in ("ro.db-wal", "ro.db-shm"):  # left by the read-only reads above
+            if os.path.exists(os.path.join(work, leftover)):
+                os.remove(os.path.join(work, leftover))
+        for target, words in ((db, "its folder " + work + " is not writable"),
+                              (os.path.join(work, "new.db"), "cannot create it: its folder " + work)):
+            code, _, err = edgarpipe(bin_dir, "run", data_dir, "--sink", f"sqlite:{target}", user=user)
+            check(code == 1 and f"cannot write SQLite database {target}: " in err and words in err and
+                  len(err.strip().splitlines()) == 1,
+                  f"a run into a folder it cannot write: exit {code}: {err[-400:]}")
+        for command in (["status"], ["rejects"]):
+            code, out, err = edgarpipe(bin_dir, *command, "--sink", f"sqlite:{db}", user=user)
+            check(code == 0 and err == "", f"{command[0]} in a folder it cannot write: exit {code}: {err[-300:]}")
+        check(sorted(os.listdir(work)) == ["ro.db"], f"files made in a read-only folder: {os.listdir(work)}")
     # A file that is no database of ours: said so, and left as it was.
     other = os.path.join(work, "other.db")
     con = sqlite3.connect(other)

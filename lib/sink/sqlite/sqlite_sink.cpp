@@ -31,12 +31,36 @@ std::string build_schema() {
                        create_unique_index_if_absent});
 }
 
+// Why this process cannot write the database at `path`, or "": SQLite's own words ("attempt to
+// write a readonly database", "unable to open database file") name neither the file nor the
+// cause. In WAL mode SQLite creates PATH-wal and PATH-shm beside the file: the folder must be
+// writable too, unless they are there already.
+std::string unwritable_reason(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.starts_with("file:")) return {};
+  const std::size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const bool exists = ::access(path.c_str(), F_OK) == 0;
+  if (exists && ::access(path.c_str(), W_OK) != 0)
+    return fmt::format("the file is not writable by this user ({})", std::strerror(errno));
+  if (::access(folder.c_str(), W_OK) == 0) return {};
+  const std::string folder_error = std::strerror(errno);
+  if (!exists) return fmt::format("cannot create it: its folder {} is not writable ({})", folder, folder_error);
+  if (::access((path + "-wal").c_str(), W_OK) != 0 || ::access((path + "-shm").c_str(), W_OK) != 0)
+    return fmt::format(
+        "its folder {} is not writable ({}), and SQLite creates its write-ahead log ({}-wal, -shm) beside the file",
+        folder, folder_error, path);
+  return {};
+}
+
 class Database {
  public:
   // read_only: the file is opened as it is (never created, never switched to WAL): `status` and
   // `rejects` read a database they may not write, as the sqlite3 shell does.
   explicit Database(const std::string& path, bool read_only = false) {
     const int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (!read_only)
+      if (const std::string why = unwritable_reason(path); !why.empty())
+        throw SinkError("cannot write SQLite database " + path + ": " + why);
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -45,7 +69,32 @@ class Database {
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 600'000);  // other writers and the supervisor take turns
-    if (read_only) return;
+    if (read_only) {
+      // A WAL database in a folder this user cannot write, with no -wal and -shm left there (no
+      // writer at work: a writer creates them): SQLite cannot make its shared-memory index, so
+      // read the file as it stands (immutable), which is then the whole database.
+      if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK &&
+          ((sqlite3_errcode(db_) & 0xff) == SQLITE_READONLY || (sqlite3_errcode(db_) & 0xff) == SQLITE_CANTOPEN) &&
+          ::access((path + "-wal").c_str(), F_OK) != 0) {
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        std::string uri = "file:";
+        for (const char c : path) {
+          if (c == '%' || c == '?' || c == '#')
+            uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+          else
+            uri += c;
+        }
+        uri += "?immutable=1";
+        if (sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr) !=
+            SQLITE_OK) {
+          const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+          sqlite3_close(db_);
+          throw SinkError("cannot open SQLite database " + path + ": " + message);
+        }
+      }
+      return;
+    }
     try {
       // Switching a new file to WAL takes its lock without the busy handler: two runs that create
       // one database at once would see "database is locked" here. Taking turns is right.

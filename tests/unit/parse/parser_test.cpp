@@ -325,32 +325,56 @@ TEST_CASE("an escape at every position of a string is seen, in facts and in fili
   }
 }
 
-TEST_CASE("a fact key given twice keeps its last value, val included", "[parser]") {
-  const auto fact = [](const std::string& fields) {
-    const auto got = parse_bytes(
-        R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","accn":"x",)" + fields + "}]}}}}}",
-        "x.json");
-    REQUIRE(got.outcome.ok);
-    return got.decoded.rows.at(TableId::kFacts).at(0);
+TEST_CASE("a key given twice in one object is refused at its second place, in every object the walk reads",
+          "[parser][malformed]") {
+  const auto refused = [](const std::string& json, const std::string& reason, const std::string& second) {
+    INFO(json);
+    for (const BatchEncoding encoding : {BatchEncoding::kValues, BatchEncoding::kPgCopy, BatchEncoding::kTdsCells}) {
+      const auto got = parse_bytes(json, "x.json", Dataset::kUnknown, false, 1 << 20, encoding);
+      REQUIRE_FALSE(got.outcome.ok);
+      CHECK_THAT(got.outcome.error, Catch::Contains(reason) && Catch::Contains("JSON keys must be unique"));
+      CHECK(got.outcome.error_offset == static_cast<std::int64_t>(json.rfind(second) + 1));
+    }
   };
-  constexpr std::size_t kVal = 6, kForm = 10;
-  CHECK(*fact(R"("val":5,"val":1.5)")[kVal] == "1.5");  // the integer was kept once
-  CHECK(*fact(R"("val":1.5,"val":5)")[kVal] == "5");
-  CHECK_FALSE(fact(R"("val":5,"val":null)")[kVal].has_value());
-  CHECK(*fact(R"("val":null,"val":-2)")[kVal] == "-2");
-  CHECK(*fact(R"("val":1,"form":"10-K","form":"10-Q")")[kForm] == "10-Q");
+  const std::string fact_head = R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","accn":"x",)";
+  refused(fact_head + R"("val":5,"val":1.5}]}}}}})", R"(key "val" given twice in a fact)", R"("val")");
+  refused(fact_head + R"("val":1,"form":"10-K","form":"10-Q"}]}}}}})", R"(key "form" given twice)", R"("form")");
+  // A value the encoding refuses (SQL Server's accession is NVARCHAR(32)) and its key again: the
+  // duplicate is the reason, in every encoding.
+  refused(R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","val":1,"accn":")" +
+              std::string(40, '0') + R"(","accn":"x"}]}}}}})",
+          R"(key "accn" given twice in a fact)", R"("accn")");
+  refused(R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[]},"units":{}}}}})",
+          R"(key "units" given twice in facts.dei.C)", R"("units")");
+  refused(R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[],"USD":[]}}}}})",
+          R"(key "USD" given twice in facts.dei.C.units)", R"("USD")");
+  refused(R"({"cik":3,"facts":{"dei":{"C":{},"D":{},"C":{}}}})", R"(key "C" given twice in facts.dei)", R"("C")");
+  refused(R"({"cik":3,"facts":{"dei":{},"dei":{}}})", R"(key "dei" given twice in facts)", R"("dei")");
+  refused(R"({"cik":3,"entityName":"a","entityName":"b","facts":{}})", R"(key "entityName" given twice)",
+          R"("entityName")");
+  refused(R"({"cik":3,"name":"a","sic":"1","name":"b"})", R"(key "name" given twice in the document's object)",
+          R"("name")");
+  refused(R"({"cik":3,"cik":3,"name":"a"})", R"(key "cik" given twice)", R"("cik")");
+  refused(R"({"cik":3,"name":"a","addresses":{"mailing":{"city":"x","city":"y"}}})",
+          R"(key "city" given twice in addresses.mailing)", R"("city")");
+  refused(R"({"cik":3,"name":"a","filings":{"recent":{"form":["D"],"form":["D"]}}})",
+          R"(key "form" given twice in filings.recent)", R"("form")");
+  refused(R"({"cik":3,"name":"a","formerNames":[{"name":"a","name":"b"}]})",
+          R"(key "name" given twice in formerNames[])", R"("name")");
+  refused(R"({"cik":3,"name":"a","tickers":[],"tickers":[]})", R"(key "tickers" given twice)", R"("tickers")");
+  // The same key in two objects, and a key written with an escape, are not duplicates.
+  const auto fine = parse_bytes(
+      R"({"cik":3,"name":"a","addresses":{"mailing":{"city":"x"},"business":{"city":"y"}},"na\u006de2":1})", "x.json");
+  CHECK(fine.outcome.ok);
+  const auto escaped = parse_bytes(R"({"cik":3,"name":"a","na\u006de":"b"})", "x.json");
+  CHECK_THAT(escaped.outcome.error, Catch::Contains(R"(key "name" given twice)"));
+}
 
-  // Plain facts are written as they are read (plain_fact_here): a value the encoding refuses
-  // must not refuse the file when the key comes again (SQL Server's accession number is
-  // NVARCHAR(32); found by comparing with the previous parser over the fuzz corpus).
-  const std::string twice =
-      R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","val":1,"accn":"0123456789012345678901234567890123456789","accn":"x"}]}}}}})";
-  for (const BatchEncoding encoding : {BatchEncoding::kValues, BatchEncoding::kPgCopy, BatchEncoding::kTdsCells}) {
-    INFO(static_cast<int>(encoding));
-    const auto got = parse_bytes(twice, "x.json", Dataset::kUnknown, false, 1 << 20, encoding);
-    REQUIRE(got.outcome.ok);
-    CHECK(got.decoded.rows.at(TableId::kFacts).size() == 1);
-  }
+TEST_CASE("a UTF-8 byte order mark is named as one, at byte 0", "[parser][malformed]") {
+  const auto got = parse_bytes("\xEF\xBB\xBF{\"cik\":1,\"entityName\":\"a\",\"facts\":{}}", "x.json");
+  REQUIRE_FALSE(got.outcome.ok);
+  CHECK_THAT(got.outcome.error, Catch::StartsWith("a UTF-8 byte order mark (EF BB BF) begins the file"));
+  CHECK(got.outcome.error_offset == 0);
 }
 
 TEST_CASE("the structural index walk: grammar refused where it breaks, numbers as simdjson reads them",
@@ -635,4 +659,26 @@ TEST_CASE("a quoted value in a reason is cut on a character boundary, never insi
   CHECK(text_excerpt("abc", 40) == "abc");
   CHECK(text_excerpt("\xF0\x9F\x9A\x80x", 3).empty());  // a 4-byte character does not fit in 3
   CHECK(text_excerpt("\xF0\x9F\x9A\x80x", 4) == "\xF0\x9F\x9A\x80");
+}
+
+TEST_CASE("an integer beyond 64 bits that no double equals is refused for SQLite, exact elsewhere",
+          "[parser][malformed]") {
+  const auto fact = [](const std::string& val, BatchEncoding encoding) {
+    return parse_bytes(
+        R"({"cik":3,"facts":{"dei":{"C":{"units":{"USD":[{"end":"2020-01-31","val":)" + val + R"(,"accn":"x"}]}}}}})",
+        "x.json", Dataset::kUnknown, false, 1 << 20, encoding);
+  };
+  const auto sqlite = fact("99999999999999999999", BatchEncoding::kValues);
+  REQUIRE_FALSE(sqlite.outcome.ok);
+  CHECK_THAT(sqlite.outcome.error,
+             Catch::Contains("\"99999999999999999999\" is an integer beyond 64 bits") && Catch::Contains("1e+20"));
+  CHECK(sqlite.outcome.error_offset == 72);  // the value's first byte
+  CHECK(fact("-99999999999999999999", BatchEncoding::kValues).outcome.error_offset == 72);
+  // A double that is the value exactly, a fraction (documented as the nearest double) and the
+  // largest 64-bit integer load; PostgreSQL and SQL Server keep every digit.
+  for (const char* fine : {"100000000000000000000", "1e20", "-1.5e20", "99999999999999999999.5", "9223372036854775807",
+                           "18446744073709551616"})
+    CHECK(fact(fine, BatchEncoding::kValues).outcome.ok);
+  CHECK(fact("99999999999999999999", BatchEncoding::kPgCopy).outcome.ok);
+  CHECK(fact("99999999999999999999", BatchEncoding::kTdsCells).outcome.ok);
 }

@@ -27,6 +27,7 @@
 // column) rejects the file in the parser, with its offset in the input.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -218,6 +219,7 @@ class RowBatchWriter {
   // A non-integral number: nearest double plus the exact decimal text as written in the JSON.
   void decimal(double nearest, std::string_view exact) {
     if (encoding_ != BatchEncoding::kValues) return encoded_text(exact);
+    if (std::fabs(nearest) >= 0x1p63) refuse_inexact_integer(nearest, exact);
     put_u8(static_cast<std::uint8_t>(ValueTag::kDecimal));
     put(&nearest, sizeof nearest);
     put_len(exact.size());
@@ -279,6 +281,9 @@ class RowBatchWriter {
   void encoded_null();
   void encoded_integer(std::int64_t v);
   void encoded_text(std::string_view s);  // text, and a decimal's exact text
+  // kValues (SQLite) stores a number as a 64-bit integer or a double: an integer beyond 64 bits
+  // that no double equals (99999999999999999999) is refused, never stored rounded.
+  static void refuse_inexact_integer(double nearest, std::string_view exact);
   void end_encoded_row();
   void encoded_text_as(const Column& column, std::string_view s);
   void put_cell(std::string_view cell);  // SQL Server: host-order 32-bit length, then the bytes

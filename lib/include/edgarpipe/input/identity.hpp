@@ -21,6 +21,17 @@ struct InputIdentity {
 // Not thread-safe: one parser serves every call.
 InputIdentity identify_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes);
 
+// --dataset D: the inputs of the other dataset are left out of the run (neither loaded nor
+// rejected), told by what is known before parsing: an overflow page's name, a folder or archive
+// named like a dataset, else the document's first keys. The rest are marked as D's (`forced`: the
+// parser rejects one whose content is of the other kind); inputs that cannot be read stay, to be
+// rejected with their reason. Returns how many were left out and the first few paths.
+struct LeftOut {
+  std::uint64_t count = 0;
+  std::vector<std::string> examples;
+};
+LeftOut keep_dataset(InputList& list, Dataset dataset);
+
 // What resolve_identities found.
 struct IdentityReport {
   std::uint64_t duplicates = 0;       // copies of a key with the same content, dropped from the run

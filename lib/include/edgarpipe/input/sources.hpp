@@ -52,9 +52,10 @@ struct InputFile {
   std::uint16_t name_length = 0;
   std::uint8_t known_count = 0;
   Dataset known_datasets[2] = {Dataset::kUnknown, Dataset::kUnknown};
-  Dataset hint = Dataset::kUnknown;  // --dataset, else a directory named like a dataset, else (after
-                                     // resolve_identities) the kind its content was found to be
-  bool forced = false;               // hint came from --dataset
+  Dataset hint = Dataset::kUnknown;  // a directory or archive named like a dataset, else (after
+                                     // resolve_identities) the kind its content was found to be;
+                                     // --dataset after keep_dataset
+  bool forced = false;               // hint came from --dataset: the parser rejects other kinds
   bool reload = false;               // load even if its hash is loaded (--force)
 };
 static_assert(sizeof(InputFile) == 72, "an input is listed ~10^6 times: keep it small");
@@ -110,7 +111,6 @@ class InputList {
 inline constexpr std::uint64_t kDefaultMaxFileMiB = 256;
 
 struct InputOptions {
-  Dataset forced = Dataset::kUnknown;
   // Zip members: the largest compression ratio accepted (a larger one is a zip bomb and is
   // rejected without inflating). Sizes are checked against --max-file-size by the readers.
   double max_compression_ratio = 200;
