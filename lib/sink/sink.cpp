@@ -250,6 +250,12 @@ void SinkAdmin::retire_stale_records(std::int64_t run_id) {
       run_id, run_id));
 }
 
+void SinkAdmin::retire_rejects_read_now(std::int64_t run_id, const std::vector<std::string>& source_paths) {
+  for (const std::string& path : source_paths)
+    execute(fmt::format("DELETE FROM ingest_files WHERE cik IS NULL AND run_id <> {} AND source_path = {}", run_id,
+                        sql_literal(path, flavor() == SqlFlavor::kMssql)));
+}
+
 bool SinkAdmin::build_secondary_indexes_pending() {
   const auto rows = execute("SELECT count(*) FROM edgarpipe_indexes");
   return rows.empty() || !rows[0][0] || std::stoul(*rows[0][0]) < secondary_indexes().size();

@@ -137,6 +137,7 @@ class Supervisor {
         }
       }
       admin->retire_stale_records(state_.summary.run_id);
+      if (!state_.failed && !state_.interrupted_signal) retire_rejects_read_now(*admin, files);
       if (!state_.failed && !state_.interrupted_signal && !o_.no_indexes && sink_url.kind != SinkUrl::Kind::kNull)
         build_indexes(*admin);
     } catch (const std::exception& e) {
@@ -451,6 +452,36 @@ class Supervisor {
                       "load into a new database (or schema=) to change it",
                       storage_name(*o_.storage), storage_name(*has)));
     return o_.storage.value_or(has.value_or(Storage::kRow));
+  }
+
+  // A key-less reject of an earlier run (an unreadable folder, link or file, named by its path)
+  // that this run read: the path is an input now read without error, or a folder with inputs
+  // below it and no error of its own. Its documents loaded or were found unchanged, so the reject
+  // no longer describes anything (`rejects` would list it forever).
+  void retire_rejects_read_now(SinkAdmin& admin, const InputList& files) {
+    std::set<std::string> stale;
+    for (const IngestRecord& r : admin.ingest_records(std::nullopt))
+      if (r.key.cik < 0 && r.run_id != state_.summary.run_id) stale.insert(r.source_path);
+    if (stale.empty()) return;
+    std::set<std::string> unreadable, read;
+    for (const InputFile& f : files.files) {
+      const std::string path = files.source_path(f);
+      if (f.error != 0) {
+        unreadable.insert(path);
+        continue;
+      }
+      for (const std::string& candidate : stale)
+        if (path == candidate ||
+            (path.size() > candidate.size() && path.starts_with(candidate) && path[candidate.size()] == '/'))
+          read.insert(candidate);
+    }
+    std::vector<std::string> retire;
+    for (const std::string& path : read)
+      if (!unreadable.count(path)) retire.push_back(path);
+    if (retire.empty()) return;
+    admin.retire_rejects_read_now(state_.summary.run_id, retire);
+    log::info("{} input{} rejected by an earlier run as unreadable {} read now: {}", retire.size(),
+              retire.size() == 1 ? "" : "s", retire.size() == 1 ? "was" : "were", fmt::join(retire, ", "));
   }
 
   // --prune: a filer is absent from the snapshot when none of the inputs is one of its files in a

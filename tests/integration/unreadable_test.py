@@ -7,6 +7,7 @@
   they are (not "no such file or directory"); an unreadable folder named directly says
   "Permission denied" (not "no input found");
 - --prune does not run when an input could not be read: the filers of an unreadable folder stay;
+  once readable again, the folder and the file are no longer listed by `rejects`;
 - --prune refuses (exit 2, one line, nothing deleted) to delete more than --max-prune-fraction of
   the loaded filers, a snapshot that shrank; an explicit --max-prune-fraction 1 deletes them;
 - status and rejects read a read-only SQLite file, and one in a folder they cannot write, and
@@ -112,6 +113,10 @@ def check_unreadable_folder(bin_dir, data_dir, work):
     code, _, err = edgarpipe(bin_dir, "run", tree, "--sink", f"sqlite:{db}", "--progress", "never", user=user)
     check(code == 0 and count(db, "SELECT count(*) FROM facts") == facts_before,
           f"readable again, the file is skipped as loaded: exit {code}: {err[-600:]}")
+    # Read again, the folder and the file are no rejects any more, though nothing was loaded anew.
+    code, out, err = edgarpipe(bin_dir, "rejects", "--sink", f"sqlite:{db}", user=user)
+    check(code == 0 and len(out.strip().splitlines()) == 1,
+          f"rejects still lists inputs read since: exit {code}: {out[-600:]} {err[-300:]}")
 
 
 def check_special_files(bin_dir, data_dir, work):

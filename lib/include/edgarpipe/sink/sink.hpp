@@ -125,6 +125,9 @@ class SinkAdmin {
   // in a known dataset retires its rows of dataset 'unknown' (a file rejected before its kind was
   // known); a path whose document this run recorded retires its key-less rows of earlier runs.
   void retire_stale_records(std::int64_t run_id);
+  // Drops the key-less rejects of earlier runs at these paths: inputs this run could read (a
+  // folder or file that was unreadable then), whose documents it loaded or found unchanged.
+  void retire_rejects_read_now(std::int64_t run_id, const std::vector<std::string>& source_paths);
   // Builds the secondary indexes (tables.hpp) not built yet, and returns their names: after the
   // first load of a fresh database (loading into indexed tables is slower than indexing once),
   // then kept by every later run.
