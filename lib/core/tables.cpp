@@ -202,7 +202,7 @@ constexpr SecondaryIndex kSecondaryIndexes[] = {
     {"facts_accession", "facts", "accession_number", "the facts a filing reported (a join to filings)"},
     {"filings_form_date", "filings", "form, filing_date", "filings of a form in a date range"},
     {"filings_accession", "filings", "accession_number", "a filing by its accession number"},
-    {"filings_date", "filings", "filing_date", "everything filed in a date range"},
+    {"filings_date", "filings", "filing_date", "everything filed in a date range", true},
     {"company_tickers_ticker", "company_tickers", "ticker", "ticker to CIK (ticker_lookup)"},
 };
 
@@ -216,7 +216,12 @@ std::string concat(SqlFlavor f, std::initializer_list<std::string_view> parts) {
 
 }  // namespace
 
-std::span<const SecondaryIndex> secondary_indexes() noexcept { return kSecondaryIndexes; }
+std::vector<SecondaryIndex> secondary_indexes(SqlFlavor flavor) {
+  std::vector<SecondaryIndex> built;
+  for (const SecondaryIndex& index : kSecondaryIndexes)
+    if (!(index.skip_scan_on_sqlite && flavor == SqlFlavor::kSqlite)) built.push_back(index);
+  return built;
+}
 
 std::string create_secondary_index_sql(const SecondaryIndex& i, SqlFlavor flavor) {
   return fmt::format("CREATE INDEX {}{} ON {} ({})", flavor == SqlFlavor::kMssql ? "" : "IF NOT EXISTS ", i.name,

@@ -285,7 +285,7 @@ class Supervisor {
       }
       admin.limit_index_memory(o_.index_memory_mib * kMiB);
       log::info("building the secondary indexes (sorting in at most {} MiB: --index-memory)", o_.index_memory_mib);
-      std::vector<std::string> made;
+      std::vector<SinkAdmin::BuiltIndex> made;
       {
         IndexWatch watch(o_, admin, state_);
         try {
@@ -302,8 +302,9 @@ class Supervisor {
       state_.summary.index_seconds = std::chrono::duration<double>(Clock::now() - started).count();
       state_.summary.indexes_built = made.size();
       if (made.empty()) return;
-      std::string names;
-      for (const std::string& n : made) names += (names.empty() ? "" : ", ") + n;
+      std::string names;  // with each one's time: which index costs what on this data
+      for (const auto& [name, seconds] : made)
+        names += fmt::format("{}{} {:.1f} s", names.empty() ? "" : ", ", name, seconds);
       log::info("built {} secondary indexes in {:.1f} s: {}", made.size(), state_.summary.index_seconds, names);
     } catch (const std::exception& e) {
       log::warning("could not build the secondary indexes ({}); the next run tries again", e.what());

@@ -78,7 +78,9 @@ def table_scans(sink, url, sql):
 def scenario(sink, bin_dir, data, queries, storage=()):
     url = sink.fresh()
     code, err = run(bin_dir, url, data, *storage)
-    check(code == 0 and "built 6 secondary indexes" in err, f"{sink.name}: first load: exit {code}: {err[-500:]}")
+    # SQLite answers filings_date's question by a skip-scan of filings_form_date (docs/tables.md).
+    built = len(INDEXES) - (1 if isinstance(sink, Sqlite) else 0)
+    check(code == 0 and f"built {built} secondary indexes" in err, f"{sink.name}: first load: exit {code}: {err[-500:]}")
     code, err = run(bin_dir, url, data)
     check(code == 0 and "secondary indexes" not in err, f"{sink.name}: a rerun built indexes: {err[-500:]}")
     for name, sql in queries.items():

@@ -96,9 +96,13 @@ inline constexpr std::uint32_t kFactsPartitions = 16;  // PostgreSQL's hash part
 struct SecondaryIndex {
   std::string_view name, table, columns;
   std::string_view serves;  // the question it answers, for the docs and `edgarpipe schema`
+  // SQLite answers this index's question as fast from another one by a skip-scan (the planner's
+  // statistics, made after the build, tell it how): it is not built there.
+  bool skip_scan_on_sqlite = false;
 };
-// Indexes beyond the contract's keys, built after a fresh database's first load and kept after.
-std::span<const SecondaryIndex> secondary_indexes() noexcept;
+// Indexes beyond the contract's keys, built after a fresh database's first load and kept after:
+// those that pay for their build in a dialect (docs/performance.md measured each).
+std::vector<SecondaryIndex> secondary_indexes(SqlFlavor flavor);
 std::string create_secondary_index_sql(const SecondaryIndex& index, SqlFlavor flavor);
 // The views, one statement each (SQL Server takes a CREATE VIEW alone in its batch): dropped and
 // created again, so a newer release's definitions replace older ones.

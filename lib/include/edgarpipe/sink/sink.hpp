@@ -128,11 +128,15 @@ class SinkAdmin {
   // Drops the key-less rejects of earlier runs at these paths: inputs this run could read (a
   // folder or file that was unreadable then), whose documents it loaded or found unchanged.
   void retire_rejects_read_now(std::int64_t run_id, const std::vector<std::string>& source_paths);
-  // Builds the secondary indexes (tables.hpp) not built yet, and returns their names: after the
-  // first load of a fresh database (loading into indexed tables is slower than indexing once),
-  // then kept by every later run.
+  // Builds the secondary indexes (tables.hpp) not built yet, and returns each one's name and build
+  // time: after the first load of a fresh database (loading into indexed tables is slower than
+  // indexing once), then kept by every later run.
   // `starting(name, i, n)` is called before the i-th (0-based) of the n left to build.
-  std::vector<std::string> build_secondary_indexes(
+  struct BuiltIndex {
+    std::string name;
+    double seconds;
+  };
+  std::vector<BuiltIndex> build_secondary_indexes(
       const std::function<void(std::string_view name, std::size_t i, std::size_t n)>& starting = {});
   // Bounds what the database may use for the index build's sorts, whatever the row count:
   // SQLite sorts in memory up to `bytes` and spills to temporary files (in SQLITE_TMPDIR, else
@@ -143,7 +147,8 @@ class SinkAdmin {
   // it fails with an error soon after. SQLite: sqlite3_interrupt; PostgreSQL: a cancel request.
   // SQL Server: none (the statement runs to its end).
   virtual void cancel() noexcept {}
-  bool build_secondary_indexes_pending();  // some are not built yet
+  bool build_secondary_indexes_pending();                // some are not built yet
+  std::vector<SecondaryIndex> secondary_indexes_left();  // those not built yet, in build order
   virtual SqlFlavor flavor() const = 0;
 
   // What the supervisor and the commands ask of ingest_files and ingest_runs. The SQL is in
