@@ -91,7 +91,7 @@ void add_zip_members(const fs::path& archive, const std::string& canonical_archi
   root.open = archive.string();
   root.canonical = canonical_archive;
   int code = 0;
-  zip_t* zip = zip_open(archive.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  zip_t* zip = zip_open(archive.c_str(), ZIP_RDONLY, &code);
   if (zip == nullptr) {
     root.kind = InputRoot::Kind::kFile;  // its path names it: no member
     InputFile& bad = list.add(list.add_root(std::move(root)), archive.filename().string(), 0);

@@ -12,6 +12,7 @@
 - `--dataset D` loads the inputs of D alone and leaves the others out with one line, told apart by
   folder, archive and overflow-page names, else by their first keys (renamed files, archives that
   name no dataset): never keyed as D, never a "given 2 times" reject;
+- a zip naming a member twice holds one key twice: those copies are rejected, the rest loads;
 - `status PATH` counts by dataset and key;
 - a database of the previous layout (ingest_files keyed by dataset and source name, including
   the two rows a wedged database held for one document) is upgraded in place, with a line saying
@@ -86,11 +87,22 @@ def make_inputs(bin_dir, data_dir, work):
     for name, dataset in (("one.zip", "submissions"), ("two.zip", "companyfacts")):
         with zipfile.ZipFile(os.path.join(unnamed, name), "w", zipfile.ZIP_DEFLATED) as z:
             z.write(os.path.join(data, dataset, "CIK0000320193.json"), "CIK0000320193.json")
+    # One archive naming a member twice (zip tools allow it): two copies of one key, with other content.
+    with open(os.path.join(data, "submissions", "CIK0001800903.json"), "rb") as f:
+        fund_bytes = f.read()
+    twice = os.path.join(work, "twice.zip")
+    with zipfile.ZipFile(twice, "w") as z:
+        z.writestr("CIK0001800903.json", fund_bytes)
+        z.writestr("CIK0000320193.json", open(os.path.join(data, "submissions", "CIK0000320193.json"), "rb").read())
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Duplicate name"
+            z.writestr("CIK0001800903.json", fund_bytes.replace(b'"name":', b'"name" :', 1))
     page = os.path.join(work, "page")
     os.makedirs(page)
     shutil.copy(os.path.join(data, "submissions", "CIK0001318605-submissions-001.json"),
                 os.path.join(page, "tesla-page.json"))
-    return data, corpus, archive, os.path.dirname(other), renamed, page, unnamed
+    return data, corpus, archive, os.path.dirname(other), renamed, page, unnamed, twice
 
 
 def to_layout_1(sink, url):
@@ -116,7 +128,7 @@ def to_layout_1(sink, url):
 
 
 def scenario(sink, bin_dir, work, inputs):
-    data, corpus, archive, other, renamed, page, unnamed = inputs
+    data, corpus, archive, other, renamed, page, unnamed, twice = inputs
     sub, facts = os.path.join(data, "submissions"), os.path.join(data, "companyfacts")
     clean_data, clean_corpus = sink.fresh(), sink.fresh()
     check(run(bin_dir, clean_data, data)[0] == 0, f"{sink.name}: clean load of the samples")
@@ -219,6 +231,14 @@ def scenario(sink, bin_dir, work, inputs):
     code, err = run(bin_dir, db, os.path.join(sub, "CIK0001318605-submissions-001.json"), "--dataset", "companyfacts")
     check(code == 2 and "no companyfacts input found" in err and "1 submissions input left out" in err,
           f"{sink.name}: --dataset companyfacts over an overflow page alone: exit {code}: {err[-400:]}")
+
+    # A member named twice in one archive is a key given twice: those copies rejected, the rest
+    # loaded (not the whole archive refused).
+    db = sink.fresh()
+    code, err = run(bin_dir, db, twice, summary=summary)
+    s = summary_of(summary)
+    check(code == 3 and s["files_loaded"] == 1 and s["files_rejected"] == 2 and "given 2 times with different" in err,
+          f"{sink.name}: a zip naming a member twice: exit {code}: {err[-600:]}")
 
     # A database of the previous layout, wedged by a load of the parent folder.
     db = sink.fresh()
