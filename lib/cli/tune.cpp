@@ -243,7 +243,8 @@ class Tuner {
       // The next candidates, most promising first: the trial's own suggestion, then one more
       // process for its bottleneck, then one moved to the bottleneck from the idlest stage, then
       // one fewer of the idlest stage (its CPU left to the bottleneck: on a small box, or when
-      // the bottleneck cannot grow, as SQLite's one writer).
+      // the bottleneck cannot grow, as SQLite's one writer), then one more for each other stage,
+      // busiest first (the bottleneck may be at its cores already). worth_trying drops the rest.
       std::vector<Ratio> next;
       if (t.suggested) next.push_back(*t.suggested);
       if (!t.bottleneck.empty()) {
@@ -265,6 +266,15 @@ class Tuner {
           Ratio fewer = ratio;
           field(fewer, spare) -= 1;
           next.push_back(fewer);
+        }
+        std::vector<std::pair<double, std::string>> by_busy;
+        for (const auto& [role, busy] : t.busy)
+          if (role != t.bottleneck) by_busy.emplace_back(busy, role);
+        std::sort(by_busy.rbegin(), by_busy.rend());
+        for (const auto& [busy, role] : by_busy) {
+          Ratio grown = ratio;
+          field(grown, role) += 1;
+          next.push_back(grown);
         }
       }
       queue.insert(queue.begin(), next.begin(), next.end());
