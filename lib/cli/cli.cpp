@@ -93,7 +93,7 @@ loaded with the same content under its SEC key is skipped; a changed one replace
   --no-indexes          do not build the secondary indexes after a fresh database's first load
   --index-memory MiB    the most the index build sorts in memory before it spills to temporary
                         files (SQLite: in SQLITE_TMPDIR or TMPDIR; PostgreSQL:
-                        maintenance_work_mem; default 512)
+                        maintenance_work_mem; default 64: larger sorts measured slower)
   --storage S           how a fresh database stores facts: row (default) or analytic
                         (PostgreSQL: hash-partitioned by CIK; SQL Server: clustered columnstore);
                         an existing database keeps its own

@@ -32,10 +32,13 @@ struct RunOptions {
   bool force = false;
   bool verify = false;  // --verify: read and hash every input, even those whose source stamp is unchanged
   bool prune = false;
-  double max_prune_fraction = 0.05;      // --prune deletes at most this share of a dataset's loaded filers
-  bool no_indexes = false;               // --no-indexes: leave the secondary indexes to the operator
-  std::uint64_t index_memory_mib = 512;  // --index-memory: the index build's sort memory
-  std::optional<Storage> storage;        // --storage: for a fresh database (unset: row, or what it has)
+  double max_prune_fraction = 0.05;  // --prune deletes at most this share of a dataset's loaded filers
+  bool no_indexes = false;           // --no-indexes: leave the secondary indexes to the operator
+  // --index-memory: the index build's sort memory. Not more by default: smaller sorted runs, merged
+  // after, built the filings indexes of 14.2M rows faster (SQLite 13.2 s at 64 MiB against 24.9 s
+  // at 512 MiB, its sorter threads sorting runs at once; PostgreSQL 10.9 s against 13.7 s).
+  std::uint64_t index_memory_mib = 64;
+  std::optional<Storage> storage;  // --storage: for a fresh database (unset: row, or what it has)
   std::uint32_t max_restarts = 3;
   std::string metrics_file;
 };
