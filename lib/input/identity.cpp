@@ -67,7 +67,7 @@ LeftOut keep_dataset(InputList& list, Dataset dataset) {
   std::erase_if(list.files, [&](InputFile& f) {
     Dataset kind = f.key_page > 0 ? Dataset::kSubmissions : f.hint;
     if (kind == Dataset::kUnknown && f.error == 0) kind = sniff_dataset(list, f);
-    if (kind != Dataset::kUnknown && kind != dataset && f.error == 0) {
+    if (kind != Dataset::kUnknown && kind != dataset) {  // an unreadable one too, if its name says so
       if (out.examples.size() < 3) out.examples.push_back(list.source_path(f));
       ++out.count;
       return true;

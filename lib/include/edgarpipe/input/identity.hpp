@@ -25,7 +25,8 @@ InputIdentity identify_input(const InputList& list, const InputFile& file, std::
 // rejected), told by what is known before parsing: an overflow page's name, a folder or archive
 // named like a dataset, else the document's first keys. The rest are marked as D's (`forced`: the
 // parser rejects one whose content is of the other kind); inputs that cannot be read stay, to be
-// rejected with their reason. Returns how many were left out and the first few paths.
+// rejected with their reason, unless their name says they are of the other dataset. Returns how
+// many were left out and the first few paths.
 struct LeftOut {
   std::uint64_t count = 0;
   std::vector<std::string> examples;
