@@ -25,14 +25,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def warm(corpus):
-    for root, _, files in os.walk(corpus):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                while f.read(1 << 20):
-                    pass
+sys.path.insert(0, os.path.join(HERE, "..", "pipeline"))
+from pipeline_bench import warm  # noqa: E402  (reads a corpus into the page cache)
 
 
 def duckdb(args, shape):
