@@ -111,19 +111,89 @@ void fixed_scale_decimal(std::int64_t value, std::string& out, int scale) {
   }
 }
 
+namespace {
+
+// Widths from ../shared/edgar-format.md (longest values seen, then a margin of about 2-4x for
+// codes and more for free text): a longer value rejects its file, by column and length, so a
+// width errs wide. Key columns stay within SQL Server's index key limits (900 bytes for a primary
+// key's clustered index, 1,700 for facts_key: 8 + 2 x (128 + 255 + 128 + 32) + 2 x 3 = 1,100).
+struct TextWidth {
+  std::string_view table, column;  // an empty table: the column in every table
+  int width;                       // 0: (MAX)
+};
+constexpr TextWidth kTextWidths[] = {
+    // Keys and codes.
+    {"", "accession_number", 32},  // 20 characters
+    {"", "taxonomy", 128},         // dei, us-gaap, ifrs-full
+    {"", "concept", 255},          // an XBRL element name
+    {"", "unit", 128},             // USD/shares; free-form custom units
+    {"submission_pages", "name", 255},
+    {"", "form", 64},  // "SCHEDULE 13G/A": up to 16
+    {"", "core_type", 64},
+    {"", "act", 16},
+    {"", "sic", 16},  // 4 digits
+    {"", "ein", 32},  // 9 digits
+    {"", "lei", 32},  // 20 characters
+    {"", "entity_type", 64},
+    {"", "fiscal_year_end", 16},  // MMDD
+    {"", "fiscal_period", 16},    // FY, Q1
+    {"", "frame", 32},            // CY2024Q3I
+    {"", "ticker", 32},
+    {"", "exchange", 32},
+    {"", "file_number", 64},  // 021-74964-7P
+    {"", "film_number", 32},  // 6-9 digits
+    {"", "state_of_incorporation", 16},
+    {"", "mailing_state_or_country", 16},
+    {"", "business_state_or_country", 16},
+    {"", "mailing_country_code", 16},
+    {"", "business_country_code", 16},
+    {"", "mailing_zip_code", 32},
+    {"", "business_zip_code", 32},
+    {"", "phone", 64},
+    {"", "dataset", 16},
+    {"", "status", 16},
+    {"", "content_hash", 32},
+    // Names and short text.
+    {"", "name", 400},  // EDGAR's conformed names: up to 150
+    {"", "entity_name", 400},
+    {"", "sic_description", 256},
+    {"", "owner_org", 256},
+    {"", "category", 512},  // "Non-accelerated filer<br>Smaller reporting company"
+    {"", "state_of_incorporation_description", 128},
+    {"", "mailing_state_or_country_description", 128},
+    {"", "business_state_or_country_description", 128},
+    {"", "mailing_foreign_state_territory", 128},
+    {"", "business_foreign_state_territory", 128},
+    {"", "mailing_country", 128},
+    {"", "business_country", 128},
+    {"", "mailing_city", 128},
+    {"", "business_city", 128},
+    {"", "mailing_street1", 256},
+    {"", "mailing_street2", 256},
+    {"", "business_street1", 256},
+    {"", "business_street2", 256},
+    {"", "website", 2048},
+    {"", "investor_website", 2048},
+    {"", "flags", 512},
+    {"", "items", 2000},  // 8-K item lists; EFFECT and CT ORDER payloads
+    {"", "primary_document", 512},
+    {"", "primary_doc_description", 1000},  // up to 80
+    {"ingest_files", "source_file", 400},   // an SEC name, or a key-less file's
+    {"ingest_files", "source_path", 4000},  // a path (refused before a run when longer)
+    // Free text: (MAX).
+    {"", "label", 0},
+    {"", "description", 0},  // concepts: up to 1,668
+    {"", "error", 0},
+    {"", "sources", 0},
+    {"", "sink", 0},
+};
+
+}  // namespace
+
 int text_width(std::string_view table, std::string_view column) noexcept {
-  if (column == "accession_number") return 32;
-  if (table == "submission_pages" && column == "name") return 255;
-  if (column == "taxonomy") return 128;
-  if (column == "concept") return 255;
-  if (column == "unit") return 64;
-  if (table == "ingest_files" && column == "source_file") return 400;  // an SEC name, or a key-less file's
-  if (column == "dataset" || column == "status") return 16;
-  if (column == "content_hash") return 32;
-  if ((table == "concepts" && (column == "label" || column == "description")) ||
-      (table == "companies" && column == "description") || column == "error" || column == "sources" || column == "sink")
-    return 0;
-  return 4000;
+  for (const TextWidth& w : kTextWidths)
+    if (w.column == column && (w.table.empty() || w.table == table)) return w.width;
+  return -1;
 }
 
 }  // namespace edgarpipe::mssql

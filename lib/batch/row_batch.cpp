@@ -165,8 +165,8 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
       // FreeTDS truncates over-long strings silently: the width is checked here.
       const int width = mssql::text_width(row_table_->name, column.name);
       if (encoding_ == BatchEncoding::kTdsCellsUtf8) {
-        if (width != 0 && s.size() > static_cast<std::size_t>(width))
-          reject_value(column, s, "is longer than the column");
+        if (width > 0 && s.size() > static_cast<std::size_t>(width))
+          reject_value(column, s, fmt::format("is longer than the column: {} bytes, VARCHAR({})", s.size(), width));
         break;
       }
       // FreeTDS does not convert bound data: UTF-16LE, written straight into the chunk when it
@@ -182,8 +182,9 @@ void RowBatchWriter::encoded_text_as(const Column& column, std::string_view s) {
         bytes = 2 * mssql::append_utf16le(s, scratch_);
         put_cell(scratch_);
       }
-      if (width != 0 && bytes / 2 > static_cast<std::size_t>(width))
-        reject_value(column, s, "is longer than the column");
+      if (width > 0 && bytes / 2 > static_cast<std::size_t>(width))
+        reject_value(column, s,
+                     fmt::format("is longer than the column: {} characters, NVARCHAR({})", bytes / 2, width));
       return;
     }
     case ColumnType::kDate:

@@ -247,7 +247,7 @@ def scenario(sink, bin_dir, work, inputs):
     code, err = run(bin_dir, db, data, summary=summary)
     check(code == 0 and summary_of(summary)["files_skipped"] == 28,
           f"{sink.name}: run over an upgraded database: exit {code}: {err[-800:]}")
-    check("upgraded ingest_files to schema version 3" in err and "52 rows became 29 (23 merged" in err,
+    check("upgraded ingest_files to schema version 4" in err and "52 rows became 29 (23 merged" in err,
           f"{sink.name}: the upgrade line: {err[-800:]}")
     keyless = sink.query(db, "SELECT dataset, source_file, source_path, status FROM ingest_files WHERE cik IS NULL")
     check([tuple(map(str, r)) for r in keyless] == [("unknown", "readme.json", "notes/readme.json", "rejected")],
@@ -255,7 +255,7 @@ def scenario(sink, bin_dir, work, inputs):
     sink.query(db, "DELETE FROM ingest_files WHERE cik IS NULL")  # the clean load never saw it
     same_tables(sink, db, clean_data, "an upgraded database")
     version = sink.query(db, "SELECT version FROM edgarpipe_schema")
-    check([str(v[0]) for v in version] == ["3"], f"{sink.name}: schema version {version}")
+    check([str(v[0]) for v in version] == ["4"], f"{sink.name}: schema version {version}")
 
 
 def main():

@@ -121,7 +121,7 @@ def scenario(sink, bin_dir, data_dir, work):
     sink.query(db, "ALTER TABLE ingest_files DROP COLUMN source_stamp")
     sink.query(db, "UPDATE edgarpipe_schema SET version = 2")
     code, err, s = run(bin_dir, db, archive, work=work)
-    check(code == 0 and "upgraded ingest_files to schema version 3" in err and s.get("files_skipped") == members,
+    check(code == 0 and "upgraded ingest_files to schema version 4" in err and s.get("files_skipped") == members,
           f"{name}: a version 2 database is upgraded and skips by content: exit {code}: {err[-600:]}")
     code, err, s = run(bin_dir, db, archive, work=work)
     check(code == 0 and s.get("bytes") == 0, f"{name}: ...then by stamp: {s.get('bytes')} bytes read")

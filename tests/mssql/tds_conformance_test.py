@@ -19,6 +19,10 @@ tds_server.py, which decodes every bulk-load stream strictly per the specificati
 - results read back as a server sends them: '' stays '', DATETIME2 values come out in ISO 8601;
 - a duplicate key from the concepts insert (a concurrent writer first) is retried, not a reject;
 - a refused file that another run loaded meanwhile is skipped, with no reject row;
+- keys that differ only in case (units "Well" and "well", concepts "FooBar" and "Foobar") all
+  load: every text column declares a binary collation (the test server refuses a facts stream
+  with a duplicate key compared in the columns' collations); short codes are right-sized;
+- a database an earlier release made (case-insensitive text) is made exact in place first;
 - a source path longer than ingest_files.source_path (which FreeTDS would truncate, so that a
   restart would not find the file's row) is refused before the run starts, with that reason, and
   no row is sent.
@@ -59,9 +63,9 @@ def make_corpus(data_dir, root):
     raw = dict(base, cik="0000999995", name="Zürich Ärzte AG — ½ ✓ 𝄞", description="")
     with open(os.path.join(sub, "CIK0000999995.json"), "w", encoding="utf-8") as f:
         json.dump(raw, f, ensure_ascii=False)
-    # Longer than companies.name NVARCHAR(4000): must be rejected, not truncated.
+    # Longer than companies.name NVARCHAR(400): must be rejected, not truncated.
     with open(os.path.join(sub, "CIK0000999992.json"), "w", encoding="utf-8") as f:
-        json.dump(dict(base, cik="0000999992", name="N" * 4001), f)
+        json.dump(dict(base, cik="0000999992", name="N" * 401), f)
 
     def facts_file(cik, values):
         units = ",".join(
@@ -76,10 +80,19 @@ def make_corpus(data_dir, root):
         f.write(facts_file(999993, exact))
     with open(os.path.join(facts, "CIK0000999994.json"), "w") as f:
         f.write(facts_file(999994, ["1", "0.1234567890123"]))  # 13 decimals: not exact in (38,12)
+    # Keys that differ only in case (real data: CIK0000717423 has units "Well" and "well"): two
+    # units of one concept and period, and two concepts. Every other sink keeps all four rows.
+    fact = ('{"start":"2024-01-01","end":"2024-12-31","val":%d,"accn":"0000999997-24-000001","fy":2024,"fp":"FY",'
+            '"form":"10-K","filed":"2025-02-01"}')
+    with open(os.path.join(facts, "CIK0000999997.json"), "w") as f:
+        f.write('{"cik":999997,"entityName":"Case Pairs","facts":{"us-gaap":{'
+                '"FooBar":{"label":"Foo bar","description":null,"units":{"Well":[%s],"well":[%s]}},'
+                '"Foobar":{"label":"Foobar","description":null,"units":{"USD":[%s]}}}}}'
+                % (fact % 1, fact % 2, fact % 3))
     # The server refuses one of this file's rows: the sink must reject this file alone.
     with open(os.path.join(sub, "CIK0000999996.json"), "w", encoding="utf-8") as f:
         json.dump(dict(base, cik="0000999996", name="REFUSED BY THE TEST SERVER"), f)
-    return {"CIK0000999992.json": "longer than the column", "CIK0000999994.json": "does not fit DECIMAL(38,12)",
+    return {"CIK0000999992.json": "longer than the column: 401 characters, NVARCHAR(400)", "CIK0000999994.json": "does not fit DECIMAL(38,12)",
             "CIK0000999996.json": "database refused a row: bulk copy into companies: Msg 2627"}
 
 
@@ -235,6 +248,11 @@ def main():
             if not e["table"].startswith("#"):
                 check(e["statement"].rstrip().endswith("with (TABLOCK)"), "hint: " + e["statement"][-60:])
         rows, counts = expected_rows(corpus, rejected)
+        check(sorted((r[2], r[3]) for r in got["facts"] if r[0] == 999997) ==
+              [("FooBar", "Well"), ("FooBar", "well"), ("Foobar", "USD")],
+              f"facts of keys that differ only in case: {[r[:4] for r in got['facts'] if r[0] == 999997]}")
+        check({("us-gaap", "FooBar"), ("us-gaap", "Foobar")} <= {(r[0], r[1]) for r in got["#concepts_stage"]},
+              "concepts that differ only in case did not both reach the server")
         for table in ("filings", "facts", "former_names"):
             check(canon(got[table]) == canon(rows[table]),
                   f"{table}: {len(got[table])} rows decoded, {len(rows[table])} expected, contents differ")
@@ -265,6 +283,14 @@ def main():
               "a MERGE statement was sent (Babelfish does not run it)")
         ddl = "\n".join(e["text"] for e in events if e["kind"] == "sql" and "CREATE TABLE" in e["text"])
         check("sys.indexes" not in ddl, "the DDL looks indexes up in sys.indexes (names differ on Babelfish)")
+        # Text compares exactly, in right-sized columns: every text column declares the binary
+        # collation (the bulk streams cannot carry it: FreeTDS 1.3.17 puts the connection's
+        # collation in their COLMETADATA, whatever the column's); only a path is NVARCHAR(4000).
+        text_columns = re.findall(r"\n  (\w+) (NVARCHAR\((?:\d+|MAX)\)[^,\n]*)", ddl)
+        check(len(text_columns) > 60 and all(" COLLATE Latin1_General_100_BIN2" in t for _, t in text_columns),
+              f"text columns without the exact collation: {[c for c in text_columns if 'BIN2' not in c[1]]}")
+        check([c for c, t in text_columns if "(4000)" in t] == ["source_path"],
+              f"NVARCHAR(4000) columns: {[c for c, t in text_columns if '(4000)' in t]}")
         for index, table in (("facts_key", "facts"), ("ingest_files_key", "ingest_files")):
             block = re.search(rf"IF OBJECT_ID\(N'{table}', N'U'\) IS NULL BEGIN\nCREATE TABLE {table} \(.*?\nEND;",
                               ddl, re.S)
@@ -383,6 +409,56 @@ def main():
                               ["schema", "--storage", "analytic"])
         check(again.returncode == 0 and "CREATE CLUSTERED COLUMNSTORE INDEX facts_columnstore ON facts" in again.stdout,
               f"schema --storage analytic: {again.stdout[:200]}{again.stderr[-200:]}")
+
+        # A database an earlier release made (schema 3, text in the server's case-insensitive default
+        # collation) is made exact in place, in the schema transaction: views, then the indexes and
+        # primary keys over text dropped, every text column altered, keys made again, views again;
+        # its companyfacts documents marked to load again. Then the case pair loads.
+        earlier_ddl = os.path.join(work, "earlier.sql")
+        schema = with_endpoint(bin_dir, os.path.join(work, "schema.jsonl"), ["schema"])
+        with open(earlier_ddl, "w", encoding="utf-8") as f:
+            f.write(schema.stdout.replace(" COLLATE Latin1_General_100_BIN2", ""))
+        pairs = os.path.join(work, "pairs", "companyfacts")
+        os.makedirs(pairs)
+        shutil.copy(os.path.join(corpus, "companyfacts", "CIK0000999997.json"), pairs)
+        upgrade_log = os.path.join(work, "upgrade.jsonl")
+        upgrade = run_into_endpoint(bin_dir, os.path.dirname(pairs), upgrade_log, os.path.join(work, "upgrade.json"),
+                                    ["--earlier-release", earlier_ddl, "3"])
+        check(upgrade.returncode == 0 and "made the text of this database compare exactly (collation "
+              "Latin1_General_100_BIN2; it was SQL_Latin1_General_CP1_CI_AS, case-insensitive)" in upgrade.stderr,
+              f"the upgrade of an earlier release's database: exit {upgrade.returncode}: {upgrade.stderr[-600:]}")
+        upgrade_events = [json.loads(line) for line in open(upgrade_log, encoding="utf-8")]
+        admin = upgrade_events[[e["kind"] for e in upgrade_events].index("sql")]["session"]
+        statements = [e["text"] for e in upgrade_events if e["kind"] == "sql" and e["session"] == admin]
+
+        def at(prefix, last=False):
+            found = [i for i, t in enumerate(statements) if t.startswith(prefix)]
+            check(found, f"the upgrade did not send {prefix!r}")
+            return (found[-1] if last else found[0]) if found else -1
+
+        order = [at("BEGIN TRANSACTION; EXEC sp_getapplock @Resource = N'edgarpipe_schema'"),
+                 at("DROP INDEX facts_key ON facts"),
+                 at("ALTER TABLE concepts DROP CONSTRAINT [PK__concepts__3213E83F]"),
+                 at("ALTER TABLE concepts ALTER COLUMN concept NVARCHAR(255) COLLATE Latin1_General_100_BIN2 NOT NULL"),
+                 at("ALTER TABLE facts ALTER COLUMN unit NVARCHAR(128) COLLATE Latin1_General_100_BIN2 NOT NULL"),
+                 at("ALTER TABLE concepts ADD PRIMARY KEY (taxonomy, concept)"),
+                 at("CREATE UNIQUE INDEX facts_key ON facts (cik, taxonomy, concept, unit, period_start, period_end, "
+                    "accession_number)"),
+                 at("UPDATE ingest_files SET content_hash = N'xxh3:0000000000000000', source_stamp = NULL WHERE "
+                    "dataset = N'companyfacts'"),
+                 at("CREATE VIEW facts_latest", last=True), at("COMMIT TRANSACTION")]
+        check(order == sorted(order), f"the upgrade's statements out of order: {order}")
+        view_states = [t.split(" ")[0] for t in statements[:order[1]] if t.endswith(" facts_latest") or
+                       t.startswith("CREATE VIEW facts_latest")]
+        check(view_states[-1:] == ["DROP"], f"a view stood while its columns were altered: {view_states}")
+        altered = [t for t in statements if " ALTER COLUMN " in t]
+        check(len(altered) == len(text_columns) and all("COLLATE Latin1_General_100_BIN2" in t for t in altered),
+              f"{len(altered)} text columns altered, {len(text_columns)} in the contract")
+        check(all(at(f"ALTER TABLE {t} ADD PRIMARY KEY") > 0 for t in ("filings", "submission_pages")),
+              "primary keys over text not made again")
+        pair_rows = [r for e in committed_bulk(upgrade_events) if e["table"] == "facts" for r in e["rows"]]
+        check(sorted((r[2], r[3]) for r in pair_rows) == [("FooBar", "Well"), ("FooBar", "well"), ("Foobar", "USD")],
+              f"the case pair after the upgrade: {[r[:4] for r in pair_rows]}")
 
         # The password as a systemd credential ($CREDENTIALS_DIRECTORY/mssql-password, its first
         # line), with EDGARPIPE_MSSQL_PASSWORD unset: it reaches the server's login.

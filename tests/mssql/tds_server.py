@@ -32,7 +32,14 @@ not honour UPDLOCK, HOLDLOCK.
 --loaded-elsewhere answers the writer's check after a refusal (loaded_elsewhere_sql) with 1, as
 a server would when another run loaded the same document first.
 
+--earlier-release DDL_FILE VERSION starts with the tables of DDL_FILE, as a database an earlier release
+made, and answers the questions of an upgrade: a column's collation (a column declared without
+COLLATE has the server default's, case-insensitive), a primary key's name, the schema version.
+ALTER COLUMN changes a remembered column. A facts bulk stream with two rows of one facts_key, text
+compared in the columns' collations, gets error 2601, as a unique index would refuse it.
+
 Usage: tds_server.py --out FILE [--discard] [--concept-conflicts N] [--loaded-elsewhere]
+       [--earlier-release DDL_FILE VERSION]
        (prints "PORT <n>" once listening on 127.0.0.1)
 """
 import argparse
@@ -48,7 +55,25 @@ PACKET_SQL_BATCH, PACKET_REPLY, PACKET_ATTENTION, PACKET_BULK = 0x01, 0x04, 0x06
 PACKET_LOGIN7, PACKET_PRELOGIN = 0x10, 0x12
 
 TOKEN_COLMETADATA, TOKEN_ROW, TOKEN_DONE = 0x81, 0xD1, 0xFD
-COLLATION = bytes([0x09, 0x04, 0xD0, 0x00, 0x34])  # Latin1_General_CI_AS
+# MS-TDS 2.2.5.1.2 COLLATION: LCID (20 bits), then fIgnoreCase, fIgnoreAccent, fIgnoreWidth,
+# fIgnoreKana, fBinary, fBinary2, fUTF8, a reserved bit, Version (4 bits), then SortId.
+COLLATION = bytes([0x09, 0x04, 0xD0, 0x00, 0x34])  # a column without COLLATE: the default, SQL_Latin1_General_CP1_CI_AS
+COLLATIONS = {
+    "LATIN1_GENERAL_100_BIN2": bytes([0x09, 0x04, 0x00, 0x12, 0x00]),  # fBinary2, version 1
+    "LATIN1_GENERAL_100_BIN2_UTF8": bytes([0x09, 0x04, 0x00, 0x16, 0x00]),  # fBinary2, fUTF8, version 1
+    "LATIN1_GENERAL_100_CI_AS_SC_UTF8": bytes([0x09, 0x04, 0xD0, 0x14, 0x00]),
+}
+DEFAULT_COLLATION_NAME = "SQL_Latin1_General_CP1_CI_AS"
+
+
+def collation_of(sql_type):
+    """The COLLATE name of a declared text type, or the server default's."""
+    m = re.search(r" COLLATE (\S+)", sql_type)
+    return m.group(1) if m else DEFAULT_COLLATION_NAME
+
+
+def case_insensitive(sql_type):
+    return "_CI_" in collation_of(sql_type).upper()
 
 # SQL type name -> (TYPE_INFO builder for COLMETADATA)
 FIXED = {0x30: 1, 0x32: 1, 0x34: 2, 0x38: 4, 0x7F: 8, 0x3A: 4, 0x3B: 4, 0x3C: 8, 0x3D: 8, 0x3E: 8, 0x7A: 4}
@@ -147,7 +172,7 @@ def type_info_for(sql_type, nullable):
             size = 0xFFFF
         else:
             size = int(m.group(1)) * (2 if code == 0xE7 else 1)
-        return bytes([code]) + struct.pack("<H", size) + COLLATION
+        return bytes([code]) + struct.pack("<H", size) + COLLATIONS.get(collation_of(t), COLLATION)
     raise ValueError(f"type {sql_type} not known to the test server")
 
 
@@ -392,6 +417,24 @@ def parse_tables(ddl):
     return tables
 
 
+FACTS_KEY = ("cik", "taxonomy", "concept", "unit", "period_start", "period_end", "accession_number")
+
+
+def duplicate_key(declared, rows, key):
+    """Whether two rows of one bulk stream have the same key, comparing text as the columns'
+    collations do (a case-insensitive one takes "Well" and "well" as one)."""
+    names = [c[0] for c in declared]
+    fold = [case_insensitive(declared[names.index(k)][1]) for k in key]
+    at = [names.index(k) for k in key]
+    seen = set()
+    for row in rows:
+        k = tuple(row[i].casefold() if f and isinstance(row[i], str) else row[i] for i, f in zip(at, fold))
+        if k in seen:
+            return True
+        seen.add(k)
+    return False
+
+
 RUN_IDS, RUN_IDS_LOCK = [], threading.Lock()
 REFUSE_MARKER = "REFUSED BY THE TEST SERVER"  # a bulk stream with a row holding this value fails
 
@@ -403,6 +446,7 @@ class Session(threading.Thread):
     conflicts = 0    # --concept-conflicts N: the first N concepts inserts fail with error 2627
     loaded_elsewhere = False  # --loaded-elsewhere: a refused file was loaded by another run
     columnstore = False  # a CREATE CLUSTERED COLUMNSTORE INDEX on facts was run (--storage analytic)
+    schema_version = None  # --earlier-release: edgarpipe_schema's version (else no row)
 
     def __init__(self, sock, log, tables):
         super().__init__(daemon=True)
@@ -502,8 +546,12 @@ class Session(threading.Thread):
 
     def sql(self, text):
         self.log.write(kind="sql", session=self.id, text=text)
-        for name, columns in parse_tables(text).items():
-            self.tables[name] = columns
+        for name, columns in parse_tables(text).items():  # our DDL creates a table only if it is absent
+            self.tables.setdefault(name, columns)
+        for m in re.finditer(r"ALTER TABLE (\w+) ALTER COLUMN (\w+) (.+?) (NOT NULL|NULL)$", text):
+            table = self.tables[m.group(1)]
+            at = [c[0] for c in table].index(m.group(2))
+            table[at] = (m.group(2), m.group(3), m.group(4) == "NULL")
         for m in re.finditer(r"SELECT TOP 0 \* INTO (#\w+) FROM (\w+)", text):
             self.tables[m.group(1)] = self.tables[m.group(2)]
         m = re.search(r"SET FMTONLY ON select \* from (\S+) SET FMTONLY OFF", text, re.I)
@@ -527,6 +575,23 @@ class Session(threading.Thread):
         if "SELECT @applock_result" in text:  # sp_getapplock: granted at once
             self.send(colmetadata([("applock_result", "INT", False)]) + bytes([TOKEN_ROW]) + struct.pack("<i", 0)
                       + done(0x0010, count=1))
+            return
+        m = re.match(r"SELECT collation_name FROM sys.columns WHERE object_id = OBJECT_ID\(N'(\w+)'\) AND name = "
+                     r"N'(\w+)'", text)
+        if m:  # the collation of a column (an earlier release's database: the server's default)
+            columns = [("collation_name", "NVARCHAR(128)", True)]
+            declared = dict((c[0], c[1]) for c in self.tables.get(m.group(1), []))
+            rows = [[collation_of(declared[m.group(2)])]] if m.group(2) in declared else []
+            self.send(colmetadata(columns) + b"".join(row_token(columns, r) for r in rows) + done(0x0010, count=len(rows)))
+            return
+        m = re.match(r"SELECT name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID\(N'(\w+)'\)", text)
+        if m:  # a primary key's name, made up by the server when the DDL named none
+            columns = [("name", "NVARCHAR(128)", False)]
+            self.send(colmetadata(columns) + row_token(columns, [f"PK__{m.group(1)}__3213E83F"]) + done(0x0010, count=1))
+            return
+        if text.startswith("SELECT max(version) FROM edgarpipe_schema") and Session.schema_version:
+            columns = [("version", "INT", True)]
+            self.send(colmetadata(columns) + row_token(columns, [Session.schema_version]) + done(0x0010, count=1))
             return
         if "CREATE CLUSTERED COLUMNSTORE INDEX" in text and " ON facts" in text:
             Session.columnstore = True
@@ -579,6 +644,11 @@ class Session(threading.Thread):
             self.send(error_token(2627, f"Violation of PRIMARY KEY constraint in {table} (test marker).")
                       + done(0x0002 | 0x0010, curcmd=0xF0))
             return
+        if table == "facts" and declared is not None and duplicate_key(declared, rows, FACTS_KEY):
+            self.send(error_token(2601, "Cannot insert duplicate key row in object 'dbo.facts' with unique index "
+                                        "'facts_key' (test server: compared in the columns' collations).")
+                      + done(0x0002 | 0x0010, curcmd=0xF0))
+            return
         self.send(done(0x0010, count=len(rows), curcmd=0xF0))
 
 
@@ -590,12 +660,18 @@ def main():
                         help="fail the first N concepts inserts with error 2627, as a concurrent writer would")
     parser.add_argument("--loaded-elsewhere", action="store_true",
                         help="a refused file is found loaded by another run (the writer's check counts 1)")
+    parser.add_argument("--earlier-release", nargs=2, metavar=("DDL_FILE", "VERSION"),
+                        help="start as a database an earlier release made: the tables of DDL_FILE, that schema version")
     args = parser.parse_args()
+    tables = {}
+    if args.earlier_release:
+        with open(args.earlier_release[0], encoding="utf-8") as f:
+            tables.update(parse_tables(f.read()))
+        Session.schema_version = int(args.earlier_release[1])
     Session.discard = args.discard
     Session.conflicts = args.concept_conflicts
     Session.loaded_elsewhere = args.loaded_elsewhere
     log = Log(args.out)
-    tables = {}
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", 0))

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -116,13 +117,23 @@ MssqlOptions parse_options(std::string_view url) {
   return o;
 }
 
+// Text compares by code point, as in SQLite and PostgreSQL (COLLATE "C"): under the server's
+// default, case-insensitive collation the keys would take units "Well" and "well" as one, and the
+// concepts "FooBar" and "Foobar" as one (one row kept, silently).
+constexpr std::string_view kExactCollation = "Latin1_General_100_BIN2";
+constexpr std::string_view kExactCollationUtf8 = "Latin1_General_100_BIN2_UTF8";
+
+std::string mssql_text_type(bool utf8_text, std::string_view table, std::string_view column) {
+  const int width = mssql::text_width(table, column);
+  const std::string size = width == 0 ? "MAX" : std::to_string(width);
+  return utf8_text ? fmt::format("VARCHAR({}) COLLATE {}", size, kExactCollationUtf8)
+                   : fmt::format("NVARCHAR({}) COLLATE {}", size, kExactCollation);
+}
+
 template <bool Utf8Text>
 std::string mssql_type(ColumnType t, std::string_view table, std::string_view column) {
   if (t != ColumnType::kText) return std::string(sql_type_name(t, SqlFlavor::kMssql));
-  const int width = mssql::text_width(table, column);
-  const std::string size = width == 0 ? "MAX" : std::to_string(width);
-  return Utf8Text ? fmt::format("VARCHAR({}) COLLATE Latin1_General_100_CI_AS_SC_UTF8", size)
-                  : fmt::format("NVARCHAR({})", size);
+  return mssql_text_type(Utf8Text, table, column);
 }
 
 // Analytic storage makes facts a clustered columnstore (column-wise, compressed; what a fact
@@ -521,6 +532,7 @@ class MssqlAdmin final : public SinkAdmin {
       apply_schema({"", "EXEC sp_rename N'ingest_files', N'ingest_files_v1'", "CONVERT(varchar(27), loaded_at, 121)",
                     build_schema(db_.options().utf8_text, storage_), true, SqlFlavor::kMssql,
                     [this](const std::string& sql) { db_.exec(sql); }});
+      make_text_exact();
     } catch (...) {
       db_.exec("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION");
       throw;
@@ -590,6 +602,82 @@ class MssqlAdmin final : public SinkAdmin {
   }
 
  private:
+  // A database made before schema version 4 holds its text in the server's default collation,
+  // case-insensitive by default: its keys took "Well" and "well" as one unit (the file was
+  // rejected) and "FooBar" and "Foobar" as one concept (one row kept). In the schema transaction,
+  // every text column gets the exact collation and its width (docs/tables.md), with the indexes
+  // and views that depend on the columns dropped first and made again; then the companyfacts
+  // documents are marked changed, so this run loads them again and the lost concepts come back.
+  void make_text_exact() {
+    const auto collation = db_.exec(
+        "SELECT collation_name FROM sys.columns WHERE object_id = OBJECT_ID(N'concepts') AND name = N'concept'");
+    if (collation.empty() || !collation[0][0]) return;  // a fresh database: made exact
+    std::string was = *collation[0][0];
+    std::transform(was.begin(), was.end(), was.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (was.find("_ci") == std::string::npos) return;
+    const auto started = std::chrono::steady_clock::now();
+    const bool utf8 = db_.options().utf8_text;
+    const bool columnstore = facts_storage(db_) == Storage::kAnalytic;
+    // Views first: Babelfish (PostgreSQL underneath) cannot change a column that a view reads.
+    const std::vector<std::string> views = view_sql(SqlFlavor::kMssql);
+    for (const std::string& sql : views)
+      if (sql.starts_with("DROP VIEW")) db_.exec(sql);
+    for (const SecondaryIndex& index : secondary_indexes(SqlFlavor::kMssql))  // built again after the load
+      db_.exec(fmt::format("IF EXISTS (SELECT 1 FROM edgarpipe_indexes WHERE name = '{0}') DROP INDEX {0} ON {1}",
+                           index.name, index.table));
+    db_.exec("DELETE FROM edgarpipe_indexes");
+    db_.exec("DROP INDEX facts_key ON facts");
+    db_.exec("DROP INDEX ingest_files_key ON ingest_files");
+    if (columnstore) db_.exec("DROP INDEX facts_columnstore ON facts");
+    std::vector<const TableDef*> text_keyed;  // tables whose primary key has a text column
+    for (const TableDef& t : all_tables()) {
+      if (t.id == TableId::kFacts) continue;  // keyed by the facts_key index
+      const bool text_key = std::any_of(t.key.begin(), t.key.end(), [&](std::string_view k) {
+        return std::any_of(t.columns.begin(), t.columns.end(),
+                           [&](const Column& c) { return c.name == k && c.type == ColumnType::kText; });
+      });
+      if (!text_key) continue;
+      const auto pk = db_.exec(fmt::format(
+          "SELECT name FROM sys.key_constraints WHERE parent_object_id = OBJECT_ID(N'{}') AND type = 'PK'", t.name));
+      if (pk.empty() || !pk[0][0])
+        throw SinkError(fmt::format("SQL Server: {} has no primary key to make exact", t.name));
+      db_.exec(fmt::format("ALTER TABLE {} DROP CONSTRAINT [{}]", t.name, *pk[0][0]));
+      text_keyed.push_back(&t);
+    }
+    const auto alter = [&](std::string_view table, std::span<const Column> columns) {
+      for (const Column& c : columns)
+        if (c.type == ColumnType::kText)
+          db_.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} {} {}", table, c.name,
+                               mssql_text_type(utf8, table, c.name), c.not_null ? "NOT NULL" : "NULL"));
+    };
+    for (const TableDef& t : all_tables()) alter(t.name, t.columns);
+    alter("ingest_files", ingest_files_columns());
+    alter("ingest_runs", ingest_runs_columns());
+    const auto joined = [](std::span<const std::string_view> names) {
+      std::string out;
+      for (const std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+      return out;
+    };
+    for (const TableDef* t : text_keyed)
+      db_.exec(fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", t->name, joined(t->key)));
+    if (columnstore) db_.exec("CREATE CLUSTERED COLUMNSTORE INDEX facts_columnstore ON facts");
+    db_.exec(fmt::format("CREATE UNIQUE INDEX facts_key ON facts ({})", joined(table_def(TableId::kFacts).key)));
+    db_.exec("CREATE UNIQUE INDEX ingest_files_key ON ingest_files (dataset, cik, page) WHERE cik IS NOT NULL");
+    const auto reload =
+        db_.exec("SELECT count(*) FROM ingest_files WHERE dataset = N'companyfacts' AND status = N'loaded'");
+    db_.exec(fmt::format(
+        "UPDATE ingest_files SET content_hash = N'{}', source_stamp = NULL WHERE dataset = N'companyfacts' AND "
+        "status = N'loaded'",
+        format_content_hash(0)));  // a hash no document has: changed, so its filer is replaced
+    for (const std::string& sql : views) db_.exec(sql);
+    log::info(
+        "made the text of this database compare exactly (collation {}; it was {}, case-insensitive) in {:.1f} s; its "
+        "{} companyfacts documents load again, for concepts that differed only in case",
+        utf8 ? kExactCollationUtf8 : kExactCollation, *collation[0][0],
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        reload.empty() || !reload[0][0] ? "0" : *reload[0][0]);
+  }
+
   bool get_run_lock(const char* mode, int timeout_ms) {
     const auto rows = db_.exec(
         fmt::format("DECLARE @applock_result int; EXEC @applock_result = sp_getapplock @Resource = N'edgarpipe_runs', "

@@ -64,16 +64,16 @@ TEST_CASE("a value its column cannot take rejects the file at the value", "[pg][
   REQUIRE_FALSE(tds.outcome.ok);
   CHECK(tds.outcome.error == "facts.fiscal_year: \"3000000000\" does not fit INT");
 
-  // SQL Server: a unit longer than its NVARCHAR(64) (FreeTDS would truncate it), and a value
+  // SQL Server: a unit longer than its NVARCHAR(128) (FreeTDS would truncate it), and a value
   // DECIMAL(38,12) would round.
-  const std::string unit(65, 'u');
+  const std::string unit(129, 'u');
   const std::string long_unit =
       R"({"cik":1,"facts":{"g":{"C":{"units":{")" + unit + R"(":[{"end":"2020-01-01","val":1,"accn":"a"}]}}}}})";
   const auto too_long =
       parse_bytes(long_unit, "CIK0000000001.json", Dataset::kUnknown, false, 1 << 20, BatchEncoding::kTdsCells);
   REQUIRE_FALSE(too_long.outcome.ok);
-  CHECK_THAT(too_long.outcome.error,
-             Catch::StartsWith("facts.unit: \"uuuu") && Catch::EndsWith("is longer than the column"));
+  CHECK_THAT(too_long.outcome.error, Catch::StartsWith("facts.unit: \"uuuu") &&
+                                         Catch::EndsWith("is longer than the column: 129 characters, NVARCHAR(128)"));
   // At the unit's key: it was the offset of whatever value was written before (none here: -1).
   CHECK(too_long.outcome.error_offset == static_cast<std::int64_t>(long_unit.find(unit)));
   CHECK(parse_bytes(long_unit, "CIK0000000001.json", Dataset::kUnknown, false, 1 << 20, BatchEncoding::kPgCopy)

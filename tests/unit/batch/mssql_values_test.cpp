@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
+#include <string_view>
 
 using namespace edgarpipe::mssql;
 
@@ -70,4 +72,39 @@ TEST_CASE("Decimals are rewritten with exactly 12 fraction digits, or refused", 
   CHECK(fixed("abc") == "refused");
   CHECK(fixed("1.2.3") == "refused");
   CHECK(fixed("1e") == "refused");
+}
+
+TEST_CASE("SQL Server text widths: every text column has one, keys fit the index key limits", "[mssql]") {
+  using edgarpipe::ColumnType;
+  const auto check_columns = [](std::string_view table, std::span<const edgarpipe::Column> columns) {
+    for (const edgarpipe::Column& c : columns) {
+      INFO(std::string(table) << "." << std::string(c.name));
+      if (c.type == ColumnType::kText)
+        CHECK(text_width(table, c.name) >= 0);
+      else
+        CHECK(text_width(table, c.name) <= 0);  // a name shared with a text column elsewhere is harmless
+    }
+  };
+  for (const edgarpipe::TableDef& t : edgarpipe::all_tables()) check_columns(t.name, t.columns);
+  check_columns("ingest_files", edgarpipe::ingest_files_columns());
+  check_columns("ingest_runs", edgarpipe::ingest_runs_columns());
+  // Bytes of each key as NVARCHAR (2 a character): a primary key's clustered index takes 900,
+  // facts_key (nonclustered) 1,700. Fixed-size columns: BIGINT 8, INT 4, DATE 3.
+  for (const edgarpipe::TableDef& t : edgarpipe::all_tables()) {
+    int bytes = 0;
+    for (const std::string_view k : t.key)
+      for (const edgarpipe::Column& c : t.columns)
+        if (c.name == k)
+          bytes += c.type == ColumnType::kText     ? 2 * text_width(t.name, k)
+                   : c.type == ColumnType::kBigInt ? 8
+                   : c.type == ColumnType::kDate   ? 3
+                                                   : 4;
+    INFO(std::string(t.name) << ": " << bytes << " key bytes");
+    CHECK(bytes > 0);
+    CHECK(bytes <= (t.id == edgarpipe::TableId::kFacts ? 1700 : 900));
+  }
+  CHECK(text_width("ingest_files", "source_path") == 4000);  // a path; refused before a run when longer
+  CHECK(text_width("concepts", "description") == 0);         // free text: (MAX)
+  CHECK(text_width("filings", "form") == 64);
+  CHECK(text_width("companies", "no_such_column") == -1);
 }

@@ -648,13 +648,14 @@ TEST_CASE("a quoted value in a reason is cut on a character boundary, never insi
   CHECK(first_invalid_utf8(bad_date.outcome.error.data(), bad_date.outcome.error.size()) ==
         bad_date.outcome.error.size());
 
-  // The same for a value an encoding refuses: a unit longer than SQL Server's NVARCHAR(64).
-  const std::string unit = std::string(39, 'u') + "\xC3\xA9" + std::string(30, 'u');
+  // The same for a value an encoding refuses: a unit longer than SQL Server's NVARCHAR(128).
+  const std::string unit = std::string(39, 'u') + "\xC3\xA9" + std::string(100, 'u');
   const auto too_long = parse_bytes(
       R"({"cik":1,"facts":{"g":{"C":{"units":{")" + unit + R"(":[{"end":"2020-01-01","val":1,"accn":"a"}]}}}}})",
       "CIK0000000001.json", Dataset::kUnknown, false, 1 << 20, BatchEncoding::kTdsCells);
   REQUIRE_FALSE(too_long.outcome.ok);
-  CHECK(too_long.outcome.error == "facts.unit: \"" + std::string(39, 'u') + "\" is longer than the column");
+  CHECK(too_long.outcome.error ==
+        "facts.unit: \"" + std::string(39, 'u') + "\" is longer than the column: 140 characters, NVARCHAR(128)");
 
   CHECK(text_excerpt("abc", 40) == "abc");
   CHECK(text_excerpt("\xF0\x9F\x9A\x80x", 3).empty());  // a 4-byte character does not fit in 3

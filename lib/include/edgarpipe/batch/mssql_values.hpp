@@ -19,8 +19,9 @@ namespace edgarpipe::mssql {
 inline constexpr int kDecimalPrecision = 38;
 inline constexpr int kDecimalScale = 12;
 
-// Text widths in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX). Key columns are
-// bounded so that the keys fit SQL Server's index limits (900 bytes clustered, 1700 others).
+// A text column's width in characters (NVARCHAR) or bytes (VARCHAR UTF-8); 0 means (MAX), -1 a
+// column the contract does not have as text. Short codes are sized from the input formats with
+// a margin (docs/tables.md lists them), keys within SQL Server's index key limits.
 int text_width(std::string_view table, std::string_view column) noexcept;
 
 // Writes valid UTF-8 as UTF-16LE into `out`, which has room for 2 x utf8.size() bytes (the

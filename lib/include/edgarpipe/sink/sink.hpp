@@ -96,8 +96,9 @@ struct IngestRecord {
 
 // The layout of ingest_files and ingest_runs this release writes (edgarpipe_schema.version).
 // 1: ingest_files keyed by (dataset, source_file), no version table. 2: keyed by
-// (dataset, cik, page), with source_path. 3: with source_stamp.
-inline constexpr int kSchemaVersion = 3;
+// (dataset, cik, page), with source_path. 3: with source_stamp. 4: SQL Server's text compares
+// exactly, in right-sized columns (the other sinks' layout is 3's).
+inline constexpr int kSchemaVersion = 4;
 
 class SinkAdmin {
  public:
