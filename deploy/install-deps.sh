@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  ccache                # the builds of deploy/test.sh reuse each other's objects
   clang-format          # the style check of deploy/test.sh
   clang-tidy            # the static checks of deploy/test.sh (.clang-tidy)
   libboost-dev          # Boost.Interprocess (header-only)

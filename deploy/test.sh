@@ -6,9 +6,12 @@
 # benchmarks' smoke runs; stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stage() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }  # with the time so far
+# The slowest tests of a ctest log, at the end of the run: where CI's time goes.
+slowest() { grep -E ' sec$' "$1" | awk '{print $(NF-1), $0}' | sort -rn | head -15 | cut -d' ' -f2- || true; }
 deploy/install-deps.sh
 
-echo "== PostgreSQL: a throw-away server on loopback for the sink tests"
+stage "PostgreSQL: a throw-away server on loopback for the sink tests"
 PGDIR=$(mktemp -d /tmp/edgarpipe-pg.XXXXXX)
 trap 'deploy/pg-cluster.sh stop "$PGDIR"' EXIT
 eval "$(deploy/pg-cluster.sh start "$PGDIR")"
@@ -18,27 +21,29 @@ if deploy/pg-cluster.sh start "$PGDIR.bad" 99999 2>/dev/null || [ -e "$PGDIR.bad
 fi
 echo "EDGARPIPE_TEST_PG=$EDGARPIPE_TEST_PG"
 
-echo "== style: every tracked C++ file as clang-format (.clang-format) writes it"
+stage "style: every tracked C++ file as clang-format (.clang-format) writes it"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
-echo "== build (warnings are errors) and test (RelWithDebInfo)"
+stage "build (warnings are errors) and test (RelWithDebInfo)"
 deploy/build.sh -DEDGARPIPE_BUILD_TESTS=ON -DEDGARPIPE_BUILD_BENCHMARKS=ON -DEDGARPIPE_WERROR=ON
-(cd build && ctest --output-on-failure --timeout 300 -j2)
+(cd build && ctest --output-on-failure --timeout 300 -j2 | tee ctest.log)
 
-echo "== clang-tidy (.clang-tidy: warnings are errors) on every source of ipc/ and lib/"
+stage "clang-tidy (.clang-tidy: warnings are errors) on every source of ipc/ and lib/"
 run-clang-tidy -p build -j "$(nproc)" -quiet "$PWD/(ipc|lib)/.*\.cpp\$" >build/clang-tidy.log 2>&1 ||
   { grep -E 'warning:|error:' build/clang-tidy.log | sort -u; exit 1; }
 
-echo "== AddressSanitizer + UBSan: ipc, parser and multi-process pipeline tests"
-BUILD_DIR=build-asan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=address -DEDGARPIPE_BUILD_BENCHMARKS=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j2)
+stage "AddressSanitizer + UBSan: ipc, parser and multi-process pipeline tests"
+# -O1: what the ASan manual advises for speed; the checks are the same.
+BUILD_DIR=build-asan BUILD_TYPE=Debug deploy/build.sh -DEDGARPIPE_SANITIZE=address -DEDGARPIPE_BUILD_BENCHMARKS=OFF \
+  -DCMAKE_CXX_FLAGS_DEBUG="-g -O1"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j2 | tee ctest.log)
 
-echo "== ThreadSanitizer: ring, doorbell and pool stress tests"
+stage "ThreadSanitizer: ring, doorbell and pool stress tests"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEDGARPIPE_SANITIZE=thread -DEDGARPIPE_BUILD_BENCHMARKS=OFF
 cmake --build build-tsan --target ipc_tests --parallel "$(nproc)"
 TSAN_OPTIONS=halt_on_error=1 build-tsan/bin/ipc_tests
 
-echo "== without the server clients: EDGARPIPE_WITH_POSTGRES=OFF EDGARPIPE_WITH_MSSQL=OFF"
+stage "without the server clients: EDGARPIPE_WITH_POSTGRES=OFF EDGARPIPE_WITH_MSSQL=OFF"
 cmake -S . -B build-minimal -G Ninja -DEDGARPIPE_WITH_POSTGRES=OFF -DEDGARPIPE_WITH_MSSQL=OFF \
   -DEDGARPIPE_BUILD_TESTS=OFF -DEDGARPIPE_BUILD_BENCHMARKS=OFF -DEDGARPIPE_WERROR=ON >/dev/null
 cmake --build build-minimal --parallel "$(nproc)" >/dev/null
@@ -51,10 +56,10 @@ for sink in postgresql://localhost/db mssql://localhost/db; do
 done
 build-minimal/bin/edgarpipe run -q --sink "sqlite:build-minimal/samples.db" tests/data
 
-echo "== libFuzzer: the parsers, a bounded time each (deploy/fuzz.sh)"
+stage "libFuzzer: the parsers, a bounded time each (deploy/fuzz.sh)"
 deploy/fuzz.sh 30
 
-echo "== benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
+stage "benchmarks build and run (smoke: tiny sizes; see benchmarks/README.md for real runs)"
 build/bin/edgarpipe_micro_bench --benchmark_min_time=0.01 --benchmark_filter='BM_(Memcpy|Handoff)/4096' >/dev/null
 benchmarks/pipeline/harness.py benchmarks/pipeline/scenarios/smoke.json --out build/harness-smoke >/dev/null
 test -s build/harness-smoke/results.csv && test -s build/harness-smoke/timeline-smoke.png
@@ -62,4 +67,7 @@ benchmarks/queries/run_queries.py --bin build/bin --companyfacts 10 --submission
 # Memory per input file (issue 33: at most 200 bytes): 10k and 100k tiny files, about 15 s; the 1M
 # case (2 minutes and 1 GB of files) is run by hand: docs/performance.md, "Memory per input file".
 benchmarks/pipeline/memory_bench.py --filers 10000 100000 --max-bytes-per-file 200
-echo "deploy/test.sh: all passed"
+stage "the slowest tests (build, then build-asan)"
+slowest build/ctest.log
+slowest build-asan/ctest.log
+echo "deploy/test.sh: all passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

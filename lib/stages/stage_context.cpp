@@ -30,6 +30,8 @@ StageContext StageContext::attach(int argc, char** argv, Role role) {
   auto& s = layout.slot(static_cast<std::uint32_t>(slot));
   if (s.role.load() != static_cast<std::uint32_t>(role))
     throw std::invalid_argument("--slot names a slot of another role");
+  if (slot > 0xFF || s.incarnation.load() > 0xFFFF)  // OwnerId's bits (chunk_pool.hpp); bounded by the CLI
+    throw std::invalid_argument("--slot or its incarnation is beyond what a chunk's owner record holds");
   const ipc::OwnerId me{static_cast<std::uint8_t>(slot), static_cast<std::uint16_t>(s.incarnation.load())};
   s.pid.store(static_cast<std::int32_t>(::getpid()), std::memory_order_relaxed);
 

@@ -9,8 +9,8 @@
 // kTailPadding zero bytes (simdjson's SIMDJSON_PADDING), so a parser can parse a file in place.
 //
 // Handles: generation (32 bits) | pool id (16) | chunk index (16). The generation is bumped every
-// time a chunk is recycled, so a stale handle (e.g. a duplicate delivered after a crash recovery)
-// is recognised and refused instead of touching a chunk that now holds other data.
+// time a chunk is recycled, so a stale handle (one used after its chunk went back: a bug) is
+// recognised and refused instead of touching a chunk that now holds other data.
 //
 // Ownership record (ChunkDescriptor::state, one 64-bit word):
 //   generation (32) | owner (24: process slot 8 | incarnation 16) | state (8)
@@ -55,6 +55,8 @@ struct SizeClass {
 enum class ChunkState : std::uint8_t { kFree = 0, kFilling = 1, kPublished = 2, kClaimed = 3, kReturned = 4 };
 
 // Who holds a chunk: registry slot and that slot's incarnation (never a bare pid: pids recycle).
+// 8 and 16 bits are enough by construction: a run has at most 3 x 64 stage processes (the CLI's
+// bound per stage), and the incarnation is the attempt number, at most --max-restarts + 1 (101).
 struct OwnerId {
   std::uint8_t slot = 0;
   std::uint16_t incarnation = 0;

@@ -10,8 +10,11 @@
 // Memory ordering: every field is an independent atomic word. `role`, `index` and `incarnation`
 // are written by the supervisor before the process starts (ordered before it by fork/exec).
 // `pid` is written twice with the same value: by the supervisor after fork, and by the process
-// at start, so it is set whichever runs first. The counters are written by the process alone and
-// are relaxed: they are statistics, read by the supervisor as monotone snapshots. `phase` is
+// at start, so it is set whichever runs first. The counters are relaxed: statistics and routing
+// hints, never used to order memory. Most are written by the process alone and read by the
+// supervisor as monotone snapshots; a counter the layer above shares between processes (a
+// consumer's queued bytes, added to by each of its producers) is only changed by atomic
+// read-modify-writes (fetch_add/fetch_sub), so no update is lost. `phase` is
 // written with release after the process's last publication, so a reader that acquires kFinished
 // sees everything it produced.
 //

@@ -15,13 +15,14 @@
 //
 // Crash contract: each index has exactly one writer and every store is one aligned 64-bit word,
 // so after a kill -9 at any instant the ring is self-describing: entries in [head, tail) are fully
-// published and nothing else is. A dead consumer leaves its unread entries readable by whoever
-// takes over its role; a dead producer leaves only complete entries. Nothing can be stuck
-// "claimed but unpublished", which is the failure mode of MPMC ticket queues.
+// published and nothing else is, and nothing can be stuck "claimed but unpublished" (the failure
+// mode of MPMC ticket queues). No process resumes a ring after a crash: recovery abandons every
+// segment of the attempt and starts the stages on fresh ones (docs/design/crash-recovery.md), so
+// this contract is what a test or a post-mortem may rely on when it reads a stopped ring.
 //
 // Who may call what: try_push from the producer process only, try_pop/try_peek/pop from the
-// consumer process only; size_approx from anyone (e.g. the supervisor's monitoring); for_each_unconsumed from a
-// recovering supervisor once the consumer is dead.
+// consumer process only; size_approx from anyone (e.g. the supervisor's monitoring);
+// for_each_unconsumed from a test or diagnostic, once both sides are stopped.
 #pragma once
 
 #include <atomic>
@@ -90,8 +91,8 @@ class SpscRing {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
   }
 
-  // Recovery only (the consumer is dead and reaped, so `head` no longer moves): calls f(entry)
-  // for every published entry the consumer did not take, oldest first, without consuming them.
+  // Both sides stopped (`head` and `tail` no longer move): calls f(entry) for every published
+  // entry the consumer did not take, oldest first, without consuming them.
   template <class F>
   void for_each_unconsumed(F&& f) const {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire);
@@ -112,8 +113,8 @@ class SpscRing {
   // Read-only after construction.
   alignas(128) std::uint32_t capacity_;
   std::uint32_t mask_;
-  // Consumer's block: its index and its private cache of the producer's index. The caches live in
-  // shared memory only so that a successor process can take over a role; they are hints.
+  // Consumer's block: its index and its private cache of the producer's index (a hint, refreshed
+  // when it says empty), on the index's own line so that the cache costs no extra line.
   alignas(128) std::atomic<std::uint64_t> head_{0};
   std::uint64_t consumer_cached_tail_ = 0;
   // Producer's block.
