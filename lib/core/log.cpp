@@ -1,6 +1,8 @@
 // One-line messages: see log.hpp.
 #include "edgarpipe/core/log.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -95,33 +97,6 @@ int take_options(int argc, char** argv) {
   return out;
 }
 
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        else
-          out += c;
-    }
-  }
-  return out;
-}
-
 std::string escape_control(std::string_view text, bool backslashes) {
   std::string out;
   out.reserve(text.size());
@@ -142,12 +117,20 @@ std::string escape_control(std::string_view text, bool backslashes) {
   return out;
 }
 
-void write(Level level, std::string_view message, std::string_view json_fields) {
+void write(Level level, std::string_view message, std::string_view json_members) {
   std::string line;
   if (g_settings.format == Format::kJson) {
-    line = fmt::format(R"({{"time":"{}","level":"{}","program":"{}","pid":{},"message":"{}"{}{}}})", iso_now(),
-                       kLevelNames[static_cast<int>(level)], json_escape(g_program), ::getpid(), json_escape(message),
-                       json_fields.empty() ? "" : ",", json_fields);
+    nlohmann::ordered_json j = {{"time", iso_now()},
+                                {"level", kLevelNames[static_cast<int>(level)]},
+                                {"program", g_program},
+                                {"pid", ::getpid()},
+                                {"message", message}};
+    // A message may quote bytes of a bad input: invalid UTF-8 becomes U+FFFD, the line stays JSON.
+    line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    if (json_members.size() > 2) {  // `{"a":1}`: its members join the line's object
+      line.back() = ',';
+      line.append(json_members.substr(1));
+    }
   } else {
     static const bool terminal = ::isatty(STDERR_FILENO) != 0;
     line = fmt::format("{}{}: {}", terminal ? "\r\033[K" : "", g_program, escape_control(message));

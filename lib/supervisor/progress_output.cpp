@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "edgarpipe/core/log.hpp"
@@ -53,11 +55,16 @@ void print_progress(const ProgressMeter& meter, bool terminal) {
     fmt::print(stderr, "\r\033[K{}", meter.line(terminal_width() - 1));
   } else if (log::settings().format == log::Format::kJson) {
     const ProgressSample& p = meter.latest();
-    log::write(log::Level::kInfo, meter.line(SIZE_MAX),
-               fmt::format(R"("progress":{{"seconds":{:.1f},"files_done":{},"files_total":{},"bytes_done":{},)"
-                           R"("bytes_total":{},"bytes_read":{},"rows":{},"rejected":{}}})",
-                           p.seconds, p.files_done, p.files_total, p.bytes_done, p.bytes_total, p.bytes_read, p.rows,
-                           p.rejected));
+    const nlohmann::ordered_json progress = {{"progress",
+                                              {{"seconds", std::round(p.seconds * 10) / 10},
+                                               {"files_done", p.files_done},
+                                               {"files_total", p.files_total},
+                                               {"bytes_done", p.bytes_done},
+                                               {"bytes_total", p.bytes_total},
+                                               {"bytes_read", p.bytes_read},
+                                               {"rows", p.rows},
+                                               {"rejected", p.rejected}}}};
+    log::write(log::Level::kInfo, meter.line(SIZE_MAX), progress.dump());
   } else {
     log::write(log::Level::kInfo, meter.line(SIZE_MAX));
   }

@@ -59,7 +59,8 @@ void RunSummary::print_human() const {
   if (!log::enabled(level)) return;
   if (log::settings().format == log::Format::kJson) {
     log::write(level, lines.front(),
-               "\"summary\":" + to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+               nlohmann::ordered_json{{"summary", to_json()}}.dump(-1, ' ', false,
+                                                                   nlohmann::ordered_json::error_handler_t::replace));
     return;
   }
   log::write(level, lines.front());

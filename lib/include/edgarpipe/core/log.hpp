@@ -44,12 +44,9 @@ int take_options(int argc, char** argv);
 // The program named at the start of each line ("edgarpipe", "edgarpipe fetch", "edgarpipe-writer").
 void set_program(std::string_view program);
 
-// One message; `message` must not end in a newline. Extra JSON members (`json_fields`, already
-// encoded as `"key":value,...`) go into a JSON line and are dropped from text.
-void write(Level level, std::string_view message, std::string_view json_fields = {});
-
-// The text of a JSON string, without the quotes (for json_fields and other hand-built JSON).
-std::string json_escape(std::string_view text);
+// One message; `message` must not end in a newline. `json_members`, a JSON object as nlohmann
+// dumps it (`{"progress":{...}}`), adds its members to a JSON line; text lines leave them out.
+void write(Level level, std::string_view message, std::string_view json_members = {});
 
 // The text with control characters spelled \n, \t, \r or \xNN, so it stays one line (a file name
 // may hold any byte but '/' and NUL). With `backslashes`, a backslash is doubled too, which makes
