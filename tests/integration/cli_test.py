@@ -155,6 +155,21 @@ def check_progress_and_logs(bin_dir, data_dir, work):
           summaries[0]["summary"]["files_loaded"] == 29, f"json summary: {summaries}")
     progress = [o for o in objects if "progress" in o]
     check(len(progress) >= 2 and progress[-1]["progress"]["files_total"] == 30, f"json progress: {progress[-1:]}")
+    # A message that quotes bytes that are not UTF-8 (a file name may hold any): still one JSON
+    # object per line, valid UTF-8, the bad bytes as U+FFFD.
+    odd = os.path.join(os.fsencode(work), b"odd-\xff-name")
+    os.makedirs(odd)
+    with open(os.path.join(odd, b"CIK0000000009.json"), "w") as f:
+        f.write('{"cik": "9", "name": ')
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "run", odd, "--sink", "null:", "--log-format", "json"],
+                       capture_output=True, timeout=300)
+    try:
+        odd_lines = [json.loads(line.decode("utf-8")) for line in r.stderr.splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        odd_lines = []
+        check(False, f"--log-format json with a non-UTF-8 path: not a JSON line ({e}): {r.stderr[:300]!r}")
+    check(r.returncode == 3 and any("odd-\ufffd-name" in o["message"] for o in odd_lines),
+          f"--log-format json with a non-UTF-8 path: {odd_lines[:3]}")
     code, _, err = run("--log-format", "xml", "status")
     check(code == 2 and "text or json" in err, f"--log-format xml: {err!r}")
     # Malformed values of the new options: one line each, naming the value and what is accepted.
