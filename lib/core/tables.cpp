@@ -206,6 +206,12 @@ constexpr SecondaryIndex kSecondaryIndexes[] = {
     {"company_tickers_ticker", "company_tickers", "ticker", "ticker to CIK (ticker_lookup)"},
 };
 
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
+    text.replace(at, from.size(), to);
+  return text;
+}
+
 // a || b || ... in the flavor's syntax, every part text already.
 std::string concat(SqlFlavor f, std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -237,6 +243,12 @@ std::vector<std::string> view_sql(SqlFlavor f) {
   const std::string fact_columns =
       "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
       "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  // facts with each row's place among the versions of its period (its own view's subquery in
+  // each view that needs it: PostgreSQL cannot drop a view that another view reads).
+  const std::string fact_versions = fmt::format(
+      "SELECT {0}, ROW_NUMBER() OVER (PARTITION BY {1} ORDER BY CASE WHEN f.filed IS NULL THEN 0 ELSE 1 END, f.filed, "
+      "f.accession_number) AS version_no, COUNT(*) OVER (PARTITION BY {1}) AS versions FROM facts f",
+      fact_columns, "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end");
   const std::vector<std::pair<std::string, std::string>> views = {
       // The SEC's frame picks one fact per company, concept, unit and calendar period.
       {"facts_annual", fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({}(f.frame, 3, 4) AS INTEGER) "
@@ -255,6 +267,19 @@ std::vector<std::string> view_sql(SqlFlavor f) {
                    "f.unit, f.period_start, f.period_end ORDER BY CASE WHEN f.filed IS NULL THEN 1 ELSE 0 END, "
                    "f.filed DESC, f.accession_number DESC) AS latest FROM facts f) f WHERE f.latest = 1",
                    fact_columns)},
+      // Every version of a period's value, in the order the filings reported it (a NULL filed
+      // first: facts_latest takes it last), and whether a version is a prior-period column of its
+      // filing (its period ends before the filing's own, filings.report_date; NULL without it).
+      {"facts_versions",
+       fmt::format("SELECT {0}, v.version_no, v.versions, CASE WHEN v.version_no = 1 THEN 1 ELSE 0 END AS "
+                   "is_first_reported, CASE WHEN v.version_no = v.versions THEN 1 ELSE 0 END AS is_latest, CASE WHEN "
+                   "g.report_date IS NULL THEN NULL WHEN v.period_end < g.report_date THEN 1 ELSE 0 END AS "
+                   "is_comparative FROM ({1}) v LEFT JOIN filings g ON g.cik = v.cik AND g.accession_number = "
+                   "v.accession_number",
+                   replace_all(fact_columns, "f.", "v."), fact_versions)},
+      // Point in time: each period's value as first reported (backtests use it, not the latest).
+      {"facts_first_reported", fmt::format("SELECT {} FROM ({}) v WHERE v.version_no = 1",
+                                           replace_all(fact_columns, "f.", "v."), fact_versions)},
       {"filing_documents",
        fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
                    "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "

@@ -26,7 +26,8 @@ import shutil
 
 from sinktest import Postgres, Sqlite, check, verdict
 
-VIEWS = {"facts_annual": 12, "facts_quarterly": 14, "facts_latest": 13, "filing_documents": 9, "ticker_lookup": 4}
+VIEWS = {"facts_annual": 12, "facts_quarterly": 14, "facts_latest": 13, "facts_versions": 18, "facts_first_reported": 13,
+         "filing_documents": 9, "ticker_lookup": 4}
 INDEXES = ["facts_concept_frame", "facts_accession", "filings_form_date", "filings_accession", "filings_date",
            "company_tickers_ticker"]
 
@@ -75,6 +76,39 @@ def table_scans(sink, url, sql):
     return sorted(set(re.findall(r"Seq Scan on (facts(?:_p\d+)?|filings)\b", plan))), plan
 
 
+def check_versions(sink, url, results):
+    """facts_versions and facts_first_reported against versions numbered here from facts itself:
+    per period (cik, taxonomy, concept, unit, start, end), by filed (NULL first) then accession."""
+    key_sql = ("SELECT cik, taxonomy, concept, unit, period_start, period_end, accession_number, filed FROM facts")
+    periods = {}
+    for r in rows(sink, url, key_sql):
+        periods.setdefault(r[:6], []).append(r)
+    want = {}
+    for period, facts in periods.items():
+        facts.sort(key=lambda r: (r[7] != "<NULL>", r[7], r[6]))
+        for i, r in enumerate(facts, 1):
+            want[r[:7]] = (str(i), str(len(facts)), "1" if i == 1 else "0", "1" if i == len(facts) else "0")
+    got = {r[:6] + (r[7],): (r[13], r[14], r[15], r[16]) for r in results["facts_versions"]}
+    check(len(results["facts_versions"]) == len(want) and got == want,
+          f"{sink.name}: facts_versions: {len(got)} rows, {len(want)} facts; e.g. "
+          f"{sorted((k, got.get(k), v) for k, v in want.items() if got.get(k) != v)[:2]}")
+    latest = sorted(r[:13] for r in results["facts_versions"] if r[16] == "1")
+    check(latest == results["facts_latest"], f"{sink.name}: facts_versions' is_latest rows are not facts_latest's")
+    first = sorted(r[:13] for r in results["facts_versions"] if r[15] == "1")
+    check(first == results["facts_first_reported"] and first, f"{sink.name}: facts_first_reported differs")
+    # A prior-period column: its period ends before its filing's report_date (NULL without one).
+    report = dict(((r[0], r[1]), r[2]) for r in rows(sink, url, "SELECT cik, accession_number, report_date FROM filings"))
+    comparative = {}
+    for r in results["facts_versions"]:
+        date = report.get((r[0], r[7]), "<NULL>")
+        expected = "<NULL>" if date in ("<NULL>", "") else ("1" if r[5] < date else "0")
+        comparative[expected] = comparative.get(expected, 0) + (r[17] == expected)
+        if r[17] != expected:
+            check(False, f"{sink.name}: is_comparative of {r[:8]}: {r[17]}, expected {expected}")
+            break
+    check(comparative.get("1") and comparative.get("0"), f"{sink.name}: is_comparative never 1 or never 0: {comparative}")
+
+
 def scenario(sink, bin_dir, data, queries, storage=()):
     url = sink.fresh()
     code, err = run(bin_dir, url, data, *storage)
@@ -105,6 +139,7 @@ def scenario(sink, bin_dir, data, queries, storage=()):
         results[view] = got
     for name, sql in queries.items():
         results[name] = rows(sink, url, sql)
+    check_versions(sink, url, results)
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
         check(partitions == [("16",)], f"{sink.name}: facts partitions: {partitions}")
