@@ -9,6 +9,7 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "edgarpipe/cli/commands.hpp"
+#include "edgarpipe/core/calendar.hpp"
 #include "edgarpipe/core/log.hpp"
 #include "edgarpipe/input/identity.hpp"
 #include "edgarpipe/ipc/shared_segment.hpp"
@@ -42,6 +44,7 @@ usage: edgarpipe COMMAND [options]
   status [PATH...]   the latest runs, what is loaded and rejected; with PATHs, those inputs by key
   rejects            the rejected files with their reasons
   schema             the DDL a sink applies: tables, views, secondary indexes
+  asof               the table facts_asof: each period's value as known on a day
   tune PATH...       trial runs over a sample to find the best --readers/--parsers/--writers
   cleanup            remove shared memory left behind by killed runs
 
@@ -148,6 +151,19 @@ for review before a first load. Connects to nothing.
   --storage S    the facts storage of a first load with `run --storage S` (default row)
 
 example: edgarpipe schema --sink 'mssql://loader@db:1433/edgar?text=utf8'
+)";
+
+constexpr const char* kAsofHelp = R"(usage: edgarpipe asof --date YYYY-MM-DD [--sink URL]
+
+Replaces the table facts_asof with each period's value as it was known on a day: per cik,
+taxonomy, concept, unit and period, of the values filed on or before the day, the latest (filed,
+then the accession number), with the columns of facts and as_of. A backtest reads it instead of
+facts_latest, which knows later restatements. Facts without a filing date are left out.
+
+  --date D     the day, YYYY-MM-DD
+  --sink URL   the database (default sqlite:edgar.db)
+
+example: edgarpipe asof --date 2020-06-30 --sink postgresql://analyst@db/edgar
 )";
 
 constexpr const char* kCleanupHelp = R"(usage: edgarpipe cleanup [--dry-run]
@@ -397,6 +413,33 @@ int schema_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+int asof_command(const std::vector<std::string>& args) {
+  std::string sink = "sqlite:edgar.db";
+  std::string date;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--sink" && i + 1 < args.size())
+      sink = args[++i];
+    else if (args[i] == "--date" && i + 1 < args.size())
+      date = args[++i];
+    else
+      throw UsageError(fmt::format("asof: unknown argument {}", args[i]));
+  }
+  unsigned year, month, day;
+  if (date.empty()) throw UsageError("asof needs --date YYYY-MM-DD");
+  if (!split_date(date, year, month, day))
+    throw UsageError(fmt::format("asof: --date {} is not a day written YYYY-MM-DD", date));
+  const SinkUrl url = parse_sink_url(sink);
+  if (url.kind == SinkUrl::Kind::kNull) throw UsageError("asof: the null: sink holds no facts");
+  require_existing(url);
+  auto admin = open_sink_admin(url);
+  admin->check_readable(url.text);
+  const auto started = std::chrono::steady_clock::now();
+  const std::uint64_t rows = admin->materialize_facts_asof(date);
+  log::info("facts_asof: {} facts as known on {} ({:.1f} s)", rows, date,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return 0;
+}
+
 int cleanup_command(const std::vector<std::string>& args) {
   bool dry_run = false;
   for (const std::string& a : args) {
@@ -443,11 +486,9 @@ int cli_main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argc >= 2 ? argv[1] : "";
-  const std::map<std::string, const char*> help = {{"run", kRunHelp},
-                                                   {"status", kStatusHelp},
-                                                   {"rejects", kRejectsHelp},
-                                                   {"schema", kSchemaHelp},
-                                                   {"cleanup", kCleanupHelp}};
+  const std::map<std::string, const char*> help = {{"run", kRunHelp},         {"status", kStatusHelp},
+                                                   {"rejects", kRejectsHelp}, {"schema", kSchemaHelp},
+                                                   {"asof", kAsofHelp},       {"cleanup", kCleanupHelp}};
   try {
     if (command.empty()) throw UsageError("missing command");
     if (command == "--help" || command == "-h" || command == "help") {
@@ -469,6 +510,7 @@ int cli_main(int argc, char** argv) {
     if (command == "status") return status_command(arguments(argc, argv));
     if (command == "rejects") return rejects_command(arguments(argc, argv));
     if (command == "schema") return schema_command(arguments(argc, argv));
+    if (command == "asof") return asof_command(arguments(argc, argv));
     if (command == "cleanup") return cleanup_command(arguments(argc, argv));
     throw UsageError(fmt::format("unknown command '{}'", command));
   } catch (const UsageError& e) {

@@ -297,6 +297,28 @@ std::vector<std::string> view_sql(SqlFlavor f) {
   return sql;
 }
 
+std::vector<std::string> facts_asof_sql(SqlFlavor f, std::string_view date) {
+  const std::string day = f == SqlFlavor::kSqlite ? fmt::format("'{}'", date) : fmt::format("CAST('{}' AS DATE)", date);
+  const std::string columns =
+      "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
+      "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  const std::string known = fmt::format(
+      "SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end "
+      "ORDER BY f.filed DESC, f.accession_number DESC) AS newest FROM facts f WHERE f.filed <= {1}",
+      columns, day);
+  const std::string picked = replace_all(columns, "f.", "k.") + ", " + day + " AS as_of";
+  std::vector<std::string> sql;
+  if (f == SqlFlavor::kMssql) {
+    sql.push_back("IF OBJECT_ID(N'facts_asof', N'U') IS NOT NULL DROP TABLE facts_asof");
+    sql.push_back(fmt::format("SELECT {} INTO facts_asof FROM ({}) k WHERE k.newest = 1", picked, known));
+  } else {
+    sql.push_back("DROP TABLE IF EXISTS facts_asof");
+    sql.push_back(fmt::format("CREATE TABLE facts_asof AS SELECT {} FROM ({}) k WHERE k.newest = 1", picked, known));
+  }
+  sql.push_back("CREATE INDEX facts_asof_concept ON facts_asof (cik, taxonomy, concept, unit)");
+  return sql;
+}
+
 std::string_view sql_type_name(ColumnType type, SqlFlavor flavor) noexcept {
   // By ColumnType (kBigInt, kSmallInt, kInt, kText, kDate, kTimestamp, kDecimal), then SqlFlavor.
   static constexpr std::string_view kNames[7][3] = {

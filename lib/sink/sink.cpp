@@ -189,6 +189,23 @@ void SinkAdmin::drop_schema(std::string_view schema) {
   execute(fmt::format("DROP SCHEMA IF EXISTS \"{}\" CASCADE", checked_schema(schema)));
 }
 
+std::uint64_t SinkAdmin::materialize_facts_asof(std::string_view date) {
+  const SqlFlavor f = flavor();
+  execute(f == SqlFlavor::kSqlite ? "BEGIN IMMEDIATE" : f == SqlFlavor::kMssql ? "BEGIN TRANSACTION" : "BEGIN");
+  try {
+    for (const std::string& sql : facts_asof_sql(f, date)) execute(sql);
+    const std::uint64_t rows = count_of(execute("SELECT count(*) FROM facts_asof"));
+    execute(f == SqlFlavor::kMssql ? "COMMIT TRANSACTION" : "COMMIT");
+    return rows;
+  } catch (...) {
+    try {
+      execute(f == SqlFlavor::kMssql ? "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION" : "ROLLBACK");
+    } catch (...) {
+    }
+    throw;
+  }
+}
+
 void SinkAdmin::empty_all_tables() {
   for (const TableDef& t : all_tables()) execute(fmt::format("DELETE FROM {}", t.name));
   execute("DELETE FROM ingest_files");

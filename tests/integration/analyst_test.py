@@ -9,6 +9,8 @@ Loads the samples into SQLite and PostgreSQL, then:
   PostgreSQL's EXPLAIN has no Seq Scan on them with seq scans disabled (the samples are small
   enough that the planner would rightly prefer one otherwise);
 - every view returns the same rows in SQLite and PostgreSQL, and so does every query of the set;
+  facts_versions and facts_first_reported agree with versions numbered here from facts, and
+  `edgarpipe asof` with the values picked here for a day;
 - PostgreSQL with --storage analytic (facts hash-partitioned by cik) passes the same checks with
   the same rows, a one-company query reads one partition, and a later run that asks for the other
   storage is refused before it loads.
@@ -109,6 +111,36 @@ def check_versions(sink, url, results):
     check(comparative.get("1") and comparative.get("0"), f"{sink.name}: is_comparative never 1 or never 0: {comparative}")
 
 
+def check_asof(sink, bin_dir, url, day):
+    """`edgarpipe asof --date DAY`: facts_asof against each period's latest value filed by DAY,
+    picked here from facts; a second run replaces the table, and a bad day is refused."""
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "asof", "--date", day, "--sink", url],
+                       capture_output=True, text=True, timeout=300)
+    latest = {}
+    for f in rows(sink, url, "SELECT cik, taxonomy, concept, unit, period_start, period_end, value, accession_number, "
+                             "fiscal_year, fiscal_period, form, filed, frame FROM facts"):
+        if f[11] == "<NULL>" or f[11] > day:
+            continue
+        key = f[:6]
+        if key not in latest or (f[11], f[7]) > (latest[key][11], latest[key][7]):
+            latest[key] = f
+    want = sorted(f + (day,) for f in latest.values())
+    got = rows(sink, url, "SELECT * FROM facts_asof")
+    check(r.returncode == 0 and f"facts_asof: {len(want)} facts as known on {day}" in r.stderr,
+          f"{sink.name}: asof: exit {r.returncode}: {r.stderr[-300:]}")
+    check(got == want and want, f"{sink.name}: facts_asof: {len(got)} rows, {len(want)} expected; e.g. "
+                                f"{sorted(set(got) ^ set(want))[:2]}")
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "asof", "--date", "2009-12-31", "--sink", url],
+                       capture_output=True, text=True, timeout=300)
+    again = rows(sink, url, "SELECT count(*), min(as_of) FROM facts_asof")
+    check(r.returncode == 0 and again[0][1] == "2009-12-31" and int(again[0][0]) < len(want),
+          f"{sink.name}: asof again: {again} {r.stderr[-300:]}")
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "asof", "--date", "2019-02-29", "--sink", url],
+                       capture_output=True, text=True, timeout=300)
+    check(r.returncode == 2 and "not a day written YYYY-MM-DD" in r.stderr, f"{sink.name}: asof 2019-02-29: "
+                                                                            f"{r.stderr[-300:]}")
+
+
 def scenario(sink, bin_dir, data, queries, storage=()):
     url = sink.fresh()
     code, err = run(bin_dir, url, data, *storage)
@@ -140,6 +172,7 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     for name, sql in queries.items():
         results[name] = rows(sink, url, sql)
     check_versions(sink, url, results)
+    check_asof(sink, bin_dir, url, "2019-10-31")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
         check(partitions == [("16",)], f"{sink.name}: facts partitions: {partitions}")

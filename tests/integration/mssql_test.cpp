@@ -123,6 +123,15 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   CHECK(cell(*admin, "SELECT count(*) FROM facts WHERE cik = 999997") == "3");
   CHECK(cell(*admin, "SELECT count(*) FROM facts WHERE cik = 999997 AND unit = N'well'") == "1");
   CHECK(cell(*admin, "SELECT count(*) FROM concepts WHERE concept IN (N'FooBar', N'Foobar')") == "2");
+
+  // facts_asof: the values known on a day (SELECT ... INTO on SQL Server), made twice.
+  for (int i = 0; i < 2; ++i) {
+    const Result asof = run(fmt::format("asof --date 2019-10-31 --sink '{}'", url));
+    INFO(asof.output);
+    REQUIRE(asof.exit_code == 0);
+  }
+  CHECK(cell(*admin,
+             "SELECT CASE WHEN count(*) > 0 AND max(filed) <= '2019-10-31' THEN 1 ELSE 0 END FROM facts_asof") == "1");
 }
 
 TEST_CASE("SQL Server: a database an earlier release made with case-insensitive text is made exact", "[mssql]") {

@@ -108,6 +108,11 @@ std::string create_secondary_index_sql(const SecondaryIndex& index, SqlFlavor fl
 // created again, so a newer release's definitions replace older ones.
 std::vector<std::string> view_sql(SqlFlavor flavor);
 
+// `edgarpipe asof`: the statements that replace the table facts_asof with each period's value
+// as known on `date` (a checked YYYY-MM-DD): of the versions filed on or before it, the latest
+// (filed, then accession number), with an `as_of` column; facts of unknown filing date left out.
+std::vector<std::string> facts_asof_sql(SqlFlavor flavor, std::string_view date);
+
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
 std::string_view dataset_name(Dataset d) noexcept;
 Dataset dataset_from_name(std::string_view name) noexcept;  // kUnknown for any other name

@@ -173,6 +173,9 @@ class SinkAdmin {
   // For `rejects`: dataset, source_file, source_path, run_id and error of each rejected file,
   // of every run or of one.
   std::vector<TextRow> rejected_files(std::optional<std::int64_t> run_id);
+  // For `asof`: replaces facts_asof (facts_asof_sql, tables.hpp) in one transaction; returns its
+  // row count. `date` is a checked YYYY-MM-DD.
+  std::uint64_t materialize_facts_asof(std::string_view date);
   // For `tune` into a scratch target the operator named: empties every table of the contract and
   // the two ingest tables.
   void empty_all_tables();
