@@ -7,10 +7,10 @@
 #include "edgarpipe/core/errors.hpp"
 #include "edgarpipe/sink/sink.hpp"
 
+using Catch::Matchers::Contains;
 using edgarpipe::BatchEncoding;
 using edgarpipe::parse_sink_url;
 using edgarpipe::SinkUrl;
-using Catch::Matchers::Contains;
 
 TEST_CASE("sink URL sqlite: and null: name a path or nothing", "[sink]") {
   const SinkUrl a = parse_sink_url("sqlite:/data/edgar.db");
@@ -45,8 +45,8 @@ TEST_CASE("sink URL postgresql: a URI or conninfo, never a password, schema= che
   const SinkUrl conninfo = parse_sink_url("host=db schema=sec dbname=edgar");
   CHECK(conninfo.schema == "sec");
   CHECK(conninfo.target == "host=db dbname=edgar options='-csearch_path=sec'");
-  for (const char* bad : {"postgresql://db/e?schema=Sec", "postgresql://db/e?schema=pg_x", "postgresql://db/e?schema=1a",
-                          "postgresql://db/e?schema=a;drop"}) {
+  for (const char* bad : {"postgresql://db/e?schema=Sec", "postgresql://db/e?schema=pg_x",
+                          "postgresql://db/e?schema=1a", "postgresql://db/e?schema=a;drop"}) {
     INFO(bad);
     CHECK_THROWS_WITH(parse_sink_url(bad), Contains("a schema name is 1 to 63 lowercase letters"));
   }
