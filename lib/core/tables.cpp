@@ -249,6 +249,49 @@ std::vector<std::string> view_sql(SqlFlavor f) {
       "SELECT {0}, ROW_NUMBER() OVER (PARTITION BY {1} ORDER BY CASE WHEN f.filed IS NULL THEN 0 ELSE 1 END, f.filed, "
       "f.accession_number) AS version_no, COUNT(*) OVER (PARTITION BY {1}) AS versions FROM facts f",
       fact_columns, "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end");
+  const std::string latest = fmt::format(
+      "SELECT {0} FROM (SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, "
+      "f.unit, f.period_start, f.period_end ORDER BY CASE WHEN f.filed IS NULL THEN 1 ELSE 0 END, "
+      "f.filed DESC, f.accession_number DESC) AS latest FROM facts f) f WHERE f.latest = 1",
+      fact_columns);
+  // Discrete quarters from the latest durations: a quarter-long fact as reported; otherwise a
+  // year-to-date value less the same year's one a quarter shorter (Q2 = H1 - Q1, Q3 = 9M - H1,
+  // Q4 = FY - 9M), for amounts that add up: a currency (three capitals: USD, EUR) or shares, not
+  // per-share values, ratios or years. Lengths in days with room for 52/53-week years: a quarter
+  // 80-100, so the shorter one ends 80-100 days earlier.
+  const auto days = [&](std::string_view from, std::string_view to) {
+    return f == SqlFlavor::kSqlite  ? fmt::format("CAST(julianday({}) - julianday({}) AS INTEGER)", to, from)
+           : f == SqlFlavor::kMssql ? fmt::format("DATEDIFF(day, {}, {})", from, to)
+                                    : fmt::format("({} - {})", to, from);
+  };
+  const auto day_after = [&](std::string_view date) {
+    return f == SqlFlavor::kSqlite  ? fmt::format("date({}, '+1 day')", date)
+           : f == SqlFlavor::kMssql ? fmt::format("DATEADD(day, 1, {})", date)
+                                    : fmt::format("({} + 1)", date);
+  };
+  // One pass over the latest durations, windows instead of self-joins (plans stay linear in
+  // every dialect): each duration's predecessor of the same start (the year-to-date value a
+  // quarter shorter, if that is what it is), and whether a quarter-long value ends where it does.
+  const std::string series = "d.cik, d.taxonomy, d.concept, d.unit";
+  const std::string durations = fmt::format(
+      "SELECT d.*, LAG(d.period_end) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_end, "
+      "LAG(d.value) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_value, "
+      "LAG(d.accession_number) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_accession, "
+      "LAG(d.days) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_days, "
+      "MAX(CASE WHEN d.days BETWEEN 80 AND 100 THEN 1 ELSE 0 END) OVER (PARTITION BY {0}, d.period_end) AS "
+      "quarter_reported FROM (SELECT l.cik, l.taxonomy, l.concept, l.unit, l.period_start, l.period_end, l.value, "
+      "l.accession_number, l.fiscal_year, {1} AS days FROM ({2}) l WHERE l.period_start IS NOT NULL) d",
+      series, days("l.period_start", "l.period_end"), latest);
+  const std::string reported = "q.days BETWEEN 80 AND 100";
+  const std::string quarter_discrete = fmt::format(
+      "SELECT q.cik, q.taxonomy, q.concept, q.unit, CASE WHEN {0} THEN q.period_start ELSE {1} END AS period_start, "
+      "q.period_end, CASE WHEN {0} THEN q.value ELSE q.value - q.prev_value END AS value, q.fiscal_year, CASE WHEN {0} "
+      "THEN 'reported' ELSE 'derived' END AS method, CASE WHEN {0} THEN q.accession_number ELSE {2} END AS "
+      "derived_from FROM ({3}) q WHERE {0} OR (q.days >= 170 AND q.quarter_reported = 0 AND q.prev_days >= 80 AND {4} "
+      "BETWEEN 80 AND 100 AND q.value IS NOT NULL AND q.prev_value IS NOT NULL AND (q.unit = 'shares' OR (q.unit LIKE "
+      "'___' AND q.unit = UPPER(q.unit))))",
+      reported, day_after("q.prev_end"), concat(f, {"q.accession_number", "' - '", "q.prev_accession"}), durations,
+      days("q.prev_end", "q.period_end"));
   const std::vector<std::pair<std::string, std::string>> views = {
       // The SEC's frame picks one fact per company, concept, unit and calendar period.
       {"facts_annual", fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({}(f.frame, 3, 4) AS INTEGER) "
@@ -262,11 +305,7 @@ std::vector<std::string> view_sql(SqlFlavor f) {
                    "f.filed, f.frame FROM facts f WHERE f.frame LIKE 'CY____Q_' OR f.frame LIKE 'CY____Q_I'",
                    substr)},
       // Restatements resolved: per period, the value of the latest filing.
-      {"facts_latest",
-       fmt::format("SELECT {0} FROM (SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, "
-                   "f.unit, f.period_start, f.period_end ORDER BY CASE WHEN f.filed IS NULL THEN 1 ELSE 0 END, "
-                   "f.filed DESC, f.accession_number DESC) AS latest FROM facts f) f WHERE f.latest = 1",
-                   fact_columns)},
+      {"facts_latest", latest},
       // Every version of a period's value, in the order the filings reported it (a NULL filed
       // first: facts_latest takes it last), and whether a version is a prior-period column of its
       // filing (its period ends before the filing's own, filings.report_date; NULL without it).
@@ -280,6 +319,7 @@ std::vector<std::string> view_sql(SqlFlavor f) {
       // Point in time: each period's value as first reported (backtests use it, not the latest).
       {"facts_first_reported", fmt::format("SELECT {} FROM ({}) v WHERE v.version_no = 1",
                                            replace_all(fact_columns, "f.", "v."), fact_versions)},
+      {"facts_quarter_discrete", quarter_discrete},
       {"filing_documents",
        fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
                    "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "

@@ -17,6 +17,7 @@ Loads the samples into SQLite and PostgreSQL, then:
 
 Usage: analyst_test.py BIN_DIR DATA_DIR QUERY_DIR
 """
+import datetime
 import decimal
 import os
 import re
@@ -29,7 +30,7 @@ import shutil
 from sinktest import Postgres, Sqlite, check, verdict
 
 VIEWS = {"facts_annual": 12, "facts_quarterly": 14, "facts_latest": 13, "facts_versions": 18, "facts_first_reported": 13,
-         "filing_documents": 9, "ticker_lookup": 4}
+         "facts_quarter_discrete": 10, "filing_documents": 9, "ticker_lookup": 4}
 INDEXES = ["facts_concept_frame", "facts_accession", "filings_form_date", "filings_accession", "filings_date",
            "company_tickers_ticker"]
 
@@ -111,6 +112,43 @@ def check_versions(sink, url, results):
     check(comparative.get("1") and comparative.get("0"), f"{sink.name}: is_comparative never 1 or never 0: {comparative}")
 
 
+def check_quarters(sink, results):
+    """facts_quarter_discrete against quarters derived here from facts_latest: a quarter-long
+    duration (80-100 days) as reported, else a year-to-date value less the one of the same start
+    just before it when that ends 80-100 days earlier, for amounts that add up (a currency, shares)."""
+    days = lambda r: (datetime.date.fromisoformat(r[5]) - datetime.date.fromisoformat(r[4])).days  # noqa: E731
+    series = {}
+    for r in results["facts_latest"]:
+        if r[4] != "<NULL>":
+            series.setdefault(r[:4], []).append(r)
+    want = []
+    for facts in series.values():
+        quarter_ends = {r[5] for r in facts if 80 <= days(r) <= 100}
+        for r in facts:
+            if 80 <= days(r) <= 100:
+                want.append(r[:7] + (r[8], "reported", r[7]))
+        for y in facts:
+            additive = y[3] == "shares" or re.fullmatch(r"[A-Z]{3}", y[3])
+            if days(y) < 170 or y[6] == "<NULL>" or not additive or y[5] in quarter_ends:
+                continue
+            # The year-to-date value just before it: the same start, the latest earlier end.
+            earlier = [p for p in facts if p[4] == y[4] and p[5] < y[5]]
+            if not earlier:
+                continue
+            p = max(earlier, key=lambda r: r[5])
+            gap = (datetime.date.fromisoformat(y[5]) - datetime.date.fromisoformat(p[5])).days
+            if 80 <= gap <= 100 and days(p) >= 80 and p[6] != "<NULL>":
+                start = (datetime.date.fromisoformat(p[5]) + datetime.timedelta(days=1)).isoformat()
+                exact = decimal.Decimal(y[6]) - decimal.Decimal(p[6])
+                if isinstance(sink, Sqlite) and not (float(y[6]).is_integer() and float(p[6]).is_integer()):
+                    exact = float(y[6]) - float(p[6])  # SQLite holds fractions as REAL: a double's difference
+                want.append(y[:4] + (start, y[5], cell(exact), y[8], "derived", f"{y[7]} - {p[7]}"))
+    got = results["facts_quarter_discrete"]
+    check(got == sorted(want) and any(r[8] == "derived" for r in got),
+          f"{sink.name}: facts_quarter_discrete: {len(got)} rows, {len(want)} expected; e.g. "
+          f"{sorted(set(got) ^ set(want))[:2]}")
+
+
 def check_asof(sink, bin_dir, url, day):
     """`edgarpipe asof --date DAY`: facts_asof against each period's latest value filed by DAY,
     picked here from facts; a second run replaces the table, and a bad day is refused."""
@@ -172,6 +210,7 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     for name, sql in queries.items():
         results[name] = rows(sink, url, sql)
     check_versions(sink, url, results)
+    check_quarters(sink, results)
     check_asof(sink, bin_dir, url, "2019-10-31")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")

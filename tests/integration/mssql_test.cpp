@@ -49,7 +49,7 @@ std::string cell(edgarpipe::SinkAdmin& admin, const std::string& sql) {
 // Views first: SQL Server refuses to drop a table a view reads (Msg 3726).
 void drop_tables(edgarpipe::SinkAdmin& admin) {
   for (const char* v : {"facts_annual", "facts_quarterly", "facts_latest", "facts_versions", "facts_first_reported",
-                        "filing_documents", "ticker_lookup"})
+                        "facts_quarter_discrete", "filing_documents", "ticker_lookup"})
     edgarpipe::SinkAdminTestAccess::execute(admin, fmt::format("DROP VIEW IF EXISTS {}", v));
   for (const char* t : {"companies", "company_tickers", "former_names", "submission_pages", "filings", "entities",
                         "concepts", "facts", "ingest_files", "ingest_runs", "edgarpipe_schema", "edgarpipe_indexes"})
