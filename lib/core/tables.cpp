@@ -292,6 +292,26 @@ std::vector<std::string> view_sql(SqlFlavor f) {
       "'___' AND q.unit = UPPER(q.unit))))",
       reported, day_after("q.prev_end"), concat(f, {"q.accession_number", "' - '", "q.prev_accession"}), durations,
       days("q.prev_end", "q.period_end"));
+  // Trailing twelve months: a discrete quarter with the three before it in its series, when the
+  // four span a year (350-380 days: no quarter missing), for amounts that add up and per-share
+  // amounts (EPS over four quarters); one quarter per end day (the shortest, if two were reported).
+  // An instant is its own value.
+  const std::string ttm_frame =
+      "PARTITION BY t.cik, t.taxonomy, t.concept, t.unit ORDER BY t.period_end ROWS "
+      "BETWEEN 3 PRECEDING AND CURRENT ROW";
+  const std::string one_per_end = fmt::format(
+      "SELECT o.* FROM (SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.cik, q.taxonomy, q.concept, q.unit, "
+      "q.period_end ORDER BY q.period_start DESC) AS nth FROM ({}) q WHERE q.unit = 'shares' OR q.unit LIKE "
+      "'%/shares' OR (q.unit LIKE '___' AND q.unit = UPPER(q.unit))) o WHERE o.nth = 1",
+      quarter_discrete);
+  const std::string ttm = fmt::format(
+      "SELECT w.cik, w.taxonomy, w.concept, w.unit, w.first_start AS period_start, w.period_end, w.total AS value, "
+      "'duration' AS kind FROM (SELECT t.cik, t.taxonomy, t.concept, t.unit, t.period_end, SUM(t.value) OVER ({0}) AS "
+      "total, COUNT(t.value) OVER ({0}) AS quarters, MIN(t.period_start) OVER ({0}) AS first_start FROM ({1}) t) w "
+      "WHERE w.quarters = 4 AND {2} BETWEEN 350 AND 380 "
+      "UNION ALL SELECT l.cik, l.taxonomy, l.concept, l.unit, l.period_start, l.period_end, l.value, 'instant' AS kind "
+      "FROM ({3}) l WHERE l.period_start IS NULL",
+      ttm_frame, one_per_end, days("w.first_start", "w.period_end"), latest);
   const std::vector<std::pair<std::string, std::string>> views = {
       // The SEC's frame picks one fact per company, concept, unit and calendar period.
       {"facts_annual", fmt::format("SELECT f.cik, f.taxonomy, f.concept, f.unit, CAST({}(f.frame, 3, 4) AS INTEGER) "
@@ -320,6 +340,7 @@ std::vector<std::string> view_sql(SqlFlavor f) {
       {"facts_first_reported", fmt::format("SELECT {} FROM ({}) v WHERE v.version_no = 1",
                                            replace_all(fact_columns, "f.", "v."), fact_versions)},
       {"facts_quarter_discrete", quarter_discrete},
+      {"facts_ttm", ttm},
       {"filing_documents",
        fmt::format("SELECT f.cik, f.accession_number, f.form, f.filing_date, f.report_date, f.acceptance_datetime, "
                    "f.primary_document, {} AS index_url, CASE WHEN f.primary_document IS NULL OR "

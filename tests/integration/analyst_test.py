@@ -30,7 +30,7 @@ import shutil
 from sinktest import Postgres, Sqlite, check, verdict
 
 VIEWS = {"facts_annual": 12, "facts_quarterly": 14, "facts_latest": 13, "facts_versions": 18, "facts_first_reported": 13,
-         "facts_quarter_discrete": 10, "filing_documents": 9, "ticker_lookup": 4}
+         "facts_quarter_discrete": 10, "facts_ttm": 8, "filing_documents": 9, "ticker_lookup": 4}
 INDEXES = ["facts_concept_frame", "facts_accession", "filings_form_date", "filings_accession", "filings_date",
            "company_tickers_ticker"]
 
@@ -147,6 +147,41 @@ def check_quarters(sink, results):
     check(got == sorted(want) and any(r[8] == "derived" for r in got),
           f"{sink.name}: facts_quarter_discrete: {len(got)} rows, {len(want)} expected; e.g. "
           f"{sorted(set(got) ^ set(want))[:2]}")
+    return want
+
+
+def approximate(rows):
+    """Rows with numbers to 4 decimals: SQLite computes with REAL what PostgreSQL keeps exact."""
+    def one(v):
+        try:
+            return str(round(decimal.Decimal(v), 4))
+        except decimal.InvalidOperation:
+            return v
+    return sorted(tuple(one(v) for v in r) for r in rows)
+
+
+def check_ttm(sink, results, quarters):
+    """facts_ttm: four consecutive discrete quarters of a series that span 350-380 days, summed;
+    instants as they are. Values compared to 1e-4 (SQLite sums REAL fractions as doubles)."""
+    by_series, ends = {}, {}
+    for q in sorted(quarters, key=lambda q: (q[5], q[4]), reverse=True):  # the latest start first
+        summed = q[3] == "shares" or q[3].endswith("/shares") or re.fullmatch(r"[A-Z]{3}", q[3])
+        if summed and (q[:4], q[5]) not in ends:
+            ends[q[:4], q[5]] = q
+    for q in sorted(ends.values(), key=lambda q: q[5]):
+        by_series.setdefault(q[:4], []).append(q)
+    want = []
+    for key, qs in by_series.items():
+        for i in range(3, len(qs)):
+            window = qs[i - 3:i + 1]
+            start = min(q[4] for q in window)
+            span = (datetime.date.fromisoformat(qs[i][5]) - datetime.date.fromisoformat(start)).days
+            if all(q[6] != "<NULL>" for q in window) and 350 <= span <= 380:
+                want.append(key + (start, qs[i][5], sum(decimal.Decimal(q[6]) for q in window), "duration"))
+    want += [r[:7] + ("instant",) for r in results["facts_latest"] if r[4] == "<NULL>"]
+    got, want = approximate(results["facts_ttm"]), approximate(want)
+    check(got == want and any(r[7] == "duration" for r in got),
+          f"{sink.name}: facts_ttm: {len(got)} rows, {len(want)} expected; e.g. {sorted(set(got) ^ set(want))[:2]}")
 
 
 def check_asof(sink, bin_dir, url, day):
@@ -210,7 +245,7 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     for name, sql in queries.items():
         results[name] = rows(sink, url, sql)
     check_versions(sink, url, results)
-    check_quarters(sink, results)
+    check_ttm(sink, results, check_quarters(sink, results))
     check_asof(sink, bin_dir, url, "2019-10-31")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
@@ -255,6 +290,8 @@ def main():
             for other, results in (("PostgreSQL", pg_results), ("PostgreSQL --storage analytic", analytic_results)):
                 for name, got in lite.items():
                     want = results.get(name)
+                    if name in ("facts_quarter_discrete", "facts_ttm"):  # SQLite's REAL differences and sums
+                        got, want = approximate(got), approximate(want or [])
                     diff = sorted(set(got) ^ set(want or []))[:3]
                     check(got == want, f"{name}: SQLite and {other} differ ({len(got)} vs {len(want or [])} rows), "
                                        f"e.g. {diff}")

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 
+#include "edgarpipe/core/tables.hpp"
 #include "edgarpipe/sink/sink.hpp"
 #include "run_helpers.hpp"
 
@@ -48,9 +49,8 @@ std::string cell(edgarpipe::SinkAdmin& admin, const std::string& sql) {
 
 // Views first: SQL Server refuses to drop a table a view reads (Msg 3726).
 void drop_tables(edgarpipe::SinkAdmin& admin) {
-  for (const char* v : {"facts_annual", "facts_quarterly", "facts_latest", "facts_versions", "facts_first_reported",
-                        "facts_quarter_discrete", "filing_documents", "ticker_lookup"})
-    edgarpipe::SinkAdminTestAccess::execute(admin, fmt::format("DROP VIEW IF EXISTS {}", v));
+  for (const std::string& sql : edgarpipe::view_sql(edgarpipe::SqlFlavor::kMssql))
+    if (sql.starts_with("DROP VIEW")) edgarpipe::SinkAdminTestAccess::execute(admin, sql);
   for (const char* t : {"companies", "company_tickers", "former_names", "submission_pages", "filings", "entities",
                         "concepts", "facts", "ingest_files", "ingest_runs", "edgarpipe_schema", "edgarpipe_indexes"})
     edgarpipe::SinkAdminTestAccess::execute(admin,

@@ -301,7 +301,7 @@ def main():
         # after the last row was sent (indexing once beats loading into indexed tables).
         sql_events = [(i, e["text"]) for i, e in enumerate(events) if e["kind"] == "sql"]
         views = [t for _, t in sql_events if "CREATE VIEW" in t]
-        check(len(views) == 8 and all(t.startswith("CREATE VIEW") and t.count("CREATE VIEW") == 1 for t in views),
+        check(len(views) == 9 and all(t.startswith("CREATE VIEW") and t.count("CREATE VIEW") == 1 for t in views),
               f"CREATE VIEW batches: {[t[:40] for t in views]}")
         index_at = [i for i, t in sql_events if t.startswith("CREATE INDEX")]
         last_bulk = max(i for i, e in enumerate(events) if e["kind"] == "bulk")
