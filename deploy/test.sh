@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stage() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }  # with the time so far
 # The slowest tests of a ctest log, at the end of the run: where CI's time goes.
-slowest() { grep -E ' sec$' "$1" | awk '{print $(NF-1), $0}' | sort -rn | head -15 | cut -d' ' -f2- || true; }
+slowest() { grep -E 'Test +#[0-9]+: .* sec$' "$1" | awk '{print $(NF-1), $0}' | sort -rn | head -15 | cut -d' ' -f2- || true; }
 deploy/install-deps.sh
 
 stage "PostgreSQL: a throw-away server on loopback for the sink tests"
