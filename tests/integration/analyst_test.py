@@ -41,15 +41,19 @@ def run(bin_dir, url, data, *extra):
     return r.returncode, r.stderr
 
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?", re.I)
+
+
 def cell(v):
     """A value as the two databases agree on it: numbers by their decimal value, NULL apart."""
-    if v is None or v == "":
-        return "" if v == "" else "<NULL>"
+    if v is None:
+        return "<NULL>"
+    if isinstance(v, int):
+        return str(v)
     text = str(v)
-    if re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", text, re.I):
-        d = decimal.Decimal(text).normalize()
-        return format(d, "f")
-    return text
+    if not text or text[0] not in "-0123456789" or not NUMBER.fullmatch(text):
+        return text
+    return format(decimal.Decimal(text).normalize(), "f")
 
 
 def rows(sink, url, sql):
