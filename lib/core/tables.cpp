@@ -206,6 +206,11 @@ constexpr SecondaryIndex kSecondaryIndexes[] = {
     {"company_tickers_ticker", "company_tickers", "ticker", "ticker to CIK (ticker_lookup)"},
 };
 
+// facts' columns as a view selects them from `facts f`.
+constexpr std::string_view kFactColumns =
+    "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
+    "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+
 std::string replace_all(std::string text, std::string_view from, std::string_view to) {
   for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
     text.replace(at, from.size(), to);
@@ -240,9 +245,7 @@ std::vector<std::string> view_sql(SqlFlavor f) {
   const std::string cik_text = mssql ? "CAST(f.cik AS NVARCHAR(20))" : "CAST(f.cik AS TEXT)";
   const std::string folder = concat(f, {"'https://www.sec.gov/Archives/edgar/data/'", cik_text, "'/'",
                                         "REPLACE(f.accession_number, '-', '')", "'/'"});
-  const std::string fact_columns =
-      "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
-      "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  const std::string_view fact_columns = kFactColumns;
   // facts with each row's place among the versions of its period (its own view's subquery in
   // each view that needs it: PostgreSQL cannot drop a view that another view reads).
   const std::string fact_versions = fmt::format(
@@ -335,10 +338,10 @@ std::vector<std::string> view_sql(SqlFlavor f) {
                    "g.report_date IS NULL THEN NULL WHEN v.period_end < g.report_date THEN 1 ELSE 0 END AS "
                    "is_comparative FROM ({1}) v LEFT JOIN filings g ON g.cik = v.cik AND g.accession_number = "
                    "v.accession_number",
-                   replace_all(fact_columns, "f.", "v."), fact_versions)},
+                   replace_all(std::string(fact_columns), "f.", "v."), fact_versions)},
       // Point in time: each period's value as first reported (backtests use it, not the latest).
       {"facts_first_reported", fmt::format("SELECT {} FROM ({}) v WHERE v.version_no = 1",
-                                           replace_all(fact_columns, "f.", "v."), fact_versions)},
+                                           replace_all(std::string(fact_columns), "f.", "v."), fact_versions)},
       {"facts_quarter_discrete", quarter_discrete},
       {"facts_ttm", ttm},
       {"filing_documents",
@@ -360,14 +363,12 @@ std::vector<std::string> view_sql(SqlFlavor f) {
 
 std::vector<std::string> facts_asof_sql(SqlFlavor f, std::string_view date) {
   const std::string day = f == SqlFlavor::kSqlite ? fmt::format("'{}'", date) : fmt::format("CAST('{}' AS DATE)", date);
-  const std::string columns =
-      "f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end, f.value, f.accession_number, "
-      "f.fiscal_year, f.fiscal_period, f.form, f.filed, f.frame";
+  const std::string_view columns = kFactColumns;
   const std::string known = fmt::format(
       "SELECT {0}, ROW_NUMBER() OVER (PARTITION BY f.cik, f.taxonomy, f.concept, f.unit, f.period_start, f.period_end "
       "ORDER BY f.filed DESC, f.accession_number DESC) AS newest FROM facts f WHERE f.filed <= {1}",
       columns, day);
-  const std::string picked = replace_all(columns, "f.", "k.") + ", " + day + " AS as_of";
+  const std::string picked = replace_all(std::string(columns), "f.", "k.") + ", " + day + " AS as_of";
   std::vector<std::string> sql;
   if (f == SqlFlavor::kMssql) {
     sql.push_back("IF OBJECT_ID(N'facts_asof', N'U') IS NOT NULL DROP TABLE facts_asof");
