@@ -145,15 +145,21 @@ std::string create_unique_index_if_absent(std::string_view index, std::string_vi
   return fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {}", index, table);
 }
 
+std::string_view column_check(std::string_view table, std::string_view column) noexcept {
+  if (column != "status") return {};
+  if (table == "ingest_files") return "status IN ('loaded', 'rejected')";
+  if (table == "ingest_runs") return "status IN ('running', 'completed', 'failed', 'interrupted')";
+  return {};
+}
+
 std::string contract_ddl(const SqlDialect& d) {
   std::string sql;
   const auto columns = [&](std::string_view table, std::span<const Column> cols, std::size_t first) {
     for (std::size_t i = first; i < cols.size(); ++i) {
       const Column& c = cols[i];
       sql += fmt::format("  {} {}{}", c.name, d.type_name(c.type, table, c.name), c.not_null ? " NOT NULL" : "");
-      if (table == "ingest_files" && c.name == "status") sql += " CHECK (status IN ('loaded', 'rejected'))";
-      if (table == "ingest_runs" && c.name == "status")
-        sql += " CHECK (status IN ('running', 'completed', 'failed', 'interrupted'))";
+      if (const std::string_view check = column_check(table, c.name); !check.empty())
+        sql += fmt::format(" CHECK ({})", check);
       sql += ",\n";
     }
   };

@@ -456,6 +456,13 @@ def main():
               f"{len(altered)} text columns altered, {len(text_columns)} in the contract")
         check(all(at(f"ALTER TABLE {t} ADD PRIMARY KEY") > 0 for t in ("filings", "submission_pages")),
               "primary keys over text not made again")
+        # A CHECK constraint blocks ALTER COLUMN on SQL Server: dropped first, made again after.
+        for table, values in (("ingest_files", "'loaded', 'rejected'"),
+                              ("ingest_runs", "'running', 'completed', 'failed', 'interrupted'")):
+            steps = [at(f"ALTER TABLE {table} DROP CONSTRAINT [CK__{table}__status__5FB337D6]"),
+                     at(f"ALTER TABLE {table} ALTER COLUMN status NVARCHAR(16) COLLATE Latin1_General_100_BIN2 NOT NULL"),
+                     at(f"ALTER TABLE {table} ADD CHECK (status IN ({values}))")]
+            check(steps == sorted(steps), f"{table}.status: its CHECK not dropped before the ALTER and made after: {steps}")
         pair_rows = [r for e in committed_bulk(upgrade_events) if e["table"] == "facts" for r in e["rows"]]
         check(sorted((r[2], r[3]) for r in pair_rows) == [("FooBar", "Well"), ("FooBar", "well"), ("Foobar", "USD")],
               f"the case pair after the upgrade: {[r[:4] for r in pair_rows]}")

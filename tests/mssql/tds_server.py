@@ -589,6 +589,12 @@ class Session(threading.Thread):
             columns = [("name", "NVARCHAR(128)", False)]
             self.send(colmetadata(columns) + row_token(columns, [f"PK__{m.group(1)}__3213E83F"]) + done(0x0010, count=1))
             return
+        m = re.match(r"SELECT name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID\(N'(\w+)'\)", text)
+        if m:  # the server's names for the CHECK constraints our DDL declared unnamed
+            columns = [("name", "NVARCHAR(128)", False)]
+            rows = [[f"CK__{m.group(1)}__status__5FB337D6"]] if m.group(1) in ("ingest_files", "ingest_runs") else []
+            self.send(colmetadata(columns) + b"".join(row_token(columns, r) for r in rows) + done(0x0010, count=len(rows)))
+            return
         if text.startswith("SELECT max(version) FROM edgarpipe_schema") and Session.schema_version:
             columns = [("version", "INT", True)]
             self.send(colmetadata(columns) + row_token(columns, [Session.schema_version]) + done(0x0010, count=1))

@@ -644,11 +644,18 @@ class MssqlAdmin final : public SinkAdmin {
       db_.exec(fmt::format("ALTER TABLE {} DROP CONSTRAINT [{}]", t.name, *pk[0][0]));
       text_keyed.push_back(&t);
     }
+    // A CHECK constraint blocks ALTER COLUMN too: dropped (its name is the server's) and made again.
     const auto alter = [&](std::string_view table, std::span<const Column> columns) {
-      for (const Column& c : columns)
-        if (c.type == ColumnType::kText)
-          db_.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} {} {}", table, c.name,
-                               mssql_text_type(utf8, table, c.name), c.not_null ? "NOT NULL" : "NULL"));
+      for (const auto& check : db_.exec(
+               fmt::format("SELECT name FROM sys.check_constraints WHERE parent_object_id = OBJECT_ID(N'{}')", table)))
+        if (check[0]) db_.exec(fmt::format("ALTER TABLE {} DROP CONSTRAINT [{}]", table, *check[0]));
+      for (const Column& c : columns) {
+        if (c.type != ColumnType::kText) continue;
+        db_.exec(fmt::format("ALTER TABLE {} ALTER COLUMN {} {} {}", table, c.name,
+                             mssql_text_type(utf8, table, c.name), c.not_null ? "NOT NULL" : "NULL"));
+        if (const std::string_view check = column_check(table, c.name); !check.empty())
+          db_.exec(fmt::format("ALTER TABLE {} ADD CHECK ({})", table, check));
+      }
     };
     for (const TableDef& t : all_tables()) alter(t.name, t.columns);
     alter("ingest_files", ingest_files_columns());

@@ -76,6 +76,8 @@ std::string create_unique_index_if_absent(std::string_view index, std::string_vi
 
 // Creates every data and bookkeeping table absent from the database, with the contract's keys.
 std::string contract_ddl(const SqlDialect& dialect);
+// The CHECK condition on a bookkeeping column ("status IN ('loaded', 'rejected')"), or "".
+std::string_view column_check(std::string_view table, std::string_view column) noexcept;
 
 // The analyst layer (docs/tables.md, "Indexes and views"): what differs between the sinks' SQL.
 enum class SqlFlavor : std::uint8_t { kSqlite, kPostgres, kMssql };
