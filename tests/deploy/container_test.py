@@ -19,9 +19,9 @@
   secretKeyRef (the Secret's data as JSON).
 
 The image is built two ways. The whole two-stage build (the Dockerfile's build stage compiles the
-sources in the image) runs when the Dockerfile, .dockerignore or a CMakeLists.txt (whose
-find_package lines the build stage's packages must satisfy) is new since the last one that
-passed on this machine: a marker keyed by their hash in the cache directory
+sources in the image) runs when the Dockerfile, .dockerignore or a CMakeLists.txt of what the
+image builds (the top level, ipc/, lib/, apps/: their find_package lines the build stage's
+packages must satisfy) is new since the last one that passed on this machine: a marker keyed by their hash in the cache directory
 ($EDGARPIPE_TEST_CACHE, default ~/.cache/edgarpipe-test) says so; EDGARPIPE_TEST_CONTAINER_FULL=1
 forces it. Otherwise the image is the Dockerfile's `prebuilt` target: the same runtime stage with
 the host's build installed (the host is Debian 12 too), a minute instead of ten. The Debian base
@@ -90,10 +90,11 @@ CACHE = os.environ.get("EDGARPIPE_TEST_CACHE") or os.path.join(os.path.expanduse
 
 
 def full_build_key(root):
-    """The hash of what the two-stage build depends on beyond the sources."""
-    files = ["deploy/container/Dockerfile", ".dockerignore"] + sorted(
-        os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "**", "CMakeLists.txt"), recursive=True)
-        if not os.path.relpath(p, root).startswith("build"))
+    """The hash of what the two-stage build depends on beyond the sources: the Dockerfile and the
+    CMake files of what it builds (the top level, ipc/, lib/, apps/; not tests/ or benchmarks/)."""
+    files = ["deploy/container/Dockerfile", ".dockerignore", "CMakeLists.txt"] + sorted(
+        os.path.relpath(p, root) for folder in ("ipc", "lib", "apps")
+        for p in glob.glob(os.path.join(root, folder, "**", "CMakeLists.txt"), recursive=True))
     h = hashlib.sha256()
     for name in files:
         with open(os.path.join(root, name), "rb") as f:
