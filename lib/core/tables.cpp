@@ -282,25 +282,30 @@ std::vector<std::string> view_sql(SqlFlavor f) {
   // every dialect): each duration's predecessor of the same start (the year-to-date value a
   // quarter shorter, if that is what it is), and whether a quarter-long value ends where it does.
   const std::string series = "d.cik, d.taxonomy, d.concept, d.unit";
+  std::string previous;  // each LAG over the durations of the same start, in order of end
+  for (const std::string_view column : {"period_end", "value", "accession_number", "days"})
+    previous += fmt::format("LAG(d.{0}) OVER (PARTITION BY {1}, d.period_start ORDER BY d.period_end) AS prev_{2}, ",
+                            column, series,
+                            column == "accession_number" ? "accession"
+                            : column == "period_end"     ? "end"
+                                                         : column);
   const std::string durations = fmt::format(
-      "SELECT d.*, LAG(d.period_end) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_end, "
-      "LAG(d.value) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_value, "
-      "LAG(d.accession_number) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_accession, "
-      "LAG(d.days) OVER (PARTITION BY {0}, d.period_start ORDER BY d.period_end) AS prev_days, "
-      "MAX(CASE WHEN d.days BETWEEN 80 AND 100 THEN 1 ELSE 0 END) OVER (PARTITION BY {0}, d.period_end) AS "
-      "quarter_reported FROM (SELECT l.cik, l.taxonomy, l.concept, l.unit, l.period_start, l.period_end, l.value, "
-      "l.accession_number, l.fiscal_year, {1} AS days FROM ({2}) l WHERE l.period_start IS NOT NULL) d",
-      series, days("l.period_start", "l.period_end"), latest);
+      "SELECT d.*, {0}MAX(CASE WHEN d.days BETWEEN 80 AND 100 THEN 1 ELSE 0 END) OVER (PARTITION BY {1}, "
+      "d.period_end) AS quarter_reported FROM (SELECT l.cik, l.taxonomy, l.concept, l.unit, l.period_start, "
+      "l.period_end, l.value, l.accession_number, l.fiscal_year, {2} AS days FROM ({3}) l WHERE l.period_start IS NOT "
+      "NULL) d",
+      previous, series, days("l.period_start", "l.period_end"), latest);
+  // Amounts that add up: a currency (three capitals: USD, EUR) or shares.
+  const std::string additive = "(q.unit = 'shares' OR (q.unit LIKE '___' AND q.unit = UPPER(q.unit)))";
   const std::string reported = "q.days BETWEEN 80 AND 100";
   const std::string quarter_discrete = fmt::format(
       "SELECT q.cik, q.taxonomy, q.concept, q.unit, CASE WHEN {0} THEN q.period_start ELSE {1} END AS period_start, "
       "q.period_end, CASE WHEN {0} THEN q.value ELSE q.value - q.prev_value END AS value, q.fiscal_year, CASE WHEN {0} "
       "THEN 'reported' ELSE 'derived' END AS method, CASE WHEN {0} THEN q.accession_number ELSE {2} END AS "
       "derived_from FROM ({3}) q WHERE {0} OR (q.days >= 170 AND q.quarter_reported = 0 AND q.prev_days >= 80 AND {4} "
-      "BETWEEN 80 AND 100 AND q.value IS NOT NULL AND q.prev_value IS NOT NULL AND (q.unit = 'shares' OR (q.unit LIKE "
-      "'___' AND q.unit = UPPER(q.unit))))",
+      "BETWEEN 80 AND 100 AND q.value IS NOT NULL AND q.prev_value IS NOT NULL AND {5})",
       reported, day_after("q.prev_end"), concat(f, {"q.accession_number", "' - '", "q.prev_accession"}), durations,
-      days("q.prev_end", "q.period_end"));
+      days("q.prev_end", "q.period_end"), additive);
   // Trailing twelve months: a discrete quarter with the three before it in its series, when the
   // four span a year (350-380 days: no quarter missing), for amounts that add up and per-share
   // amounts (EPS over four quarters); one quarter per end day (the shortest, if two were reported).
@@ -310,9 +315,9 @@ std::vector<std::string> view_sql(SqlFlavor f) {
       "BETWEEN 3 PRECEDING AND CURRENT ROW";
   const std::string one_per_end = fmt::format(
       "SELECT o.* FROM (SELECT q.*, ROW_NUMBER() OVER (PARTITION BY q.cik, q.taxonomy, q.concept, q.unit, "
-      "q.period_end ORDER BY q.period_start DESC) AS nth FROM ({}) q WHERE q.unit = 'shares' OR q.unit LIKE "
-      "'%/shares' OR (q.unit LIKE '___' AND q.unit = UPPER(q.unit))) o WHERE o.nth = 1",
-      quarter_discrete);
+      "q.period_end ORDER BY q.period_start DESC) AS nth FROM ({}) q WHERE {} OR q.unit LIKE '%/shares') o WHERE "
+      "o.nth = 1",
+      quarter_discrete, additive);
   const std::string ttm = fmt::format(
       "SELECT w.cik, w.taxonomy, w.concept, w.unit, w.first_start AS period_start, w.period_end, w.total AS value, "
       "'duration' AS kind FROM (SELECT t.cik, t.taxonomy, t.concept, t.unit, t.period_end, SUM(t.value) OVER ({0}) AS "
