@@ -14,8 +14,9 @@ packages=(
   libsqlite3-dev sqlite3
   libxxhash-dev         # content hashes of input files
   libpq-dev             # the PostgreSQL sink
-  libzip-dev            # reading the SEC's zip archives
-  libdeflate-dev        # inflating their members whole
+  libzip-dev            # writing zip archives (edgarpipe-gen, tests), checking fetched ones
+  libdeflate-dev        # inflating zip members whole
+  zlib1g-dev            # inflating a zip member's first bytes only
   freetds-dev           # the SQL Server sink (FreeTDS db-lib bulk copy)
   libcurl4-openssl-dev  # edgarpipe fetch / sync
   nlohmann-json3-dev    # fetch's state file and summaries

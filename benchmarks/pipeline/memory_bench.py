@@ -9,7 +9,10 @@ pipeline_bench.py counts it) every 20 ms. The pools are the same whatever N, so 
 peak from the smallest corpus to each larger one, divided by the files added, is what one more
 input file costs: the manifest, the control segment's entry and names, the supervisor's lists.
 
-  benchmarks/pipeline/memory_bench.py [--filers 10000 100000 1000000] [--max-bytes-per-file 200]
+  benchmarks/pipeline/memory_bench.py [--filers 10000 100000 1000000] [--max-bytes-per-file 200] [--zip]
+
+--zip writes each corpus as one zip archive (`edgarpipe-gen --zip`) instead of a folder: the
+archive's central directory is then listed by the supervisor and read by every reader.
 
 Exits 1, naming the figure, when a count's bytes per file exceed --max-bytes-per-file (0: no
 bound). Corpora are kept in --workdir when given (generating 1M files takes about a minute).
@@ -28,12 +31,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipeline_bench import BIN, shm_used_kib, tree_memory_kib  # noqa: E402
 
 
-def make_corpus(where, filers):
-    if os.path.exists(os.path.join(where, "expected.tsv")):
-        return
+def make_corpus(where, filers, as_zip):
+    """Returns the corpus's path: the folder `where`, or the archive `where`.zip."""
+    corpus = where + ".zip" if as_zip else where
+    if os.path.exists(corpus + ".expected.tsv" if as_zip else os.path.join(where, "expected.tsv")):
+        return corpus
     shutil.rmtree(where, ignore_errors=True)
     subprocess.run([os.path.join(BIN, "edgarpipe-gen"), "--tiny", "--seed", "23", "--submissions", str(filers),
-                    "--companyfacts", "0", "--out", where], check=True, stderr=subprocess.DEVNULL)
+                    "--companyfacts", "0", "--zip" if as_zip else "--out", corpus], check=True,
+                   stderr=subprocess.DEVNULL)
+    return corpus
 
 
 def peak_memory(corpus, tmp, readers, parsers):
@@ -69,14 +76,14 @@ def main():
     ap.add_argument("--parsers", type=int, default=2)
     ap.add_argument("--max-bytes-per-file", type=float, default=0)
     ap.add_argument("--workdir", help="where to keep the corpora (default: a temporary directory)")
+    ap.add_argument("--zip", action="store_true", help="each corpus as one zip archive, not a folder")
     args = ap.parse_args()
 
     tmp = args.workdir or tempfile.mkdtemp(prefix="edgarpipe-membench-")
     try:
         rows = []
         for filers in sorted(args.filers):
-            corpus = os.path.join(tmp, f"tiny{filers}")
-            make_corpus(corpus, filers)
+            corpus = make_corpus(os.path.join(tmp, f"tiny{filers}"), filers, args.zip)
             files, loaded, peak, seconds = peak_memory(corpus, tmp, args.readers, args.parsers)
             if loaded != files:
                 sys.exit(f"{corpus}: {loaded} of {files} files loaded; the corpus should load whole")

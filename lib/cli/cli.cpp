@@ -473,10 +473,6 @@ void load_credentials() {
 }
 
 int cli_main(int argc, char** argv) {
-  // libzip converts every member's DOS time with mktime, and glibc's mktime stats /etc/localtime
-  // on each call while TZ is unset: two syscalls per member of a 944k-member archive. Naming the
-  // same zone in TZ makes glibc read it once.
-  ::setenv("TZ", ":/etc/localtime", 0);
   log::configure_from_environment();  // a run started by sync or tune follows their -q/-v
   load_credentials();
   try {

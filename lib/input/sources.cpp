@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
-#include <zip.h>
 
 #include <fmt/format.h>
 
@@ -17,6 +16,7 @@
 #include <unordered_set>
 
 #include "edgarpipe/core/file_names.hpp"
+#include "edgarpipe/input/zip_archive.hpp"
 #include "edgarpipe/ipc/chunk_pool.hpp"
 
 namespace fs = std::filesystem;
@@ -34,51 +34,28 @@ bool has_extension(const fs::path& p, std::string_view ext) {
 bool is_json_name(const fs::path& p) { return has_extension(p, ".json"); }
 bool is_zip(const fs::path& p) { return has_extension(p, ".zip"); }
 
-std::string zip_error_text(int code) {
-  zip_error_t error;
-  zip_error_init_with_code(&error, code);
-  std::string text = zip_error_strerror(&error);
-  zip_error_fini(&error);
-  return text;
-}
-
-// Why libzip cannot open an archive, in the words of what is wrong with it.
-std::string zip_open_error(const fs::path& archive, int code) {
-  std::string why;
-  if (code == ZIP_ER_EXISTS) {
-    why = "it names a member twice (a damaged or hand-made archive); nothing was read from it";
-  } else if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS) {
-    char head[4] = {};
-    std::FILE* in = std::fopen(archive.c_str(), "rb");
-    const std::size_t got = in != nullptr ? std::fread(head, 1, sizeof head, in) : 0;
-    if (in != nullptr) std::fclose(in);
-    if (got == 0)
-      why = "an empty file, not a zip archive";
-    else if (got == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
-      why =
-          "it begins as a zip archive but its central directory, at the end, is missing or damaged: "
-          "the file is cut short (an interrupted download or copy?)";
-    else
-      why = "not a zip archive (it does not begin with a zip signature)";
-  } else {
-    why = zip_error_text(code);
-  }
-  return "cannot read zip archive " + archive.string() + ": " + why;
-}
-
 // InputFile::source_stamp of a zip member and of a file. Never 0 (0 is "no stamp").
 std::uint64_t stamp_of(std::uint64_t kind, std::uint64_t a, std::uint64_t b, std::uint64_t c) noexcept {
   const std::uint64_t parts[4] = {kind, a, b, c};
   const std::uint64_t h = XXH3_64bits(parts, sizeof parts);
   return h == 0 ? 1 : h;
 }
-std::uint64_t zip_member_stamp(const zip_stat_t& st) noexcept {
-  constexpr zip_uint64_t kNeeds = ZIP_STAT_CRC | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE;
-  return (st.valid & kNeeds) == kNeeds ? stamp_of(1, st.crc, st.size, st.comp_size) : 0;
-}
+std::uint64_t zip_member_stamp(const ZipEntry& e) noexcept { return stamp_of(1, e.crc32, e.size, e.compressed_size); }
 std::uint64_t file_stamp(const struct stat& st) noexcept {
   return stamp_of(2, static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_mtim.tv_sec),
                   static_cast<std::uint64_t>(st.st_mtim.tv_nsec));
+}
+
+// a + b < c + d (bytes compared unsigned, as std::string does), without joining them.
+bool concat_less(std::string_view a, std::string_view b, std::string_view c, std::string_view d) noexcept {
+  if (a == c) return b < d;  // the common case: the same folder
+  const auto at = [](std::string_view x, std::string_view y, std::size_t i) {
+    return static_cast<unsigned char>(i < x.size() ? x[i] : y[i - x.size()]);
+  };
+  const std::size_t left = a.size() + b.size(), right = c.size() + d.size();
+  for (std::size_t i = 0; i < left && i < right; ++i)
+    if (at(a, b, i) != at(c, d, i)) return at(a, b, i) < at(c, d, i);
+  return left < right;
 }
 
 // The *.json members of an archive, sorted by name. A corrupt or truncated archive yields one
@@ -86,55 +63,68 @@ std::uint64_t file_stamp(const struct stat& st) noexcept {
 // input still loads.
 void add_zip_members(const fs::path& archive, const std::string& canonical_archive, const InputOptions& options,
                      InputList& list) {
-  InputRoot root;
-  root.kind = InputRoot::Kind::kArchive;
-  root.open = archive.string();
-  root.canonical = canonical_archive;
-  int code = 0;
-  zip_t* zip = zip_open(archive.c_str(), ZIP_RDONLY, &code);
-  if (zip == nullptr) {
-    root.kind = InputRoot::Kind::kFile;  // its path names it: no member
-    InputFile& bad = list.add(list.add_root(std::move(root)), archive.filename().string(), 0);
-    bad.hint = dataset_hint_from_path(canonical_archive);
-    list.set_open_error(bad, zip_open_error(archive, code));
-    return;
-  }
-  const std::uint32_t root_index = list.add_root(std::move(root));
+  // A root per folder in the archive (its prefix), so each member keeps only its file name: the
+  // folder of a million members is stored once.
+  std::unordered_map<std::string, std::uint32_t> folders;
+  const auto root_of = [&](std::string_view folder) {
+    auto [it, added] = folders.try_emplace(std::string(folder), 0);
+    if (added) {
+      InputRoot root;
+      root.kind = InputRoot::Kind::kArchive;
+      root.open = archive.string();
+      root.canonical = canonical_archive;
+      root.prefix = folder;
+      it->second = list.add_root(std::move(root));
+    }
+    return it->second;
+  };
   const std::size_t first = list.files.size();
-  const zip_int64_t count = zip_get_num_entries(zip, 0);
-  if (count > INT32_MAX)
-    throw UsageError(fmt::format("{} has {} members, more than edgarpipe reads", archive.string(), count));
   const std::string canonical_dir = canonical_archive + "/";  // dataset hints come from member directories too
-  for (zip_int64_t i = 0; i < count; ++i) {
-    zip_stat_t st;
-    if (zip_stat_index(zip, static_cast<zip_uint64_t>(i), 0, &st) != 0) continue;
-    const std::string_view name = st.name ? st.name : "";
-    if (name.empty() || name.back() == '/') continue;
-    if (is_zip(fs::path(name))) {  // may hold any filer: a reject, so --prune knows the snapshot is not whole
-      InputFile& nested = list.add(root_index, name, 0);
-      nested.zip_member = static_cast<std::int32_t>(i);
-      nested.hint = dataset_hint_from_path(canonical_dir + std::string(name));
+  const auto add = [&](const ZipEntry& e) -> InputFile& {
+    const std::size_t slash = e.name.rfind('/') + 1;  // 0 when at the top
+    InputFile& f = list.add(root_of(e.name.substr(0, slash)), e.name.substr(slash), e.size);
+    f.zip_member = static_cast<std::int32_t>(e.directory_offset);
+    f.hint = dataset_hint_from_path(canonical_dir + std::string(e.name));
+    return f;
+  };
+  const std::string error = list_zip(archive.string(), [&](const ZipEntry& e) {
+    if (e.name.empty() || e.is_directory()) return;
+    if (is_zip(fs::path(e.name))) {  // may hold any filer: a reject, so --prune knows the snapshot is not whole
+      InputFile& nested = add(e);
+      nested.size = 0;
       list.set_open_error(nested,
                           "a zip archive inside a zip archive is not read (extract it and name it as an input)");
-      continue;
+      return;
     }
-    if (!is_json_name(fs::path(name))) continue;
-    InputFile& f = list.add(root_index, name, (st.valid & ZIP_STAT_SIZE) ? st.size : 0);
-    f.zip_member = static_cast<std::int32_t>(i);
-    f.source_stamp = zip_member_stamp(st);
-    f.hint = dataset_hint_from_path(canonical_dir + std::string(name));
-    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.comp_method != ZIP_CM_STORE) {
-      const double ratio = static_cast<double>(st.size) / static_cast<double>(st.comp_size);
+    if (!is_json_name(fs::path(e.name))) return;
+    InputFile& f = add(e);
+    f.source_stamp = zip_member_stamp(e);
+    if (e.compressed_size > 0 && e.method != 0) {
+      const double ratio = static_cast<double>(e.size) / static_cast<double>(e.compressed_size);
       if (ratio > options.max_compression_ratio)
         list.set_open_error(f, fmt::format("member {} of {} expands {} times, over the limit of {} (a zip bomb?); "
                                            "not inflated",
-                                           name, archive.string(), static_cast<long long>(ratio),
+                                           e.name, archive.string(), static_cast<long long>(ratio),
                                            static_cast<long long>(options.max_compression_ratio)));
     }
+  });
+  if (!error.empty()) {
+    // Unreadable as a whole: one input carrying the reason, named by the archive's path, in
+    // place of any member listed before the damage was found.
+    list.files.resize(first);
+    InputRoot whole;
+    whole.kind = InputRoot::Kind::kFile;  // its path names it: no member
+    whole.open = archive.string();
+    whole.canonical = canonical_archive;
+    InputFile& bad = list.add(list.add_root(std::move(whole)), archive.filename().string(), 0);
+    bad.hint = dataset_hint_from_path(canonical_archive);
+    list.set_open_error(bad, error);
+    return;
   }
-  zip_close(zip);
   std::sort(list.files.begin() + static_cast<std::ptrdiff_t>(first), list.files.end(),
-            [&](const InputFile& x, const InputFile& y) { return list.name(x) < list.name(y); });
+            [&](const InputFile& x, const InputFile& y) {
+              return concat_less(list.root(x).prefix, list.name(x), list.root(y).prefix, list.name(y));
+            });
 }
 
 // Path order (as fs::path orders paths: '/' before every other character) of a + b against c + d,
@@ -334,7 +324,7 @@ std::string InputList::source_path(const InputFile& f) const {
     case InputRoot::Kind::kDirectory:
       return r.canonical + std::string(name(f));
     case InputRoot::Kind::kArchive:
-      return r.canonical + ":" + std::string(name(f));
+      return r.canonical + ":" + r.prefix + std::string(name(f));
     case InputRoot::Kind::kFile:
       break;
   }
@@ -436,7 +426,8 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
   return list;
 }
 
-InputBytes read_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes, std::uint64_t prefix) {
+InputBytes read_input(const InputList& list, const InputFile& file, ZipReader& zips, std::uint64_t max_bytes,
+                      std::uint64_t prefix) {
   InputBytes out;
   if (file.error != 0) {
     out.error = list.open_error(file);
@@ -472,24 +463,12 @@ InputBytes read_input(const InputList& list, const InputFile& file, std::uint64_
     out.length = done;
     return out;
   }
-  int code = 0;
-  zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &code);
-  if (zip == nullptr) {
-    out.error = zip_open_error(path, code);
-    return out;
-  }
-  zip_file_t* member = zip_fopen_index(zip, static_cast<zip_uint64_t>(file.zip_member), 0);
-  if (member == nullptr) {
-    out.error = fmt::format("cannot open member {} of {}: {}", list.name(file), path, zip_strerror(zip));
-  } else {
-    zip_int64_t n = 0;
-    while (out.length < wanted && (n = zip_fread(member, out.bytes.data() + out.length, wanted - out.length)) > 0)
-      out.length += static_cast<std::size_t>(n);
-    if (n < 0) out.error = fmt::format("member {} of {}: {}", list.name(file), path, zip_file_strerror(member));
-    zip_fclose(member);
-  }
-  zip_discard(zip);
-  if (!out.error.empty()) out.bytes.clear(), out.length = 0;
+  out.error = zips.read(path, static_cast<std::uint32_t>(file.zip_member), list.source_file(file), file.size,
+                        std::span(reinterpret_cast<std::byte*>(out.bytes.data()), wanted));
+  if (out.error.empty())
+    out.length = wanted;
+  else
+    out.bytes.clear();
   return out;
 }
 

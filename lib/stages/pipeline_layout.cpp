@@ -206,6 +206,7 @@ std::string PipelineLayout::source_path(const FileEntry& f) const {
   switch (static_cast<InputRoot::Kind>(r.kind)) {
     case InputRoot::Kind::kArchive:
       out += ':';
+      out += at(table, r.prefix_offset, r.prefix_length);  // the member's folder in the archive
       [[fallthrough]];
     case InputRoot::Kind::kDirectory:
       out += at(table, f.name_offset, f.name_length);

@@ -3,11 +3,9 @@
 // fewest queued bytes from all readers. Files whose content hash is already loaded are skipped
 // here, before any parsing.
 #include <fcntl.h>
-#include <libdeflate.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
-#include <zip.h>
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -16,9 +14,9 @@
 #include <memory>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "edgarpipe/input/zip_archive.hpp"
 #include "edgarpipe/stages/entry_points.hpp"
 #include "edgarpipe/stages/stage_context.hpp"
 
@@ -172,114 +170,24 @@ class Reader {
     finish_read(index, entry, h, done);
   }
 
-  // A zip member, inflated straight into its chunk. Deflated and stored members (every member of
-  // the SEC's archives) are read raw through libzip and inflated whole by libdeflate: the central
-  // directory gives both sizes, so one call fills the chunk, instead of libzip's stream through
-  // zlib. A member that inflates to more or less than it declares is rejected, not followed, and
-  // the CRC-32 is checked. Other methods go through libzip's stream, which checks the CRC itself.
+  // A zip member, inflated straight into its chunk (ZipReader checks its sizes and CRC-32).
   void read_zip_member(std::uint64_t index, FileEntry& entry) {
-    const std::string archive_path(ctx_.layout.path(entry));
-    const std::string where = fmt::format("member {} of {}", ctx_.layout.source(entry), archive_path);
     if (!allocator_.fits(entry.size))
       return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)",
                                               entry.size, pool().largest_chunk()));
-    zip_t* archive = open_archive(archive_path);
-    if (archive == nullptr) return publish_error(index, "cannot open zip archive " + archive_path);
-    const auto member = static_cast<zip_uint64_t>(entry.zip_member);
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(archive, member, 0, &st) != 0)
-      return publish_error(index, fmt::format("cannot open {}: {}", where, zip_strerror(archive)));
-    constexpr zip_uint64_t kWholeNeeds =
-        ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_CRC | ZIP_STAT_ENCRYPTION_METHOD;
-    const bool whole = (st.valid & kWholeNeeds) == kWholeNeeds && st.encryption_method == ZIP_EM_NONE &&
-                       st.size == entry.size && (st.comp_method == ZIP_CM_DEFLATE || st.comp_method == ZIP_CM_STORE);
     const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
     if (std::string full = reserve(h, entry.size); !full.empty()) {
       require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, full);
     }
-    std::uint64_t done = entry.size;
-    const std::string error = whole ? inflate_whole(archive, member, st, pool().data(h), where)
-                                    : inflate_stream(archive, member, entry.size, pool().data(h), done, where);
+    const std::string error =
+        zips_.read(std::string(ctx_.layout.path(entry)), static_cast<std::uint32_t>(entry.zip_member),
+                   ctx_.layout.source(entry), entry.size, std::span(pool().data(h), entry.size));
     if (!error.empty()) {
       require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, error);
     }
-    finish_read(index, entry, h, done);
-  }
-
-  struct MemberCloser {
-    void operator()(zip_file_t* f) const noexcept { zip_fclose(f); }
-  };
-  using Member = std::unique_ptr<zip_file_t, MemberCloser>;
-
-  // Reads the member's stored bytes (raw, ZIP_FL_COMPRESSED) and inflates them into `out`, which
-  // holds exactly st.size bytes. Returns an error message, or "" with `out` filled and checked.
-  std::string inflate_whole(zip_t* archive, zip_uint64_t member, const zip_stat_t& st, std::byte* out,
-                            const std::string& where) {
-    const bool stored = st.comp_method == ZIP_CM_STORE;
-    // Deflate stores what it cannot compress in blocks with a 5-byte header, at most 64 KiB
-    // each; 5 bytes per 4 KiB is well above any encoder's overhead: a larger stored size is a lie.
-    if (stored ? st.comp_size != st.size : st.comp_size > st.size + st.size / 4096 * 5 + 1024)
-      return fmt::format("{}: {} stored bytes cannot hold {} bytes", where, st.comp_size, st.size);
-    const Member file(zip_fopen_index(archive, member, ZIP_FL_COMPRESSED));
-    if (!file) return fmt::format("cannot open {}: {}", where, zip_strerror(archive));
-    if (!stored && compressed_.size() < st.comp_size) compressed_.resize(st.comp_size);
-    std::byte* raw = stored ? out : compressed_.data();
-    std::uint64_t got = 0;
-    while (got < st.comp_size) {
-      const zip_int64_t n = zip_fread(file.get(), raw + got, st.comp_size - got);
-      if (n < 0) return fmt::format("{}: {}", where, zip_file_strerror(file.get()));
-      if (n == 0) return fmt::format("{}: the archive ends {} bytes into the member's {}", where, got, st.comp_size);
-      got += static_cast<std::uint64_t>(n);
-    }
-    if (!stored) {
-      std::size_t inflated = 0;
-      switch (libdeflate_deflate_decompress(inflater_.get(), raw, st.comp_size, out, st.size, &inflated)) {
-        case LIBDEFLATE_SUCCESS:
-          break;
-        case LIBDEFLATE_INSUFFICIENT_SPACE:
-          return fmt::format("{} inflates past its declared {} bytes", where, st.size);
-        default:
-          return fmt::format("{}: invalid deflate data", where);
-      }
-      if (inflated != st.size)
-        return fmt::format("{} inflates to {} bytes, not its declared {}", where, inflated, st.size);
-    }
-    const std::uint32_t crc = libdeflate_crc32(0, out, st.size);
-    if (crc != st.crc)
-      return fmt::format("{}: CRC-32 {:08x} where the archive says {:08x} (the member is damaged)", where, crc,
-                         static_cast<std::uint32_t>(st.crc));
-    return {};
-  }
-
-  // libzip's stream, up to the declared size, then one probe byte: data past it means the header
-  // lied. `done` is what it inflated; libzip has checked the CRC-32 when it reports the end.
-  static std::string inflate_stream(zip_t* archive, zip_uint64_t member, std::uint64_t size, std::byte* out,
-                                    std::uint64_t& done, const std::string& where) {
-    const Member file(zip_fopen_index(archive, member, 0));
-    if (!file) return fmt::format("cannot open {}: {}", where, zip_strerror(archive));
-    done = 0;
-    for (;;) {
-      char probe;
-      const bool at_size = done == size;
-      const zip_int64_t n = at_size ? zip_fread(file.get(), &probe, 1)
-                                    : zip_fread(file.get(), out + done, std::min<std::uint64_t>(size - done, 1 << 20));
-      if (n < 0) return fmt::format("{}: {}", where, zip_file_strerror(file.get()));
-      if (n == 0) return {};
-      if (at_size) return fmt::format("{} inflates past its declared {} bytes", where, size);
-      done += static_cast<std::uint64_t>(n);
-    }
-  }
-
-  zip_t* open_archive(const std::string& path) {
-    auto it = archives_.find(path);
-    if (it != archives_.end()) return it->second.get();
-    int code = 0;
-    zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &code);
-    if (z == nullptr) return nullptr;
-    return archives_.emplace(path, std::unique_ptr<zip_t, ArchiveCloser>(z)).first->second.get();
+    finish_read(index, entry, h, entry.size);
   }
 
   // Common end of a read: padding, content hash, skip-if-loaded, hand-over.
@@ -307,15 +215,7 @@ class Reader {
   StageContext& ctx_;
   ipc::SharedSegment pool_segment_;
   ipc::ChunkAllocator allocator_;
-  struct ArchiveCloser {
-    void operator()(zip_t* z) const noexcept { zip_discard(z); }
-  };
-  std::unordered_map<std::string, std::unique_ptr<zip_t, ArchiveCloser>> archives_;  // opened once per reader
-  struct InflaterFreer {
-    void operator()(libdeflate_decompressor* d) const noexcept { libdeflate_free_decompressor(d); }
-  };
-  std::unique_ptr<libdeflate_decompressor, InflaterFreer> inflater_{libdeflate_alloc_decompressor()};
-  std::vector<std::byte> compressed_;       // a deflated member's stored bytes; grows to the largest
+  ZipReader zips_;                          // archives opened once per reader
   std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
   std::uint64_t window_ = 0;                // the most one parser may hold of this pool
 };

@@ -17,14 +17,15 @@ namespace edgarpipe {
 struct InputRoot {
   enum class Kind : std::uint8_t {
     kDirectory,  // a directory holding *.json files: `open` and `canonical` end in '/'
-    kArchive,    // a zip archive: its *.json members
+    kArchive,    // a zip archive: its *.json members in one folder of it (a root per folder)
     kFile,       // one file: named on the command line, or a symlink met in a directory walk
   };
   Kind kind = Kind::kFile;
   std::string open;       // what to open: the directory as reached (with '/'), the archive, the file
   std::string canonical;  // the same, canonical (symlinks resolved)
   std::string prefix;     // the source_file of a name starts with it: the directory relative to the
-                          // directory argument it was found under, with '/' ("" elsewhere)
+                          // directory argument it was found under, or a member's folder in the
+                          // archive, with '/' ("" elsewhere)
 };
 
 // One input: 72 bytes, its strings in the InputNames it was listed with.
@@ -44,7 +45,7 @@ struct InputFile {
   std::uint32_t root = 0;         // index in InputNames::roots
   std::uint32_t name_offset = 0;  // into InputNames::names
   std::int32_t key_page = -1;
-  std::int32_t zip_member = -1;  // index in the archive's central directory, or -1
+  std::int32_t zip_member = -1;  // its entry's offset in the archive's central directory, or -1
   std::uint32_t origin = 0;      // its index among the run's inputs (the supervisor's bookkeeping)
   // 0, or 1 + the index in InputNames::errors of why the input cannot be read at all (a corrupt
   // archive) or its key was given twice with different content: the file is rejected with it.
@@ -125,7 +126,9 @@ struct InputOptions {
 // SEC file name where it has one. Throws UsageError for a missing path.
 InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options);
 
-// The content of an input (a file, or a zip member inflated), whole or its first `prefix` bytes,
+class ZipReader;  // zip_archive.hpp
+
+// The content of an input (a file, or a zip member inflated, through `zips`), whole or its first `prefix` bytes,
 // with kTailPadding zero bytes past it for the parser; `error` says why it could not be read (the
 // bytes are then empty). A whole input larger than max_bytes is not read.
 struct InputBytes {
@@ -133,7 +136,7 @@ struct InputBytes {
   std::size_t length = 0;
   std::string error;
 };
-InputBytes read_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes,
+InputBytes read_input(const InputList& list, const InputFile& file, ZipReader& zips, std::uint64_t max_bytes,
                       std::uint64_t prefix = UINT64_MAX);
 
 // The shard (0..count-1) of a filer's inputs (by CIK; an input without one by its name).

@@ -81,7 +81,7 @@ struct FileEntry {
   std::uint32_t name_offset;      // into the string table
   std::uint32_t error_offset;     // into the string table: why the input cannot be read, if so
   std::int32_t key_page;          // InputFile::key_page: -1 until parsed
-  std::int32_t zip_member;        // index in the archive at path(), or -1 for a plain file
+  std::int32_t zip_member;        // its entry's offset in the central directory of path(), or -1
   std::uint16_t name_length;
   std::uint16_t error_length;  // 0: no such error
   Dataset known_datasets[2];   // ... and the dataset each was loaded in
