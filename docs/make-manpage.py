@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-COMMANDS = ["run", "fetch", "sync", "status", "rejects", "schema", "asof", "tune", "cleanup"]
+COMMANDS = ["run", "fetch", "sync", "status", "rejects", "schema", "asof", "frame", "tune", "cleanup"]
 
 # What no --help says: where secrets and settings come from, and where to read more.
 ENVIRONMENT = [

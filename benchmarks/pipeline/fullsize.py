@@ -30,7 +30,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipeline_bench import BIN, shm_used_kib, tree_memory_kib  # noqa: E402
 
-EDGARPIPE = os.path.join(BIN, "edgarpipe")
 
 
 def make_corpus(workdir, filers):
@@ -45,7 +44,7 @@ def make_corpus(workdir, filers):
 
 def measured_run(args, summary):
     """Runs edgarpipe with --summary-json; returns (summary dict, peak bytes, wall seconds, stderr tail)."""
-    cmd = [EDGARPIPE, "run", *args, "--progress", "never", "--summary-json", summary]
+    cmd = [os.path.join(BIN, "edgarpipe"), "run", *args, "--progress", "never", "--summary-json", summary]
     baseline = shm_used_kib()
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -75,7 +74,12 @@ def main():
     ap.add_argument("--runs", nargs="+", default=["null", "sqlite", "rerun", "pg1", "pg2"])
     ap.add_argument("--shard", help="I/N: load this share of the corpus only (a short disk)")
     ap.add_argument("--out", help="the results as JSON (default: WORKDIR/fullsize.json)")
+    ap.add_argument("--bin", help="the binaries to measure (default build/bin; a copy keeps an hour's runs safe "
+                                  "from a rebuild)")
     args = ap.parse_args()
+    if args.bin:
+        global BIN
+        BIN = args.bin
     os.makedirs(args.workdir, exist_ok=True)
     corpus = make_corpus(args.workdir, args.filers)
     shard = ["--shard", args.shard] if args.shard else []

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -45,6 +46,7 @@ usage: edgarpipe COMMAND [options]
   rejects            the rejected files with their reasons
   schema             the DDL a sink applies: tables, views, secondary indexes
   asof               the table facts_asof: each period's value as known on a day
+  frame              one concept's value for every filer in a calendar frame (the SEC's frames API)
   tune PATH...       trial runs over a sample to find the best --readers/--parsers/--writers
   cleanup            remove shared memory left behind by killed runs
 
@@ -164,6 +166,23 @@ facts_latest, which knows later restatements. Facts without a filing date are le
   --sink URL   the database (default sqlite:edgar.db)
 
 example: edgarpipe asof --date 2020-06-30 --sink postgresql://analyst@db/edgar
+)";
+
+constexpr const char* kFrameHelp = R"(usage: edgarpipe frame TAXONOMY:CONCEPT UNIT FRAME [--sink URL] [--csv]
+
+The SEC's frames API answered from the loaded companyfacts: for one concept, unit and calendar
+frame, the fact each filer reported for it (the one the SEC framed: the latest filing's), with
+the filer's name, the accession number, the period and the filing date. One row per filer, by
+cik; printed as a table, or CSV with a header line (--csv).
+
+  TAXONOMY:CONCEPT  us-gaap:Assets, dei:EntityCommonStockSharesOutstanding, ...
+  UNIT              as companyfacts writes it: USD, shares, USD/shares, pure (the API's
+                    USD-per-shares is taken too)
+  FRAME             CY2024 (a calendar year), CY2024Q3 (a quarter), CY2024Q3I (an instant)
+  --sink URL        the database (default sqlite:edgar.db)
+  --csv             CSV (RFC 4180) instead of a table
+
+example: edgarpipe frame us-gaap:Assets USD CY2023Q4I --sink sqlite:edgar.db --csv > assets.csv
 )";
 
 constexpr const char* kCleanupHelp = R"(usage: edgarpipe cleanup [--dry-run]
@@ -440,6 +459,60 @@ int asof_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; NULL is empty.
+std::string csv_field(const std::optional<std::string>& value) {
+  if (!value) return {};
+  if (value->find_first_of(",\"\r\n") == std::string::npos) return *value;
+  std::string out = "\"";
+  for (const char c : *value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int frame_command(const std::vector<std::string>& args) {
+  std::string sink = "sqlite:edgar.db";
+  bool csv = false;
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--sink" && i + 1 < args.size())
+      sink = args[++i];
+    else if (args[i] == "--csv")
+      csv = true;
+    else if (args[i].starts_with("--"))
+      throw UsageError(fmt::format("frame: unknown argument {}", args[i]));
+    else
+      words.push_back(args[i]);
+  }
+  if (words.size() != 3)
+    throw UsageError("frame needs TAXONOMY:CONCEPT UNIT FRAME, for example: us-gaap:Assets USD CY2023Q4I");
+  FrameQuery query;
+  try {
+    query = parse_frame_query(words[0], words[1], words[2]);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("frame: {}", e.what()));
+  }
+  const SinkUrl url = parse_sink_url(sink);
+  if (url.kind == SinkUrl::Kind::kNull) throw UsageError("frame: the null: sink holds no facts");
+  require_existing(url);
+  auto admin = open_sink_admin(url);
+  admin->check_readable(url.text);
+  const auto rows = admin->frame(query);
+  const std::vector<std::string> header = {
+      "cik", "entity_name", "accession_number", "period_start", "period_end", "value", "form", "filed"};
+  if (csv) {
+    fmt::print("{}\n", fmt::join(header, ","));
+    for (const auto& row : rows) {
+      std::string line;
+      for (std::size_t c = 0; c < row.size(); ++c) line += (c == 0 ? "" : ",") + csv_field(row[c]);
+      fmt::print("{}\n", line);
+    }
+  } else {
+    print_table(header, rows);
+  }
+  log::info("{}:{} {} {}: {} filer{}", query.taxonomy, query.concept_name, query.unit, query.frame, rows.size(),
+            rows.size() == 1 ? "" : "s");
+  return 0;
+}
+
 int cleanup_command(const std::vector<std::string>& args) {
   bool dry_run = false;
   for (const std::string& a : args) {
@@ -482,9 +555,9 @@ int cli_main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argc >= 2 ? argv[1] : "";
-  const std::map<std::string, const char*> help = {{"run", kRunHelp},         {"status", kStatusHelp},
-                                                   {"rejects", kRejectsHelp}, {"schema", kSchemaHelp},
-                                                   {"asof", kAsofHelp},       {"cleanup", kCleanupHelp}};
+  const std::map<std::string, const char*> help = {
+      {"run", kRunHelp},   {"status", kStatusHelp}, {"rejects", kRejectsHelp}, {"schema", kSchemaHelp},
+      {"asof", kAsofHelp}, {"frame", kFrameHelp},   {"cleanup", kCleanupHelp}};
   try {
     if (command.empty()) throw UsageError("missing command");
     if (command == "--help" || command == "-h" || command == "help") {
@@ -507,6 +580,7 @@ int cli_main(int argc, char** argv) {
     if (command == "rejects") return rejects_command(arguments(argc, argv));
     if (command == "schema") return schema_command(arguments(argc, argv));
     if (command == "asof") return asof_command(arguments(argc, argv));
+    if (command == "frame") return frame_command(arguments(argc, argv));
     if (command == "cleanup") return cleanup_command(arguments(argc, argv));
     throw UsageError(fmt::format("unknown command '{}'", command));
   } catch (const UsageError& e) {

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
 #include <initializer_list>
 #include <utility>
 #include <vector>
@@ -390,6 +394,49 @@ std::vector<std::string> facts_asof_sql(SqlFlavor f, std::string_view date) {
   }
   sql.push_back("CREATE INDEX facts_asof_concept ON facts_asof (cik, taxonomy, concept, unit)");
   return sql;
+}
+
+FrameQuery parse_frame_query(std::string_view taxonomy_concept, std::string_view unit, std::string_view frame) {
+  const auto only = [](std::string_view text, std::string_view allowed_punctuation) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || allowed_punctuation.find(c) != std::string_view::npos;
+    });
+  };
+  FrameQuery q;
+  const std::size_t colon = taxonomy_concept.find(':');
+  if (colon == std::string_view::npos || !only(taxonomy_concept.substr(0, colon), "-") ||
+      !only(taxonomy_concept.substr(colon + 1), "_"))
+    throw std::invalid_argument(fmt::format(
+        "'{}' is not TAXONOMY:CONCEPT (for example us-gaap:Assets or dei:EntityCommonStockSharesOutstanding)",
+        taxonomy_concept));
+  q.taxonomy = taxonomy_concept.substr(0, colon);
+  q.concept_name = taxonomy_concept.substr(colon + 1);
+  q.unit = replace_all(std::string(unit), "-per-", "/");
+  if (!only(q.unit, "/-_.()"))
+    throw std::invalid_argument(fmt::format("'{}' is not a unit (for example USD, shares, USD/shares, pure)", unit));
+  // CY, four digits, then nothing, Q1-Q4, or Q1-Q4 and I.
+  const bool year = frame.size() >= 6 && frame.substr(0, 2) == "CY" &&
+                    std::all_of(frame.begin() + 2, frame.begin() + 6, [](char c) { return c >= '0' && c <= '9'; });
+  const std::string_view rest = year ? frame.substr(6) : frame;
+  const bool quarter = rest.size() >= 2 && rest[0] == 'Q' && rest[1] >= '1' && rest[1] <= '4' &&
+                       (rest.size() == 2 || (rest.size() == 3 && rest[2] == 'I'));
+  if (!year || !(rest.empty() || quarter))
+    throw std::invalid_argument(fmt::format(
+        "'{}' is not a frame: CY2024 (a calendar year), CY2024Q3 (a quarter) or CY2024Q3I (an instant)", frame));
+  q.frame = frame;
+  return q;
+}
+
+std::string frame_sql(const FrameQuery& q) {
+  // The same text in every dialect. Literals without N'': ASCII, and SQL Server converts the
+  // literal to an NVARCHAR column's type, not the column (its index stays usable).
+  return fmt::format(
+      "SELECT cik, entity_name, accession_number, period_start, period_end, value, form, filed FROM (SELECT f.cik, "
+      "e.entity_name, f.accession_number, f.period_start, f.period_end, f.value, f.form, f.filed, ROW_NUMBER() OVER "
+      "(PARTITION BY f.cik ORDER BY CASE WHEN f.filed IS NULL THEN 0 ELSE 1 END DESC, f.filed DESC, "
+      "f.accession_number DESC) AS pick FROM facts f LEFT JOIN entities e ON e.cik = f.cik WHERE f.taxonomy = '{}' "
+      "AND f.concept = '{}' AND f.unit = '{}' AND f.frame = '{}') x WHERE pick = 1 ORDER BY cik",
+      q.taxonomy, q.concept_name, q.unit, q.frame);
 }
 
 std::string_view sql_type_name(ColumnType type, SqlFlavor flavor) noexcept {

@@ -10,15 +10,18 @@ Loads the samples into SQLite and PostgreSQL, then:
   enough that the planner would rightly prefer one otherwise);
 - every view returns the same rows in SQLite and PostgreSQL, and so does every query of the set;
   facts_versions and facts_first_reported agree with versions numbered here from facts, and
-  `edgarpipe asof` with the values picked here for a day;
+  `edgarpipe asof` with the values picked here for a day, and `edgarpipe frame` with each filer's
+  fact for a frame picked here;
 - PostgreSQL with --storage analytic (facts hash-partitioned by cik) passes the same checks with
   the same rows, a one-company query reads one partition, and a later run that asks for the other
   storage is refused before it loads.
 
 Usage: analyst_test.py BIN_DIR DATA_DIR QUERY_DIR
 """
+import csv
 import datetime
 import decimal
+import io
 import os
 import re
 import sqlite3
@@ -218,6 +221,32 @@ def check_asof(sink, bin_dir, url, day):
                                                                             f"{r.stderr[-300:]}")
 
 
+def check_frame(sink, bin_dir, url, taxonomy_concept, unit, frame):
+    """`edgarpipe frame ... --csv` against each filer's fact for the frame picked here (the latest
+    filed, then accession number), with the filer's name; a word that is not a frame is refused."""
+    taxonomy, concept = taxonomy_concept.split(":")
+    found = rows(sink, url, "SELECT f.cik, e.entity_name, f.accession_number, f.period_start, f.period_end, f.value, "
+                            "f.form, f.filed FROM facts f LEFT JOIN entities e ON e.cik = f.cik WHERE "
+                            f"f.taxonomy = '{taxonomy}' AND f.concept = '{concept}' AND f.unit = '{unit.replace('-per-', '/')}' "
+                            f"AND f.frame = '{frame}'")
+    latest = {}
+    for r in found:
+        if r[0] not in latest or (r[7], r[2]) > (latest[r[0]][7], latest[r[0]][2]):
+            latest[r[0]] = r
+    want = sorted(latest.values())
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "frame", taxonomy_concept, unit, frame, "--sink", url,
+                        "--csv"], capture_output=True, text=True)
+    lines = list(csv.reader(io.StringIO(r.stdout)))
+    got = sorted(tuple(cell(v if v != "" else None) for v in line) for line in lines[1:])
+    check(r.returncode == 0 and lines and lines[0][0] == "cik" and got == want and want,
+          f"{sink.name}: frame {taxonomy_concept} {unit} {frame}: exit {r.returncode}, {len(got)} rows, "
+          f"{len(want)} expected: {r.stderr[-300:]}\n{got[:2]}\n{want[:2]}")
+    r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "frame", taxonomy_concept, unit, "2022Q4", "--sink", url],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "is not a frame" in r.stderr, f"{sink.name}: frame 2022Q4: exit {r.returncode}: "
+                                                              f"{r.stderr[-300:]}")
+
+
 def scenario(sink, bin_dir, data, queries, storage=()):
     url = sink.fresh()
     code, err = run(bin_dir, url, data, *storage)
@@ -251,6 +280,8 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     check_versions(sink, url, results)
     check_ttm(sink, results, check_quarters(sink, results))
     check_asof(sink, bin_dir, url, "2019-10-31")
+    check_frame(sink, bin_dir, url, "us-gaap:Assets", "USD", "CY2022Q4I")
+    check_frame(sink, bin_dir, url, "us-gaap:EarningsPerShareBasic", "USD-per-shares", "CY2022")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
         check(partitions == [("16",)], f"{sink.name}: facts partitions: {partitions}")

@@ -132,6 +132,17 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   }
   CHECK(cell(*admin,
              "SELECT CASE WHEN count(*) > 0 AND max(filed) <= '2019-10-31' THEN 1 ELSE 0 END FROM facts_asof") == "1");
+
+  // frame: the four sample filers that report total assets at the end of 2022, as on SQLite.
+  const Result frame = run(fmt::format("frame us-gaap:Assets USD CY2022Q4I --csv --sink '{}'", url));
+  INFO(frame.output);
+  REQUIRE(frame.exit_code == 0);
+  CHECK_THAT(
+      frame.output,
+      Catch::Contains("cik,entity_name,accession_number") &&
+          Catch::Contains(
+              "320193,Apple Inc.,0000320193-23-000006,,2022-12-31,346747000000") &&  // DECIMAL(38,12): .000... after
+          Catch::Contains("us-gaap:Assets USD CY2022Q4I: 4 filers"));
 }
 
 TEST_CASE("SQL Server: a database an earlier release made with case-insensitive text is made exact", "[mssql]") {

@@ -115,6 +115,22 @@ std::vector<std::string> view_sql(SqlFlavor flavor);
 // (filed, then accession number), with an `as_of` column; facts of unknown filing date left out.
 std::vector<std::string> facts_asof_sql(SqlFlavor flavor, std::string_view date);
 
+// `edgarpipe frame`: the SEC's frames API (api/xbrl/frames/TAXONOMY/CONCEPT/UNIT/PERIOD.json)
+// answered from facts. The SEC gives at most one fact per filer, concept and unit each calendar
+// frame (`CY2024` a year, `CY2024Q3` a quarter, `CY2024Q3I` an instant); this is that fact for
+// every filer, with the filer's name.
+struct FrameQuery {
+  std::string taxonomy, concept_name, unit, frame;
+};
+// From the command's words: `us-gaap:Assets`, a unit as companyfacts writes it (`USD/shares`; the
+// API's `USD-per-shares` is taken too) and a frame. Throws std::invalid_argument saying which
+// word is wrong and what is expected; what it returns holds no quote and is safe in SQL text.
+FrameQuery parse_frame_query(std::string_view taxonomy_concept, std::string_view unit, std::string_view frame);
+// Columns: cik, entity_name, accession_number, period_start, period_end, value, form, filed;
+// by cik. Where a filer's facts give the frame twice (two loads' worth of the same filer cannot:
+// one file per filer), the latest filed.
+std::string frame_sql(const FrameQuery& query);
+
 enum class Dataset : std::uint8_t { kUnknown = 0, kSubmissions = 1, kCompanyfacts = 2 };
 std::string_view dataset_name(Dataset d) noexcept;
 Dataset dataset_from_name(std::string_view name) noexcept;  // kUnknown for any other name

@@ -176,6 +176,8 @@ class SinkAdmin {
   // For `asof`: replaces facts_asof (facts_asof_sql, tables.hpp) in one transaction; returns its
   // row count. `date` is a checked YYYY-MM-DD.
   std::uint64_t materialize_facts_asof(std::string_view date);
+  // For `frame`: frame_sql's rows (tables.hpp).
+  std::vector<TextRow> frame(const FrameQuery& query) { return execute(frame_sql(query)); }
   // For `tune` into a scratch target the operator named: empties every table of the contract and
   // the two ingest tables.
   void empty_all_tables();
