@@ -40,7 +40,7 @@ TEST_CASE("frame words that are not: each refused, saying what is expected", "[f
 }
 
 TEST_CASE("the query benchmark's 10_frame.sql is the command's SQL", "[frame]") {
-  const auto words = [](std::string text) {  // comments out, whitespace collapsed
+  const auto words = [](const std::string& text) {  // comments out, whitespace collapsed
     std::istringstream in(text);
     std::string line, out, word;
     while (std::getline(in, line))
