@@ -153,6 +153,8 @@ constexpr TextWidth kTextWidths[] = {
     {"", "dataset", 16},
     {"", "status", 16},
     {"", "content_hash", 32},
+    {"statement_lines", "statement", 32},  // income_statement, balance_sheet, cash_flow
+    {"statement_lines", "line", 128},
     // Names and short text.
     {"", "name", 400},  // EDGAR's conformed names: up to 150
     {"", "entity_name", 400},

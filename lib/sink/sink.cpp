@@ -312,6 +312,17 @@ std::vector<SinkAdmin::BuiltIndex> SinkAdmin::build_secondary_indexes(
 void SinkAdmin::apply_schema(const UpgradeDialect& d) {
   const auto views = [&] {
     for (const std::string& sql : view_sql(d.flavor)) d.exec(sql);
+    // statement_lines is seeded when empty: the user's edits stay, a table emptied is seeded again.
+    const auto empty = [&] {
+      const auto rows = execute("SELECT count(*) FROM statement_lines");
+      return rows.empty() || !rows[0][0] || *rows[0][0] == "0";
+    };
+    if (!empty()) return;
+    try {
+      d.exec(statement_lines_seed_sql());
+    } catch (const std::exception&) {
+      if (empty()) throw;  // else a run beside this one seeded it first
+    }
   };
   if (!has_layout_1()) {
     d.exec(d.schema_ddl);
@@ -614,6 +625,8 @@ std::string schema_sql(const SinkUrl& url, bool with_indexes, Storage storage) {
   const char* end = flavor == SqlFlavor::kMssql ? "\nGO\n" : ";\n";
   sql += "\n-- Views (docs/tables.md), applied with the tables:\n";
   for (const std::string& s : view_sql(flavor)) sql += s + end;
+  sql += "\n-- The standard statements' lines (statement_lines.csv), inserted when the table is empty:\n";
+  sql += statement_lines_seed_sql() + end;
   if (!with_indexes) return sql;
   sql += "\n-- Secondary indexes, built after the first load of a fresh database (not with --no-indexes):\n";
   for (const SecondaryIndex& i : secondary_indexes(flavor))

@@ -33,7 +33,9 @@ import shutil
 from sinktest import Postgres, Sqlite, check, verdict
 
 VIEWS = {"facts_annual": 12, "facts_quarterly": 14, "facts_latest": 13, "facts_versions": 18, "facts_first_reported": 13,
-         "facts_quarter_discrete": 10, "facts_ttm": 8, "filing_documents": 9, "ticker_lookup": 4}
+         "facts_quarter_discrete": 10, "facts_ttm": 8, "filing_documents": 9, "ticker_lookup": 4,
+         "income_statement": 14, "balance_sheet": 14, "cash_flow": 14}
+STATEMENT_FORMS = ("10-K", "10-K/A", "10-Q", "10-Q/A")
 INDEXES = ["facts_concept_frame", "facts_accession", "filings_form_date", "filings_accession", "filings_date",
            "company_tickers_ticker"]
 
@@ -221,6 +223,71 @@ def check_asof(sink, bin_dir, url, day):
                                                                             f"{r.stderr[-300:]}")
 
 
+def expected_statements(sink, url):
+    """income_statement, balance_sheet and cash_flow recomputed from facts, filings and
+    statement_lines by the rules of docs/tables.md."""
+    lines = rows(sink, url, "SELECT statement, line, line_order, priority, taxonomy, concept, sign FROM statement_lines")
+    by_concept = {}
+    for st, line, order, priority, tax, concept, sign in lines:
+        by_concept.setdefault((tax, concept), []).append((st, line, order, int(priority), int(sign)))
+    facts = rows(sink, url, "SELECT cik, fiscal_year, fiscal_period, period_start, period_end, value, unit, taxonomy, "
+                            "concept, accession_number, form, filed FROM facts")
+    own_end = {}
+    for f in facts:
+        if f[7] == "us-gaap" and f[4] != "<NULL>":
+            own_end[(f[0], f[9])] = max(own_end.get((f[0], f[9]), f[4]), f[4])
+    report = {(c, a): d for c, a, d in rows(sink, url, "SELECT cik, accession_number, report_date FROM filings")
+              if d != "<NULL>"}
+    day = datetime.date.fromisoformat
+    best = {}
+    for f in facts:
+        cik, fy, fp, start, end, value, unit, tax, concept, accn, form, filed = f
+        if form not in STATEMENT_FORMS or fy == "<NULL>" or fp == "<NULL>" or (tax, concept) not in by_concept:
+            continue
+        if end != report.get((cik, accn), own_end.get((cik, accn))):
+            continue
+        days = None if start == "<NULL>" else (day(end) - day(start)).days
+        for st, line, order, priority, sign in by_concept[(tax, concept)]:
+            if st == "balance_sheet":
+                fits = days is None
+            else:
+                fits = days is not None and (350 <= days <= 380 if fp == "FY" else
+                                             80 <= days <= (280 if st == "cash_flow" else 100))
+            if not fits:
+                continue
+            # ORDER BY priority, (cash flow: the longest), filed (known first, latest), accession, unit
+            rank = (priority, -(days or 0) if st == "cash_flow" else 0, filed == "<NULL>",
+                    tuple(-ord(c) for c in filed), tuple(-ord(c) for c in accn), unit)
+            key = (st, cik, fy, fp, line)
+            if key not in best or rank < best[key][0]:
+                best[key] = (rank, (cik, fy, fp, start, end, line, order,
+                                    cell(str(decimal.Decimal(value) * sign + 0)), unit, tax, concept, accn, form, filed))
+    out = {"income_statement": [], "balance_sheet": [], "cash_flow": []}
+    for (st, *_), (_, row) in best.items():
+        out[st].append(row)
+    return {st: sorted(v) for st, v in out.items()}
+
+
+def check_statements(sink, url, results):
+    want = expected_statements(sink, url)
+    for statement, expected in want.items():
+        got = results[statement]
+        check(got == expected and expected, f"{sink.name}: {statement}: {len(got)} rows, {len(expected)} expected; "
+                                            f"e.g. {sorted(set(got) ^ set(expected))[:2]}")
+    apple = [r for r in results["income_statement"] if r[0] == "320193" and r[1] == "2023" and r[2] == "FY"
+             and r[5] == "revenue"]
+    check(apple and apple[0][7] == "383285000000" and apple[0][10] == "RevenueFromContractWithCustomerExcludingAssessedTax",
+          f"{sink.name}: Apple's fiscal 2023 revenue: {apple}")
+    # The user's edit: revenue's preferred concept dropped, the next one serves; a rerun keeps the edit.
+    sink.query(url, "DELETE FROM statement_lines WHERE line = 'revenue' AND concept = "
+                    "'RevenueFromContractWithCustomerExcludingAssessedTax'")
+    edited = rows(sink, url, "SELECT concept FROM income_statement WHERE cik = 320193 AND fiscal_year = 2023 AND "
+                             "fiscal_period = 'FY' AND line = 'revenue'")
+    check(edited == [("Revenues",)] or edited == [], f"{sink.name}: revenue after the edit: {edited}")
+    check(edited != [("RevenueFromContractWithCustomerExcludingAssessedTax",)], f"{sink.name}: the edit was ignored")
+    return len(rows(sink, url, "SELECT * FROM statement_lines"))
+
+
 def check_frame(sink, bin_dir, url, taxonomy_concept, unit, frame):
     """`edgarpipe frame ... --csv` against each filer's fact for the frame picked here (the latest
     filed, then accession number), with the filer's name; a word that is not a frame is refused."""
@@ -281,6 +348,10 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     check_ttm(sink, results, check_quarters(sink, results))
     check_asof(sink, bin_dir, url, "2019-10-31")
     check_frame(sink, bin_dir, url, "us-gaap:Assets", "USD", "CY2022Q4I")
+    seeded = check_statements(sink, url, results)
+    code, err = run(bin_dir, url, data)
+    check(code == 0 and len(rows(sink, url, "SELECT * FROM statement_lines")) == seeded,
+          f"{sink.name}: a rerun changed the edited statement_lines: {err[-300:]}")
     check_frame(sink, bin_dir, url, "us-gaap:EarningsPerShareBasic", "USD-per-shares", "CY2022")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")

@@ -110,6 +110,10 @@ std::string create_secondary_index_sql(const SecondaryIndex& index, SqlFlavor fl
 // created again, so a newer release's definitions replace older ones.
 std::vector<std::string> view_sql(SqlFlavor flavor);
 
+// The rows statement_lines is seeded with (lib/core/statement_lines.csv, compiled in): one INSERT,
+// run by the sinks when the table is empty.
+std::string statement_lines_seed_sql();
+
 // `edgarpipe asof`: the statements that replace the table facts_asof with each period's value
 // as known on `date` (a checked YYYY-MM-DD): of the versions filed on or before it, the latest
 // (filed, then accession number), with an `as_of` column; facts of unknown filing date left out.

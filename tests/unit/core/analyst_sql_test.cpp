@@ -1,5 +1,6 @@
-// `edgarpipe frame`'s words: what is taken, what is refused (nothing reaches SQL that could quote
-// its way out), and the SQL the query benchmark times is the SQL the command runs.
+// SQL made from words and files rather than from the contract: `edgarpipe frame`'s words (what is
+// taken, what is refused: nothing reaches SQL that could quote its way out; the query benchmark
+// times the SQL the command runs) and the seed of statement_lines from statement_lines.csv.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -55,4 +56,18 @@ TEST_CASE("the query benchmark's 10_frame.sql is the command's SQL", "[frame]") 
   std::stringstream text;
   text << file.rdbuf();
   CHECK(words(text.str()) == words(frame_sql(parse_frame_query("us-gaap:Assets", "USD", "CY2022Q4I"))));
+}
+
+TEST_CASE("statement_lines.csv seeds one row per line, each line of three statements", "[statements]") {
+  const std::string sql = statement_lines_seed_sql();
+  REQUIRE(sql.rfind("INSERT INTO statement_lines (statement, line, line_order, priority, taxonomy, concept, sign) "
+                    "VALUES ('income_statement', 'revenue', 1, 1, 'us-gaap', 'Revenues', 1), ",
+                    0) == 0);
+  std::size_t rows = 0, outflows = 0;
+  for (std::size_t at = 0; (at = sql.find("('", at)) != std::string::npos; ++at) ++rows;
+  for (std::size_t at = 0; (at = sql.find(", -1)", at)) != std::string::npos; ++at) ++outflows;
+  CHECK(rows == 62);
+  CHECK(outflows == 4);  // capital expenditure, two dividends concepts, buybacks
+  for (const char* statement : {"'income_statement'", "'balance_sheet'", "'cash_flow'"})
+    CHECK(sql.find(statement) != std::string::npos);
 }
