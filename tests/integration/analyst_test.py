@@ -11,7 +11,9 @@ Loads the samples into SQLite and PostgreSQL, then:
 - every view returns the same rows in SQLite and PostgreSQL, and so does every query of the set;
   facts_versions and facts_first_reported agree with versions numbered here from facts, and
   `edgarpipe asof` with the values picked here for a day, and `edgarpipe frame` with each filer's
-  fact for a frame picked here;
+  fact for a frame picked here; the statements with a recomputation from facts and statement_lines;
+- Apple's discrete Q4 revenue, TTM net income, first-reported and as-of values and a balance-sheet
+  line, and a frame's members, equal values computed here from the raw JSON;
 - PostgreSQL with --storage analytic (facts hash-partitioned by cik) passes the same checks with
   the same rows, a one-company query reads one partition, and a later run that asks for the other
   storage is refused before it loads.
@@ -22,6 +24,7 @@ import csv
 import datetime
 import decimal
 import io
+import json
 import os
 import re
 import sqlite3
@@ -288,7 +291,66 @@ def check_statements(sink, url, results):
     return len(rows(sink, url, "SELECT * FROM statement_lines"))
 
 
-def check_frame(sink, bin_dir, url, taxonomy_concept, unit, frame):
+def json_facts(data, concept, unit="USD", cik="0000320193"):
+    """A concept's facts as the SEC's JSON gives them (tests/data), not as loaded."""
+    with open(os.path.join(data, "companyfacts", f"CIK{cik}.json"), encoding="utf-8") as f:
+        return json.load(f)["facts"]["us-gaap"][concept]["units"][unit]
+
+
+def latest_of(facts, start, end):
+    """The value of a period as the latest filing gives it (filed, then accession number)."""
+    versions = [x for x in facts if x.get("start") == start and x["end"] == end]
+    return max(versions, key=lambda x: (x["filed"], x["accn"]))["val"] if versions else None
+
+
+def check_against_json(sink, bin_dir, url, data, results):
+    """Values the views give for Apple, against values computed here from the raw JSON: fiscal 2023's
+    discrete Q4 revenue (the year less nine months), trailing-twelve-month net income at the year's
+    end, fiscal 2018's net income as first reported and as known on 2019-10-31 (facts_asof), and total
+    assets on the fiscal 2023 balance sheet; and each `frame` member."""
+    revenue = json_facts(data, "RevenueFromContractWithCustomerExcludingAssessedTax")
+    q4 = latest_of(revenue, "2022-09-25", "2023-09-30") - latest_of(revenue, "2022-09-25", "2023-07-01")
+    got = [r[6] for r in results["facts_quarter_discrete"] if r[0] == "320193" and r[2] ==
+           "RevenueFromContractWithCustomerExcludingAssessedTax" and r[5] == "2023-09-30"]
+    check(got == [cell(q4)], f"{sink.name}: Apple's discrete Q4 2023 revenue {got}, the JSON gives {q4}")
+    income = json_facts(data, "NetIncomeLoss")
+    quarters = [latest_of(income, "2022-09-25", "2022-12-31"),
+                latest_of(income, "2023-01-01", "2023-04-01"), latest_of(income, "2023-04-02", "2023-07-01")]
+    ttm = sum(quarters) + latest_of(income, "2022-09-25", "2023-09-30") - latest_of(income, "2022-09-25", "2023-07-01")
+    got = [r[6] for r in results["facts_ttm"] if r[0] == "320193" and r[2] == "NetIncomeLoss" and r[3] == "USD"
+           and r[5] == "2023-09-30"]
+    check(got == [cell(ttm)], f"{sink.name}: Apple's TTM net income at 2023-09-30 {got}, the JSON gives {ttm}")
+    fy2018 = [x for x in income if x.get("start") == "2017-10-01" and x["end"] == "2018-09-29"]
+    first = min(fy2018, key=lambda x: (x["filed"], x["accn"]))
+    got = rows(sink, url, "SELECT value, accession_number FROM facts_first_reported WHERE cik = 320193 AND concept = "
+                          "'NetIncomeLoss' AND unit = 'USD' AND period_start = '2017-10-01' AND period_end = '2018-09-29'")
+    check(got == [(cell(first["val"]), first["accn"])], f"{sink.name}: first reported {got}, the JSON gives {first}")
+    known = max((x for x in fy2018 if x["filed"] <= "2019-10-31"), key=lambda x: (x["filed"], x["accn"]))
+    subprocess.run([os.path.join(bin_dir, "edgarpipe"), "asof", "--date", "2019-10-31", "--sink", url], check=True,
+                   capture_output=True)
+    got = rows(sink, url, "SELECT value, accession_number FROM facts_asof WHERE cik = 320193 AND concept = "
+                          "'NetIncomeLoss' AND unit = 'USD' AND period_start = '2017-10-01' AND period_end = '2018-09-29'")
+    check(got == [(cell(known["val"]), known["accn"])], f"{sink.name}: as of 2019-10-31 {got}, the JSON gives {known}")
+    assets = [x for x in json_facts(data, "Assets") if x["end"] == "2023-09-30" and x["accn"] == "0000320193-23-000106"]
+    got = [r[7] for r in results["balance_sheet"] if r[0] == "320193" and r[1] == "2023" and r[2] == "FY"
+           and r[5] == "total_assets"]
+    check(assets and got == [cell(assets[0]["val"])], f"{sink.name}: Apple's total assets {got}, the JSON gives {assets}")
+
+
+def frame_from_json(data, concept, unit, frame):
+    """(cik, accession, end, value) of every companyfacts fact framed so, from the raw JSON."""
+    members = set()
+    for folder, _, names in os.walk(os.path.join(data, "companyfacts")):
+        for name in names:
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                doc = json.load(f)
+            for x in doc.get("facts", {}).get("us-gaap", {}).get(concept, {}).get("units", {}).get(unit, []):
+                if x.get("frame") == frame:
+                    members.add((str(doc["cik"]), x["accn"], x["end"], cell(x["val"])))
+    return members
+
+
+def check_frame(sink, bin_dir, url, data, taxonomy_concept, unit, frame):
     """`edgarpipe frame ... --csv` against each filer's fact for the frame picked here (the latest
     filed, then accession number), with the filer's name; a word that is not a frame is refused."""
     taxonomy, concept = taxonomy_concept.split(":")
@@ -308,6 +370,9 @@ def check_frame(sink, bin_dir, url, taxonomy_concept, unit, frame):
     check(r.returncode == 0 and lines and lines[0][0] == "cik" and got == want and want,
           f"{sink.name}: frame {taxonomy_concept} {unit} {frame}: exit {r.returncode}, {len(got)} rows, "
           f"{len(want)} expected: {r.stderr[-300:]}\n{got[:2]}\n{want[:2]}")
+    members = frame_from_json(data, concept, unit.replace("-per-", "/"), frame)
+    check({(g[0], g[2], g[4], g[5]) for g in got} == members,
+          f"{sink.name}: frame {frame}: {len(got)} rows, the JSON frames {len(members)}")
     r = subprocess.run([os.path.join(bin_dir, "edgarpipe"), "frame", taxonomy_concept, unit, "2022Q4", "--sink", url],
                        capture_output=True, text=True)
     check(r.returncode == 2 and "is not a frame" in r.stderr, f"{sink.name}: frame 2022Q4: exit {r.returncode}: "
@@ -347,12 +412,13 @@ def scenario(sink, bin_dir, data, queries, storage=()):
     check_versions(sink, url, results)
     check_ttm(sink, results, check_quarters(sink, results))
     check_asof(sink, bin_dir, url, "2019-10-31")
-    check_frame(sink, bin_dir, url, "us-gaap:Assets", "USD", "CY2022Q4I")
+    check_against_json(sink, bin_dir, url, data, results)
+    check_frame(sink, bin_dir, url, data, "us-gaap:Assets", "USD", "CY2022Q4I")
     seeded = check_statements(sink, url, results)
     code, err = run(bin_dir, url, data)
     check(code == 0 and len(rows(sink, url, "SELECT * FROM statement_lines")) == seeded,
           f"{sink.name}: a rerun changed the edited statement_lines: {err[-300:]}")
-    check_frame(sink, bin_dir, url, "us-gaap:EarningsPerShareBasic", "USD-per-shares", "CY2022")
+    check_frame(sink, bin_dir, url, data, "us-gaap:EarningsPerShareBasic", "USD-per-shares", "CY2022")
     if storage:
         partitions = sink.query(url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'facts'::regclass")
         check(partitions == [("16",)], f"{sink.name}: facts partitions: {partitions}")
