@@ -134,6 +134,27 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   CHECK(cell(*admin,
              "SELECT CASE WHEN count(*) > 0 AND max(filed) <= '2019-10-31' THEN 1 ELSE 0 END FROM facts_asof") == "1");
 
+  // The analyst views on SQL Server give Apple's values as the raw JSON does (analyst_test computes
+  // each from the SEC's file on SQLite and PostgreSQL; the numbers here are those).
+  const auto number = [&](const std::string& sql) {  // DECIMAL(38,12) prints its scale: compare the integer part
+    const std::string v = cell(*admin, sql);
+    return v.substr(0, v.find('.'));
+  };
+  CHECK(number("SELECT value FROM facts_quarter_discrete WHERE cik = 320193 AND concept = "
+               "N'RevenueFromContractWithCustomerExcludingAssessedTax' AND period_end = '2023-09-30'") ==
+        "89498000000");
+  CHECK(number("SELECT value FROM facts_ttm WHERE cik = 320193 AND concept = N'NetIncomeLoss' AND unit = N'USD' AND "
+               "period_end = '2023-09-30'") == "96995000000");
+  CHECK(cell(*admin,
+             "SELECT accession_number FROM facts_first_reported WHERE cik = 320193 AND concept = "
+             "N'NetIncomeLoss' AND unit = N'USD' AND period_start = '2017-10-01' AND period_end = "
+             "'2018-09-29'") == "0000320193-18-000145");
+  CHECK(number("SELECT value FROM balance_sheet WHERE cik = 320193 AND fiscal_year = 2023 AND fiscal_period = N'FY' "
+               "AND line = N'total_assets'") == "352583000000");
+  CHECK(cell(*admin,
+             "SELECT concept FROM income_statement WHERE cik = 320193 AND fiscal_year = 2023 AND "
+             "fiscal_period = N'FY' AND line = N'revenue'") == "RevenueFromContractWithCustomerExcludingAssessedTax");
+
   // frame: the four sample filers that report total assets at the end of 2022, as on SQLite.
   const Result frame = run(fmt::format("frame us-gaap:Assets USD CY2022Q4I --csv --sink '{}'", url));
   INFO(frame.output);
