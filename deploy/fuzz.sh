@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the parsers' libFuzzer targets with Debian's clang (ASan+UBSan) and runs each for a
+# Builds the parsers' and the zip reader's libFuzzer targets with Debian's clang (ASan+UBSan) and runs each for a
 # bounded time: first over the regression inputs in tests/fuzz/regressions/<target>/ (inputs
 # that once crashed; each must pass now), then fuzzing from the real samples as seeds. For
 # companyfacts the seeds are cut small (tests/fuzz/seeds/companyfacts/, a few facts of each
@@ -15,22 +15,23 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DEDGARPIPE_SANITIZE=fuzzer -DEDGARPIPE_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_submissions fuzz_overflow fuzz_companyfacts --parallel "$(nproc)"
+cmake --build build-fuzz --target fuzz_submissions fuzz_overflow fuzz_companyfacts fuzz_zip --parallel "$(nproc)"
 
 seeds() {  # the samples a target starts from
   case "$1" in
     submissions) ls tests/data/submissions/*.json | grep -v -- '-submissions-' ;;
     overflow) ls tests/data/submissions/*-submissions-*.json ;;
     companyfacts) ls tests/fuzz/seeds/companyfacts/*.json ;;  # cut small from tests/data/companyfacts
+    zip) ls tests/fuzz/seeds/zip/*.zip ;;  # tests/fuzz/make_zip_seeds.py
   esac
 }
 max_len() {  # room for a mutated whole sample (the submissions ones run to 220 KB)
   case "$1" in
-    companyfacts) echo 65536 ;;
+    companyfacts | zip) echo 65536 ;;
     *) echo 4000000 ;;
   esac
 }
-for target in submissions overflow companyfacts; do
+for target in submissions overflow companyfacts zip; do
   exe=build-fuzz/bin/fuzz_$target
   corpus=build-fuzz/corpus/$target findings=build-fuzz/findings/$target
   mkdir -p "$corpus" "$findings"

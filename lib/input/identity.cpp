@@ -8,7 +8,7 @@
 #include <map>
 
 #include "edgarpipe/core/file_names.hpp"
-#include "edgarpipe/input/zip_archive.hpp"
+#include "edgarpipe/input/input_reader.hpp"
 #include "edgarpipe/parse/edgar_parser.hpp"
 
 namespace edgarpipe {
@@ -29,9 +29,9 @@ class DiscardingOutput final : public RowBatchWriter::Output {
 using Identity = InputIdentity;
 
 Identity identify(const InputList& list, const InputFile& f, std::uint64_t max_bytes, EdgarParser& parser,
-                  ZipReader& zips) {
+                  InputReader& reader) {
   Identity id;
-  const InputBytes in = read_input(list, f, zips, max_bytes);
+  const InputBytes in = read_input(list, f, reader, max_bytes);
   if (!in.error.empty()) return id;
   id.read = true;
   id.hash = XXH3_64bits(in.bytes.data(), in.length);
@@ -50,8 +50,8 @@ Identity identify(const InputList& list, const InputFile& f, std::uint64_t max_b
 // have "entityType" among them, companyfacts files "entityName"; kUnknown when the first bytes
 // hold neither, and the whole document must be parsed to tell. Reading a few KB instead of a
 // companyfacts file of tens of MB matters when two unnamed archives share every CIK.
-Dataset sniff_dataset(const InputList& list, const InputFile& f, ZipReader& zips) {
-  const InputBytes head = read_input(list, f, zips, UINT64_MAX, 4096);
+Dataset sniff_dataset(const InputList& list, const InputFile& f, InputReader& reader) {
+  const InputBytes head = read_input(list, f, reader, UINT64_MAX, 4096);
   const std::string_view text(head.bytes.data(), head.length);
   const auto type = text.find("\"entityType\""), name = text.find("\"entityName\"");
   if (type == name) return Dataset::kUnknown;  // neither
@@ -66,10 +66,10 @@ std::string key_text(Dataset dataset, std::int64_t cik, std::int32_t page) {
 
 LeftOut keep_dataset(InputList& list, Dataset dataset) {
   LeftOut out;
-  ZipReader zips;
+  InputReader reader;
   std::erase_if(list.files, [&](InputFile& f) {
     Dataset kind = f.key_page > 0 ? Dataset::kSubmissions : f.hint;
-    if (kind == Dataset::kUnknown && f.error == 0) kind = sniff_dataset(list, f, zips);
+    if (kind == Dataset::kUnknown && f.error == 0) kind = sniff_dataset(list, f, reader);
     if (kind != Dataset::kUnknown && kind != dataset) {  // an unreadable one too, if its name says so
       if (out.examples.size() < 3) out.examples.push_back(list.source_path(f));
       ++out.count;
@@ -84,19 +84,19 @@ LeftOut keep_dataset(InputList& list, Dataset dataset) {
 
 InputIdentity identify_input(const InputList& list, const InputFile& file, std::uint64_t max_bytes) {
   static EdgarParser parser;  // `status` asks for one input after another: its buffers are kept
-  ZipReader zips;
-  return identify(list, file, max_bytes, parser, zips);
+  InputReader reader;
+  return identify(list, file, max_bytes, parser, reader);
 }
 
 IdentityReport resolve_identities(InputList& list, std::uint64_t max_bytes) {
   std::vector<InputFile>& files = list.files;
   IdentityReport report;
   EdgarParser parser;
-  ZipReader zips;
+  InputReader reader;
   std::map<std::size_t, Identity> identities;  // by index into files, for the inputs read
   const auto identity_of = [&](std::size_t i) -> const Identity& {
     auto it = identities.find(i);
-    if (it == identities.end()) it = identities.emplace(i, identify(list, files[i], max_bytes, parser, zips)).first;
+    if (it == identities.end()) it = identities.emplace(i, identify(list, files[i], max_bytes, parser, reader)).first;
     return it->second;
   };
   // A renamed file: its content names the filer and the kind (an overflow page needs its name).
@@ -136,7 +136,7 @@ IdentityReport resolve_identities(InputList& list, std::uint64_t max_bytes) {
     std::map<Dataset, std::vector<std::size_t>> by_dataset;
     for (const std::size_t i : members) {
       if (files[i].hint == Dataset::kUnknown && files[i].error == 0) {
-        Dataset found = files[i].key_page > 0 ? Dataset::kSubmissions : sniff_dataset(list, files[i], zips);
+        Dataset found = files[i].key_page > 0 ? Dataset::kSubmissions : sniff_dataset(list, files[i], reader);
         if (found == Dataset::kUnknown) found = identity_of(i).dataset;
         files[i].hint = found;
       }

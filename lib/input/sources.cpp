@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "edgarpipe/core/file_names.hpp"
+#include "edgarpipe/input/input_reader.hpp"
 #include "edgarpipe/input/zip_archive.hpp"
 #include "edgarpipe/ipc/chunk_pool.hpp"
 
@@ -426,49 +427,29 @@ InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOpt
   return list;
 }
 
-InputBytes read_input(const InputList& list, const InputFile& file, ZipReader& zips, std::uint64_t max_bytes,
+InputBytes read_input(const InputList& list, const InputFile& file, InputReader& reader, std::uint64_t max_bytes,
                       std::uint64_t prefix) {
   InputBytes out;
   if (file.error != 0) {
     out.error = list.open_error(file);
     return out;
   }
-  const std::string path = list.path(file);
-  if (file.size > max_bytes && prefix >= file.size) {
-    out.error = fmt::format("{} bytes, larger than --max-file-size", file.size);
+  out.error = reader.open(list.path(file), file.zip_member, list.source_file(file), file.size);
+  if (!out.error.empty()) return out;
+  if (reader.size() > max_bytes && prefix >= reader.size()) {
+    out.error = fmt::format("{} bytes, larger than --max-file-size", reader.size());
     return out;
   }
-  const std::uint64_t wanted = std::min(file.size, prefix);
+  const std::uint64_t wanted = std::min(reader.size(), prefix);
   out.bytes.assign(wanted + ipc::kTailPadding, '\0');
-  if (file.zip_member < 0) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block
-    if (fd < 0) {
-      out.error = fmt::format("cannot open: {}", std::strerror(errno));
-      return out;
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      out.error = "not a regular file; not read";
-      return out;
-    }
-    std::size_t done = 0;
-    while (done < wanted) {
-      const ssize_t n = ::read(fd, out.bytes.data() + done, wanted - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    out.length = done;
+  std::uint64_t got = 0;
+  out.error = reader.read(std::span(reinterpret_cast<std::byte*>(out.bytes.data()), wanted), got);
+  reader.close();
+  if (!out.error.empty()) {
+    out.bytes.clear();
     return out;
   }
-  out.error = zips.read(path, static_cast<std::uint32_t>(file.zip_member), list.source_file(file), file.size,
-                        std::span(reinterpret_cast<std::byte*>(out.bytes.data()), wanted));
-  if (out.error.empty())
-    out.length = wanted;
-  else
-    out.bytes.clear();
+  out.length = got;
   return out;
 }
 

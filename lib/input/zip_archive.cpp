@@ -67,13 +67,20 @@ constexpr std::array<std::uint16_t, 128> kCp437 = {
     0x2321, 0x00F7, 0x2248, 0x00B0, 0x2219, 0x00B7, 0x221A, 0x207F, 0x00B2, 0x25A0, 0x00A0};
 
 // A stored name as UTF-8: as it is when flagged UTF-8 or valid UTF-8 (ASCII included), else read
-// as CP437 (what zip tools without the flag wrote). `scratch` holds a converted name.
+// as CP437 (what zip tools without the flag wrote). A NUL byte, which no database text holds,
+// becomes U+FFFD. `scratch` holds a converted name.
 std::string_view name_as_utf8(std::string_view raw, std::uint16_t flags, std::string& scratch) {
-  if ((flags & kFlagUtf8) != 0 || first_invalid_utf8(raw.data(), raw.size()) == raw.size()) return raw;
+  const bool nul = raw.find('\0') != std::string_view::npos;
+  const bool utf8 = (flags & kFlagUtf8) != 0 || first_invalid_utf8(raw.data(), raw.size()) == raw.size();
+  if (utf8 && !nul) return raw;
   scratch.clear();
   for (const char c : raw) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x80) {
+    if (byte == 0) {
+      scratch += "\xEF\xBF\xBD";
+      continue;
+    }
+    if (byte < 0x80 || utf8) {
       scratch += c;
       continue;
     }

@@ -2,9 +2,6 @@
 // the file into shared memory, one copy), hashes it, and hands the chunk to the parser with the
 // fewest queued bytes from all readers. Files whose content hash is already loaded are skipped
 // here, before any parsing.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <fmt/format.h>
@@ -16,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "edgarpipe/input/zip_archive.hpp"
+#include "edgarpipe/input/input_reader.hpp"
 #include "edgarpipe/stages/entry_points.hpp"
 #include "edgarpipe/stages/stage_context.hpp"
 
@@ -132,62 +129,28 @@ class Reader {
     if (ctx_.test_delay_per_file.count() > 0) std::this_thread::sleep_for(ctx_.test_delay_per_file);
     FileEntry& entry = ctx_.layout.file(index);
     if (entry.error_length != 0) return publish_error(index, std::string(ctx_.layout.open_error(entry)));
-    if (entry.zip_member >= 0) return read_zip_member(index, entry);
-    const std::string path(ctx_.layout.path(entry));
-    // Closed on every way out, a StageAborted thrown while waiting for a chunk included.
-    const struct File {
-      int fd;
-      ~File() {
-        if (fd >= 0) ::close(fd);
-      }
-    } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};  // a FIFO put there since listing: no wait
-    if (file.fd < 0) return publish_error(index, fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(file.fd, &st) != 0) return publish_error(index, fmt::format("cannot stat: {}", std::strerror(errno)));
-    if (!S_ISREG(st.st_mode)) return publish_error(index, "not a regular file; not read");
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const bool member = entry.zip_member >= 0;
+    // A file is read at its size now; a member (inflated whole, its CRC-32 checked) at its listed size.
+    if (std::string error =
+            input_.open(std::string(ctx_.layout.path(entry)), entry.zip_member, ctx_.layout.source(entry), entry.size);
+        !error.empty())
+      return publish_error(index, error);
+    const std::uint64_t size = input_.size();
     if (!allocator_.fits(size))
-      return publish_error(index, fmt::format("file of {} bytes is larger than --max-file-size ({} bytes)", size,
-                                              pool().largest_chunk()));
+      return publish_error(index, fmt::format("{} of {} bytes is larger than --max-file-size ({} bytes)",
+                                              member ? "member" : "file", size, pool().largest_chunk()));
     const ipc::ChunkHandle h = acquire(size == 0 ? 1 : size, index);
     if (std::string full = reserve(h, size); !full.empty()) {
       require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, full);
     }
-    std::byte* data = pool().data(h);
-    std::uint64_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::pread(file.fd, data + done, size - done, static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int err = errno;
-        require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
-        return publish_error(index, fmt::format("read error at byte {}: {}", done, std::strerror(err)));
-      }
-      if (n == 0) break;  // the file shrank since it was listed
-      done += static_cast<std::uint64_t>(n);
-    }
-    finish_read(index, entry, h, done);
-  }
-
-  // A zip member, inflated straight into its chunk (ZipReader checks its sizes and CRC-32).
-  void read_zip_member(std::uint64_t index, FileEntry& entry) {
-    if (!allocator_.fits(entry.size))
-      return publish_error(index, fmt::format("member of {} bytes is larger than --max-file-size ({} bytes)",
-                                              entry.size, pool().largest_chunk()));
-    const ipc::ChunkHandle h = acquire(entry.size == 0 ? 1 : entry.size, index);
-    if (std::string full = reserve(h, entry.size); !full.empty()) {
-      require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
-      return publish_error(index, full);
-    }
-    const std::string error =
-        zips_.read(std::string(ctx_.layout.path(entry)), static_cast<std::uint32_t>(entry.zip_member),
-                   ctx_.layout.source(entry), entry.size, std::span(pool().data(h), entry.size));
-    if (!error.empty()) {
+    std::uint64_t got = 0;
+    if (std::string error = input_.read(std::span(pool().data(h), size), got); !error.empty()) {
       require(allocator_.recycle(h), "recycle of a raw chunk this reader fills");
       return publish_error(index, error);
     }
-    finish_read(index, entry, h, entry.size);
+    input_.close();
+    finish_read(index, entry, h, got);
   }
 
   // Common end of a read: padding, content hash, skip-if-loaded, hand-over.
@@ -215,7 +178,7 @@ class Reader {
   StageContext& ctx_;
   ipc::SharedSegment pool_segment_;
   ipc::ChunkAllocator allocator_;
-  ZipReader zips_;                          // archives opened once per reader
+  InputReader input_;                       // files and zip members; archives opened once per reader
   std::vector<std::uint64_t> outstanding_;  // bytes handed to each parser and not yet returned
   std::uint64_t window_ = 0;                // the most one parser may hold of this pool
 };

@@ -126,9 +126,9 @@ struct InputOptions {
 // SEC file name where it has one. Throws UsageError for a missing path.
 InputList enumerate_inputs(const std::vector<std::string>& paths, const InputOptions& options);
 
-class ZipReader;  // zip_archive.hpp
+class InputReader;  // input_reader.hpp
 
-// The content of an input (a file, or a zip member inflated, through `zips`), whole or its first `prefix` bytes,
+// The content of an input (a file, or a zip member inflated, through `reader`), whole or its first `prefix` bytes,
 // with kTailPadding zero bytes past it for the parser; `error` says why it could not be read (the
 // bytes are then empty). A whole input larger than max_bytes is not read.
 struct InputBytes {
@@ -136,7 +136,7 @@ struct InputBytes {
   std::size_t length = 0;
   std::string error;
 };
-InputBytes read_input(const InputList& list, const InputFile& file, ZipReader& zips, std::uint64_t max_bytes,
+InputBytes read_input(const InputList& list, const InputFile& file, InputReader& reader, std::uint64_t max_bytes,
                       std::uint64_t prefix = UINT64_MAX);
 
 // The shard (0..count-1) of a filer's inputs (by CIK; an input without one by its name).
