@@ -20,11 +20,13 @@ void require(bool condition) {
   if (!condition) std::abort();  // libFuzzer saves the input that got here
 }
 
-// One line but for the member's name (a name may hold a line break: log lines and the rejects
-// file escape it), naming the archive.
-bool one_line_naming(std::string message, const std::string& archive, const std::string& name) {
-  for (std::size_t at; !name.empty() && (at = message.find(name)) != std::string::npos;) message.erase(at, name.size());
-  return message.find('\n') == std::string::npos && message.find(archive) != std::string::npos;
+// A member's refusal: "member NAME of ARCHIVE..." (the name may hold a line break: log lines and the
+// rejects file escape it) on one line, or the archive's own refusal.
+bool names_member(const std::string& message, const std::string& archive, const std::string& name) {
+  const std::string member = "member " + name + " of " + archive;
+  const std::string whole = "cannot read zip archive " + archive + ": ";
+  if (message.rfind(member, 0) == 0) return message.find('\n', member.size()) == std::string::npos;
+  return message.rfind(whole, 0) == 0 && message.find('\n') == std::string::npos;
 }
 
 }  // namespace
@@ -50,10 +52,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (m.entry.size > (1 << 20)) continue;  // the readers refuse what exceeds --max-file-size first
     std::vector<std::byte> out(m.entry.size);
     const std::string whole = zips.read(path, m.entry.directory_offset, m.name, m.entry.size, out);
-    require(whole.empty() || one_line_naming(whole, path, m.name));
+    require(whole.empty() || names_member(whole, path, m.name));
     std::vector<std::byte> head(std::min<std::uint64_t>(m.entry.size, 100));
     const std::string part = zips.read(path, m.entry.directory_offset, m.name, m.entry.size, head);
-    require(part.empty() || one_line_naming(part, path, m.name));
+    require(part.empty() || names_member(part, path, m.name));
     require(m.name.find('\0') == std::string::npos);  // no database text holds one
     if (whole.empty() && part.empty()) require(std::equal(head.begin(), head.end(), out.begin()));
   }
