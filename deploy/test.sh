@@ -76,6 +76,7 @@ benchmarks/queries/run_queries.py --bin build/bin --companyfacts 10 --submission
 # Memory per input file (issue 33: at most 200 bytes): 10k and 100k tiny files, about 15 s; the 1M
 # case (2 minutes and 1 GB of files) is run by hand: docs/performance.md, "Memory per input file".
 benchmarks/pipeline/memory_bench.py --filers 10000 100000 --max-bytes-per-file 200
+benchmarks/pipeline/memory_bench.py --filers 10000 100000 --max-bytes-per-file 200 --zip  # the same as zips, ~15 s
 stage "the slowest tests (build, then build-asan)"
 slowest build/ctest.log
 slowest build-asan/ctest.log
