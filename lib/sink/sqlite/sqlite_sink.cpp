@@ -157,7 +157,13 @@ struct Statement {
 
 class SqliteAdmin final : public SinkAdmin {
  public:
-  SqliteAdmin(const std::string& path, bool read_only) : path_(path), db_(path, read_only) {}
+  SqliteAdmin(const std::string& path, bool read_only) : path_(path), db_(path, read_only) {
+    // The supervisor's connection reads ingest_files whole (a million rows at the real size) and
+    // builds the indexes (limit_index_memory sets their memory): a small page cache, and sorts
+    // that spill to disk, keep it bounded whatever the database's size. The writers keep theirs.
+    db_.exec("PRAGMA cache_size=-16384");  // 16 MiB
+    db_.exec("PRAGMA temp_store=FILE");
+  }
 
   void limit_index_memory(std::uint64_t bytes) override {
     db_.exec("PRAGMA temp_store=FILE");  // a sort larger than the cache spills to disk, not to memory
