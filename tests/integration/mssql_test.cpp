@@ -133,6 +133,10 @@ TEST_CASE("SQL Server: the samples load with exactly the contract's rows, two wr
   }
   CHECK(cell(*admin,
              "SELECT CASE WHEN count(*) > 0 AND max(filed) <= '2019-10-31' THEN 1 ELSE 0 END FROM facts_asof") == "1");
+  // Apple's fiscal 2018 net income as known that day: the 10-K filed on it (the JSON's answer).
+  CHECK(cell(*admin,
+             "SELECT accession_number FROM facts_asof WHERE cik = 320193 AND concept = N'NetIncomeLoss' AND "
+             "unit = N'USD' AND period_start = '2017-10-01' AND period_end = '2018-09-29'") == "0000320193-19-000119");
 
   // The analyst views on SQL Server give Apple's values as the raw JSON does (analyst_test computes
   // each from the SEC's file on SQLite and PostgreSQL; the numbers here are those).
