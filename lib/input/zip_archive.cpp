@@ -263,7 +263,6 @@ std::string list_zip(const std::string& path, const std::function<void(const Zip
     }
     if (length <= 0) return open_error(path, fmt::format("{}, at entry {}", why, count + 1));
     entry.directory_offset = static_cast<std::uint32_t>(at);
-    entry.local_header_offset += where.shift;
     visit(entry);
     at += static_cast<std::uint64_t>(length);
     ++count;
