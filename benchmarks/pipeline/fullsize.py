@@ -24,11 +24,10 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_bench import BIN, shm_used_kib, tree_memory_kib  # noqa: E402
+from pipeline_bench import BIN, run_sampled  # noqa: E402
 
 
 
@@ -45,26 +44,12 @@ def make_corpus(workdir, filers):
 def measured_run(args, summary):
     """Runs edgarpipe with --summary-json; returns (summary dict, peak bytes, wall seconds, stderr tail)."""
     cmd = [os.path.join(BIN, "edgarpipe"), "run", *args, "--progress", "never", "--summary-json", summary]
-    baseline = shm_used_kib()
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-
-    def sample():
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_memory_kib(proc.pid, baseline))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, err = proc.communicate()
-    sampler.join()
-    seconds = time.monotonic() - started
-    tail = err.decode(errors="replace").strip().splitlines()[-3:]
-    if proc.returncode not in (0, 3):  # 3: some files rejected (the generated corpus has none)
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {' / '.join(tail)}")
+    code, err, peak, seconds = run_sampled(cmd, 0.05)
+    tail = err.strip().splitlines()[-3:]
+    if code not in (0, 3):  # 3: some files rejected (the generated corpus has none)
+        sys.exit(f"{' '.join(cmd)} failed ({code}): {' / '.join(tail)}")
     with open(summary) as f:
-        return json.load(f), peak[0] * 1024, seconds, tail
+        return json.load(f), peak, seconds, tail
 
 
 def main():

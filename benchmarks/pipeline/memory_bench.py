@@ -24,11 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipeline_bench import BIN, shm_used_kib, tree_memory_kib  # noqa: E402
+from pipeline_bench import BIN, run_sampled  # noqa: E402
 
 
 def make_corpus(where, filers, as_zip):
@@ -47,26 +45,12 @@ def peak_memory(corpus, tmp, readers, parsers):
     summary = os.path.join(tmp, "summary.json")
     cmd = [os.path.join(BIN, "edgarpipe"), "run", corpus, "--sink", "null:", "--readers", str(readers),
            "--parsers", str(parsers), "--writers", "1", "--progress", "never", "--summary-json", summary]
-    baseline = shm_used_kib()
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = [0]
-
-    def sample():
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_memory_kib(proc.pid, baseline))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, err = proc.communicate()
-    sampler.join()
-    seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        sys.exit(f"edgarpipe run {corpus} failed ({proc.returncode}): {err.decode()}")
+    code, err, peak, seconds = run_sampled(cmd)
+    if code != 0:
+        sys.exit(f"edgarpipe run {corpus} failed ({code}): {err}")
     with open(summary) as f:
         s = json.load(f)
-    return s["files_seen"], s["files_loaded"], peak[0] * 1024, seconds
+    return s["files_seen"], s["files_loaded"], peak, seconds
 
 
 def main():

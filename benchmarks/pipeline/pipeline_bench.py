@@ -99,30 +99,39 @@ def tree_memory_kib(root_pid, shm_baseline):
     return total + max(0, shm_used_kib() - shm_baseline)
 
 
-def run_pipeline(corpus, args, summary, sample_memory=False):
-    cmd = [os.path.join(BIN, "edgarpipe"), "run", corpus, "--sink", "null:", "--readers", str(args.readers),
-           "--parsers", str(args.parsers), "--writers", str(args.writers), "--progress", "never",
-           "--summary-json", summary]
+def run_sampled(cmd, interval=0.02):
+    """Runs cmd (stdout discarded), sampling the peak memory of its process tree plus the /dev/shm in
+    use (tree_memory_kib) every `interval` seconds, or not at all with None (sampling costs CPU on a
+    small box: timed runs do not sample). Returns (returncode, stderr text, peak bytes, seconds)."""
+    baseline = shm_used_kib()
+    started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0]
-    baseline = shm_used_kib()
 
     def sample():
         while proc.poll() is None:
             peak[0] = max(peak[0], tree_memory_kib(proc.pid, baseline))
-            time.sleep(0.01)
+            time.sleep(interval)
 
     sampler = threading.Thread(target=sample)
-    if sample_memory:  # sampling costs CPU on a small box: timed runs do not sample
+    if interval is not None:
         sampler.start()
     _, err = proc.communicate()
-    if sample_memory:
+    if interval is not None:
         sampler.join()
-    if proc.returncode != 0:
-        sys.exit(f"pipeline failed ({proc.returncode}): {err.decode()}")
+    return proc.returncode, err.decode(errors="replace"), peak[0] * 1024, time.monotonic() - started
+
+
+def run_pipeline(corpus, args, summary, sample_memory=False):
+    cmd = [os.path.join(BIN, "edgarpipe"), "run", corpus, "--sink", "null:", "--readers", str(args.readers),
+           "--parsers", str(args.parsers), "--writers", str(args.writers), "--progress", "never",
+           "--summary-json", summary]
+    code, err, peak, _ = run_sampled(cmd, 0.01 if sample_memory else None)
+    if code != 0:
+        sys.exit(f"pipeline failed ({code}): {err}")
     with open(summary) as f:
         s = json.load(f)
-    return s["seconds"], s["bytes"], s["files_loaded"], peak[0]
+    return s["seconds"], s["bytes"], s["files_loaded"], peak // 1024
 
 
 def run_limit(corpus, threads):
