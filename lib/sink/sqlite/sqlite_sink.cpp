@@ -173,8 +173,18 @@ class SqliteAdmin final : public SinkAdmin {
   void cancel() noexcept override { sqlite3_interrupt(db_.get()); }
 
   void create_schema() override {
-    apply_schema({"BEGIN IMMEDIATE", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(),
-                  false, SqlFlavor::kSqlite, [this](const std::string& sql) { db_.exec(sql); }});
+    // One transaction, taken before anything is read: two first runs at once would otherwise
+    // interleave the views' DROP and CREATE ("view ... already exists"). The other waits (busy
+    // timeout), then finds everything made.
+    db_.exec("BEGIN IMMEDIATE");
+    try {
+      apply_schema({"", "ALTER TABLE ingest_files RENAME TO ingest_files_v1", "loaded_at", build_schema(), false,
+                    SqlFlavor::kSqlite, [this](const std::string& sql) { db_.exec(sql); }});
+    } catch (...) {
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    db_.exec("COMMIT");
   }
 
   std::int64_t begin_run(const RunStart& run) override {
