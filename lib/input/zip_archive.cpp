@@ -30,7 +30,7 @@ constexpr std::uint32_t kZip64EndSignature = 0x06064b50;
 constexpr std::uint32_t kZip64LocatorSignature = 0x07064b50;
 constexpr std::size_t kLocalHeaderBytes = 30, kEntryBytes = 46, kEndBytes = 22, kZip64EndBytes = 56,
                       kZip64LocatorBytes = 20;
-constexpr std::uint16_t kFlagEncrypted = 1, kFlagUtf8 = 1 << 11;
+constexpr std::uint16_t kFlagEncrypted = 1;
 constexpr std::uint16_t kStored = 0, kDeflated = 8;
 
 std::uint16_t u16(const unsigned char* p) noexcept { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
@@ -66,12 +66,13 @@ constexpr std::array<std::uint16_t, 128> kCp437 = {
     0x03A6, 0x0398, 0x03A9, 0x03B4, 0x221E, 0x03C6, 0x03B5, 0x2229, 0x2261, 0x00B1, 0x2265, 0x2264, 0x2320,
     0x2321, 0x00F7, 0x2248, 0x00B0, 0x2219, 0x00B7, 0x221A, 0x207F, 0x00B2, 0x25A0, 0x00A0};
 
-// A stored name as UTF-8: as it is when flagged UTF-8 or valid UTF-8 (ASCII included), else read
-// as CP437 (what zip tools without the flag wrote). A NUL byte, which no database text holds,
-// becomes U+FFFD. `scratch` holds a converted name.
-std::string_view name_as_utf8(std::string_view raw, std::uint16_t flags, std::string& scratch) {
+// A stored name as UTF-8: as it is when it is valid UTF-8 (ASCII included), else read as CP437
+// (what zip tools without the UTF-8 flag wrote; a flagged name that is not UTF-8 is damaged, and
+// no database text holds invalid UTF-8). A NUL byte, which no database text holds either, becomes
+// U+FFFD. `scratch` holds a converted name.
+std::string_view name_as_utf8(std::string_view raw, std::string& scratch) {
   const bool nul = raw.find('\0') != std::string_view::npos;
-  const bool utf8 = (flags & kFlagUtf8) != 0 || first_invalid_utf8(raw.data(), raw.size()) == raw.size();
+  const bool utf8 = first_invalid_utf8(raw.data(), raw.size()) == raw.size();
   if (utf8 && !nul) return raw;
   scratch.clear();
   for (const char c : raw) {
@@ -139,8 +140,7 @@ std::ptrdiff_t parse_entry(const unsigned char* p, std::size_t available, ZipEnt
     why = "a member starts on another disk: split archives are not read (join the parts into one)";
     return -1;
   }
-  entry.name =
-      name_as_utf8(std::string_view(reinterpret_cast<const char*>(p + kEntryBytes), name_length), entry.flags, scratch);
+  entry.name = name_as_utf8(std::string_view(reinterpret_cast<const char*>(p + kEntryBytes), name_length), scratch);
   return static_cast<std::ptrdiff_t>(length);
 }
 

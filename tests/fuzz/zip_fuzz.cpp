@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "edgarpipe/core/utf8.hpp"
 #include "edgarpipe/input/zip_archive.hpp"
 
 namespace {
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::byte> head(std::min<std::uint64_t>(m.entry.size, 100));
     const std::string part = zips.read(path, m.entry.directory_offset, m.name, m.entry.size, head);
     require(part.empty() || names_member(part, path, m.name));
-    require(m.name.find('\0') == std::string::npos);  // no database text holds one
+    require(m.name.find('\0') == std::string::npos);                             // no database text holds one
+    require(first_invalid_utf8(m.name.data(), m.name.size()) == m.name.size());  // nor invalid UTF-8
     if (whole.empty() && part.empty()) require(std::equal(head.begin(), head.end(), out.begin()));
   }
   ::close(fd);
