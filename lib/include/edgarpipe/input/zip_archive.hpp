@@ -28,7 +28,7 @@ namespace edgarpipe {
 
 // One entry of a central directory.
 struct ZipEntry {
-  std::string_view name;   // UTF-8 (a name not flagged UTF-8 and not valid UTF-8 is read as CP437)
+  std::string_view name;   // UTF-8 (a name that is not valid UTF-8 is read as CP437; a NUL as U+FFFD)
   std::uint64_t size = 0;  // inflated
   std::uint64_t compressed_size = 0;
   std::uint64_t local_header_offset = 0;  // as the directory says (before any prepended data)
